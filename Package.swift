@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ConsentGate",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "consentgate", targets: ["consentgate"]),
+        .library(name: "MediaFormats", targets: ["MediaFormats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries, each through its own system-library target (pkg-config + apt provider).
+        .systemLibrary(name: "CExif", pkgConfig: "libexif", providers: [.apt(["libexif-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Every libjpeg/libpng call that can longjmp or exit() lives behind this shim.
+        .target(
+            name: "CMediaShims",
+            dependencies: ["CJPEG", "CPNG"],
+            linkerSettings: [.linkedLibrary("z")]
+        ),
+        // Media formats: detection, structure walkers, inspection, fingerprints, lossless sanitizing.
+        .target(
+            name: "MediaFormats",
+            dependencies: [
+                "CExif", "CMediaShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The thin command-line front end.
+        .executableTarget(
+            name: "consentgate",
+            dependencies: [
+                "MediaFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "MediaFormatsTests",
+            dependencies: ["MediaFormats", "CMediaShims"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,54 @@
+// ConsentGate's C shim over libjpeg and libpng.
+//
+// Both libraries report errors with longjmp (libjpeg's default handler even calls exit()), which
+// Swift cannot catch. Every call that can fail goes through a function here that installs its own
+// handlers, catches the jump and returns a status code with a message instead.
+#ifndef CGSHIM_H
+#define CGSHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CGSHIM_OK 0
+#define CGSHIM_ERROR 1
+#define CGSHIM_LIMIT 2
+
+typedef struct {
+    uint32_t width;
+    uint32_t height;
+    int32_t components;   // JPEG: num_components; PNG: channels
+    int32_t color_space;  // JPEG: J_COLOR_SPACE of the file; PNG: colour type
+    int32_t bit_depth;    // JPEG: data_precision; PNG: bit depth
+    int32_t progressive;  // JPEG: progressive mode; PNG: interlaced
+    int32_t warnings;     // warnings the library raised (corrupt data it worked around)
+    char message[256];    // the error, or else the first warning
+} cgshim_image_info;
+
+typedef struct {
+    uint64_t max_pixels;        // width * height
+    uint64_t max_memory_bytes;  // working memory the decoder may allocate
+    uint32_t max_scans;         // JPEG progressive scans (a CPU bomb otherwise)
+} cgshim_limits;
+
+/// Reads the JPEG header (up to the first scan) with libjpeg.
+int cgshim_jpeg_read_header(const uint8_t *data, size_t length, const cgshim_limits *limits,
+                            cgshim_image_info *info);
+
+/// Decodes the whole JPEG with libjpeg into a malloc'd buffer (free with cgshim_free).
+int cgshim_jpeg_decode(const uint8_t *data, size_t length, const cgshim_limits *limits,
+                       cgshim_image_info *info, uint8_t **pixels, size_t *pixels_length);
+
+/// Reads the PNG header (IHDR and the chunks before the first IDAT) with libpng.
+int cgshim_png_read_header(const uint8_t *data, size_t length, const cgshim_limits *limits,
+                           cgshim_image_info *info);
+
+/// Decodes the whole PNG with libpng (rows as stored, no transforms) into a malloc'd buffer.
+int cgshim_png_decode(const uint8_t *data, size_t length, const cgshim_limits *limits,
+                      cgshim_image_info *info, uint8_t **pixels, size_t *pixels_length);
+
+void cgshim_free(void *pointer);
+
+/// zlib's CRC-32, as PNG uses it.
+uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
+
+#endif

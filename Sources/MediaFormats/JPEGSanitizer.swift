@@ -1,0 +1,102 @@
+/// Lossless JPEG sanitizing: the output is rebuilt from an allowlist of segments, copied byte for byte.
+enum JPEGSanitizer {
+    /// `content_sha256` of a JPEG: SHA-256 over the exact bytes, in file order, of the primary image's
+    /// segments that decoding needs — DQT, DHT, DAC, SOFn, DRI, DNL, DHP, EXP and each SOS with its
+    /// entropy-coded data (restart markers included). APPn, COM, stray bytes and trailers are excluded.
+    static func contentSHA256(_ bytes: [UInt8], _ structure: JPEGStructure) -> String {
+        var hasher = RangeHasher()
+        for segment in structure.segments where segment.kind.isCodedImageData {
+            hasher.update(bytes, segment.bytes)
+        }
+        return hasher.finalize()
+    }
+
+    /// IFD0 Orientation of the first EXIF block that libexif can read.
+    static func orientation(_ bytes: [UInt8], _ structure: JPEGStructure) -> Int? {
+        for segment in structure.segments where segment.kind == .exif {
+            let tiff = bytes[(segment.payload.lowerBound + 6)..<segment.payload.upperBound]
+            if let contents = EXIF.read(tiff: tiff) { return contents.orientation }
+        }
+        return nil
+    }
+
+    static func sanitize(_ bytes: [UInt8], _ structure: JPEGStructure, options: SanitizeOptions) throws(MediaError)
+        -> (output: [UInt8], orientation: Int?, removed: [String])
+    {
+        var output: [UInt8] = [0xFF, 0xD8]
+        output.reserveCapacity(bytes.count)
+        var removed: [String] = []
+        // A JFIF header rebuilt without its thumbnail.
+        if let jfif = structure.segments.first(where: { $0.kind == .jfif }), jfif.payload.count >= 14 {
+            output += [0xFF, 0xE0, 0x00, 0x10]
+            output += bytes[jfif.payload.lowerBound..<(jfif.payload.lowerBound + 12)]
+            output += [0x00, 0x00]
+        }
+        var orientation: Int? = nil
+        if options.keepOrientation, let value = JPEGSanitizer.orientation(bytes, structure) {
+            guard let block = EXIF.minimalOrientationBlock(value), block.count + 2 <= 0xFFFF else {
+                throw .verificationFailed("libexif could not build the orientation block")
+            }
+            output += [0xFF, 0xE1, UInt8((block.count + 2) >> 8), UInt8((block.count + 2) & 0xFF)]
+            output += block
+            orientation = value
+        }
+        for segment in structure.segments {
+            let keep: Bool
+            switch segment.kind {
+            case .adobe: keep = true
+            case .icc: keep = options.keepICC
+            default: keep = segment.kind.isCodedImageData
+            }
+            if keep {
+                output += bytes[segment.bytes]
+            } else if segment.kind != .jfif {
+                removed.append("\(segment.name) \(segment.kind.rawValue) at offset \(segment.offset)")
+            }
+        }
+        output += [0xFF, 0xD9]
+        if let trailer = structure.trailer { removed.append("\(trailer.count) bytes after EOI") }
+        for stray in structure.strayBytes { removed.append("\(stray.count) stray bytes at offset \(stray.offset)") }
+        return (output, orientation, removed)
+    }
+
+    /// Re-reads a sanitized JPEG independently of how it was built: every segment must be on the
+    /// allowlist, EXIF (read by libexif) may hold Orientation only, libjpeg must read the header
+    /// cleanly, and the content fingerprint must be unchanged.
+    static func verify(_ output: [UInt8], expectedContent: String, orientation: Int?, options: SanitizeOptions)
+        throws(MediaError)
+    {
+        func fail(_ why: String) -> MediaError { .verificationFailed(why) }
+        let structure: JPEGStructure
+        do { structure = try JPEGStructure(parsing: output) } catch { throw fail("output does not parse: \(error)") }
+        guard structure.trailer == nil, structure.strayBytes.isEmpty else { throw fail("output has data outside segments") }
+        var exifBlocks = 0
+        for segment in structure.segments {
+            switch segment.kind {
+            case .jfif:
+                guard segment.payload.count == 14, output[segment.payload.upperBound - 2] == 0,
+                    output[segment.payload.upperBound - 1] == 0
+                else { throw fail("JFIF segment carries a thumbnail") }
+            case .exif:
+                exifBlocks += 1
+                let tiff = output[(segment.payload.lowerBound + 6)..<segment.payload.upperBound]
+                guard exifBlocks == 1, let contents = EXIF.read(tiff: tiff), contents.otherEntryCount == 0,
+                    contents.thumbnailBytes == 0, contents.makerNoteEntryCount == 0,
+                    contents.orientation == orientation
+                else { throw fail("EXIF left in the output holds more than Orientation") }
+            case .icc:
+                guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
+            case .adobe:
+                break
+            default:
+                guard segment.kind.isCodedImageData else {
+                    throw fail("\(segment.name) \(segment.kind.rawValue) left in the output")
+                }
+            }
+        }
+        if orientation != nil && exifBlocks == 0 { throw fail("orientation was lost") }
+        let header = try ImageCodec.readHeader(.jpeg, output, limits: options.limits)
+        guard header.warnings == 0 else { throw fail("libjpeg warns about the output: \(header.firstWarning ?? "")") }
+        guard contentSHA256(output, structure) == expectedContent else { throw fail("content_sha256 changed") }
+    }
+}

@@ -1,0 +1,105 @@
+/// How to sanitize: which optional structures to keep, whether to decode fully, and the limits.
+public struct SanitizeOptions: Sendable, Equatable {
+    /// Keep EXIF Orientation as a minimal EXIF block, so stripping does not turn a photo sideways.
+    public var keepOrientation: Bool
+    /// Keep the ICC colour profile.
+    public var keepICC: Bool
+    /// Decode input and output fully and require identical pixels.
+    public var verifyDecode: Bool
+    public var limits: MediaLimits
+
+    public init(keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init()) {
+        self.keepOrientation = keepOrientation
+        self.keepICC = keepICC
+        self.verifyDecode = verifyDecode
+        self.limits = limits
+    }
+}
+
+/// A sanitized file, verified, ready to be written.
+public struct SanitizedMedia: Sendable {
+    public var format: MediaFormat
+    public var output: [UInt8]
+    public var fileSHA256: String
+    public var contentSHA256: String
+    public var outputSHA256: String
+    /// IFD0 Orientation written into the output, if any.
+    public var orientation: Int?
+    /// What was dropped, one line each (structure names and offsets, never values).
+    public var removed: [String]
+    /// SHA-256 of the decoded pixels (input and output agree), with `verifyDecode`.
+    public var pixelSHA256: String?
+}
+
+/// Sanitizes media losslessly and verifies the result independently before anyone may write it.
+public enum Sanitizer {
+    public static func sanitize(_ bytes: [UInt8], options: SanitizeOptions = .init()) throws(MediaError)
+        -> SanitizedMedia
+    {
+        guard bytes.count <= options.limits.maxFileBytes else {
+            throw .limitExceeded("file is \(bytes.count) bytes, over the limit of \(options.limits.maxFileBytes)")
+        }
+        let format = MediaFormat.sniff(bytes)
+        let fileSHA256 = RangeHasher.sha256(bytes)
+        let built: (output: [UInt8], orientation: Int?, removed: [String])
+        let content: String
+        switch format {
+        case .jpeg:
+            let structure = try JPEGStructure(parsing: bytes)
+            content = JPEGSanitizer.contentSHA256(bytes, structure)
+            let header = try ImageCodec.readHeader(.jpeg, bytes, limits: options.limits)
+            _ = header
+            built = try JPEGSanitizer.sanitize(bytes, structure, options: options)
+            try JPEGSanitizer.verify(built.output, expectedContent: content, orientation: built.orientation, options: options)
+        case .png:
+            let structure = try PNGStructure(parsing: bytes)
+            content = PNGSanitizer.contentSHA256(bytes, structure)
+            _ = try ImageCodec.readHeader(.png, bytes, limits: options.limits)
+            built = try PNGSanitizer.sanitize(bytes, structure, options: options)
+            try PNGSanitizer.verify(built.output, expectedContent: content, orientation: built.orientation, options: options)
+        case .unknown:
+            throw .unsupported("not an image or video format ConsentGate knows")
+        default:
+            throw .unsupported("\(format.rawValue) (support planned)")
+        }
+        var pixels: String? = nil
+        if options.verifyDecode {
+            let before = try ImageCodec.decodeDigest(format, bytes, limits: options.limits)
+            let after = try ImageCodec.decodeDigest(format, built.output, limits: options.limits)
+            guard before.pixelSHA256 == after.pixelSHA256 else {
+                throw .verificationFailed("decoded pixels differ between input and output")
+            }
+            pixels = after.pixelSHA256
+        }
+        return SanitizedMedia(
+            format: format, output: built.output, fileSHA256: fileSHA256, contentSHA256: content,
+            outputSHA256: RangeHasher.sha256(built.output), orientation: built.orientation, removed: built.removed,
+            pixelSHA256: pixels)
+    }
+}
+
+/// The two fingerprints of SPEC §4.
+public struct Fingerprints: Codable, Sendable, Equatable {
+    public var format: MediaFormat
+    public var fileSHA256: String
+    /// Nil for formats whose coded data ConsentGate cannot yet delimit.
+    public var contentSHA256: String?
+
+    /// Computes both fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
+    public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
+        let format = MediaFormat.sniff(bytes)
+        let file = RangeHasher.sha256(bytes)
+        switch format {
+        case .jpeg:
+            let structure = try JPEGStructure(parsing: bytes)
+            return Fingerprints(format: format, fileSHA256: file, contentSHA256: JPEGSanitizer.contentSHA256(bytes, structure))
+        case .png:
+            let structure = try PNGStructure(parsing: bytes)
+            return Fingerprints(format: format, fileSHA256: file, contentSHA256: PNGSanitizer.contentSHA256(bytes, structure))
+        case .unknown:
+            throw .unsupported("not an image or video format ConsentGate knows")
+        default:
+            throw .unsupported("\(format.rawValue) (support planned)")
+        }
+    }
+}

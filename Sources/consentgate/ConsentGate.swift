@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+
+/// The `consentgate` command. Usage errors exit with 2, as SPEC §6 requires (not ArgumentParser's 64).
+@main
+struct ConsentGate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consentgate",
+        abstract: "Gate patient photos and videos: strip identifying metadata losslessly, publish only with signed consent.",
+        discussion: """
+            Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or
+            configuration error. Every subcommand takes --help.
+            """,
+        subcommands: [Inspect.self, Strip.self]
+    )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}

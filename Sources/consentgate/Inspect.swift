@@ -1,0 +1,63 @@
+import ArgumentParser
+import MediaFormats
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a file's format, structure, every metadata item in it, and its fingerprints.",
+        discussion: """
+            The format is detected from the bytes, never from the name. Metadata values are shown as found:
+            the output may contain personal data, so do not paste it into tickets or logs.
+            Exit status: 0 read fully; 1 unreadable, malformed or unsupported; 2 usage error.
+            """
+    )
+
+    @Argument(help: "The file to inspect.")
+    var file: String
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @OptionGroup var limitOptions: LimitOptions
+
+    func run() throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try Output.read(file, limits: limitOptions.limits)
+        } catch {
+            Output.error("inspect: \(error)")
+            throw ExitCode(1)
+        }
+        let report = Inspector.inspect(bytes, limits: limitOptions.limits)
+        if json {
+            Output.json(report)
+        } else {
+            print(render(report))
+        }
+        if report.error != nil { throw ExitCode(1) }
+    }
+
+    func render(_ report: InspectReport) -> String {
+        var lines = ["file: \(file)", "format: \(report.format.rawValue), \(report.bytes) bytes"]
+        if let image = report.image {
+            lines.append("image: \(image.width)x\(image.height), \(image.components) components, \(image.bitDepth) bits")
+        }
+        lines.append("file_sha256: \(report.fileSHA256)")
+        lines.append("content_sha256: \(report.contentSHA256 ?? "(unknown)")")
+        if !report.structure.isEmpty {
+            lines.append("structure:")
+            for entry in report.structure {
+                lines.append("  @\(entry.offset)  \(entry.name)  \(entry.length) bytes" + (entry.detail.map { "  (\($0))" } ?? ""))
+            }
+        }
+        lines.append("metadata: \(report.metadata.count) item(s)")
+        for item in report.metadata {
+            var line = "  [\(item.family)] \(item.name)"
+            if let value = item.value { line += " = \(value)" }
+            if let size = item.bytes { line += " (\(size) bytes)" }
+            lines.append(line)
+        }
+        for warning in report.warnings { lines.append("warning: \(warning)") }
+        if let error = report.error { lines.append("error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+}

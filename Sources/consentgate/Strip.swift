@@ -1,0 +1,144 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MediaFormats
+import Synchronization
+
+struct Strip: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove identifying metadata losslessly (the pipeline's sanitizer), verifying every output.",
+        discussion: """
+            consentgate strip photo.jpg -o clean.jpg
+            consentgate strip *.jpg *.png --output-dir clean/
+
+            The output is rebuilt from an allowlist (SPEC §3): image data is copied byte for byte, never
+            re-encoded. EXIF Orientation and the ICC profile are kept unless told otherwise. Each output is
+            re-read and verified before it appears under its name; a refused file leaves nothing behind.
+            Files are processed on every core. Exit status: 0 all written and verified; 1 something refused
+            (reason on stderr); 2 usage error.
+            """
+    )
+
+    @Argument(help: "Files to sanitize.")
+    var files: [String]
+
+    @Option(name: .shortAndLong, help: "Output file (with exactly one input).")
+    var output: String?
+
+    @Option(help: "Output folder; each file keeps its name.")
+    var outputDir: String?
+
+    @Flag(help: "Drop EXIF Orientation too (the picture may then show sideways).")
+    var dropOrientation = false
+
+    @Flag(help: "Drop the ICC colour profile too.")
+    var dropICC = false
+
+    @Flag(help: "Also decode input and output fully and require identical pixels.")
+    var verifyDecode = false
+
+    @Flag(help: "Replace existing output files.")
+    var overwrite = false
+
+    @Flag(help: "Print one JSON report for all files.")
+    var json = false
+
+    @OptionGroup var limitOptions: LimitOptions
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("Name at least one file.") }
+        switch (output, outputDir) {
+        case (nil, nil): throw ValidationError("Give -o OUT (one file) or --output-dir DIR.")
+        case (.some, .some): throw ValidationError("Give either -o or --output-dir, not both.")
+        case (.some, nil) where files.count != 1: throw ValidationError("-o takes exactly one input file; use --output-dir.")
+        default: break
+        }
+        if let outputDir {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("Output folder \(outputDir) does not exist.")
+            }
+            let names = files.map { ($0 as NSString).lastPathComponent }
+            if Set(names).count != names.count { throw ValidationError("Two inputs share a file name; they would collide in \(outputDir).") }
+        }
+    }
+
+    struct FileReport: Encodable {
+        var input: String
+        var output: String?
+        var status: String
+        var format: String?
+        var fileSha256: String?
+        var contentSha256: String?
+        var outputSha256: String?
+        var orientation: Int?
+        var removed: [String]?
+        var reason: String?
+    }
+
+    func run() throws {
+        let options = SanitizeOptions(
+            keepOrientation: !dropOrientation, keepICC: !dropICC, verifyDecode: verifyDecode, limits: limitOptions.limits)
+        let jobs = files.map { file in
+            (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
+        }
+        let reports = Mutex([FileReport?](repeating: nil, count: jobs.count))
+        let done = Mutex(0)
+        let showProgress = Output.stderrIsTerminal && jobs.count > 1 && !json
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
+            let (input, destination) = jobs[index]
+            let report = Strip.process(input, to: destination, options: options, overwrite: overwrite)
+            reports.withLock { $0[index] = report }
+            let finished = done.withLock { count -> Int in
+                count += 1
+                return count
+            }
+            if showProgress { Output.error("\rstrip: \(finished)/\(jobs.count)\u{1B}[K", terminator: "") }
+        }
+        if showProgress { Output.error("") }
+        let all = reports.withLock { $0.compactMap { $0 } }
+        if json {
+            Output.json(all)
+        } else {
+            for report in all {
+                if report.status == "written" {
+                    print("written \(report.output ?? ""): \(report.format ?? ""), removed \(report.removed?.count ?? 0) structure(s)")
+                } else {
+                    Output.error("refused \(report.input): \(report.reason ?? "")")
+                }
+            }
+        }
+        if all.contains(where: { $0.status != "written" }) { throw ExitCode(1) }
+    }
+
+    static func process(_ input: String, to destination: String, options: SanitizeOptions, overwrite: Bool) -> FileReport {
+        var report = FileReport(input: input, status: "refused")
+        do throws(MediaError) {
+            if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
+            if (input as NSString).standardizingPath == (destination as NSString).standardizingPath {
+                throw .io("output would replace the input")
+            }
+            let bytes = try FileIO.readFile(atPath: input, limit: options.limits.maxFileBytes)
+            let clean = try Sanitizer.sanitize(bytes, options: options)
+            let pending = try FileIO.writePending(clean.output, finalPath: destination)
+            // What reached the disk must be what was verified.
+            let reread = try? FileIO.readFile(atPath: pending.temporaryPath, limit: options.limits.maxFileBytes)
+            guard reread == clean.output else {
+                pending.discard()
+                throw .io("the written file does not read back identically")
+            }
+            try pending.commit()
+            report.status = "written"
+            report.output = destination
+            report.format = clean.format.rawValue
+            report.fileSha256 = clean.fileSHA256
+            report.contentSha256 = clean.contentSHA256
+            report.outputSha256 = clean.outputSHA256
+            report.orientation = clean.orientation
+            report.removed = clean.removed
+        } catch {
+            report.reason = error.description
+        }
+        return report
+    }
+}
