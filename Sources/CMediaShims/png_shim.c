@@ -161,3 +161,39 @@ uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length) {
     }
     return (uint32_t)value;
 }
+
+int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, uint8_t *head,
+                      size_t head_capacity, uint64_t *output_length) {
+    z_stream stream;
+    memset(&stream, 0, sizeof(stream));
+    *output_length = 0;
+    if (inflateInit(&stream) != Z_OK) return CGSHIM_ERROR;
+    uint8_t window[16384];
+    size_t fed = 0;
+    int status = Z_OK;
+    while (status == Z_OK) {
+        if (stream.avail_in == 0 && fed < length) {
+            size_t chunk = length - fed > 0x40000000u ? 0x40000000u : length - fed;
+            stream.next_in = (Bytef *)(bytes + fed);
+            stream.avail_in = (uInt)chunk;
+            fed += chunk;
+        }
+        stream.next_out = window;
+        stream.avail_out = sizeof(window);
+        status = inflate(&stream, Z_NO_FLUSH);
+        size_t produced = sizeof(window) - stream.avail_out;
+        if (*output_length < head_capacity) {
+            size_t room = head_capacity - (size_t)*output_length;
+            memcpy(head + *output_length, window, produced < room ? produced : room);
+        }
+        *output_length += produced;
+        if (*output_length > max_output) {
+            inflateEnd(&stream);
+            return CGSHIM_LIMIT;
+        }
+        if (status == Z_BUF_ERROR && stream.avail_in == 0 && fed >= length) break;
+        if (status == Z_BUF_ERROR) status = Z_OK;
+    }
+    inflateEnd(&stream);
+    return status == Z_STREAM_END ? CGSHIM_OK : CGSHIM_ERROR;
+}

@@ -55,6 +55,8 @@ public enum EXIF {
                 contents.items.append(MetadataItem(family: "MakerNote", name: name, value: value, offset: offset))
             }
         }
+        contents.items += TIFFDirectory.unreportedDirectories(tiff: tiff, reported: contents.items, offset: offset)
+        contents.otherEntryCount += contents.items.filter { $0.name.hasSuffix("could not read its entries)") }.count
         if contents.items.isEmpty && contents.orientation == nil { return nil }
         return contents
     }

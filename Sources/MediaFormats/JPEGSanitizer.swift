@@ -80,7 +80,8 @@ enum JPEGSanitizer {
             case .exif:
                 exifBlocks += 1
                 let tiff = output[(segment.payload.lowerBound + 6)..<segment.payload.upperBound]
-                guard exifBlocks == 1, let contents = EXIF.read(tiff: tiff), contents.otherEntryCount == 0,
+                guard exifBlocks == 1, TIFFDirectory.isOrientationOnly(tiff: tiff),
+                    let contents = EXIF.read(tiff: tiff), contents.otherEntryCount == 0,
                     contents.thumbnailBytes == 0, contents.makerNoteEntryCount == 0,
                     contents.orientation == orientation
                 else { throw fail("EXIF left in the output holds more than Orientation") }

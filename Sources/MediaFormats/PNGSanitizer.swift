@@ -30,6 +30,23 @@ enum PNGSanitizer {
         return hasher.finalize()
     }
 
+    /// An iCCP chunk is kept only when it holds a whole zlib stream that inflates to an ICC profile
+    /// (size field matching, "acsp" signature). A broken one is dropped, as libpng itself ignores it.
+    static func isUsableICC(_ bytes: [UInt8], _ chunk: PNGChunk) -> Bool {
+        let data = bytes[chunk.data]
+        guard let nul = data.firstIndex(of: 0), nul - data.startIndex <= 79, nul + 2 <= data.endIndex,
+            data[nul + 1] == 0
+        else { return false }
+        var head = [UInt8](repeating: 0, count: 128)
+        var inflated: UInt64 = 0
+        let status = bytes.withUnsafeBufferPointer { buffer in
+            cgshim_zlib_check(buffer.baseAddress! + nul + 2, chunk.data.upperBound - nul - 2, 64 << 20, &head, 128, &inflated)
+        }
+        guard status == CGSHIM_OK, inflated >= 128 else { return false }
+        let declared = head[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return declared == inflated && head[36..<40].elementsEqual(Array("acsp".utf8))
+    }
+
     static func orientation(_ bytes: [UInt8], _ structure: PNGStructure) -> Int? {
         guard let exif = structure.chunks.first(where: { $0.type == "eXIf" && $0.crcValid }) else { return nil }
         return EXIF.read(tiff: bytes[exif.data])?.orientation
@@ -58,7 +75,7 @@ enum PNGSanitizer {
             }
             let keep = chunk.crcValid
                 && (criticalTypes.contains(chunk.type) || keptAncillary.contains(chunk.type)
-                    || (chunk.type == "iCCP" && options.keepICC))
+                    || (chunk.type == "iCCP" && options.keepICC && PNGSanitizer.isUsableICC(bytes, chunk)))
             if keep {
                 output += bytes[chunk.bytes]
             } else {
@@ -89,12 +106,13 @@ enum PNGSanitizer {
         for chunk in structure.chunks {
             guard chunk.crcValid else { throw fail("chunk \(chunk.type) has a bad CRC") }
             if chunk.type == "eXIf" {
-                guard !sawOrientation, let contents = EXIF.read(tiff: output[chunk.data]), contents.otherEntryCount == 0,
+                guard !sawOrientation, TIFFDirectory.isOrientationOnly(tiff: output[chunk.data]),
+                    let contents = EXIF.read(tiff: output[chunk.data]), contents.otherEntryCount == 0,
                     contents.thumbnailBytes == 0, contents.orientation == orientation
                 else { throw fail("eXIf left in the output holds more than Orientation") }
                 sawOrientation = true
             } else if chunk.type == "iCCP" {
-                guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
+                guard options.keepICC, isUsableICC(output, chunk) else { throw fail("unusable or unwanted ICC profile left") }
             } else if !criticalTypes.contains(chunk.type) && !keptAncillary.contains(chunk.type) {
                 throw fail("chunk \(chunk.type) left in the output")
             }

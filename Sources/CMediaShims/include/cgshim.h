@@ -51,4 +51,10 @@ void cgshim_free(void *pointer);
 /// zlib's CRC-32, as PNG uses it.
 uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
 
+/// Inflates a complete zlib stream (adler-32 checked) without keeping it: returns CGSHIM_OK when the
+/// stream is whole and inflates to at most max_output bytes, copying its first head_capacity bytes
+/// into head. CGSHIM_LIMIT when it would inflate to more; CGSHIM_ERROR when it is corrupt or cut short.
+int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, uint8_t *head,
+                      size_t head_capacity, uint64_t *output_length);
+
 #endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Regenerates the synthetic demo pictures in SampleMedia/ (nothing here is a real person or place).
+# Needs ffmpeg and exiftool. The pictures are test patterns drawn by ffmpeg; the metadata is invented.
+set -euo pipefail
+cd "$(dirname "$0")/../SampleMedia"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=640x480:rate=1" -frames:v 1 -q:v 4 "$tmp/a.jpg"
+ffmpeg -loglevel error -y -f lavfi -i "smptebars=size=480x640:rate=1" -frames:v 1 -q:v 4 "$tmp/b.jpg"
+ffmpeg -loglevel error -y -f lavfi -i "mandelbrot=size=320x240:rate=1" -frames:v 1 "$tmp/c.png"
+
+# A phone-style photo: GPS, device serials, a comment naming a (fictitious) patient, XMP, IPTC, rotated.
+exiftool -q -overwrite_original \
+  -Make="DemoPhone" -Model="DemoPhone 12 (DEMO)" -SerialNumber="DEMO-SN-0042" \
+  -BodySerialNumber="DEMO-BODY-7731" -Software="DemoCam 1.0" -Artist="Demo Photographer" \
+  -DateTimeOriginal="2026:01:15 10:30:00" -GPSLatitude=47.3769 -GPSLatitudeRef=N \
+  -GPSLongitude=8.5417 -GPSLongitudeRef=E -GPSAltitude=408 -Orientation#=6 \
+  -Comment="Patient: Jane Demo-Doe (FAKE), ward 7" -XMP-dc:Creator="Demo Clinic Photographer" \
+  -XMP-dc:Description="Before/after, patient DEMO-P-0001" -IPTC:City="Demotown" \
+  -IPTC:Caption-Abstract="Jane Demo-Doe (FAKE)" -ThumbnailImage'<='"$tmp/a.jpg" \
+  "$tmp/a.jpg"
+cp "$tmp/a.jpg" demo-phone-photo.jpg
+
+# A camera photo with maker-style fields and an ICC profile copied from itself (sRGB via exiftool).
+exiftool -q -overwrite_original \
+  -Make="DemoCam" -Model="DemoCam X100 (DEMO)" -SerialNumber="DEMO-CAM-1234" -LensSerialNumber="DEMO-LENS-99" \
+  -OwnerName="Demo Clinic Marketing" -DateTimeOriginal="2026:02:01 09:00:00" \
+  -GPSLatitude=51.5007 -GPSLatitudeRef=N -GPSLongitude=0.1246 -GPSLongitudeRef=W \
+  -UserComment="Patient DEMO-P-0002 consented verbally (FAKE)" "$tmp/b.jpg"
+cp "$tmp/b.jpg" demo-camera-photo.jpg
+
+# A PNG screenshot with text chunks and an eXIf chunk.
+exiftool -q -overwrite_original -PNG:Author="Demo Nurse (FAKE)" -PNG:Comment="Patient Jane Demo-Doe (FAKE)" \
+  -XMP-dc:Title="Demo chart" -EXIF:Orientation#=1 -EXIF:Make="DemoScanner" "$tmp/c.png"
+cp "$tmp/c.png" demo-screenshot.png
+
+# A copy of the phone photo whose metadata was edited: same picture, so the same content_sha256.
+cp demo-phone-photo.jpg demo-phone-photo-edited.jpg
+exiftool -q -overwrite_original -Comment="edited later (FAKE)" -Artist="Someone Else (FAKE)" demo-phone-photo-edited.jpg
+
+# Something that is not a picture at all, to show a refusal.
+printf 'This is not a picture.\n' > not-a-picture.jpg
+ls -l

@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+
+/// Locates fixtures relative to this file, and runs outside tools.
+enum Fixtures {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
+    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    static let corpus = shared.appendingPathComponent("corpus")
+    static let leakcheck = shared.appendingPathComponent("tools/leakcheck")
+
+    static func bytes(_ url: URL) throws -> [UInt8] { Array(try Data(contentsOf: url)) }
+
+    static func sample(_ name: String) throws -> [UInt8] { try bytes(sampleMedia.appendingPathComponent(name)) }
+
+    /// The shared corpus, or a skip with a clear message where it is absent (a user's clone has none).
+    static func requireCorpus() throws -> URL {
+        guard FileManager.default.fileExists(atPath: corpus.appendingPathComponent("SOURCES.tsv").path) else {
+            throw XCTSkip("../shared/corpus is not beside this checkout; corpus tests run in CI only")
+        }
+        return corpus
+    }
+
+    static func requireTool(_ name: String) throws -> String {
+        for folder in ["/usr/bin", "/usr/local/bin", "/bin"] {
+            let path = folder + "/" + name
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cg-test-" + UUID().uuidString)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    struct Outcome {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// Runs a program to completion, with a time limit so a hang fails the test instead of stalling CI.
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cg-out-" + UUID().uuidString)
+        let err = FileManager.default.temporaryDirectory.appendingPathComponent("cg-err-" + UUID().uuidString)
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                process.terminate()
+                XCTFail("\(program) \(arguments.prefix(3)) did not finish within \(timeout) s")
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus, stdout: try Data(contentsOf: out),
+            stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    /// The built `consentgate` executable, beside the test bundle.
+    static var consentgate: String {
+        let folder = (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent()
+        return folder.appendingPathComponent("consentgate").path
+    }
+}
