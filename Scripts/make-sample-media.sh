@@ -39,6 +39,13 @@ cp "$tmp/c.png" demo-screenshot.png
 cp demo-phone-photo.jpg demo-phone-photo-edited.jpg
 exiftool -q -overwrite_original -Comment="edited later (FAKE)" -Artist="Someone Else (FAKE)" demo-phone-photo-edited.jpg
 
+# A YCCK JPEG (print workflow): its Adobe APP14 segment decides its colours, so it must survive stripping.
+cc -O1 -o "$tmp/make-ycck" ../Scripts/fixtures/make-ycck.c -ljpeg
+"$tmp/make-ycck" > "$tmp/d.jpg"
+exiftool -q -overwrite_original -Comment="Scanned consent sheet of Jane Demo-Doe (FAKE)" -GPSLatitude=40.7 \
+  -GPSLatitudeRef=N -GPSLongitude=74.0 -GPSLongitudeRef=W "$tmp/d.jpg"
+cp "$tmp/d.jpg" demo-ycck-print.jpg
+
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg
 ls -l

@@ -8,11 +8,11 @@ final class CommandLineTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("clean.jpg").path
         let input = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
-        let outcome = try Fixtures.run(Fixtures.consentgate, ["strip", input, "-o", output])
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["strip", input, "-o", output])
         XCTAssertEqual(outcome.status, 0, outcome.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: output))
         // Refuses to overwrite without being told.
-        let again = try Fixtures.run(Fixtures.consentgate, ["strip", input, "-o", output])
+        let again = try Fixtures.run(try Fixtures.consentgate, ["strip", input, "-o", output])
         XCTAssertEqual(again.status, 1)
         XCTAssertTrue(again.stderr.contains("exists"), again.stderr)
     }
@@ -21,32 +21,32 @@ final class CommandLineTests: XCTestCase {
         let folder = try Fixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let input = Fixtures.sampleMedia.appendingPathComponent("not-a-picture.jpg").path
-        let outcome = try Fixtures.run(Fixtures.consentgate, ["strip", input, "--output-dir", folder.path])
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["strip", input, "--output-dir", folder.path])
         XCTAssertEqual(outcome.status, 1)
         XCTAssertTrue(outcome.stderr.contains("unsupported format"), outcome.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
     }
 
     func testUsageErrorsExitTwo() throws {
-        XCTAssertEqual(try Fixtures.run(Fixtures.consentgate, ["strip", "a.jpg"]).status, 2)
-        XCTAssertEqual(try Fixtures.run(Fixtures.consentgate, ["strip", "a.jpg", "b.jpg", "-o", "x.jpg"]).status, 2)
-        XCTAssertEqual(try Fixtures.run(Fixtures.consentgate, ["inspect"]).status, 2)
-        XCTAssertEqual(try Fixtures.run(Fixtures.consentgate, ["no-such-command"]).status, 2)
-        let help = try Fixtures.run(Fixtures.consentgate, ["strip", "--help"])
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["strip", "a.jpg"]).status, 2)
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["strip", "a.jpg", "b.jpg", "-o", "x.jpg"]).status, 2)
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["inspect"]).status, 2)
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["no-such-command"]).status, 2)
+        let help = try Fixtures.run(try Fixtures.consentgate, ["strip", "--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.text.contains("--output-dir"))
     }
 
     func testInspectJSONListsMetadataAndFingerprints() throws {
         let input = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
-        let outcome = try Fixtures.run(Fixtures.consentgate, ["inspect", "--json", input])
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["inspect", "--json", input])
         XCTAssertEqual(outcome.status, 0, outcome.stderr)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Any])
         XCTAssertEqual(report["format"] as? String, "JPEG")
         XCTAssertEqual((report["content_sha256"] as? String)?.count, 64)
         let families = Set((report["metadata"] as? [[String: Any]] ?? []).compactMap { $0["family"] as? String })
         XCTAssertTrue(families.isSuperset(of: ["GPS", "XMP", "IPTC", "Comment", "EXIF IFD0"]), "\(families)")
-        let unreadable = try Fixtures.run(Fixtures.consentgate, ["inspect", "/nonexistent/file.jpg"])
+        let unreadable = try Fixtures.run(try Fixtures.consentgate, ["inspect", "/nonexistent/file.jpg"])
         XCTAssertEqual(unreadable.status, 1)
     }
 }

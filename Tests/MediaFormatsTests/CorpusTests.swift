@@ -23,7 +23,7 @@ final class CorpusTests: XCTestCase {
 
     func strip(_ files: [URL], into folder: URL, extra: [String] = []) throws -> [StripReport] {
         let outcome = try Fixtures.run(
-            Fixtures.consentgate, ["strip", "--json", "--output-dir", folder.path] + extra + files.map(\.path))
+            try Fixtures.consentgate, ["strip", "--json", "--output-dir", folder.path] + extra + files.map(\.path))
         XCTAssertTrue([0, 1].contains(outcome.status), "strip exited \(outcome.status): \(outcome.stderr)")
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -127,7 +127,7 @@ final class CorpusTests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
         for file in files {
-            let outcome = try Fixtures.run(Fixtures.consentgate, ["inspect", "--json", file.path], timeout: 60)
+            let outcome = try Fixtures.run(try Fixtures.consentgate, ["inspect", "--json", file.path], timeout: 60)
             XCTAssertEqual(outcome.status, 1, file.lastPathComponent)
             let report = try JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Any]
             XCTAssertNotNil(report?["file_sha256"], file.lastPathComponent)

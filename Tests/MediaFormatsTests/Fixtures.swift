@@ -77,8 +77,31 @@ enum Fixtures {
     }
 
     /// The built `consentgate` executable, beside the test bundle.
+    /// The built `consentgate` executable beside the test bundle. `swift test` alone does not rebuild
+    /// executables, so a binary older than the sources fails loudly instead of testing stale code.
     static var consentgate: String {
-        let folder = (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent()
-        return folder.appendingPathComponent("consentgate").path
+        get throws {
+            let folder = (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent()
+            let path = folder.appendingPathComponent("consentgate").path
+            let manager = FileManager.default
+            guard let built = try? manager.attributesOfItem(atPath: path)[.modificationDate] as? Date else {
+                throw Stale(message: "\(path) is missing: run `swift build --build-tests` first (Scripts/test does)")
+            }
+            let sources = packageRoot.appendingPathComponent("Sources")
+            for relative in manager.subpaths(atPath: sources.path) ?? [] {
+                let file = sources.appendingPathComponent(relative)
+                let attributes = try? manager.attributesOfItem(atPath: file.path)
+                guard attributes?[.type] as? FileAttributeType == .typeRegular else { continue }
+                if let changed = attributes?[.modificationDate] as? Date, changed > built {
+                    throw Stale(message: "\(path) is older than \(file.lastPathComponent): run `swift build --build-tests` first (Scripts/test does)")
+                }
+            }
+            return path
+        }
+    }
+
+    struct Stale: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
     }
 }
