@@ -4,8 +4,15 @@ import Glibc
 import Darwin
 #endif
 
+internal import CMediaShims
+
 /// Whole-file reads and crash-safe writes (temporary name, fsync, rename).
 public enum FileIO {
+    /// For batch processes: glibc by default returns every freed block over 128 KiB to the kernel, so
+    /// each file's whole-file buffers cost fresh page faults; this keeps them in the heap for reuse.
+    /// Call once at process start.
+    public static func keepFreedBuffersForReuse() { cgshim_keep_freed_memory() }
+
     /// Reads a regular file into memory, refusing anything larger than `limit` bytes.
     public static func readFile(atPath path: String, limit: Int) throws(MediaError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
@@ -16,21 +23,47 @@ public enum FileIO {
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io("\(path) is not a regular file") }
         let size = Int(info.st_size)
         guard size <= limit else { throw .limitExceeded("\(path) is \(size) bytes, over the limit of \(limit)") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let got = bytes.withUnsafeMutableBytes { buffer in
-                read(fd, buffer.baseAddress! + done, size - done)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let got = read(fd, buffer.baseAddress! + done, size - done)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if got == 0 { break }
+                done += got
             }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .io("cannot read \(path): \(errnoText())")
-            }
-            if got == 0 { break }
-            done += got
+            initialized = done
         }
-        guard done == size else { throw .io("\(path) changed size while it was read") }
+        guard failure == 0 else { throw .io("cannot read \(path): \(String(cString: strerror(failure)))") }
+        guard bytes.count == size else { throw .io("\(path) changed size while it was read") }
         return bytes
+    }
+
+    /// True when the file at `path` holds exactly `expected`; read through a small buffer, no whole-file copy.
+    public static func fileEquals(atPath path: String, _ expected: [UInt8]) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, Int(info.st_size) == expected.count else { return false }
+        let chunk = 1 << 16
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var offset = 0
+        while offset < expected.count {
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, min(chunk, expected.count - offset)) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { return false }
+            let same = buffer.withUnsafeBytes { fresh in
+                expected.withUnsafeBytes { memcmp(fresh.baseAddress!, $0.baseAddress! + offset, got) == 0 }
+            }
+            guard same else { return false }
+            offset += got
+        }
+        return true
     }
 
     /// A file written under a temporary name in the destination's folder, not yet visible under its final name.

@@ -5,10 +5,15 @@ enum JPEGSanitizer {
     /// entropy-coded data (restart markers included). APPn, COM, stray bytes and trailers are excluded.
     static func contentSHA256(_ bytes: [UInt8], _ structure: JPEGStructure) -> String {
         var hasher = RangeHasher()
-        for segment in structure.segments where segment.kind.isCodedImageData {
-            hasher.update(bytes, segment.bytes)
+        for range in codedRanges(structure) {
+            hasher.update(bytes, range)
         }
         return hasher.finalize()
+    }
+
+    /// The byte ranges `content_sha256` covers, in order.
+    static func codedRanges(_ structure: JPEGStructure) -> [Range<Int>] {
+        structure.segments.filter(\.kind.isCodedImageData).map(\.bytes)
     }
 
     /// IFD0 Orientation of the first EXIF block that libexif can read.
@@ -61,11 +66,11 @@ enum JPEGSanitizer {
     }
 
     /// Re-reads a sanitized JPEG independently of how it was built: every segment must be on the
-    /// allowlist, EXIF (read by libexif) may hold Orientation only, libjpeg must read the header
-    /// cleanly, and the content fingerprint must be unchanged.
-    static func verify(_ output: [UInt8], expectedContent: String, orientation: Int?, options: SanitizeOptions)
-        throws(MediaError)
-    {
+    /// allowlist, EXIF (read by libexif and by the IFD0 reader) may hold Orientation only, libjpeg must
+    /// read the header cleanly, and the coded data under `content_sha256` must be unchanged.
+    static func verify(
+        _ output: [UInt8], original: [UInt8], originalStructure: JPEGStructure, orientation: Int?, options: SanitizeOptions
+    ) throws(MediaError) {
         func fail(_ why: String) -> MediaError { .verificationFailed(why) }
         let structure: JPEGStructure
         do { structure = try JPEGStructure(parsing: output) } catch { throw fail("output does not parse: \(error)") }
@@ -98,6 +103,9 @@ enum JPEGSanitizer {
         if orientation != nil && exifBlocks == 0 { throw fail("orientation was lost") }
         let header = try ImageCodec.readHeader(.jpeg, output, limits: options.limits)
         guard header.warnings == 0 else { throw fail("libjpeg warns about the output: \(header.firstWarning ?? "")") }
-        guard contentSHA256(output, structure) == expectedContent else { throw fail("content_sha256 changed") }
+        // The bytes content_sha256 covers must be identical, which is stronger than equal hashes.
+        guard CodedData.equal(output, codedRanges(structure), original, codedRanges(originalStructure)) else {
+            throw fail("coded image data (content_sha256) changed")
+        }
     }
 }

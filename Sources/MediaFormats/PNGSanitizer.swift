@@ -12,6 +12,11 @@ enum PNGSanitizer {
     /// `content_sha256` of a PNG: SHA-256 over IHDR, PLTE, tRNS, acTL, fcTL, IDAT and fdAT in file order,
     /// each as its 4-byte type, 8-byte big-endian data length and data; consecutive IDAT chunks count as
     /// one (their data joined), so re-splitting the image stream does not change the fingerprint.
+    /// The chunks `content_sha256` covers, as (type, data range), in order.
+    static func codedChunks(_ structure: PNGStructure) -> [(type: String, data: Range<Int>)] {
+        structure.chunks.filter { codedTypes.contains($0.type) }.map { ($0.type, $0.data) }
+    }
+
     static func contentSHA256(_ bytes: [UInt8], _ structure: PNGStructure) -> String {
         var hasher = RangeHasher()
         let chunks = structure.chunks.filter { codedTypes.contains($0.type) }
@@ -94,10 +99,10 @@ enum PNGSanitizer {
     }
 
     /// Re-reads a sanitized PNG: only allowlisted chunks with valid CRCs, eXIf with Orientation only,
-    /// a clean libpng header read, and an unchanged content fingerprint.
-    static func verify(_ output: [UInt8], expectedContent: String, orientation: Int?, options: SanitizeOptions)
-        throws(MediaError)
-    {
+    /// a clean libpng header read, and unchanged coded data under `content_sha256`.
+    static func verify(
+        _ output: [UInt8], original: [UInt8], originalStructure: PNGStructure, orientation: Int?, options: SanitizeOptions
+    ) throws(MediaError) {
         func fail(_ why: String) -> MediaError { .verificationFailed(why) }
         let structure: PNGStructure
         do { structure = try PNGStructure(parsing: output) } catch { throw fail("output does not parse: \(error)") }
@@ -119,6 +124,11 @@ enum PNGSanitizer {
         }
         if orientation != nil && !sawOrientation { throw fail("orientation was lost") }
         _ = try ImageCodec.readHeader(.png, output, limits: options.limits)
-        guard contentSHA256(output, structure) == expectedContent else { throw fail("content_sha256 changed") }
+        // The chunks content_sha256 covers must be identical, type and bytes, in the same order.
+        let produced = codedChunks(structure)
+        let expected = codedChunks(originalStructure)
+        guard produced.map(\.type) == expected.map(\.type),
+            CodedData.equal(output, produced.map(\.data), original, expected.map(\.data))
+        else { throw fail("coded image data (content_sha256) changed") }
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How to sanitize: which optional structures to keep, whether to decode fully, and the limits.
 public struct SanitizeOptions: Sendable, Equatable {
     /// Keep EXIF Orientation as a minimal EXIF block, so stripping does not turn a photo sideways.
@@ -20,9 +26,6 @@ public struct SanitizeOptions: Sendable, Equatable {
 public struct SanitizedMedia: Sendable {
     public var format: MediaFormat
     public var output: [UInt8]
-    public var fileSHA256: String
-    public var contentSHA256: String
-    public var outputSHA256: String
     /// IFD0 Orientation written into the output, if any.
     public var orientation: Int?
     /// What was dropped, one line each (structure names and offsets, never values).
@@ -32,6 +35,8 @@ public struct SanitizedMedia: Sendable {
 }
 
 /// Sanitizes media losslessly and verifies the result independently before anyone may write it.
+/// It computes no fingerprints (callers that need them use `Fingerprints`): verification compares the
+/// coded bytes themselves, which is stronger than comparing their hashes.
 public enum Sanitizer {
     public static func sanitize(_ bytes: [UInt8], options: SanitizeOptions = .init()) throws(MediaError)
         -> SanitizedMedia
@@ -40,23 +45,20 @@ public enum Sanitizer {
             throw .limitExceeded("file is \(bytes.count) bytes, over the limit of \(options.limits.maxFileBytes)")
         }
         let format = MediaFormat.sniff(bytes)
-        let fileSHA256 = RangeHasher.sha256(bytes)
         let built: (output: [UInt8], orientation: Int?, removed: [String])
-        let content: String
         switch format {
         case .jpeg:
             let structure = try JPEGStructure(parsing: bytes)
-            content = JPEGSanitizer.contentSHA256(bytes, structure)
-            let header = try ImageCodec.readHeader(.jpeg, bytes, limits: options.limits)
-            _ = header
+            _ = try ImageCodec.readHeader(.jpeg, bytes, limits: options.limits)
             built = try JPEGSanitizer.sanitize(bytes, structure, options: options)
-            try JPEGSanitizer.verify(built.output, expectedContent: content, orientation: built.orientation, options: options)
+            try JPEGSanitizer.verify(
+                built.output, original: bytes, originalStructure: structure, orientation: built.orientation, options: options)
         case .png:
             let structure = try PNGStructure(parsing: bytes)
-            content = PNGSanitizer.contentSHA256(bytes, structure)
             _ = try ImageCodec.readHeader(.png, bytes, limits: options.limits)
             built = try PNGSanitizer.sanitize(bytes, structure, options: options)
-            try PNGSanitizer.verify(built.output, expectedContent: content, orientation: built.orientation, options: options)
+            try PNGSanitizer.verify(
+                built.output, original: bytes, originalStructure: structure, orientation: built.orientation, options: options)
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
         default:
@@ -72,13 +74,30 @@ public enum Sanitizer {
             pixels = after.pixelSHA256
         }
         return SanitizedMedia(
-            format: format, output: built.output, fileSHA256: fileSHA256, contentSHA256: content,
-            outputSHA256: RangeHasher.sha256(built.output), orientation: built.orientation, removed: built.removed,
-            pixelSHA256: pixels)
+            format: format, output: built.output, orientation: built.orientation, removed: built.removed, pixelSHA256: pixels)
+    }
+}
+
+/// Compares two lists of byte ranges as one byte sequence each, range boundaries included.
+enum CodedData {
+    static func equal(_ a: [UInt8], _ aRanges: [Range<Int>], _ b: [UInt8], _ bRanges: [Range<Int>]) -> Bool {
+        guard aRanges.count == bRanges.count else { return false }
+        for (left, right) in zip(aRanges, bRanges) {
+            guard left.count == right.count else { return false }
+            let same = a.withUnsafeBytes { pa in
+                b.withUnsafeBytes { pb in
+                    memcmp(pa.baseAddress! + left.lowerBound, pb.baseAddress! + right.lowerBound, left.count) == 0
+                }
+            }
+            if !same { return false }
+        }
+        return true
     }
 }
 
 /// The two fingerprints of SPEC §4.
+public func sha256Hex(_ bytes: [UInt8]) -> String { RangeHasher.sha256(bytes) }
+
 public struct Fingerprints: Codable, Sendable, Equatable {
     public var format: MediaFormat
     public var fileSHA256: String
@@ -87,6 +106,7 @@ public struct Fingerprints: Codable, Sendable, Equatable {
 
     /// Computes both fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
     public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
+        guard !bytes.isEmpty else { throw .malformed(format: "file", reason: "the file is empty") }
         let format = MediaFormat.sniff(bytes)
         let file = RangeHasher.sha256(bytes)
         switch format {

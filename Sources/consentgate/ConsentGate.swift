@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MediaFormats
 
 /// The `consentgate` command. Usage errors exit with 2, as SPEC §6 requires (not ArgumentParser's 64).
 @main
@@ -15,6 +16,7 @@ struct ConsentGate: ParsableCommand {
     )
 
     static func main() {
+        FileIO.keepFreedBuffersForReuse()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -12,6 +12,7 @@ enum Output {
     }
 
     static func error(_ text: String, terminator: String = "\n") {
+        fflush(nil)  // keep stdout and stderr lines in order
         FileHandle.standardError.write(Data((text + terminator).utf8))
     }
 

@@ -85,16 +85,27 @@ struct Strip: ParsableCommand {
         let reports = Mutex([FileReport?](repeating: nil, count: jobs.count))
         let done = Mutex(0)
         let showProgress = Output.stderrIsTerminal && jobs.count > 1 && !json
-        DispatchQueue.concurrentPerform(iterations: jobs.count) { index in
-            let (input, destination) = jobs[index]
-            let report = Strip.process(input, to: destination, options: options, overwrite: overwrite)
-            reports.withLock { $0[index] = report }
-            let finished = done.withLock { count -> Int in
-                count += 1
-                return count
+        // Twice as many workers as cores: each file ends in an fsync that waits on the disk, and while one
+        // worker waits another can parse and verify. The semaphore bounds how many files are in memory.
+        let workers = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        let slots = DispatchSemaphore(value: workers)
+        let group = DispatchGroup()
+        let queue = DispatchQueue(label: "consentgate.strip", attributes: .concurrent)
+        for index in jobs.indices {
+            slots.wait()
+            queue.async(group: group) {
+                defer { slots.signal() }
+                let (input, destination) = jobs[index]
+                let report = Strip.process(input, to: destination, options: options, overwrite: overwrite, fingerprints: json)
+                reports.withLock { $0[index] = report }
+                let finished = done.withLock { count -> Int in
+                    count += 1
+                    return count
+                }
+                if showProgress { Output.error("\rstrip: \(finished)/\(jobs.count)\u{1B}[K", terminator: "") }
             }
-            if showProgress { Output.error("\rstrip: \(finished)/\(jobs.count)\u{1B}[K", terminator: "") }
         }
+        group.wait()
         if showProgress { Output.error("") }
         let all = reports.withLock { $0.compactMap { $0 } }
         if json {
@@ -111,7 +122,10 @@ struct Strip: ParsableCommand {
         if all.contains(where: { $0.status != "written" }) { throw ExitCode(1) }
     }
 
-    static func process(_ input: String, to destination: String, options: SanitizeOptions, overwrite: Bool) -> FileReport {
+    /// Sanitizes one file into `destination`; with `fingerprints`, also reports input and output hashes.
+    static func process(
+        _ input: String, to destination: String, options: SanitizeOptions, overwrite: Bool, fingerprints: Bool
+    ) -> FileReport {
         var report = FileReport(input: input, status: "refused")
         do throws(MediaError) {
             if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
@@ -122,8 +136,7 @@ struct Strip: ParsableCommand {
             let clean = try Sanitizer.sanitize(bytes, options: options)
             let pending = try FileIO.writePending(clean.output, finalPath: destination)
             // What reached the disk must be what was verified.
-            let reread = try? FileIO.readFile(atPath: pending.temporaryPath, limit: options.limits.maxFileBytes)
-            guard reread == clean.output else {
+            guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
                 pending.discard()
                 throw .io("the written file does not read back identically")
             }
@@ -131,9 +144,12 @@ struct Strip: ParsableCommand {
             report.status = "written"
             report.output = destination
             report.format = clean.format.rawValue
-            report.fileSha256 = clean.fileSHA256
-            report.contentSha256 = clean.contentSHA256
-            report.outputSha256 = clean.outputSHA256
+            if fingerprints {
+                let input = try Fingerprints.compute(bytes)
+                report.fileSha256 = input.fileSHA256
+                report.contentSha256 = input.contentSHA256
+                report.outputSha256 = sha256Hex(clean.output)
+            }
             report.orientation = clean.orientation
             report.removed = clean.removed
         } catch {

@@ -48,6 +48,10 @@ int cgshim_png_decode(const uint8_t *data, size_t length, const cgshim_limits *l
 
 void cgshim_free(void *pointer);
 
+/// Tells glibc to keep freed large blocks in the heap instead of returning them to the kernel, so a
+/// batch that allocates one whole-file buffer per file does not pay fresh page faults for every file.
+void cgshim_keep_freed_memory(void);
+
 /// zlib's CRC-32, as PNG uses it.
 uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
 
