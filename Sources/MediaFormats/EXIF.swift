@@ -1,8 +1,9 @@
 internal import CExif
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// EXIF read and written through libexif.
@@ -32,13 +33,17 @@ public enum EXIF {
 
         let collector = Collector(offset: offset)
         let context = Unmanaged.passUnretained(collector).toOpaque()
-        exif_data_foreach_content(data, { content, context in
-            guard let content, let context else { return }
-            exif_content_foreach_entry(content, { entry, context in
-                guard let entry, let context else { return }
-                Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().add(entry)
+        exif_data_foreach_content(
+            data,
+            { content, context in
+                guard let content, let context else { return }
+                exif_content_foreach_entry(
+                    content,
+                    { entry, context in
+                        guard let entry, let context else { return }
+                        Unmanaged<Collector>.fromOpaque(context).takeUnretainedValue().add(entry)
+                    }, context)
             }, context)
-        }, context)
         var contents = collector.contents
         contents.thumbnailBytes = Int(data.pointee.size)
         if contents.thumbnailBytes > 0 {
@@ -51,7 +56,9 @@ public enum EXIF {
             var text = [CChar](repeating: 0, count: 256)
             for index in 0..<count {
                 let name = exif_mnote_data_get_name(notes, index).map { String(cString: $0) } ?? "entry \(index)"
-                let value = exif_mnote_data_get_value(notes, index, &text, UInt32(text.count)).map { String(cString: $0) }
+                let value = exif_mnote_data_get_value(notes, index, &text, UInt32(text.count)).map {
+                    String(cString: $0)
+                }
                 contents.items.append(MetadataItem(family: "MakerNote", name: name, value: value, offset: offset))
             }
         }

@@ -62,7 +62,8 @@ public enum ImageCodec {
         var length = 0
         let status: Int32 = bytes.withUnsafeBufferPointer { buffer in
             switch format {
-            case .jpeg: return cgshim_jpeg_decode(buffer.baseAddress, buffer.count, &shimLimits, &info, &pixels, &length)
+            case .jpeg:
+                return cgshim_jpeg_decode(buffer.baseAddress, buffer.count, &shimLimits, &info, &pixels, &length)
             case .png: return cgshim_png_decode(buffer.baseAddress, buffer.count, &shimLimits, &info, &pixels, &length)
             default: return -1
             }

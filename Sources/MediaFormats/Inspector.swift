@@ -47,7 +47,8 @@ public enum Inspector {
             report.structure.append(
                 StructureEntry(
                     offset: segment.offset, length: segment.bytes.count, name: segment.name,
-                    detail: segment.kind.rawValue + (segment.scanData.map { ", \($0.count) bytes of scan data" } ?? "")))
+                    detail: segment.kind.rawValue + (segment.scanData.map { ", \($0.count) bytes of scan data" } ?? ""))
+            )
             let payload = segment.payload
             switch segment.kind {
             case .exif:
@@ -55,33 +56,55 @@ public enum Inspector {
                 if let contents = EXIF.read(tiff: tiff, offset: segment.offset) {
                     report.metadata += contents.items
                 } else {
-                    report.metadata.append(MetadataItem(family: "EXIF", name: "unreadable EXIF block", offset: segment.offset, bytes: payload.count))
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "EXIF", name: "unreadable EXIF block", offset: segment.offset, bytes: payload.count)
+                    )
                 }
             case .xmp:
-                report.metadata.append(MetadataItem(family: "XMP", name: "XMP packet", offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(family: "XMP", name: "XMP packet", offset: segment.offset, bytes: payload.count))
             case .xmpExtended:
-                report.metadata.append(MetadataItem(family: "XMP", name: "extended XMP part", offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(family: "XMP", name: "extended XMP part", offset: segment.offset, bytes: payload.count)
+                )
             case .photoshopIRB:
-                let items = PhotoshopIRB.items(bytes, range: (payload.lowerBound + 14)..<payload.upperBound, offset: segment.offset)
-                report.metadata += items.isEmpty
-                    ? [MetadataItem(family: "Photoshop", name: "image resources", offset: segment.offset, bytes: payload.count)]
+                let items = PhotoshopIRB.items(
+                    bytes, range: (payload.lowerBound + 14)..<payload.upperBound, offset: segment.offset)
+                report.metadata +=
+                    items.isEmpty
+                    ? [
+                        MetadataItem(
+                            family: "Photoshop", name: "image resources", offset: segment.offset, bytes: payload.count)
+                    ]
                     : items
             case .comment:
                 report.metadata.append(
-                    MetadataItem(family: "Comment", name: "COM", value: String(decoding: bytes[payload], as: UTF8.self), offset: segment.offset))
+                    MetadataItem(
+                        family: "Comment", name: "COM", value: String(decoding: bytes[payload], as: UTF8.self),
+                        offset: segment.offset))
             case .icc:
-                report.metadata.append(MetadataItem(family: "ICC", name: "ICC profile part", offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(family: "ICC", name: "ICC profile part", offset: segment.offset, bytes: payload.count))
             case .mpf:
-                report.metadata.append(MetadataItem(family: "MPF", name: "multi-picture index", offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(
+                        family: "MPF", name: "multi-picture index", offset: segment.offset, bytes: payload.count))
             case .jfxx:
-                report.metadata.append(MetadataItem(family: "JFIF", name: "JFXX thumbnail", offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(family: "JFIF", name: "JFXX thumbnail", offset: segment.offset, bytes: payload.count))
             case .jfif:
                 if payload.count >= 14, bytes[payload.lowerBound + 12] != 0 || bytes[payload.lowerBound + 13] != 0 {
-                    report.metadata.append(MetadataItem(family: "JFIF", name: "JFIF thumbnail", offset: segment.offset, bytes: payload.count - 14))
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "JFIF", name: "JFIF thumbnail", offset: segment.offset, bytes: payload.count - 14))
                 }
             case .flashPix, .otherApp:
                 let id = String(decoding: bytes[payload].prefix(32).prefix { $0 >= 0x20 && $0 < 0x7F }, as: UTF8.self)
-                report.metadata.append(MetadataItem(family: segment.name, name: id.isEmpty ? "application data" : id, offset: segment.offset, bytes: payload.count))
+                report.metadata.append(
+                    MetadataItem(
+                        family: segment.name, name: id.isEmpty ? "application data" : id, offset: segment.offset,
+                        bytes: payload.count))
             default:
                 break
             }
@@ -89,8 +112,10 @@ public enum Inspector {
         report.structure.append(StructureEntry(offset: structure.endOfImage, length: 2, name: "EOI"))
         if let trailer = structure.trailer {
             report.structure.append(StructureEntry(offset: trailer.lowerBound, length: trailer.count, name: "trailer"))
-            let embedded = bytes[trailer].starts(with: [0xFF, 0xD8]) ? "embedded JPEG (preview or MPO frame)" : "data after EOI"
-            report.metadata.append(MetadataItem(family: "Trailer", name: embedded, offset: trailer.lowerBound, bytes: trailer.count))
+            let embedded =
+                bytes[trailer].starts(with: [0xFF, 0xD8]) ? "embedded JPEG (preview or MPO frame)" : "data after EOI"
+            report.metadata.append(
+                MetadataItem(family: "Trailer", name: embedded, offset: trailer.lowerBound, bytes: trailer.count))
         }
         for stray in structure.strayBytes {
             report.warnings.append("\(stray.count) stray bytes at offset \(stray.offset)")
@@ -102,46 +127,69 @@ public enum Inspector {
         report.contentSHA256 = PNGSanitizer.contentSHA256(bytes, structure)
         for chunk in structure.chunks {
             report.structure.append(
-                StructureEntry(offset: chunk.offset, length: chunk.bytes.count, name: chunk.type, detail: chunk.crcValid ? nil : "bad CRC"))
-            if !chunk.crcValid { report.warnings.append("CRC mismatch in chunk \(chunk.type) at offset \(chunk.offset)") }
+                StructureEntry(
+                    offset: chunk.offset, length: chunk.bytes.count, name: chunk.type,
+                    detail: chunk.crcValid ? nil : "bad CRC"))
+            if !chunk.crcValid {
+                report.warnings.append("CRC mismatch in chunk \(chunk.type) at offset \(chunk.offset)")
+            }
             let data = bytes[chunk.data]
             let keyword = String(decoding: data.prefix(79).prefix { $0 != 0 }, as: UTF8.self)
             switch chunk.type {
             case "tEXt":
                 let text = data.drop { $0 != 0 }.dropFirst()
-                report.metadata.append(MetadataItem(family: "PNG tEXt", name: keyword, value: String(text.map { Character(Unicode.Scalar($0)) }), offset: chunk.offset))
+                report.metadata.append(
+                    MetadataItem(
+                        family: "PNG tEXt", name: keyword, value: String(text.map { Character(Unicode.Scalar($0)) }),
+                        offset: chunk.offset))
             case "zTXt":
-                report.metadata.append(MetadataItem(family: "PNG zTXt", name: keyword, offset: chunk.offset, bytes: data.count))
+                report.metadata.append(
+                    MetadataItem(family: "PNG zTXt", name: keyword, offset: chunk.offset, bytes: data.count))
             case "iTXt":
                 let parts = data.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
-                let compressed = data.count > keyword.utf8.count + 1 && data[data.startIndex + keyword.utf8.count + 1] != 0
+                let compressed =
+                    data.count > keyword.utf8.count + 1 && data[data.startIndex + keyword.utf8.count + 1] != 0
                 let value = !compressed && parts.count == 4 ? String(decoding: parts[3], as: UTF8.self) : nil
-                report.metadata.append(MetadataItem(family: "PNG iTXt", name: keyword, value: value, offset: chunk.offset, bytes: data.count))
+                report.metadata.append(
+                    MetadataItem(
+                        family: "PNG iTXt", name: keyword, value: value, offset: chunk.offset, bytes: data.count))
             case "eXIf":
                 if let contents = EXIF.read(tiff: data, offset: chunk.offset) {
                     report.metadata += contents.items
                 } else {
-                    report.metadata.append(MetadataItem(family: "EXIF", name: "unreadable eXIf chunk", offset: chunk.offset, bytes: data.count))
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "EXIF", name: "unreadable eXIf chunk", offset: chunk.offset, bytes: data.count))
                 }
             case "tIME":
                 if data.count == 7 {
                     let d = Array(data)
                     let year = Int(d[0]) << 8 | Int(d[1])
-                    report.metadata.append(MetadataItem(family: "PNG tIME", name: "modification time", value: "\(year)-\(d[2])-\(d[3]) \(d[4]):\(d[5]):\(d[6])", offset: chunk.offset))
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "PNG tIME", name: "modification time",
+                            value: "\(year)-\(d[2])-\(d[3]) \(d[4]):\(d[5]):\(d[6])", offset: chunk.offset))
                 } else {
-                    report.metadata.append(MetadataItem(family: "PNG tIME", name: "modification time", offset: chunk.offset, bytes: data.count))
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "PNG tIME", name: "modification time", offset: chunk.offset, bytes: data.count))
                 }
             case "iCCP":
-                report.metadata.append(MetadataItem(family: "ICC", name: keyword, offset: chunk.offset, bytes: data.count))
+                report.metadata.append(
+                    MetadataItem(family: "ICC", name: keyword, offset: chunk.offset, bytes: data.count))
             default:
-                if !PNGSanitizer.criticalTypes.contains(chunk.type) && !PNGSanitizer.keptAncillary.contains(chunk.type) {
-                    report.metadata.append(MetadataItem(family: "PNG chunk", name: chunk.type, offset: chunk.offset, bytes: data.count))
+                if !PNGSanitizer.criticalTypes.contains(chunk.type) && !PNGSanitizer.keptAncillary.contains(chunk.type)
+                {
+                    report.metadata.append(
+                        MetadataItem(family: "PNG chunk", name: chunk.type, offset: chunk.offset, bytes: data.count))
                 }
             }
         }
         if let trailer = structure.trailer {
             report.structure.append(StructureEntry(offset: trailer.lowerBound, length: trailer.count, name: "trailer"))
-            report.metadata.append(MetadataItem(family: "Trailer", name: "data after IEND", offset: trailer.lowerBound, bytes: trailer.count))
+            report.metadata.append(
+                MetadataItem(
+                    family: "Trailer", name: "data after IEND", offset: trailer.lowerBound, bytes: trailer.count))
         }
     }
 }

@@ -69,12 +69,15 @@ enum JPEGSanitizer {
     /// allowlist, EXIF (read by libexif and by the IFD0 reader) may hold Orientation only, libjpeg must
     /// read the header cleanly, and the coded data under `content_sha256` must be unchanged.
     static func verify(
-        _ output: [UInt8], original: [UInt8], originalStructure: JPEGStructure, orientation: Int?, options: SanitizeOptions
+        _ output: [UInt8], original: [UInt8], originalStructure: JPEGStructure, orientation: Int?,
+        options: SanitizeOptions
     ) throws(MediaError) {
         func fail(_ why: String) -> MediaError { .verificationFailed(why) }
         let structure: JPEGStructure
         do { structure = try JPEGStructure(parsing: output) } catch { throw fail("output does not parse: \(error)") }
-        guard structure.trailer == nil, structure.strayBytes.isEmpty else { throw fail("output has data outside segments") }
+        guard structure.trailer == nil, structure.strayBytes.isEmpty else {
+            throw fail("output has data outside segments")
+        }
         var exifBlocks = 0
         for segment in structure.segments {
             switch segment.kind {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a JPEG segment is, as far as ConsentGate cares.
@@ -90,7 +90,9 @@ public struct JPEGStructure: Sendable {
             }
             if position > strayStart { stray.append((strayStart, position - strayStart)) }
             guard position + 1 < count else {
-                throw fail(sawScan ? "truncated: no EOI marker after the scan" : "truncated: the file ends before any image data")
+                throw fail(
+                    sawScan
+                        ? "truncated: no EOI marker after the scan" : "truncated: the file ends before any image data")
             }
             while position + 1 < count, bytes[position + 1] == 0xFF { position += 1 }  // fill bytes
             guard position + 1 < count else { throw fail("truncated: the file ends in fill bytes") }
@@ -114,7 +116,9 @@ public struct JPEGStructure: Sendable {
             default:
                 break
             }
-            guard position + 2 <= count else { throw fail("truncated: segment at offset \(markerOffset) has no length") }
+            guard position + 2 <= count else {
+                throw fail("truncated: segment at offset \(markerOffset) has no length")
+            }
             let length = Int(bytes[position]) << 8 | Int(bytes[position + 1])
             guard length >= 2 else {
                 throw fail("segment at offset \(markerOffset) declares an impossible length \(length)")
@@ -127,7 +131,8 @@ public struct JPEGStructure: Sendable {
             guard let kind = JPEGStructure.kind(marker: marker, bytes: bytes, payload: payloadStart..<payloadEnd) else {
                 throw fail("unknown \(String(format2: marker)) at offset \(markerOffset)")
             }
-            var segment = JPEGSegment(marker: marker, kind: kind, offset: markerOffset, payload: payloadStart..<payloadEnd)
+            var segment = JPEGSegment(
+                marker: marker, kind: kind, offset: markerOffset, payload: payloadStart..<payloadEnd)
             position = payloadEnd
             if kind == .frame {
                 guard !sawFrame else { throw fail("a second frame header at offset \(markerOffset)") }
@@ -173,7 +178,8 @@ public struct JPEGStructure: Sendable {
     static func kind(marker: UInt8, bytes: [UInt8], payload: Range<Int>) -> JPEGSegmentKind? {
         func startsWith(_ text: String) -> Bool {
             let signature = Array(text.utf8)
-            return payload.count >= signature.count && bytes[payload.lowerBound..<payload.lowerBound + signature.count].elementsEqual(signature)
+            return payload.count >= signature.count
+                && bytes[payload.lowerBound..<payload.lowerBound + signature.count].elementsEqual(signature)
         }
         switch marker {
         case 0xC4: return .huffmanTable

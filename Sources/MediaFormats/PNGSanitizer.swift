@@ -28,7 +28,9 @@ enum PNGSanitizer {
             }
             let run = chunks[index..<end]
             let length = UInt64(run.reduce(0) { $0 + $1.data.count })
-            hasher.update(Array(chunks[index].type.utf8) + (0..<8).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) })
+            hasher.update(
+                Array(chunks[index].type.utf8)
+                    + (0..<8).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) })
             for chunk in run { hasher.update(bytes, chunk.data) }
             index = end
         }
@@ -45,7 +47,8 @@ enum PNGSanitizer {
         var head = [UInt8](repeating: 0, count: 128)
         var inflated: UInt64 = 0
         let status = bytes.withUnsafeBufferPointer { buffer in
-            cgshim_zlib_check(buffer.baseAddress! + nul + 2, chunk.data.upperBound - nul - 2, 64 << 20, &head, 128, &inflated)
+            cgshim_zlib_check(
+                buffer.baseAddress! + nul + 2, chunk.data.upperBound - nul - 2, 64 << 20, &head, 128, &inflated)
         }
         guard status == CGSHIM_OK, inflated >= 128 else { return false }
         let declared = head[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
@@ -76,9 +79,11 @@ enum PNGSanitizer {
         var orientation: Int? = nil
         for chunk in structure.chunks {
             if chunk.isCritical && !criticalTypes.contains(chunk.type) {
-                throw .malformed(format: "PNG", reason: "unknown critical chunk \(chunk.type) at offset \(chunk.offset)")
+                throw .malformed(
+                    format: "PNG", reason: "unknown critical chunk \(chunk.type) at offset \(chunk.offset)")
             }
-            let keep = chunk.crcValid
+            let keep =
+                chunk.crcValid
                 && (criticalTypes.contains(chunk.type) || keptAncillary.contains(chunk.type)
                     || (chunk.type == "iCCP" && options.keepICC && PNGSanitizer.isUsableICC(bytes, chunk)))
             if keep {
@@ -101,7 +106,8 @@ enum PNGSanitizer {
     /// Re-reads a sanitized PNG: only allowlisted chunks with valid CRCs, eXIf with Orientation only,
     /// a clean libpng header read, and unchanged coded data under `content_sha256`.
     static func verify(
-        _ output: [UInt8], original: [UInt8], originalStructure: PNGStructure, orientation: Int?, options: SanitizeOptions
+        _ output: [UInt8], original: [UInt8], originalStructure: PNGStructure, orientation: Int?,
+        options: SanitizeOptions
     ) throws(MediaError) {
         func fail(_ why: String) -> MediaError { .verificationFailed(why) }
         let structure: PNGStructure
@@ -117,7 +123,9 @@ enum PNGSanitizer {
                 else { throw fail("eXIf left in the output holds more than Orientation") }
                 sawOrientation = true
             } else if chunk.type == "iCCP" {
-                guard options.keepICC, isUsableICC(output, chunk) else { throw fail("unusable or unwanted ICC profile left") }
+                guard options.keepICC, isUsableICC(output, chunk) else {
+                    throw fail("unusable or unwanted ICC profile left")
+                }
             } else if !criticalTypes.contains(chunk.type) && !keptAncillary.contains(chunk.type) {
                 throw fail("chunk \(chunk.type) left in the output")
             }

@@ -38,7 +38,9 @@ public struct PNGStructure: Sendable {
                 throw fail("invalid chunk type at offset \(position)")
             }
             let type = String(decoding: typeBytes, as: UTF8.self)
-            guard length <= 0x7FFF_FFFF else { throw fail("chunk \(type) at offset \(position) declares length \(length)") }
+            guard length <= 0x7FFF_FFFF else {
+                throw fail("chunk \(type) at offset \(position) declares length \(length)")
+            }
             let dataStart = position + 8
             guard length <= bytes.count - dataStart, bytes.count - dataStart - length >= 4 else {
                 throw fail("truncated: chunk \(type) at offset \(position) runs past the end of the file")

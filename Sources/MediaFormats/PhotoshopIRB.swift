@@ -25,7 +25,8 @@ enum PhotoshopIRB {
                 items += iptc(bytes, range: cursor..<cursor + size, offset: offset)
             } else {
                 items.append(
-                    MetadataItem(family: "Photoshop", name: "resource 0x" + String(id, radix: 16), offset: offset, bytes: size))
+                    MetadataItem(
+                        family: "Photoshop", name: "resource 0x" + String(id, radix: 16), offset: offset, bytes: size))
             }
             position = cursor + size + (size & 1)
         }

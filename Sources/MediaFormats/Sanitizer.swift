@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How to sanitize: which optional structures to keep, whether to decode fully, and the limits.
@@ -14,7 +14,9 @@ public struct SanitizeOptions: Sendable, Equatable {
     public var verifyDecode: Bool
     public var limits: MediaLimits
 
-    public init(keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init()) {
+    public init(
+        keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init()
+    ) {
         self.keepOrientation = keepOrientation
         self.keepICC = keepICC
         self.verifyDecode = verifyDecode
@@ -52,13 +54,15 @@ public enum Sanitizer {
             _ = try ImageCodec.readHeader(.jpeg, bytes, limits: options.limits)
             built = try JPEGSanitizer.sanitize(bytes, structure, options: options)
             try JPEGSanitizer.verify(
-                built.output, original: bytes, originalStructure: structure, orientation: built.orientation, options: options)
+                built.output, original: bytes, originalStructure: structure, orientation: built.orientation,
+                options: options)
         case .png:
             let structure = try PNGStructure(parsing: bytes)
             _ = try ImageCodec.readHeader(.png, bytes, limits: options.limits)
             built = try PNGSanitizer.sanitize(bytes, structure, options: options)
             try PNGSanitizer.verify(
-                built.output, original: bytes, originalStructure: structure, orientation: built.orientation, options: options)
+                built.output, original: bytes, originalStructure: structure, orientation: built.orientation,
+                options: options)
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
         default:
@@ -74,7 +78,8 @@ public enum Sanitizer {
             pixels = after.pixelSHA256
         }
         return SanitizedMedia(
-            format: format, output: built.output, orientation: built.orientation, removed: built.removed, pixelSHA256: pixels)
+            format: format, output: built.output, orientation: built.orientation, removed: built.removed,
+            pixelSHA256: pixels)
     }
 }
 
@@ -112,10 +117,12 @@ public struct Fingerprints: Codable, Sendable, Equatable {
         switch format {
         case .jpeg:
             let structure = try JPEGStructure(parsing: bytes)
-            return Fingerprints(format: format, fileSHA256: file, contentSHA256: JPEGSanitizer.contentSHA256(bytes, structure))
+            return Fingerprints(
+                format: format, fileSHA256: file, contentSHA256: JPEGSanitizer.contentSHA256(bytes, structure))
         case .png:
             let structure = try PNGStructure(parsing: bytes)
-            return Fingerprints(format: format, fileSHA256: file, contentSHA256: PNGSanitizer.contentSHA256(bytes, structure))
+            return Fingerprints(
+                format: format, fileSHA256: file, contentSHA256: PNGSanitizer.contentSHA256(bytes, structure))
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
         default:

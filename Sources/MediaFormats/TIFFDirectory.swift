@@ -25,7 +25,8 @@ struct TIFFDirectory {
         }
         func u16(_ at: Int) -> UInt16? {
             guard at >= 0, at + 2 <= bytes.count else { return nil }
-            return little ? UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 : UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
+            return little
+                ? UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 : UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1])
         }
         func u32(_ at: Int) -> UInt32? {
             guard let high = u16(little ? at + 2 : at), let low = u16(little ? at : at + 2) else { return nil }
@@ -57,10 +58,13 @@ struct TIFFDirectory {
         guard let directory = TIFFDirectory(tiff: tiff) else { return [] }
         var items: [MetadataItem] = []
         if directory.has(gpsPointer) && !reported.contains(where: { $0.family == "GPS" }) {
-            items.append(MetadataItem(family: "GPS", name: "GPS directory (libexif could not read its entries)", offset: offset))
+            items.append(
+                MetadataItem(family: "GPS", name: "GPS directory (libexif could not read its entries)", offset: offset))
         }
         if directory.has(exifPointer) && !reported.contains(where: { $0.family == "EXIF" }) {
-            items.append(MetadataItem(family: "EXIF", name: "Exif directory (libexif could not read its entries)", offset: offset))
+            items.append(
+                MetadataItem(
+                    family: "EXIF", name: "Exif directory (libexif could not read its entries)", offset: offset))
         }
         if directory.nextDirectoryOffset != 0 && !reported.contains(where: { $0.family == "EXIF IFD1" }) {
             items.append(MetadataItem(family: "EXIF IFD1", name: "IFD1 (thumbnail directory)", offset: offset))
@@ -71,7 +75,8 @@ struct TIFFDirectory {
     /// True when the block is exactly one IFD0 entry, Orientation, and nothing after it.
     static func isOrientationOnly<C: Collection>(tiff: C) -> Bool where C.Element == UInt8 {
         guard let directory = TIFFDirectory(tiff: tiff) else { return false }
-        return directory.entries.count == 1 && directory.entries[0].tag == orientation && directory.entries[0].count == 1
+        return directory.entries.count == 1 && directory.entries[0].tag == orientation
+            && directory.entries[0].count == 1
             && directory.nextDirectoryOffset == 0
     }
 }

@@ -7,7 +7,8 @@ import MediaFormats
 struct ConsentGate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consentgate",
-        abstract: "Gate patient photos and videos: strip identifying metadata losslessly, publish only with signed consent.",
+        abstract:
+            "Gate patient photos and videos: strip identifying metadata losslessly, publish only with signed consent.",
         discussion: """
             Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or
             configuration error. Every subcommand takes --help.

@@ -39,14 +39,17 @@ struct Inspect: ParsableCommand {
     func render(_ report: InspectReport) -> String {
         var lines = ["file: \(file)", "format: \(report.format.rawValue), \(report.bytes) bytes"]
         if let image = report.image {
-            lines.append("image: \(image.width)x\(image.height), \(image.components) components, \(image.bitDepth) bits")
+            lines.append(
+                "image: \(image.width)x\(image.height), \(image.components) components, \(image.bitDepth) bits")
         }
         lines.append("file_sha256: \(report.fileSHA256)")
         lines.append("content_sha256: \(report.contentSHA256 ?? "(unknown)")")
         if !report.structure.isEmpty {
             lines.append("structure:")
             for entry in report.structure {
-                lines.append("  @\(entry.offset)  \(entry.name)  \(entry.length) bytes" + (entry.detail.map { "  (\($0))" } ?? ""))
+                lines.append(
+                    "  @\(entry.offset)  \(entry.name)  \(entry.length) bytes"
+                        + (entry.detail.map { "  (\($0))" } ?? ""))
             }
         }
         lines.append("metadata: \(report.metadata.count) item(s)")

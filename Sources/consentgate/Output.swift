@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import MediaFormats
 
@@ -39,5 +40,3 @@ struct LimitOptions: ParsableArguments {
         return limits
     }
 }
-
-import ArgumentParser

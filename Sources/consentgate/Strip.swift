@@ -50,7 +50,8 @@ struct Strip: ParsableCommand {
         switch (output, outputDir) {
         case (nil, nil): throw ValidationError("Give -o OUT (one file) or --output-dir DIR.")
         case (.some, .some): throw ValidationError("Give either -o or --output-dir, not both.")
-        case (.some, nil) where files.count != 1: throw ValidationError("-o takes exactly one input file; use --output-dir.")
+        case (.some, nil) where files.count != 1:
+            throw ValidationError("-o takes exactly one input file; use --output-dir.")
         default: break
         }
         if let outputDir {
@@ -59,7 +60,9 @@ struct Strip: ParsableCommand {
                 throw ValidationError("Output folder \(outputDir) does not exist.")
             }
             let names = files.map { ($0 as NSString).lastPathComponent }
-            if Set(names).count != names.count { throw ValidationError("Two inputs share a file name; they would collide in \(outputDir).") }
+            if Set(names).count != names.count {
+                throw ValidationError("Two inputs share a file name; they would collide in \(outputDir).")
+            }
         }
     }
 
@@ -78,7 +81,8 @@ struct Strip: ParsableCommand {
 
     func run() throws {
         let options = SanitizeOptions(
-            keepOrientation: !dropOrientation, keepICC: !dropICC, verifyDecode: verifyDecode, limits: limitOptions.limits)
+            keepOrientation: !dropOrientation, keepICC: !dropICC, verifyDecode: verifyDecode,
+            limits: limitOptions.limits)
         let jobs = files.map { file in
             (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
         }
@@ -96,7 +100,8 @@ struct Strip: ParsableCommand {
             queue.async(group: group) {
                 defer { slots.signal() }
                 let (input, destination) = jobs[index]
-                let report = Strip.process(input, to: destination, options: options, overwrite: overwrite, fingerprints: json)
+                let report = Strip.process(
+                    input, to: destination, options: options, overwrite: overwrite, fingerprints: json)
                 reports.withLock { $0[index] = report }
                 let finished = done.withLock { count -> Int in
                     count += 1
@@ -113,7 +118,9 @@ struct Strip: ParsableCommand {
         } else {
             for report in all {
                 if report.status == "written" {
-                    print("written \(report.output ?? ""): \(report.format ?? ""), removed \(report.removed?.count ?? 0) structure(s)")
+                    print(
+                        "written \(report.output ?? ""): \(report.format ?? ""), removed \(report.removed?.count ?? 0) structure(s)"
+                    )
                 } else {
                     Output.error("refused \(report.input): \(report.reason ?? "")")
                 }

@@ -29,7 +29,8 @@ final class CommandLineTests: XCTestCase {
 
     func testUsageErrorsExitTwo() throws {
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["strip", "a.jpg"]).status, 2)
-        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["strip", "a.jpg", "b.jpg", "-o", "x.jpg"]).status, 2)
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["strip", "a.jpg", "b.jpg", "-o", "x.jpg"]).status, 2)
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["inspect"]).status, 2)
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["no-such-command"]).status, 2)
         let help = try Fixtures.run(try Fixtures.consentgate, ["strip", "--help"])

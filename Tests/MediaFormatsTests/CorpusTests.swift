@@ -84,8 +84,10 @@ final class CorpusTests: XCTestCase {
                 let input = URL(fileURLWithPath: report.input)
                 XCTAssertFalse(
                     try referenceDecodesCleanly(input),
-                    "\(input.lastPathComponent) refused (\(report.reason ?? "")) although the reference decoder reads it")
-                XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent(input.lastPathComponent).path))
+                    "\(input.lastPathComponent) refused (\(report.reason ?? "")) although the reference decoder reads it"
+                )
+                XCTAssertFalse(
+                    FileManager.default.fileExists(atPath: folder.appendingPathComponent(input.lastPathComponent).path))
             }
         }
         XCTAssertGreaterThan(written.count, 65)
@@ -137,8 +139,11 @@ final class CorpusTests: XCTestCase {
     func testInspectFindsWhatSOURCESSaysIsThere() throws {
         let corpus = try Fixtures.requireCorpus()
         let table = try String(contentsOf: corpus.appendingPathComponent("SOURCES.tsv"), encoding: .utf8)
-        let rows = table.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-        guard let header = rows.first, let gps = header.firstIndex(of: "has_gps"), let xmp = header.firstIndex(of: "xmp"),
+        let rows = table.split(separator: "\n").map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+        guard let header = rows.first, let gps = header.firstIndex(of: "has_gps"),
+            let xmp = header.firstIndex(of: "xmp"),
             let format = header.firstIndex(of: "format")
         else { return XCTFail("SOURCES.tsv has no has_gps/xmp/format columns") }
         var checked = 0

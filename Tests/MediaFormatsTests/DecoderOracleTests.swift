@@ -13,7 +13,8 @@ final class DecoderOracleTests: XCTestCase {
         let input = Fixtures.sampleMedia.appendingPathComponent("demo-ycck-print.jpg").path
         let output = folder.appendingPathComponent("clean.jpg").path
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["strip", input, "-o", output]).status, 0)
-        XCTAssertFalse(String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).contains("Demo-Doe"))
+        XCTAssertFalse(
+            String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self).contains("Demo-Doe"))
         for decoder in [(ffmpeg, ["-v", "error", "-i"], ["-f", "framemd5", "-"]), (djpeg, [], [])] {
             let before = try Fixtures.run(decoder.0, decoder.1 + [input] + decoder.2)
             let after = try Fixtures.run(decoder.0, decoder.1 + [output] + decoder.2)

@@ -93,7 +93,10 @@ enum Fixtures {
                 let attributes = try? manager.attributesOfItem(atPath: file.path)
                 guard attributes?[.type] as? FileAttributeType == .typeRegular else { continue }
                 if let changed = attributes?[.modificationDate] as? Date, changed > built {
-                    throw Stale(message: "\(path) is older than \(file.lastPathComponent): run `swift build --build-tests` first (Scripts/test does)")
+                    throw Stale(
+                        message:
+                            "\(path) is older than \(file.lastPathComponent): run `swift build --build-tests` first (Scripts/test does)"
+                    )
                 }
             }
             return path

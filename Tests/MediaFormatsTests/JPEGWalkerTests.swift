@@ -47,10 +47,18 @@ final class JPEGWalkerTests: XCTestCase {
             } catch { return error.description }
         }
         XCTAssertEqual(reason([0x00, 0x01, 0x02, 0x03]), "malformed JPEG: no SOI marker at the start")
-        XCTAssertEqual(reason([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x01]), "malformed JPEG: segment at offset 2 declares an impossible length 1")
-        XCTAssertEqual(reason([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x40, 0x00]), "malformed JPEG: truncated: segment at offset 2 runs past the end of the file")
-        XCTAssertEqual(reason([0xFF, 0xD8, 0xFF, 0xD8, 0xFF, 0xD9]), "malformed JPEG: a second SOI marker at offset 2 inside the image")
-        XCTAssertEqual(reason([0xFF, 0xD8, 0xFF, 0xD9]), "malformed JPEG: no image data: EOI at offset 2 before any frame and scan")
+        XCTAssertEqual(
+            reason([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x01]),
+            "malformed JPEG: segment at offset 2 declares an impossible length 1")
+        XCTAssertEqual(
+            reason([0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x40, 0x00]),
+            "malformed JPEG: truncated: segment at offset 2 runs past the end of the file")
+        XCTAssertEqual(
+            reason([0xFF, 0xD8, 0xFF, 0xD8, 0xFF, 0xD9]),
+            "malformed JPEG: a second SOI marker at offset 2 inside the image")
+        XCTAssertEqual(
+            reason([0xFF, 0xD8, 0xFF, 0xD9]), "malformed JPEG: no image data: EOI at offset 2 before any frame and scan"
+        )
         // A frame and a scan whose entropy data never ends.
         let frame: [UInt8] = [0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x01, 0x00, 0x01, 0x01, 0x01, 0x11, 0x00]
         let scan: [UInt8] = [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0x00, 0x56]

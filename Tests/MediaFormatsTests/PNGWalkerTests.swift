@@ -46,7 +46,8 @@ final class PNGWalkerTests: XCTestCase {
         for _ in 0..<300 {
             var bytes = original
             for _ in 0..<3 {
-                bytes[Int(generator.next() % UInt64(min(bytes.count, 4096)))] = UInt8(truncatingIfNeeded: generator.next())
+                bytes[Int(generator.next() % UInt64(min(bytes.count, 4096)))] = UInt8(
+                    truncatingIfNeeded: generator.next())
             }
             _ = try? Sanitizer.sanitize(bytes)
             _ = Inspector.inspect(bytes)
@@ -73,6 +74,7 @@ final class PNGWalkerTests: XCTestCase {
         split += bytes[idats[idats.count - 1].bytes.upperBound...]
         XCTAssertNotEqual(split, bytes)
         XCTAssertEqual(
-            PNGSanitizer.contentSHA256(split, try PNGStructure(parsing: split)), PNGSanitizer.contentSHA256(bytes, structure))
+            PNGSanitizer.contentSHA256(split, try PNGStructure(parsing: split)),
+            PNGSanitizer.contentSHA256(bytes, structure))
     }
 }

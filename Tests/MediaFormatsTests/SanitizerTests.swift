@@ -20,7 +20,8 @@ final class SanitizerTests: XCTestCase {
         let bytes = try Fixtures.sample("demo-phone-photo.jpg")
         let clean = try Sanitizer.sanitize(bytes, options: .init(verifyDecode: true))
         XCTAssertEqual(clean.orientation, 6)
-        XCTAssertEqual(try Fingerprints.compute(clean.output).contentSHA256, try Fingerprints.compute(bytes).contentSHA256)
+        XCTAssertEqual(
+            try Fingerprints.compute(clean.output).contentSHA256, try Fingerprints.compute(bytes).contentSHA256)
         XCTAssertNotNil(clean.pixelSHA256)
         let output = String(decoding: clean.output, as: UTF8.self)
         for needle in ["Demo-Doe", "DEMO-SN", "DemoPhone", "Demotown", "DEMO-P-0001"] {
@@ -61,7 +62,8 @@ final class SanitizerTests: XCTestCase {
         let structure = try JPEGStructure(parsing: bytes)
         func verify(_ output: [UInt8], against original: [UInt8], orientation: Int? = 6) throws {
             try JPEGSanitizer.verify(
-                output, original: original, originalStructure: try JPEGStructure(parsing: original), orientation: orientation,
+                output, original: original, originalStructure: try JPEGStructure(parsing: original),
+                orientation: orientation,
                 options: .init())
         }
         // The original file itself, posing as a sanitizer's output, must fail verification.
@@ -104,7 +106,8 @@ final class SanitizerTests: XCTestCase {
     func testAdobeSegmentIsKept() throws {
         // Splice an Adobe APP14 segment into a demo JPEG: it must survive sanitizing byte for byte.
         var bytes = try Fixtures.sample("demo-camera-photo.jpg")
-        let adobe: [UInt8] = [0xFF, 0xEE, 0x00, 0x0E] + Array("Adobe".utf8) + [0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x01]
+        let adobe: [UInt8] =
+            [0xFF, 0xEE, 0x00, 0x0E] + Array("Adobe".utf8) + [0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x01]
         bytes.insert(contentsOf: adobe, at: 2)
         let clean = try Sanitizer.sanitize(bytes)
         let kept = try JPEGStructure(parsing: clean.output).segments.filter { $0.kind == .adobe }
