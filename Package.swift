@@ -11,12 +11,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, each through its own system-library target (pkg-config + apt provider).
         .systemLibrary(name: "CExif", pkgConfig: "libexif", providers: [.apt(["libexif-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // Every libjpeg/libpng call that can longjmp or exit() lives behind this shim.
         .target(
             name: "CMediaShims",
@@ -31,17 +33,30 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Consent records: strict JSON, minisign signatures, the trust store, the registry, the decision.
+        .target(
+            name: "ConsentRecords",
+            dependencies: [
+                "MediaFormats", "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats",
+                "MediaFormats", "ConsentRecords",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "MediaFormatsTests",
             dependencies: ["MediaFormats", "CMediaShims"]
+        ),
+        .testTarget(
+            name: "ConsentRecordsTests",
+            dependencies: ["ConsentRecords", "MediaFormats"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,110 @@
+import Foundation
+
+/// A reason a picture may not be published on a channel. Every reason that applied is reported.
+public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
+    case noRecord
+    case invalidRecord(id: String, why: String)
+    case notYetEffective(id: String, from: CalendarDay)
+    case expired(id: String, on: CalendarDay)
+    case revoked(id: String, on: Date, by: String)
+    case channelNotPermitted(id: String, channel: String)
+    case purposeNotPermitted(id: String, purpose: String)
+    case superseded(id: String, by: String)
+    case notEveryoneConsented(consented: Int, required: Int)
+
+    public var description: String {
+        switch self {
+        case .noRecord: return "no authorization lists this picture"
+        case .invalidRecord(let id, let why): return "\(id): \(why)"
+        case .notYetEffective(let id, let from): return "\(id): not effective until \(from)"
+        case .expired(let id, let on): return "\(id): expired on \(on)"
+        case .revoked(let id, let on, let by): return "\(id): revoked on \(Timestamp.format(on)) (\(by))"
+        case .channelNotPermitted(let id, let channel): return "\(id): channel \(channel) not permitted"
+        case .purposeNotPermitted(let id, let purpose): return "\(id): purpose \(purpose) not permitted"
+        case .superseded(let id, let by): return "\(id): superseded by \(by)"
+        case .notEveryoneConsented(let consented, let required): return "\(consented) of \(required) people consented"
+        }
+    }
+
+    /// A stable machine-readable code.
+    public var code: String {
+        switch self {
+        case .noRecord: return "no_record"
+        case .invalidRecord: return "invalid_record"
+        case .notYetEffective: return "not_yet_effective"
+        case .expired: return "expired"
+        case .revoked: return "revoked"
+        case .channelNotPermitted: return "channel_not_permitted"
+        case .purposeNotPermitted: return "purpose_not_permitted"
+        case .superseded: return "superseded"
+        case .notEveryoneConsented: return "not_everyone_consented"
+        }
+    }
+}
+
+/// The verdict for one picture on one channel.
+public struct ConsentDecision: Sendable, Equatable {
+    public var approved: Bool
+    /// Authorizations that approve it (empty when refused).
+    public var usedRecords: [String]
+    /// Every authorization that lists the picture, valid or not.
+    public var matchingRecords: [String]
+    /// Every reason that applied (empty when approved).
+    public var reasons: [RefusalReason]
+}
+
+/// SPEC §5: publish only when a valid, effective, unexpired, unrevoked authorization for this channel and
+/// the purpose "marketing" lists the picture, and, where a record says N people are in the frame, N
+/// distinct subjects each hold one. A pure function of its inputs.
+public enum ConsentPolicy {
+    public static let purpose = "marketing"
+
+    public static func decide(
+        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date
+    ) -> ConsentDecision {
+        let today = CalendarDay(now)
+        let candidates = registry.authorizations(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
+        let broken = registry.invalidRecords(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
+        var reasons: [RefusalReason] = broken.map { .invalidRecord(id: $0.id ?? $0.file, why: $0.reason) }
+        var usable: [Authorization] = []
+        for authorization in candidates {
+            var problems: [RefusalReason] = []
+            if today < authorization.effective { problems.append(.notYetEffective(id: authorization.id, from: authorization.effective)) }
+            if today >= authorization.expires { problems.append(.expired(id: authorization.id, on: authorization.expires)) }
+            for revocation in registry.revocations[authorization.id] ?? [] where revocation.receivedAt <= now {
+                if revocation.channels == nil || revocation.channels!.contains(channel) {
+                    problems.append(.revoked(id: authorization.id, on: revocation.receivedAt, by: revocation.id))
+                }
+            }
+            if !authorization.channels.contains(channel) {
+                problems.append(.channelNotPermitted(id: authorization.id, channel: channel))
+            }
+            if !authorization.purposes.contains(purpose) {
+                problems.append(.purposeNotPermitted(id: authorization.id, purpose: purpose))
+            }
+            // A revocation that cannot be verified is still doubt about this authorization: fail closed.
+            for bad in registry.invalid where bad.revokes == authorization.id {
+                problems.append(.invalidRecord(id: bad.id ?? bad.file, why: "a revocation of \(authorization.id) that cannot be verified: \(bad.reason)"))
+            }
+            if let newer = registry.supersededBy[authorization.id] {
+                problems.append(.superseded(id: authorization.id, by: newer))
+            }
+            if problems.isEmpty { usable.append(authorization) } else { reasons += problems }
+        }
+        if candidates.isEmpty && broken.isEmpty { reasons.append(.noRecord) }
+        // People in the frame: the largest count any valid record declares for this picture.
+        func matches(_ asset: AssetReference) -> Bool {
+            (contentSHA256 != nil && asset.contentSHA256 == contentSHA256) || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
+        }
+        let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
+        let subjects = Set(usable.map(\.subject))
+        if !usable.isEmpty && subjects.count < required {
+            reasons.append(.notEveryoneConsented(consented: subjects.count, required: required))
+        }
+        let approved = !usable.isEmpty && subjects.count >= required
+        return ConsentDecision(
+            approved: approved, usedRecords: approved ? usable.map(\.id) : [],
+            matchingRecords: (candidates.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
+            reasons: approved ? [] : reasons)
+    }
+}

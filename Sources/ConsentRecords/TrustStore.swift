@@ -1,0 +1,131 @@
+import Foundation
+import Yams
+
+/// What a trusted key may sign.
+public enum KeyRole: String, Sendable, CaseIterable {
+    case authorize, revoke
+}
+
+public enum KeyStatus: String, Sendable, CaseIterable {
+    /// In use.
+    case active
+    /// No longer signs: what it signed up to its `valid_until` day stays valid.
+    case retired
+    /// Its secret may be known to others: nothing it signed is trusted, whenever it was signed.
+    case compromised
+}
+
+/// One key of the trust file.
+public struct TrustedKey: Sendable {
+    public var keyID: String
+    public var publicKey: Minisign.PublicKey
+    public var roles: Set<KeyRole>
+    public var validFrom: CalendarDay
+    public var validUntil: CalendarDay?
+    public var status: KeyStatus
+    public var comment: String?
+}
+
+/// A configuration error in the trust file, naming the file and the key.
+public struct TrustStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// The administrator's list of trusted public keys (SPEC §6), read from YAML.
+public struct TrustStore: Sendable {
+    public var keys: [String: TrustedKey]
+
+    static let fields: Set<String> = ["key_id", "public_key", "roles", "valid_from", "valid_until", "status", "comment"]
+
+    public init(keys: [TrustedKey]) { self.keys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { a, _ in a }) }
+
+    public static func load(path: String) throws(TrustStoreError) -> TrustStore {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw TrustStoreError(message: "\(path): cannot read the trust file (\(error.localizedDescription))")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String) throws(TrustStoreError) -> TrustStore {
+        func fail(_ why: String) -> TrustStoreError { TrustStoreError(message: "\(source): \(why)") }
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch { throw fail("not valid YAML: \(error)") }
+        guard let root else { throw fail("empty; list the trusted keys") }
+        guard case .sequence(let list) = root else { throw fail("must be a YAML list of keys") }
+        var keys: [TrustedKey] = []
+        var seen = Set<String>()
+        for (index, node) in list.enumerated() {
+            let place = "key \(index + 1)"
+            guard case .mapping(let mapping) = node else { throw fail("\(place) is not a mapping") }
+            var values: [String: Node] = [:]
+            for (keyNode, valueNode) in mapping {
+                guard let name = keyNode.string else { throw fail("\(place) has a key that is not text") }
+                guard fields.contains(name) else { throw fail("\(place) has unknown field \"\(name)\"") }
+                guard values.updateValue(valueNode, forKey: name) == nil else { throw fail("\(place) repeats \"\(name)\"") }
+            }
+            func text(_ name: String) throws(TrustStoreError) -> String? {
+                guard let node = values[name] else { return nil }
+                guard let string = node.scalar?.string else { throw fail("\(place): \"\(name)\" must be text") }
+                return string
+            }
+            func required(_ name: String) throws(TrustStoreError) -> String {
+                guard let value = try text(name), !value.isEmpty else { throw fail("\(place) is missing \"\(name)\"") }
+                return value
+            }
+            let keyID = try required("key_id").uppercased()
+            let publicKey: Minisign.PublicKey
+            do { publicKey = try Minisign.PublicKey(parsing: try required("public_key")) } catch {
+                throw fail("\(place) (\(keyID)): public_key: \(error)")
+            }
+            guard publicKey.keyIDHex == keyID else {
+                throw fail("\(place): key_id \(keyID) does not match the public key's own id \(publicKey.keyIDHex)")
+            }
+            guard seen.insert(keyID).inserted else { throw fail("key \(keyID) is listed twice") }
+            guard case .sequence(let roleNodes)? = values["roles"], !roleNodes.isEmpty else {
+                throw fail("key \(keyID): \"roles\" must be a list (authorize, revoke)")
+            }
+            var roles = Set<KeyRole>()
+            for node in roleNodes {
+                guard let name = node.string, let role = KeyRole(rawValue: name) else {
+                    throw fail("key \(keyID): unknown role \(node.string ?? "?") (authorize, revoke)")
+                }
+                roles.insert(role)
+            }
+            guard let validFrom = CalendarDay(try required("valid_from")) else {
+                throw fail("key \(keyID): valid_from must be a date YYYY-MM-DD")
+            }
+            var validUntil: CalendarDay? = nil
+            if let until = try text("valid_until") {
+                guard let day = CalendarDay(until) else { throw fail("key \(keyID): valid_until must be a date YYYY-MM-DD") }
+                guard day >= validFrom else { throw fail("key \(keyID): valid_until is before valid_from") }
+                validUntil = day
+            }
+            guard let status = KeyStatus(rawValue: try required("status")) else {
+                throw fail("key \(keyID): status must be active, retired or compromised")
+            }
+            if status == .retired && validUntil == nil {
+                throw fail("key \(keyID) is retired but has no valid_until (the last day it signed)")
+            }
+            keys.append(
+                TrustedKey(
+                    keyID: keyID, publicKey: publicKey, roles: roles, validFrom: validFrom, validUntil: validUntil,
+                    status: status, comment: try text("comment")))
+        }
+        return TrustStore(keys: keys)
+    }
+
+    /// The YAML entry for a key, as `keys generate` prints it for the administrator.
+    public static func entry(for key: Minisign.PublicKey, roles: [KeyRole], validFrom: CalendarDay, comment: String) -> String {
+        """
+        - key_id: "\(key.keyIDHex)"
+          public_key: "\(key.base64)"
+          roles: [\(roles.map(\.rawValue).joined(separator: ", "))]
+          valid_from: "\(validFrom)"
+          status: active
+          comment: "\(comment.replacingOccurrences(of: "\"", with: "'"))"
+
+        """
+    }
+}
