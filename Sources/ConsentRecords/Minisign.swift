@@ -34,8 +34,15 @@ public enum Minisign {
             guard lines.count > index else { throw SignatureError("expected at least \(index + 1) lines") }
             line = lines[index]
         }
-        guard let data = Data(base64Encoded: String(line)) else { throw SignatureError("line \(index + 1) is not base64") }
+        guard let data = canonicalBase64(String(line)) else { throw SignatureError("line \(index + 1) is not canonical base64") }
         return Array(data)
+    }
+
+    /// Base64 that decodes and re-encodes to the same text: otherwise unused trailing bits could be
+    /// changed without changing the bytes, and a changed file would still verify.
+    static func canonicalBase64(_ text: String) -> Data? {
+        guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
+        return data
     }
 
     /// minisign shows a key id as the little-endian 64-bit number in upper-case hex.
@@ -151,12 +158,12 @@ public enum Minisign {
             guard lines.count >= 4, lines[0].hasPrefix("untrusted comment: "), lines[2].hasPrefix("trusted comment: ")
             else { throw SignatureError("not a minisign signature file") }
             guard lines.dropFirst(4).allSatisfy(\.isEmpty) else { throw SignatureError("extra lines after the signature") }
-            guard let main = Data(base64Encoded: lines[1]), main.count == 74 else {
+            guard let main = Minisign.canonicalBase64(lines[1]), main.count == 74 else {
                 throw SignatureError("the signature line is not a 74-byte base64 block")
             }
             let algorithm = String(decoding: main.prefix(2), as: UTF8.self)
             guard algorithm == "Ed" || algorithm == "ED" else { throw SignatureError("unknown signature algorithm \(algorithm)") }
-            guard let global = Data(base64Encoded: lines[3]), global.count == 64 else {
+            guard let global = Minisign.canonicalBase64(lines[3]), global.count == 64 else {
                 throw SignatureError("the global signature line is not a 64-byte base64 block")
             }
             let bytes = Array(main)

@@ -7,6 +7,13 @@ public struct AssetReference: Sendable, Equatable {
     public var label: String?
     /// How many people the picture shows; each must hold an authorization for it.
     public var peopleInFrame: Int?
+
+    public init(contentSHA256: String?, fileSHA256: String?, label: String? = nil, peopleInFrame: Int? = nil) {
+        self.contentSHA256 = contentSHA256
+        self.fileSHA256 = fileSHA256
+        self.label = label
+        self.peopleInFrame = peopleInFrame
+    }
 }
 
 /// `consentgate.authorization/v1`: a patient's signed marketing authorization (45 CFR 164.508).
@@ -28,16 +35,49 @@ public struct Authorization: Sendable, Equatable {
     public var recordedAt: Date?
     public var supersedes: String?
 
+    public init(
+        id: String, subject: String, coveredEntity: String? = nil, purposes: [String], channels: [String],
+        recipients: [String]? = nil, assets: [AssetReference], effective: CalendarDay, expires: CalendarDay,
+        signedOn: CalendarDay? = nil, signer: Signer? = nil, form: Form? = nil, recordedBy: String? = nil,
+        recordedAt: Date? = nil, supersedes: String? = nil
+    ) {
+        self.id = id
+        self.subject = subject
+        self.coveredEntity = coveredEntity
+        self.purposes = purposes
+        self.channels = channels
+        self.recipients = recipients
+        self.assets = assets
+        self.effective = effective
+        self.expires = expires
+        self.signedOn = signedOn
+        self.signer = signer
+        self.form = form
+        self.recordedBy = recordedBy
+        self.recordedAt = recordedAt
+        self.supersedes = supersedes
+    }
+
     public struct Signer: Sendable, Equatable {
         /// "patient" or "representative".
         public var kind: String
         /// The representative's authority (parent of a minor, health-care proxy...).
         public var authority: String?
+
+        public init(kind: String, authority: String? = nil) {
+            self.kind = kind
+            self.authority = authority
+        }
     }
 
     public struct Form: Sendable, Equatable {
         public var templateID: String?
         public var documentSHA256: String?
+
+        public init(templateID: String?, documentSHA256: String?) {
+            self.templateID = templateID
+            self.documentSHA256 = documentSHA256
+        }
     }
 
     /// Fields an auditor expects that this record leaves out (`records verify` warns of them).
@@ -64,6 +104,18 @@ public struct Revocation: Sendable, Equatable {
     public var channels: [String]?
     public var evidenceSHA256: String?
     public var recordedBy: String?
+
+    public init(
+        id: String, authorization: String, receivedAt: Date, channels: [String]? = nil, evidenceSHA256: String? = nil,
+        recordedBy: String? = nil
+    ) {
+        self.id = id
+        self.authorization = authorization
+        self.receivedAt = receivedAt
+        self.channels = channels
+        self.evidenceSHA256 = evidenceSHA256
+        self.recordedBy = recordedBy
+    }
 }
 
 public enum Record: Sendable, Equatable {
@@ -81,6 +133,7 @@ public enum Record: Sendable, Equatable {
 /// Why a record's JSON was refused.
 public struct RecordError: Error, Equatable, Sendable, CustomStringConvertible {
     public var reason: String
+    public init(reason: String) { self.reason = reason }
     public var description: String { reason }
 }
 

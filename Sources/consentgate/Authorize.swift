@@ -1,0 +1,91 @@
+import ArgumentParser
+import ConsentRecords
+import Foundation
+import MediaFormats
+
+struct Authorize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a patient's signed marketing authorization for pictures, signed with the office's key.",
+        discussion: """
+            consentgate authorize --key office.key --id AUTH-2026-0001 --subject P-7f3a9c \\
+                --channels website,instagram --expires 2027-06-30 --out authorizations/ before.jpg after.jpg
+
+            Computes each picture's content_sha256 and file_sha256 and writes ID.json with ID.json.minisig into
+            the output folder. The subject is a pseudonymous reference, never a name. Records are never
+            replaced: to change one, write a new one with --supersedes. Exit status: 0 written; 2 error.
+            """)
+
+    @Option(help: "The signing key (NAME.key, mode 0600).") var key: String
+    @Option(help: "The record id; also its file name.") var id: String
+    @Option(help: "Pseudonymous patient reference (no names).") var subject: String
+    @Option(help: "Channels it permits, comma-separated (website,facebook,instagram,print...).") var channels: String
+    @Option(help: "Expiry day (YYYY-MM-DD): from this day on it no longer applies.") var expires: String
+    @Option(help: "First day it applies (YYYY-MM-DD; default today).") var effective: String?
+    @Option(help: "Purposes, comma-separated.") var purposes: String = ConsentPolicy.purpose
+    @Option(help: "People shown in the pictures; each must hold an authorization.") var peopleInFrame: Int?
+    @Option(help: "The covered entity (the organisation).") var coveredEntity: String?
+    @Option(help: "Recipients of the disclosure, comma-separated.") var recipients: String?
+    @Option(help: "Day the patient signed (YYYY-MM-DD).") var signedOn: String?
+    @Option(help: "Who signed: patient or representative.") var signer: String?
+    @Option(help: "A representative's authority (e.g. 'parent of a minor').") var authority: String?
+    @Option(help: "Id of the authorization form template.") var formTemplate: String?
+    @Option(help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded, not the file.") var formDocument: String?
+    @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
+    @Option(help: "Id of an earlier authorization this one replaces.") var supersedes: String?
+    @Option(help: "Folder to write the record into.") var out: String
+    @Argument(help: "The pictures it covers.") var files: [String]
+
+    func run() throws {
+        do {
+            let signingKey = try KeyFiles.loadSecretKey(path: key)
+            let authorization = try build()
+            try RecordWriter.write(RecordWriter.json(authorization), record: .authorization(authorization), to: out, key: signingKey)
+            print("written \((out as NSString).appendingPathComponent(id + ".json")) and its .minisig (key \(signingKey.publicKey.keyIDHex))")
+        } catch let error as RecordError {
+            Output.error("authorize: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    func build() throws(RecordError) -> Authorization {
+        func fail(_ why: String) -> RecordError { RecordError(reason: why) }
+        guard !files.isEmpty else { throw fail("name at least one picture") }
+        guard let expiresDay = CalendarDay(expires) else { throw fail("--expires must be YYYY-MM-DD") }
+        let effectiveDay: CalendarDay
+        if let effective {
+            guard let day = CalendarDay(effective) else { throw fail("--effective must be YYYY-MM-DD") }
+            effectiveDay = day
+        } else {
+            effectiveDay = CalendarDay(Date())
+        }
+        var assets: [AssetReference] = []
+        for file in files {
+            do {
+                let bytes = try FileIO.readFile(atPath: file, limit: MediaLimits().maxFileBytes)
+                let prints = try Fingerprints.compute(bytes)
+                assets.append(AssetReference(contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: peopleInFrame))
+            } catch {
+                throw fail("cannot fingerprint \(file): \(error)")
+            }
+        }
+        var form: Authorization.Form? = nil
+        if formTemplate != nil || formDocument != nil {
+            var documentHash: String? = nil
+            if let formDocument {
+                guard let bytes = try? FileIO.readFile(atPath: formDocument, limit: 1 << 30) else { throw fail("cannot read \(formDocument)") }
+                documentHash = sha256Hex(bytes)
+            }
+            form = .init(templateID: formTemplate, documentSHA256: documentHash)
+        }
+        let split: (String) -> [String] = { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let authorization = Authorization(
+            id: id, subject: subject, coveredEntity: coveredEntity, purposes: split(purposes), channels: split(channels),
+            recipients: recipients.map(split), assets: assets, effective: effectiveDay, expires: expiresDay,
+            signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) }, form: form,
+            recordedBy: recordedBy, recordedAt: Date(), supersedes: supersedes)
+        if let signedOn, CalendarDay(signedOn) == nil { throw fail("--signed-on must be YYYY-MM-DD") }
+        // The record must pass the same strict reading every verifier applies.
+        _ = try RecordParser.parse(RecordWriter.json(authorization))
+        return authorization
+    }
+}

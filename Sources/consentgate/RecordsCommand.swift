@@ -1,0 +1,83 @@
+import ArgumentParser
+import ConsentRecords
+import Foundation
+
+/// Where the records and the trusted keys are, and the moment to judge them at.
+struct RecordSources: ParsableArguments {
+    @Option(help: "Folder of signed records (NAME.json + NAME.json.minisig).") var authorizations: String
+    @Option(help: "Trust file (YAML list of trusted keys).") var trust: String
+    @Option(help: "Judge as of this moment (RFC 3339) instead of now, e.g. for an audit.") var asOf: String?
+
+    func moment() throws -> Date {
+        guard let asOf else { return Date() }
+        guard let date = Timestamp.parse(asOf) else { throw ValidationError("--as-of must be RFC 3339, e.g. 2026-05-01T00:00:00Z") }
+        return date
+    }
+
+    /// The registry, or exit 2 with the configuration error.
+    func registry(now: Date, command: String) throws -> Registry {
+        do {
+            let store = try TrustStore.load(path: trust)
+            return try Registry.load(folder: authorizations, trust: store, now: now)
+        } catch let error as TrustStoreError {
+            Output.error("\(command): \(error)")
+            throw ExitCode(2)
+        } catch let error as RecordError {
+            Output.error("\(command): \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Records: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check signed records.", subcommands: [Verify.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every record and signature in a folder; list the invalid ones with why.",
+            discussion: """
+                Each record must be signed (minisign format) by a key in the trust file that has the role for its
+                type, is not compromised, and was valid when it signed; its JSON must have no unknown fields,
+                duplicate keys, wrong types or missing required fields; its file name must be its id. Records
+                that lack a field an auditor expects are listed as warnings. Exit status: 0 all valid; 1 some
+                invalid; 2 usage or configuration error.
+                """)
+
+        @OptionGroup var sources: RecordSources
+        @Flag(help: "Print the report as JSON.") var json = false
+
+        struct Report: Encodable {
+            struct Bad: Encodable {
+                var file: String
+                var id: String?
+                var reason: String
+            }
+            struct Warning: Encodable {
+                var id: String
+                var warning: String
+            }
+            var valid: Int
+            var invalid: [Bad]
+            var warnings: [Warning]
+        }
+
+        func run() throws {
+            let registry = try sources.registry(now: try sources.moment(), command: "records verify")
+            var warnings: [Report.Warning] = []
+            for (id, record) in registry.authorizations.sorted(by: { $0.key < $1.key }) {
+                warnings += record.warnings.map { Report.Warning(id: id, warning: $0) }
+            }
+            let report = Report(
+                valid: registry.verifiedCount, invalid: registry.invalid.map { .init(file: $0.file, id: $0.id, reason: $0.reason) },
+                warnings: warnings)
+            if json {
+                Output.json(report)
+            } else {
+                for bad in report.invalid { print("INVALID \(bad.file): \(bad.reason)") }
+                for warning in report.warnings { print("warning \(warning.id): \(warning.warning)") }
+                print("\(report.valid) valid, \(report.invalid.count) invalid")
+            }
+            if !report.invalid.isEmpty { throw ExitCode(1) }
+        }
+    }
+}

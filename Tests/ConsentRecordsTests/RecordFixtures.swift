@@ -1,0 +1,126 @@
+import ConsentRecords
+import Foundation
+import MediaFormats
+import XCTest
+
+/// A temporary authorizations folder with keys and a trust store, for one test.
+final class RecordLab {
+    let folder: URL
+    let records: URL
+    var trustEntries: [String] = []
+    var keys: [String: Minisign.SecretKey] = [:]
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("cg-records-" + UUID().uuidString)
+        records = folder.appendingPathComponent("authorizations")
+        try FileManager.default.createDirectory(at: records, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    /// Adds a key to the trust store.
+    @discardableResult
+    func trust(
+        _ name: String, roles: [KeyRole] = [.authorize, .revoke], from: String = "2020-01-01", until: String? = nil,
+        status: KeyStatus = .active
+    ) -> Minisign.SecretKey {
+        let key = Minisign.SecretKey.generate()
+        keys[name] = key
+        trustEntry(key.publicKey, roles: roles, from: from, until: until, status: status)
+        return key
+    }
+
+    func trustEntry(_ key: Minisign.PublicKey, roles: [KeyRole], from: String, until: String? = nil, status: KeyStatus = .active) {
+        var entry = """
+            - key_id: "\(key.keyIDHex)"
+              public_key: "\(key.base64)"
+              roles: [\(roles.map(\.rawValue).joined(separator: ", "))]
+              valid_from: "\(from)"
+              status: \(status.rawValue)
+
+            """
+        if let until { entry += "  valid_until: \"\(until)\"\n" }
+        trustEntries.append(entry)
+    }
+
+    var trustPath: String {
+        let path = folder.appendingPathComponent("trust.yml").path
+        FileManager.default.createFile(atPath: path, contents: Data(trustEntries.joined().utf8))
+        return path
+    }
+
+    func store() throws -> TrustStore { try TrustStore.load(path: trustPath) }
+
+    func registry(now: Date = date("2026-06-01T12:00:00Z")) throws -> Registry {
+        try Registry.load(folder: records.path, trust: try store(), now: now)
+    }
+
+    static func date(_ text: String) -> Date { Timestamp.parse(text)! }
+
+    static func sample(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: sampleMedia.appendingPathComponent(name)))
+    }
+
+    static func fingerprints(_ name: String) throws -> Fingerprints { try Fingerprints.compute(try sample(name)) }
+
+    /// An authorization for a sample picture, with sensible defaults.
+    func authorization(
+        _ id: String, picture: String = "demo-phone-photo.jpg", subject: String = "P-0001", channels: [String] = ["website"],
+        purposes: [String] = ["marketing"], effective: String = "2026-01-01", expires: String = "2027-01-01",
+        people: Int? = nil, supersedes: String? = nil
+    ) throws -> Authorization {
+        let prints = try RecordLab.fingerprints(picture)
+        return Authorization(
+            id: id, subject: subject, purposes: purposes, channels: channels,
+            assets: [AssetReference(contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: people)],
+            effective: CalendarDay(effective)!, expires: CalendarDay(expires)!, supersedes: supersedes)
+    }
+
+    func write(_ authorization: Authorization, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z") throws {
+        try RecordWriter.write(
+            RecordWriter.json(authorization), record: .authorization(authorization), to: records.path, key: keys[name]!,
+            now: RecordLab.date(signedAt))
+    }
+
+    func write(_ revocation: Revocation, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z") throws {
+        try RecordWriter.write(
+            RecordWriter.json(revocation), record: .revocation(revocation), to: records.path, key: keys[name]!,
+            now: RecordLab.date(signedAt))
+    }
+
+    func decide(
+        _ picture: String = "demo-phone-photo.jpg", channel: String = "website", now: String = "2026-06-01T12:00:00Z"
+    ) throws -> ConsentDecision {
+        let prints = try RecordLab.fingerprints(picture)
+        return ConsentPolicy.decide(
+            contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: channel,
+            registry: try registry(now: RecordLab.date(now)), now: RecordLab.date(now))
+    }
+
+    static func tool(_ name: String) throws -> String {
+        for folder in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: folder + "/" + name) {
+            return folder + "/" + name
+        }
+        throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
+    }
+
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
