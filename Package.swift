@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "consentgate", targets: ["consentgate"]),
+        .executable(name: "consentgate-bench", targets: ["consentgate-bench"]),
         .library(name: "MediaFormats", targets: ["MediaFormats"]),
     ],
     dependencies: [
@@ -50,6 +51,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Prepares benchmark inputs (Scripts/benchmark-records); the timing is hyperfine's.
+        .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
         .testTarget(
             name: "MediaFormatsTests",
             dependencies: ["MediaFormats", "CMediaShims"]

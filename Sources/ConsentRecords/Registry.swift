@@ -129,19 +129,23 @@ enum RecordVerifier {
             return refuse("cannot read the record, or it is over \(maxRecordBytes) bytes")
         }
         let bytes = Array(data)
-        // Best effort, for reporting only: which pictures does this (possibly bad) record name?
-        let claimed = try? RecordParser.parse(bytes)
-        if case .authorization(let claimed)? = claimed {
+        // Parsed once. Before the signature is checked, what it says is used only to report which pictures a
+        // bad record names; it becomes the record only after every check below has passed.
+        let parsed = Result { () throws(RecordError) -> Record in try RecordParser.parse(bytes) }
+        switch parsed {
+        case .success(.authorization(let claimed)):
             invalid.id = claimed.id
             invalid.contentSHA256s = claimed.assets.compactMap(\.contentSHA256)
             invalid.fileSHA256s = claimed.assets.compactMap(\.fileSHA256)
-        } else if case .revocation(let claimed)? = claimed {
+        case .success(.revocation(let claimed)):
             invalid.id = claimed.id
             invalid.revokes = claimed.authorization
-        } else if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
-            case .string(let id)? = members.first(where: { $0.key == "id" })?.value
-        {
-            invalid.id = id
+        case .failure:
+            if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
+                case .string(let id)? = members.first(where: { $0.key == "id" })?.value
+            {
+                invalid.id = id
+            }
         }
         guard let signatureText = try? String(contentsOfFile: path + ".minisig", encoding: .utf8) else {
             return refuse("signature invalid: no signature file \(name).minisig")
@@ -155,7 +159,10 @@ enum RecordVerifier {
         }
         do { try signature.verify(bytes, with: key.publicKey) } catch { return refuse("signature invalid: \(error)") }
         let record: Record
-        do { record = try RecordParser.parse(bytes) } catch { return refuse("invalid record: \(error)") }
+        switch parsed {
+        case .success(let value): record = value
+        case .failure(let error): return refuse("invalid record: \(error)")
+        }
         invalid.id = record.id
         guard name == record.id + ".json" else {
             return refuse("invalid record: file name \(name) does not match its id \(record.id)")

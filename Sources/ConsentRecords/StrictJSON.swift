@@ -169,14 +169,14 @@ public struct StrictJSON {
 
     private mutating func string() throws(ParseError) -> String {
         position += 1
-        var scalars = String.UnicodeScalarView()
+        var result = ""
         var run = position
         func flush(_ end: Int) throws(ParseError) {
             guard run < end else { return }
             guard let text = String(validating: bytes[run..<end], as: UTF8.self) else {
                 throw ParseError(offset: run, reason: "invalid UTF-8 in a string")
             }
-            scalars.append(contentsOf: text.unicodeScalars)
+            result += text
         }
         while true {
             guard position < bytes.count else { throw error("unterminated string") }
@@ -184,7 +184,7 @@ public struct StrictJSON {
             if c == UInt8(ascii: "\"") {
                 try flush(position)
                 position += 1
-                return String(scalars)
+                return result
             }
             if c < 0x20 { throw error("control character in a string") }
             if c != UInt8(ascii: "\\") {
@@ -197,14 +197,14 @@ public struct StrictJSON {
             let escape = bytes[position]
             position += 1
             switch escape {
-            case UInt8(ascii: "\""): scalars.append("\"")
-            case UInt8(ascii: "\\"): scalars.append("\\")
-            case UInt8(ascii: "/"): scalars.append("/")
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "\""): result.unicodeScalars.append("\"")
+            case UInt8(ascii: "\\"): result.unicodeScalars.append("\\")
+            case UInt8(ascii: "/"): result.unicodeScalars.append("/")
+            case UInt8(ascii: "b"): result.unicodeScalars.append("\u{08}")
+            case UInt8(ascii: "f"): result.unicodeScalars.append("\u{0C}")
+            case UInt8(ascii: "n"): result.unicodeScalars.append("\n")
+            case UInt8(ascii: "r"): result.unicodeScalars.append("\r")
+            case UInt8(ascii: "t"): result.unicodeScalars.append("\t")
             case UInt8(ascii: "u"):
                 var code = try hex4()
                 if (0xD800...0xDBFF).contains(code) {
@@ -219,7 +219,7 @@ public struct StrictJSON {
                     throw error("lone low surrogate")
                 }
                 guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
-                scalars.append(scalar)
+                result.unicodeScalars.append(scalar)
             default:
                 throw error("invalid escape")
             }
