@@ -46,6 +46,12 @@ exiftool -q -overwrite_original -Comment="Scanned consent sheet of Jane Demo-Doe
   -GPSLatitudeRef=N -GPSLongitude=74.0 -GPSLongitudeRef=W "$tmp/d.jpg"
 cp "$tmp/d.jpg" demo-ycck-print.jpg
 
+# A portrait-format picture whose (fictitious) patient later revokes consent.
+ffmpeg -loglevel error -y -f lavfi -i "rgbtestsrc=size=360x480:rate=1" -frames:v 1 -q:v 4 "$tmp/e.jpg"
+exiftool -q -overwrite_original -Make="DemoPhone" -Model="DemoPhone 12 (DEMO)" -GPSLatitude=48.85 -GPSLatitudeRef=N \
+  -GPSLongitude=2.35 -GPSLongitudeRef=E -ImageDescription="Patient DEMO-P-0005 discharge day (FAKE)" "$tmp/e.jpg"
+cp "$tmp/e.jpg" demo-portrait.jpg
+
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg
 ls -l

@@ -66,7 +66,9 @@ public struct CalendarDay: Comparable, Hashable, Sendable, CustomStringConvertib
     /// Midnight UTC at the start of this day.
     public var start: Date { Date(timeIntervalSince1970: TimeInterval(daysSinceEpoch) * 86_400) }
 
-    public static func < (a: CalendarDay, b: CalendarDay) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
+    public static func < (a: CalendarDay, b: CalendarDay) -> Bool {
+        (a.year, a.month, a.day) < (b.year, b.month, b.day)
+    }
 
     public var description: String {
         String(format: "%04d-%02d-%02d", year, month, day)
@@ -81,7 +83,9 @@ public enum Timestamp {
             let day = CalendarDay(String(decoding: bytes[0..<10], as: UTF8.self))
         else { return nil }
         func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= bytes.count, bytes[range].allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            guard range.upperBound <= bytes.count, bytes[range].allSatisfy({ (0x30...0x39).contains($0) }) else {
+                return nil
+            }
             return Int(String(decoding: bytes[range], as: UTF8.self))
         }
         guard bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), let hour = number(11..<13),
@@ -104,7 +108,8 @@ public enum Timestamp {
             guard position + 1 == bytes.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard position + 6 == bytes.count, bytes[position + 3] == UInt8(ascii: ":"),
-                let hours = number((position + 1)..<(position + 3)), let minutes = number((position + 4)..<(position + 6)),
+                let hours = number((position + 1)..<(position + 3)),
+                let minutes = number((position + 4)..<(position + 6)),
                 hours < 24, minutes < 60
             else { return nil }
             offset = (hours * 60 + minutes) * 60 * (bytes[position] == UInt8(ascii: "+") ? 1 : -1)

@@ -69,8 +69,12 @@ public enum ConsentPolicy {
         var usable: [Authorization] = []
         for authorization in candidates {
             var problems: [RefusalReason] = []
-            if today < authorization.effective { problems.append(.notYetEffective(id: authorization.id, from: authorization.effective)) }
-            if today >= authorization.expires { problems.append(.expired(id: authorization.id, on: authorization.expires)) }
+            if today < authorization.effective {
+                problems.append(.notYetEffective(id: authorization.id, from: authorization.effective))
+            }
+            if today >= authorization.expires {
+                problems.append(.expired(id: authorization.id, on: authorization.expires))
+            }
             for revocation in registry.revocations[authorization.id] ?? [] where revocation.receivedAt <= now {
                 if revocation.channels == nil || revocation.channels!.contains(channel) {
                     problems.append(.revoked(id: authorization.id, on: revocation.receivedAt, by: revocation.id))
@@ -84,7 +88,10 @@ public enum ConsentPolicy {
             }
             // A revocation that cannot be verified is still doubt about this authorization: fail closed.
             for bad in registry.invalid where bad.revokes == authorization.id {
-                problems.append(.invalidRecord(id: bad.id ?? bad.file, why: "a revocation of \(authorization.id) that cannot be verified: \(bad.reason)"))
+                problems.append(
+                    .invalidRecord(
+                        id: bad.id ?? bad.file,
+                        why: "a revocation of \(authorization.id) that cannot be verified: \(bad.reason)"))
             }
             if let newer = registry.supersededBy[authorization.id] {
                 problems.append(.superseded(id: authorization.id, by: newer))
@@ -94,7 +101,8 @@ public enum ConsentPolicy {
         if candidates.isEmpty && broken.isEmpty { reasons.append(.noRecord) }
         // People in the frame: the largest count any valid record declares for this picture.
         func matches(_ asset: AssetReference) -> Bool {
-            (contentSHA256 != nil && asset.contentSHA256 == contentSHA256) || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
+            (contentSHA256 != nil && asset.contentSHA256 == contentSHA256)
+                || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
         }
         let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
         let subjects = Set(usable.map(\.subject))

@@ -26,7 +26,9 @@ public enum Minisign {
 
     /// The second line of a minisign file (or the line itself when given one line), base64-decoded.
     static func payload(_ text: String, line index: Int) throws(SignatureError) -> [UInt8] {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
         let line: Substring
         if lines.count == 1 || (lines.count == 2 && lines[1].isEmpty) {
             line = lines[0]
@@ -34,7 +36,9 @@ public enum Minisign {
             guard lines.count > index else { throw SignatureError("expected at least \(index + 1) lines") }
             line = lines[index]
         }
-        guard let data = canonicalBase64(String(line)) else { throw SignatureError("line \(index + 1) is not canonical base64") }
+        guard let data = canonicalBase64(String(line)) else {
+            throw SignatureError("line \(index + 1) is not canonical base64")
+        }
         return Array(data)
     }
 
@@ -113,7 +117,8 @@ public enum Minisign {
             }
             guard bytes[2] == 0, bytes[3] == 0 else {
                 throw SignatureError(
-                    "the secret key is password-encrypted; ConsentGate reads unencrypted keys (minisign -G -W, or consentgate keys generate)")
+                    "the secret key is password-encrypted; ConsentGate reads unencrypted keys (minisign -G -W, or consentgate keys generate)"
+                )
             }
             let keyID = Array(bytes[54..<62])
             let seed = Array(bytes[62..<94])
@@ -157,12 +162,16 @@ public enum Minisign {
             }
             guard lines.count >= 4, lines[0].hasPrefix("untrusted comment: "), lines[2].hasPrefix("trusted comment: ")
             else { throw SignatureError("not a minisign signature file") }
-            guard lines.dropFirst(4).allSatisfy(\.isEmpty) else { throw SignatureError("extra lines after the signature") }
+            guard lines.dropFirst(4).allSatisfy(\.isEmpty) else {
+                throw SignatureError("extra lines after the signature")
+            }
             guard let main = Minisign.canonicalBase64(lines[1]), main.count == 74 else {
                 throw SignatureError("the signature line is not a 74-byte base64 block")
             }
             let algorithm = String(decoding: main.prefix(2), as: UTF8.self)
-            guard algorithm == "Ed" || algorithm == "ED" else { throw SignatureError("unknown signature algorithm \(algorithm)") }
+            guard algorithm == "Ed" || algorithm == "ED" else {
+                throw SignatureError("unknown signature algorithm \(algorithm)")
+            }
             guard let global = Minisign.canonicalBase64(lines[3]), global.count == 64 else {
                 throw SignatureError("the global signature line is not a 64-byte base64 block")
             }
@@ -180,7 +189,9 @@ public enum Minisign {
                 throw SignatureError("signed by key \(keyIDHex), not by \(key.keyIDHex)")
             }
             let signed = prehashed ? Minisign.blake2b512(message) : message
-            guard key.isValid(signature, for: signed) else { throw SignatureError("the signature does not match the file") }
+            guard key.isValid(signature, for: signed) else {
+                throw SignatureError("the signature does not match the file")
+            }
             guard key.isValid(globalSignature, for: signature + Array(trustedComment.utf8)) else {
                 throw SignatureError("the trusted comment's signature does not match")
             }
@@ -197,6 +208,7 @@ public enum Minisign {
         let signature = try key.sign(blake2b512(message))
         let global = try key.sign(signature + Array(trustedComment.utf8))
         let main = Data(Array("ED".utf8) + key.keyID + signature).base64EncodedString()
-        return "untrusted comment: \(untrustedComment)\n\(main)\ntrusted comment: \(trustedComment)\n\(Data(global).base64EncodedString())\n"
+        return
+            "untrusted comment: \(untrustedComment)\n\(main)\ntrusted comment: \(trustedComment)\n\(Data(global).base64EncodedString())\n"
     }
 }

@@ -21,7 +21,9 @@ public enum RecordWriter {
                         if let content = asset.contentSHA256 { fields.append(("content_sha256", .string(content))) }
                         if let file = asset.fileSHA256 { fields.append(("file_sha256", .string(file))) }
                         if let label = asset.label { fields.append(("label", .string(label))) }
-                        if let people = asset.peopleInFrame { fields.append(("people_in_frame", .number(Double(people), isInteger: true))) }
+                        if let people = asset.peopleInFrame {
+                            fields.append(("people_in_frame", .number(Double(people), isInteger: true)))
+                        }
                         return .object(fields)
                     })
             ))
@@ -59,7 +61,9 @@ public enum RecordWriter {
     /// Signs `json` and writes `ID.json.minisig`, then `ID.json`, into `folder` (each via temp + fsync +
     /// rename, signature first so a reader never sees a record without its signature). Refuses to replace.
     @discardableResult
-    public static func write(_ json: [UInt8], record: Record, to folder: String, key: Minisign.SecretKey, now: Date = Date())
+    public static func write(
+        _ json: [UInt8], record: Record, to folder: String, key: Minisign.SecretKey, now: Date = Date()
+    )
         throws(RecordError) -> String
     {
         // What is written must read back as exactly this record.
@@ -73,13 +77,15 @@ public enum RecordWriter {
         }
         let path = (folder as NSString).appendingPathComponent(record.id + ".json")
         guard !FileIO.exists(path), !FileIO.exists(path + ".minisig") else {
-            throw RecordError(reason: "\(path) exists already; records are never replaced (write a new one that supersedes it)")
+            throw RecordError(
+                reason: "\(path) exists already; records are never replaced (write a new one that supersedes it)")
         }
         let comment = "type=\(type) id=\(record.id) signed_at=\(Timestamp.format(now))"
         let signature: String
         do {
             signature = try Minisign.sign(
-                json, with: key, trustedComment: comment, untrustedComment: "signature from consentgate key \(key.publicKey.keyIDHex)")
+                json, with: key, trustedComment: comment,
+                untrustedComment: "signature from consentgate key \(key.publicKey.keyIDHex)")
         } catch { throw RecordError(reason: "\(error)") }
         do {
             let pendingSignature = try FileIO.writePending(Array(signature.utf8), finalPath: path + ".minisig")
@@ -98,14 +104,16 @@ enum JSONWriter {
         switch value {
         case .object(let members):
             if members.isEmpty { return "{}" }
-            return "{\n" + members.map { inner + quote($0.key) + ": " + write($0.value, indent: inner) }.joined(separator: ",\n")
+            return "{\n"
+                + members.map { inner + quote($0.key) + ": " + write($0.value, indent: inner) }.joined(separator: ",\n")
                 + "\n" + indent + "}"
         case .array(let values):
             if values.isEmpty { return "[]" }
             if values.allSatisfy({ if case .string = $0 { return true } else { return false } }) {
                 return "[" + values.map { write($0) }.joined(separator: ", ") + "]"
             }
-            return "[\n" + values.map { inner + write($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+            return "[\n" + values.map { inner + write($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent
+                + "]"
         case .string(let text): return quote(text)
         case .number(let number, let isInteger): return isInteger ? String(Int(number)) : String(number)
         case .bool(let flag): return flag ? "true" : "false"
@@ -137,8 +145,12 @@ enum JSONWriter {
 
 /// Key files: `NAME.key` (mode 0600, minisign's unencrypted layout) and `NAME.pub` (minisign's format).
 public enum KeyFiles {
-    public static func generate(name: String, folder: String) throws(RecordError) -> (key: Minisign.SecretKey, secretPath: String, publicPath: String) {
-        guard RecordParser.isValidID(name) else { throw RecordError(reason: "key name must be letters, digits, '.', '_' or '-'") }
+    public static func generate(name: String, folder: String) throws(RecordError) -> (
+        key: Minisign.SecretKey, secretPath: String, publicPath: String
+    ) {
+        guard RecordParser.isValidID(name) else {
+            throw RecordError(reason: "key name must be letters, digits, '.', '_' or '-'")
+        }
         let secretPath = (folder as NSString).appendingPathComponent(name + ".key")
         let publicPath = (folder as NSString).appendingPathComponent(name + ".pub")
         guard !FileIO.exists(secretPath), !FileIO.exists(publicPath) else {
@@ -147,7 +159,10 @@ public enum KeyFiles {
         let key = Minisign.SecretKey.generate()
         do {
             let secret = try FileIO.writePending(
-                Array(key.fileText(comment: "consentgate secret key \(name) \(key.publicKey.keyIDHex) (unencrypted, keep private)").utf8),
+                Array(
+                    key.fileText(
+                        comment: "consentgate secret key \(name) \(key.publicKey.keyIDHex) (unencrypted, keep private)"
+                    ).utf8),
                 finalPath: secretPath, mode: 0o600)
             try secret.commit()
             let pub = try FileIO.writePending(Array(key.publicKey.fileText.utf8), finalPath: publicPath, mode: 0o644)
@@ -163,9 +178,13 @@ public enum KeyFiles {
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             throw RecordError(
-                reason: "key file \(path) is readable by group or others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
+                reason:
+                    "key file \(path) is readable by group or others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)"
+            )
         }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RecordError(reason: "cannot read key file \(path)") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw RecordError(reason: "cannot read key file \(path)")
+        }
         do { return try Minisign.SecretKey(parsing: text) } catch { throw RecordError(reason: "\(path): \(error)") }
     }
 }

@@ -152,13 +152,17 @@ public enum RecordParser {
         guard let first = id.unicodeScalars.first, id.unicodeScalars.count <= 128,
             CharacterSet.alphanumerics.contains(first), first.isASCII
         else { return false }
-        return id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+        return id.unicodeScalars.allSatisfy {
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+        }
     }
 
     /// A channel name: lower-case letters, digits, '-' and '_'.
     public static func isValidChannel(_ channel: String) -> Bool {
         !channel.isEmpty && channel.count <= 64
-            && channel.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+            && channel.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+            }
     }
 
     /// A pseudonymous subject reference: no spaces, so a typed name ("Jane Doe") is refused.
@@ -190,7 +194,8 @@ public enum RecordParser {
         let id = try reader.id("id")
         let subject = try reader.string("subject")
         guard isValidSubject(subject) else {
-            throw RecordError(reason: "\"subject\" must be a pseudonymous reference (letters, digits, . _ : -), never a name")
+            throw RecordError(
+                reason: "\"subject\" must be a pseudonymous reference (letters, digits, . _ : -), never a name")
         }
         let purposes = try reader.stringList("purposes")
         let channels = try reader.stringList("channels")
@@ -213,11 +218,15 @@ public enum RecordParser {
                 throw RecordError(reason: "asset \(index + 1): people_in_frame must be between 1 and 100")
             }
             assets.append(
-                AssetReference(contentSHA256: content, fileSHA256: file, label: try asset.optionalString("label"), peopleInFrame: people))
+                AssetReference(
+                    contentSHA256: content, fileSHA256: file, label: try asset.optionalString("label"),
+                    peopleInFrame: people))
         }
         let effective = try reader.day("effective")
         let expires = try reader.day("expires")
-        guard effective < expires else { throw RecordError(reason: "\"expires\" (\(expires)) is not after \"effective\" (\(effective))") }
+        guard effective < expires else {
+            throw RecordError(reason: "\"expires\" (\(expires)) is not after \"effective\" (\(effective))")
+        }
         var signer: Authorization.Signer? = nil
         if let value = reader.optional("signer") {
             var object = try ObjectReader(value, place: "signer")
@@ -236,20 +245,26 @@ public enum RecordParser {
         if let value = reader.optional("form") {
             var object = try ObjectReader(value, place: "form")
             try object.refuseUnknown(["template_id", "document_sha256"])
-            form = .init(templateID: try object.optionalString("template_id"), documentSHA256: try object.optionalHash("document_sha256"))
+            form = .init(
+                templateID: try object.optionalString("template_id"),
+                documentSHA256: try object.optionalHash("document_sha256"))
         }
         var recordedAt: Date? = nil
         if let text = try reader.optionalString("recorded_at") {
-            guard let date = Timestamp.parse(text) else { throw RecordError(reason: "\"recorded_at\" must be an RFC 3339 timestamp") }
+            guard let date = Timestamp.parse(text) else {
+                throw RecordError(reason: "\"recorded_at\" must be an RFC 3339 timestamp")
+            }
             recordedAt = date
         }
         var supersedes: String? = nil
         if reader.optional("supersedes") != nil { supersedes = try reader.id("supersedes") }
         return Authorization(
             id: id, subject: subject, coveredEntity: try reader.optionalString("covered_entity"), purposes: purposes,
-            channels: channels, recipients: reader.optional("recipients") == nil ? nil : try reader.stringList("recipients"),
+            channels: channels,
+            recipients: reader.optional("recipients") == nil ? nil : try reader.stringList("recipients"),
             assets: assets, effective: effective, expires: expires,
-            signedOn: reader.optional("signed_on") == nil ? nil : try reader.day("signed_on"), signer: signer, form: form,
+            signedOn: reader.optional("signed_on") == nil ? nil : try reader.day("signed_on"), signer: signer,
+            form: form,
             recordedBy: try reader.optionalString("recorded_by"), recordedAt: recordedAt, supersedes: supersedes)
     }
 
@@ -272,7 +287,8 @@ public enum RecordParser {
         }
         return Revocation(
             id: id, authorization: authorization, receivedAt: received, channels: channels,
-            evidenceSHA256: try reader.optionalHash("evidence_sha256"), recordedBy: try reader.optionalString("recorded_by"))
+            evidenceSHA256: try reader.optionalHash("evidence_sha256"),
+            recordedBy: try reader.optionalString("recorded_by"))
     }
 }
 
@@ -296,7 +312,9 @@ struct ObjectReader {
     func optional(_ name: String) -> JSONValue? { members[name] }
 
     func string(_ name: String) throws(RecordError) -> String {
-        guard let value = members[name] else { throw RecordError(reason: "missing required field \"\(name)\" in \(place)") }
+        guard let value = members[name] else {
+            throw RecordError(reason: "missing required field \"\(name)\" in \(place)")
+        }
         guard case .string(let text) = value else {
             throw RecordError(reason: "\"\(name)\" in \(place) must be a string, not \(value.typeName)")
         }
@@ -311,25 +329,32 @@ struct ObjectReader {
     func id(_ name: String) throws(RecordError) -> String {
         let text = try string(name)
         guard RecordParser.isValidID(text) else {
-            throw RecordError(reason: "\"\(name)\" must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw RecordError(
+                reason: "\"\(name)\" must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         return text
     }
 
     func optionalHash(_ name: String) throws(RecordError) -> String? {
         guard let text = try optionalString(name) else { return nil }
-        guard RecordParser.isSHA256(text) else { throw RecordError(reason: "\"\(name)\" in \(place) must be 64 lower-case hex digits") }
+        guard RecordParser.isSHA256(text) else {
+            throw RecordError(reason: "\"\(name)\" in \(place) must be 64 lower-case hex digits")
+        }
         return text
     }
 
     func day(_ name: String) throws(RecordError) -> CalendarDay {
         let text = try string(name)
-        guard let day = CalendarDay(text) else { throw RecordError(reason: "\"\(name)\" must be a date YYYY-MM-DD, not \"\(text)\"") }
+        guard let day = CalendarDay(text) else {
+            throw RecordError(reason: "\"\(name)\" must be a date YYYY-MM-DD, not \"\(text)\"")
+        }
         return day
     }
 
     func array(_ name: String) throws(RecordError) -> [JSONValue] {
-        guard let value = members[name] else { throw RecordError(reason: "missing required field \"\(name)\" in \(place)") }
+        guard let value = members[name] else {
+            throw RecordError(reason: "missing required field \"\(name)\" in \(place)")
+        }
         guard case .array(let list) = value else {
             throw RecordError(reason: "\"\(name)\" in \(place) must be a list, not \(value.typeName)")
         }
@@ -346,7 +371,9 @@ struct ObjectReader {
             }
             strings.append(text)
         }
-        guard Set(strings).count == strings.count else { throw RecordError(reason: "\"\(name)\" in \(place) repeats a value") }
+        guard Set(strings).count == strings.count else {
+            throw RecordError(reason: "\"\(name)\" in \(place) repeats a value")
+        }
         return strings
     }
 

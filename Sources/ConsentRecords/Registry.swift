@@ -68,7 +68,10 @@ public struct Registry: Sendable {
         switch verified.record {
         case .authorization(let authorization):
             if authorizations[authorization.id] != nil {
-                invalid.append(InvalidRecord(file: verified.file, id: authorization.id, reason: "a second record with id \(authorization.id)"))
+                invalid.append(
+                    InvalidRecord(
+                        file: verified.file, id: authorization.id, reason: "a second record with id \(authorization.id)"
+                    ))
                 return
             }
             authorizations[authorization.id] = verified
@@ -118,7 +121,9 @@ enum RecordVerifier {
     /// How far in the future a signature's own time may lie (clock skew between machines).
     static let allowedSkew: TimeInterval = 300
 
-    static func verify(folder: String, name: String, trust: TrustStore, now: Date) -> Result<VerifiedRecord, InvalidRecord> {
+    static func verify(folder: String, name: String, trust: TrustStore, now: Date) -> Result<
+        VerifiedRecord, InvalidRecord
+    > {
         let path = (folder as NSString).appendingPathComponent(name)
         var invalid = InvalidRecord(file: name, reason: "")
         func refuse(_ reason: String) -> Result<VerifiedRecord, InvalidRecord> {
@@ -168,7 +173,9 @@ enum RecordVerifier {
             return refuse("invalid record: file name \(name) does not match its id \(record.id)")
         }
         let comment = TrustedComment(signature.trustedComment)
-        if let type = comment.fields["type"], type != { if case .authorization = record { return Authorization.type } else { return Revocation.type } }() {
+        if let type = comment.fields["type"],
+            type != { if case .authorization = record { return Authorization.type } else { return Revocation.type } }()
+        {
             return refuse("signature invalid: the trusted comment names type \(type)")
         }
         if let id = comment.fields["id"], id != record.id {
@@ -187,7 +194,9 @@ enum RecordVerifier {
         }
         var signedAt: Date? = nil
         if let text = comment.fields["signed_at"] {
-            guard let date = Timestamp.parse(text) else { return refuse("signature invalid: signed_at \(text) is not a timestamp") }
+            guard let date = Timestamp.parse(text) else {
+                return refuse("signature invalid: signed_at \(text) is not a timestamp")
+            }
             signedAt = date
         } else if case .authorization(let authorization) = record {
             signedAt = authorization.recordedAt
@@ -206,13 +215,16 @@ enum RecordVerifier {
             return refuse("signature invalid: key \(key.keyID) was valid until \(until), the record was signed later")
         }
         if key.status == .retired && signedAt == nil {
-            return refuse("signature invalid: key \(key.keyID) is retired and the record does not say when it was signed")
+            return refuse(
+                "signature invalid: key \(key.keyID) is retired and the record does not say when it was signed")
         }
         var warnings: [String] = []
         if case .authorization(let authorization) = record, !authorization.missingAuditFields.isEmpty {
-            warnings.append("missing fields an auditor expects: " + authorization.missingAuditFields.joined(separator: ", "))
+            warnings.append(
+                "missing fields an auditor expects: " + authorization.missingAuditFields.joined(separator: ", "))
         }
-        return .success(VerifiedRecord(record: record, file: name, keyID: key.keyID, signedAt: signedAt, warnings: warnings))
+        return .success(
+            VerifiedRecord(record: record, file: name, keyID: key.keyID, signedAt: signedAt, warnings: warnings))
     }
 }
 

@@ -45,7 +45,9 @@ public struct StrictJSON {
 
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(ParseError) -> JSONValue {
         var parser = StrictJSON(bytes: bytes, maxDepth: maxDepth)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw ParseError(offset: 0, reason: "byte order mark before the JSON") }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw ParseError(offset: 0, reason: "byte order mark before the JSON")
+        }
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -70,7 +72,8 @@ public struct StrictJSON {
 
     private mutating func expect(_ literal: String, _ value: JSONValue) throws(ParseError) -> JSONValue {
         let expected = Array(literal.utf8)
-        guard bytes.count - position >= expected.count, Array(bytes[position..<position + expected.count]) == expected else {
+        guard bytes.count - position >= expected.count, Array(bytes[position..<position + expected.count]) == expected
+        else {
             throw error("invalid literal")
         }
         position += expected.count
@@ -103,7 +106,9 @@ public struct StrictJSON {
         }
         while true {
             skipSpace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key string") }
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw error("expected a key string")
+            }
             let keyOffset = position
             let key = try string()
             guard seen.insert(key).inserted else {
@@ -231,7 +236,9 @@ public struct StrictJSON {
         let start = position
         func digits() -> Int {
             let begin = position
-            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) {
+                position += 1
+            }
             return position - begin
         }
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
@@ -256,7 +263,9 @@ public struct StrictJSON {
             guard digits() > 0 else { throw error("invalid exponent") }
         }
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { throw ParseError(offset: start, reason: "number out of range") }
+        guard let value = Double(text), value.isFinite else {
+            throw ParseError(offset: start, reason: "number out of range")
+        }
         return .number(value, isInteger: integer)
     }
 }

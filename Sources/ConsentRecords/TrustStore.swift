@@ -36,9 +36,13 @@ public struct TrustStoreError: Error, Equatable, Sendable, CustomStringConvertib
 public struct TrustStore: Sendable {
     public var keys: [String: TrustedKey]
 
-    static let fields: Set<String> = ["key_id", "public_key", "roles", "valid_from", "valid_until", "status", "comment"]
+    static let fields: Set<String> = [
+        "key_id", "public_key", "roles", "valid_from", "valid_until", "status", "comment",
+    ]
 
-    public init(keys: [TrustedKey]) { self.keys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { a, _ in a }) }
+    public init(keys: [TrustedKey]) {
+        self.keys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { a, _ in a })
+    }
 
     public static func load(path: String) throws(TrustStoreError) -> TrustStore {
         let text: String
@@ -63,7 +67,9 @@ public struct TrustStore: Sendable {
             for (keyNode, valueNode) in mapping {
                 guard let name = keyNode.string else { throw fail("\(place) has a key that is not text") }
                 guard fields.contains(name) else { throw fail("\(place) has unknown field \"\(name)\"") }
-                guard values.updateValue(valueNode, forKey: name) == nil else { throw fail("\(place) repeats \"\(name)\"") }
+                guard values.updateValue(valueNode, forKey: name) == nil else {
+                    throw fail("\(place) repeats \"\(name)\"")
+                }
             }
             func text(_ name: String) throws(TrustStoreError) -> String? {
                 guard let node = values[name] else { return nil }
@@ -98,7 +104,9 @@ public struct TrustStore: Sendable {
             }
             var validUntil: CalendarDay? = nil
             if let until = try text("valid_until") {
-                guard let day = CalendarDay(until) else { throw fail("key \(keyID): valid_until must be a date YYYY-MM-DD") }
+                guard let day = CalendarDay(until) else {
+                    throw fail("key \(keyID): valid_until must be a date YYYY-MM-DD")
+                }
                 guard day >= validFrom else { throw fail("key \(keyID): valid_until is before valid_from") }
                 validUntil = day
             }
@@ -117,7 +125,9 @@ public struct TrustStore: Sendable {
     }
 
     /// The YAML entry for a key, as `keys generate` prints it for the administrator.
-    public static func entry(for key: Minisign.PublicKey, roles: [KeyRole], validFrom: CalendarDay, comment: String) -> String {
+    public static func entry(for key: Minisign.PublicKey, roles: [KeyRole], validFrom: CalendarDay, comment: String)
+        -> String
+    {
         """
         - key_id: "\(key.keyIDHex)"
           public_key: "\(key.base64)"

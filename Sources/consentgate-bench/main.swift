@@ -25,9 +25,11 @@ do {
 } catch { fail("cannot create \(records): \(error)") }
 
 let key = Minisign.SecretKey.generate()
-let trust = TrustStore.entry(for: key.publicKey, roles: [.authorize, .revoke], validFrom: CalendarDay("2020-01-01")!, comment: "bench")
+let trust = TrustStore.entry(
+    for: key.publicKey, roles: [.authorize, .revoke], validFrom: CalendarDay("2020-01-01")!, comment: "bench")
 try? trust.write(toFile: (folder as NSString).appendingPathComponent("trust.yml"), atomically: true, encoding: .utf8)
-try? key.publicKey.fileText.write(toFile: (folder as NSString).appendingPathComponent("bench.pub"), atomically: true, encoding: .utf8)
+try? key.publicKey.fileText.write(
+    toFile: (folder as NSString).appendingPathComponent("bench.pub"), atomically: true, encoding: .utf8)
 
 func randomHash() -> String {
     (0..<32).map { _ in
@@ -43,11 +45,14 @@ for index in 0..<count {
         coveredEntity: "Benchmark Clinic (synthetic)", purposes: ["marketing"], channels: ["website", "instagram"],
         recipients: ["marketing office"],
         assets: [AssetReference(contentSHA256: randomHash(), fileSHA256: randomHash())],
-        effective: CalendarDay("2026-01-01")!, expires: CalendarDay("2030-01-01")!, signedOn: CalendarDay("2026-01-01")!,
+        effective: CalendarDay("2026-01-01")!, expires: CalendarDay("2030-01-01")!,
+        signedOn: CalendarDay("2026-01-01")!,
         signer: .init(kind: "patient"), form: .init(templateID: "bench-form-v1", documentSHA256: randomHash()),
         recordedBy: "bench", recordedAt: signedAt)
     do {
-        try RecordWriter.write(RecordWriter.json(authorization), record: .authorization(authorization), to: records, key: key, now: signedAt)
+        try RecordWriter.write(
+            RecordWriter.json(authorization), record: .authorization(authorization), to: records, key: key,
+            now: signedAt)
     } catch { fail("\(error)") }
 }
 print("wrote \(count) records to \(records)")

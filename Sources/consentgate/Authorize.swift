@@ -29,7 +29,8 @@ struct Authorize: ParsableCommand {
     @Option(help: "Who signed: patient or representative.") var signer: String?
     @Option(help: "A representative's authority (e.g. 'parent of a minor').") var authority: String?
     @Option(help: "Id of the authorization form template.") var formTemplate: String?
-    @Option(help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded, not the file.") var formDocument: String?
+    @Option(help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded, not the file.") var formDocument:
+        String?
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
     @Option(help: "Id of an earlier authorization this one replaces.") var supersedes: String?
     @Option(help: "Folder to write the record into.") var out: String
@@ -39,8 +40,11 @@ struct Authorize: ParsableCommand {
         do {
             let signingKey = try KeyFiles.loadSecretKey(path: key)
             let authorization = try build()
-            try RecordWriter.write(RecordWriter.json(authorization), record: .authorization(authorization), to: out, key: signingKey)
-            print("written \((out as NSString).appendingPathComponent(id + ".json")) and its .minisig (key \(signingKey.publicKey.keyIDHex))")
+            try RecordWriter.write(
+                RecordWriter.json(authorization), record: .authorization(authorization), to: out, key: signingKey)
+            print(
+                "written \((out as NSString).appendingPathComponent(id + ".json")) and its .minisig (key \(signingKey.publicKey.keyIDHex))"
+            )
         } catch let error as RecordError {
             Output.error("authorize: \(error)")
             throw ExitCode(2)
@@ -63,7 +67,10 @@ struct Authorize: ParsableCommand {
             do {
                 let bytes = try FileIO.readFile(atPath: file, limit: MediaLimits().maxFileBytes)
                 let prints = try Fingerprints.compute(bytes)
-                assets.append(AssetReference(contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: peopleInFrame))
+                assets.append(
+                    AssetReference(
+                        contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: peopleInFrame
+                    ))
             } catch {
                 throw fail("cannot fingerprint \(file): \(error)")
             }
@@ -72,16 +79,20 @@ struct Authorize: ParsableCommand {
         if formTemplate != nil || formDocument != nil {
             var documentHash: String? = nil
             if let formDocument {
-                guard let bytes = try? FileIO.readFile(atPath: formDocument, limit: 1 << 30) else { throw fail("cannot read \(formDocument)") }
+                guard let bytes = try? FileIO.readFile(atPath: formDocument, limit: 1 << 30) else {
+                    throw fail("cannot read \(formDocument)")
+                }
                 documentHash = sha256Hex(bytes)
             }
             form = .init(templateID: formTemplate, documentSHA256: documentHash)
         }
         let split: (String) -> [String] = { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let authorization = Authorization(
-            id: id, subject: subject, coveredEntity: coveredEntity, purposes: split(purposes), channels: split(channels),
+            id: id, subject: subject, coveredEntity: coveredEntity, purposes: split(purposes),
+            channels: split(channels),
             recipients: recipients.map(split), assets: assets, effective: effectiveDay, expires: expiresDay,
-            signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) }, form: form,
+            signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) },
+            form: form,
             recordedBy: recordedBy, recordedAt: Date(), supersedes: supersedes)
         if let signedOn, CalendarDay(signedOn) == nil { throw fail("--signed-on must be YYYY-MM-DD") }
         // The record must pass the same strict reading every verifier applies.

@@ -5,7 +5,8 @@ import MediaFormats
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "May this picture be posted? The verdict, the records that match, the metadata found. Changes nothing.",
+        abstract:
+            "May this picture be posted? The verdict, the records that match, the metadata found. Changes nothing.",
         discussion: """
             consentgate check photo.jpg --channel instagram --authorizations /srv/share/authorizations \\
                 --trust /etc/consentgate/trust.yml
@@ -48,7 +49,8 @@ struct Check: ParsableCommand {
         let registry = try sources.registry(now: now, command: "check")
         let inspection = Inspector.inspect(bytes)
         let decision = ConsentPolicy.decide(
-            contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now)
+            contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
+            registry: registry, now: now)
         var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
         let sanitizer: String
         do {
@@ -60,7 +62,8 @@ struct Check: ParsableCommand {
         }
         let publishable = decision.approved && reasons.isEmpty
         let report = Report(
-            publishable: publishable, channel: channel, format: inspection.format.rawValue, fileSha256: inspection.fileSHA256,
+            publishable: publishable, channel: channel, format: inspection.format.rawValue,
+            fileSha256: inspection.fileSHA256,
             contentSha256: inspection.contentSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
             recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer)
         if json {
@@ -69,7 +72,9 @@ struct Check: ParsableCommand {
             print(publishable ? "PUBLISHABLE on \(channel)" : "NOT PUBLISHABLE on \(channel) (would be quarantined)")
             for reason in reasons { print("  - \(reason.message)") }
             if !decision.usedRecords.isEmpty { print("records used: \(decision.usedRecords.joined(separator: ", "))") }
-            if !decision.matchingRecords.isEmpty { print("records matching: \(decision.matchingRecords.joined(separator: ", "))") }
+            if !decision.matchingRecords.isEmpty {
+                print("records matching: \(decision.matchingRecords.joined(separator: ", "))")
+            }
             print("format: \(report.format); content_sha256: \(report.contentSha256 ?? "(unknown)")")
             print("metadata found (removed on publishing): \(inspection.metadata.count) item(s)")
             for family in Dictionary(grouping: inspection.metadata, by: \.family).sorted(by: { $0.key < $1.key }) {

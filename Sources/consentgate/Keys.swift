@@ -36,7 +36,10 @@ struct Keys: ParsableCommand {
                 print("public key: \(made.publicPath)")
                 print("key id:     \(made.key.publicKey.keyIDHex)")
                 print("\nAdd this entry to the trust file:\n")
-                print(TrustStore.entry(for: made.key.publicKey, roles: roleList, validFrom: CalendarDay(Date()), comment: name), terminator: "")
+                print(
+                    TrustStore.entry(
+                        for: made.key.publicKey, roles: roleList, validFrom: CalendarDay(Date()), comment: name),
+                    terminator: "")
             } catch {
                 Output.error("keys generate: \(error)")
                 throw ExitCode(2)

@@ -10,7 +10,9 @@ struct RecordSources: ParsableArguments {
 
     func moment() throws -> Date {
         guard let asOf else { return Date() }
-        guard let date = Timestamp.parse(asOf) else { throw ValidationError("--as-of must be RFC 3339, e.g. 2026-05-01T00:00:00Z") }
+        guard let date = Timestamp.parse(asOf) else {
+            throw ValidationError("--as-of must be RFC 3339, e.g. 2026-05-01T00:00:00Z")
+        }
         return date
     }
 
@@ -68,7 +70,8 @@ struct Records: ParsableCommand {
                 warnings += record.warnings.map { Report.Warning(id: id, warning: $0) }
             }
             let report = Report(
-                valid: registry.verifiedCount, invalid: registry.invalid.map { .init(file: $0.file, id: $0.id, reason: $0.reason) },
+                valid: registry.verifiedCount,
+                invalid: registry.invalid.map { .init(file: $0.file, id: $0.id, reason: $0.reason) },
                 warnings: warnings)
             if json {
                 Output.json(report)

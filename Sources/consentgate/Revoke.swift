@@ -15,7 +15,8 @@ struct Revoke: ParsableCommand {
 
     @Option(help: "The signing key (NAME.key, mode 0600; its trust entry needs the role revoke).") var key: String
     @Option(help: "Id of the authorization to revoke.") var authorization: String
-    @Option(help: "When the revocation was received (RFC 3339, e.g. 2026-05-01T09:30:00Z; default now).") var receivedAt: String?
+    @Option(help: "When the revocation was received (RFC 3339, e.g. 2026-05-01T09:30:00Z; default now).")
+    var receivedAt: String?
     @Option(help: "Revoke only these channels (comma-separated; default all).") var channels: String?
     @Option(help: "The revocation's own id (default AUTHORIZATION-revoked-TIMESTAMP).") var id: String?
     @Option(help: "The written revocation (scan, letter, e-mail): its SHA-256 is recorded.") var evidence: String?
@@ -27,7 +28,9 @@ struct Revoke: ParsableCommand {
             let signingKey = try KeyFiles.loadSecretKey(path: key)
             var received = Date()
             if let receivedAt {
-                guard let date = Timestamp.parse(receivedAt) else { throw RecordError(reason: "--received-at must be RFC 3339") }
+                guard let date = Timestamp.parse(receivedAt) else {
+                    throw RecordError(reason: "--received-at must be RFC 3339")
+                }
                 received = date
             }
             let stamp = Timestamp.format(received).filter { $0.isNumber || $0 == "T" || $0 == "Z" }

@@ -1,5 +1,6 @@
 import ConsentRecords
 import Foundation
+import MediaFormats
 import XCTest
 
 /// SPEC §5's decision rules, each on its own, with every reason reported.
@@ -25,18 +26,24 @@ final class DecisionTests: XCTestCase {
     func testExpiredAndNotYetEffective() throws {
         let lab = try RecordLab()
         lab.trust("office")
-        try lab.write(try lab.authorization("AUTH-1", effective: "2026-01-01", expires: "2026-06-01"), signedAt: "2025-12-01T00:00:00Z")
-        XCTAssertEqual(try lab.decide(now: "2026-06-01T00:00:00Z").reasons, [.expired(id: "AUTH-1", on: CalendarDay("2026-06-01")!)])
+        try lab.write(
+            try lab.authorization("AUTH-1", effective: "2026-01-01", expires: "2026-06-01"),
+            signedAt: "2025-12-01T00:00:00Z")
+        XCTAssertEqual(
+            try lab.decide(now: "2026-06-01T00:00:00Z").reasons,
+            [.expired(id: "AUTH-1", on: CalendarDay("2026-06-01")!)])
         XCTAssertTrue(try lab.decide(now: "2026-05-31T23:59:59Z").approved)
         XCTAssertEqual(
-            try lab.decide(now: "2025-12-31T23:59:59Z").reasons, [.notYetEffective(id: "AUTH-1", from: CalendarDay("2026-01-01")!)])
+            try lab.decide(now: "2025-12-31T23:59:59Z").reasons,
+            [.notYetEffective(id: "AUTH-1", from: CalendarDay("2026-01-01")!)])
     }
 
     func testRevokedBeforeNowRefusesAfterNowDoesNot() throws {
         let lab = try RecordLab()
         lab.trust("office")
         try lab.write(try lab.authorization("AUTH-1"))
-        try lab.write(Revocation(id: "REV-1", authorization: "AUTH-1", receivedAt: RecordLab.date("2026-05-01T09:00:00Z")))
+        try lab.write(
+            Revocation(id: "REV-1", authorization: "AUTH-1", receivedAt: RecordLab.date("2026-05-01T09:00:00Z")))
         let before = try lab.decide(now: "2026-04-30T12:00:00Z")
         XCTAssertTrue(before.approved, "a revocation received later does not apply yet")
         let after = try lab.decide(now: "2026-05-01T09:00:00Z")
@@ -48,7 +55,9 @@ final class DecisionTests: XCTestCase {
         lab.trust("office")
         try lab.write(try lab.authorization("AUTH-1", channels: ["website", "instagram"]))
         try lab.write(
-            Revocation(id: "REV-1", authorization: "AUTH-1", receivedAt: RecordLab.date("2026-05-01T09:00:00Z"), channels: ["instagram"]))
+            Revocation(
+                id: "REV-1", authorization: "AUTH-1", receivedAt: RecordLab.date("2026-05-01T09:00:00Z"),
+                channels: ["instagram"]))
         XCTAssertFalse(try lab.decide(channel: "instagram").approved)
         XCTAssertTrue(try lab.decide(channel: "website").approved)
     }
@@ -60,7 +69,10 @@ final class DecisionTests: XCTestCase {
         let decision = try lab.decide(channel: "website")
         XCTAssertEqual(
             decision.reasons,
-            [.channelNotPermitted(id: "AUTH-1", channel: "website"), .purposeNotPermitted(id: "AUTH-1", purpose: "marketing")])
+            [
+                .channelNotPermitted(id: "AUTH-1", channel: "website"),
+                .purposeNotPermitted(id: "AUTH-1", purpose: "marketing"),
+            ])
     }
 
     func testPeopleInFrameNeedsEverySubject() throws {
@@ -105,12 +117,11 @@ final class DecisionTests: XCTestCase {
         func decide(_ path: String) throws -> ConsentDecision {
             let prints = try Fingerprints.compute(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
             return ConsentPolicy.decide(
-                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website", registry: registry,
+                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+                registry: registry,
                 now: RecordLab.date("2026-06-01T12:00:00Z"))
         }
         XCTAssertTrue(try decide(stripped).approved, "exiftool -all= keeps the coded picture: same content_sha256")
         XCTAssertEqual(try decide(reencoded).reasons, [.noRecord])
     }
 }
-
-import MediaFormats

@@ -34,7 +34,9 @@ final class RecordLab {
         return key
     }
 
-    func trustEntry(_ key: Minisign.PublicKey, roles: [KeyRole], from: String, until: String? = nil, status: KeyStatus = .active) {
+    func trustEntry(
+        _ key: Minisign.PublicKey, roles: [KeyRole], from: String, until: String? = nil, status: KeyStatus = .active
+    ) {
         var entry = """
             - key_id: "\(key.keyIDHex)"
               public_key: "\(key.base64)"
@@ -69,24 +71,31 @@ final class RecordLab {
 
     /// An authorization for a sample picture, with sensible defaults.
     func authorization(
-        _ id: String, picture: String = "demo-phone-photo.jpg", subject: String = "P-0001", channels: [String] = ["website"],
+        _ id: String, picture: String = "demo-phone-photo.jpg", subject: String = "P-0001",
+        channels: [String] = ["website"],
         purposes: [String] = ["marketing"], effective: String = "2026-01-01", expires: String = "2027-01-01",
         people: Int? = nil, supersedes: String? = nil
     ) throws -> Authorization {
         let prints = try RecordLab.fingerprints(picture)
         return Authorization(
             id: id, subject: subject, purposes: purposes, channels: channels,
-            assets: [AssetReference(contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: people)],
+            assets: [
+                AssetReference(
+                    contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: people)
+            ],
             effective: CalendarDay(effective)!, expires: CalendarDay(expires)!, supersedes: supersedes)
     }
 
-    func write(_ authorization: Authorization, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z") throws {
+    func write(_ authorization: Authorization, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z")
+        throws
+    {
         try RecordWriter.write(
             RecordWriter.json(authorization), record: .authorization(authorization), to: records.path, key: keys[name]!,
             now: RecordLab.date(signedAt))
     }
 
-    func write(_ revocation: Revocation, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z") throws {
+    func write(_ revocation: Revocation, key name: String = "office", signedAt: String = "2026-01-02T00:00:00Z") throws
+    {
         try RecordWriter.write(
             RecordWriter.json(revocation), record: .revocation(revocation), to: records.path, key: keys[name]!,
             now: RecordLab.date(signedAt))
@@ -102,14 +111,17 @@ final class RecordLab {
     }
 
     static func tool(_ name: String) throws -> String {
-        for folder in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: folder + "/" + name) {
+        for folder in ["/usr/bin", "/usr/local/bin"]
+        where FileManager.default.isExecutableFile(atPath: folder + "/" + name) {
             return folder + "/" + name
         }
         throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
     }
 
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
+    static func run(_ program: String, _ arguments: [String], in directory: URL? = nil) throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments

@@ -98,8 +98,12 @@ final class SignatureTests: XCTestCase {
         try lab.write(try lab.authorization("AUTH-STRANGER"), key: "stranger")
         try lab.write(try lab.authorization("AUTH-ROLE"), key: "revoker")
         try lab.write(try lab.authorization("AUTH-LEAKED"), key: "leaked")
-        try lab.write(Revocation(id: "REV-ROLE", authorization: "AUTH-X", receivedAt: RecordLab.date("2026-01-01T00:00:00Z")), key: "office")
-        XCTAssertEqual(try reasonFor(lab, "AUTH-STRANGER.json"), "signature invalid: signed by unknown key \(stranger.publicKey.keyIDHex)")
+        try lab.write(
+            Revocation(id: "REV-ROLE", authorization: "AUTH-X", receivedAt: RecordLab.date("2026-01-01T00:00:00Z")),
+            key: "office")
+        XCTAssertEqual(
+            try reasonFor(lab, "AUTH-STRANGER.json"),
+            "signature invalid: signed by unknown key \(stranger.publicKey.keyIDHex)")
         XCTAssertTrue(try reasonFor(lab, "AUTH-ROLE.json")?.contains("does not have the role authorize") ?? false)
         XCTAssertTrue(try reasonFor(lab, "AUTH-LEAKED.json")?.contains("compromised") ?? false)
         XCTAssertTrue(try reasonFor(lab, "REV-ROLE.json")?.contains("does not have the role revoke") ?? false)
@@ -107,7 +111,10 @@ final class SignatureTests: XCTestCase {
         // The decision reports the invalid record for the picture it names.
         let decision = try lab.decide()
         XCTAssertFalse(decision.approved)
-        XCTAssertTrue(decision.reasons.contains { if case .invalidRecord(id: "AUTH-LEAKED", _) = $0 { return true } else { return false } })
+        XCTAssertTrue(
+            decision.reasons.contains {
+                if case .invalidRecord(id: "AUTH-LEAKED", _) = $0 { return true } else { return false }
+            })
     }
 
     func testRetiredKeyKeepsWhatItSignedBeforeRetirement() throws {
@@ -125,7 +132,9 @@ final class SignatureTests: XCTestCase {
         lab.trust("future", from: "2027-01-01")
         lab.trust("office")
         try lab.write(try lab.authorization("AUTH-EARLY"), key: "future")
-        try lab.write(try lab.authorization("AUTH-TIME", picture: "demo-camera-photo.jpg"), key: "office", signedAt: "2026-09-01T00:00:00Z")
+        try lab.write(
+            try lab.authorization("AUTH-TIME", picture: "demo-camera-photo.jpg"), key: "office",
+            signedAt: "2026-09-01T00:00:00Z")
         XCTAssertTrue(try reasonFor(lab, "AUTH-EARLY.json")?.contains("valid only from 2027-01-01") ?? false)
         XCTAssertTrue(try reasonFor(lab, "AUTH-TIME.json")?.contains("signed in the future") ?? false)
     }
@@ -163,11 +172,13 @@ final class SignatureTests: XCTestCase {
             } catch { return error.message }
         }
         let key = Minisign.SecretKey.generate().publicKey
-        let good = "- key_id: \"\(key.keyIDHex)\"\n  public_key: \"\(key.base64)\"\n  roles: [authorize]\n  valid_from: \"2026-01-01\"\n  status: active\n"
+        let good =
+            "- key_id: \"\(key.keyIDHex)\"\n  public_key: \"\(key.base64)\"\n  roles: [authorize]\n  valid_from: \"2026-01-01\"\n  status: active\n"
         XCTAssertEqual(error(good), "accepted")
         XCTAssertTrue(error(good + "  colour: blue\n").contains("unknown field \"colour\""))
         XCTAssertTrue(error(good.replacingOccurrences(of: "active", with: "retired")).contains("no valid_until"))
-        XCTAssertTrue(error(good.replacingOccurrences(of: key.keyIDHex, with: "0000000000000000")).contains("does not match"))
+        XCTAssertTrue(
+            error(good.replacingOccurrences(of: key.keyIDHex, with: "0000000000000000")).contains("does not match"))
         XCTAssertTrue(error(good + good).contains("listed twice"))
         XCTAssertTrue(error("keys: []").contains("must be a YAML list"))
         XCTAssertTrue(error(good.replacingOccurrences(of: "[authorize]", with: "[publish]")).contains("unknown role"))

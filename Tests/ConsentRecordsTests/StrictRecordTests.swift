@@ -26,7 +26,8 @@ final class StrictRecordTests: XCTestCase {
     }
 
     func json(_ fields: [String: String], extra: String = "") -> String {
-        "{" + fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + extra + "}"
+        "{" + fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + extra
+            + "}"
     }
 
     func testBaseRecordIsValid() throws {
@@ -38,11 +39,13 @@ final class StrictRecordTests: XCTestCase {
         fields["colour"] = "\"blue\""
         XCTAssertEqual(try verdict(json(fields)), "invalid record: unknown field \"colour\" in the record")
 
-        XCTAssertTrue(try verdict(json(base, extra: ", \"channels\": [\"print\"]")).contains("duplicate key \"channels\""))
+        XCTAssertTrue(
+            try verdict(json(base, extra: ", \"channels\": [\"print\"]")).contains("duplicate key \"channels\""))
 
         fields = base
         fields["channels"] = "\"website\""
-        XCTAssertEqual(try verdict(json(fields)), "invalid record: \"channels\" in the record must be a list, not a string")
+        XCTAssertEqual(
+            try verdict(json(fields)), "invalid record: \"channels\" in the record must be a list, not a string")
 
         fields = base
         fields.removeValue(forKey: "expires")
@@ -50,7 +53,8 @@ final class StrictRecordTests: XCTestCase {
 
         fields = base
         fields["expires"] = "\"2027-02-30\""
-        XCTAssertEqual(try verdict(json(fields)), "invalid record: \"expires\" must be a date YYYY-MM-DD, not \"2027-02-30\"")
+        XCTAssertEqual(
+            try verdict(json(fields)), "invalid record: \"expires\" must be a date YYYY-MM-DD, not \"2027-02-30\"")
 
         fields = base
         fields["subject"] = "\"Jane Doe\""
@@ -68,7 +72,9 @@ final class StrictRecordTests: XCTestCase {
         fields["expires"] = "\"2025-01-01\""
         XCTAssertTrue(try verdict(json(fields)).contains("is not after"))
 
-        XCTAssertEqual(try verdict(json(base), name: "AUTH-2"), "invalid record: file name AUTH-2.json does not match its id AUTH-1")
+        XCTAssertEqual(
+            try verdict(json(base), name: "AUTH-2"),
+            "invalid record: file name AUTH-2.json does not match its id AUTH-1")
         XCTAssertTrue(try verdict(json(base) + " x").contains("unexpected data after the JSON value"))
         XCTAssertTrue(try verdict("\u{FEFF}" + json(base)).contains("byte order mark"))
     }

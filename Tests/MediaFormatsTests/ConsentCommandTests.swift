@@ -50,8 +50,11 @@ final class ConsentCommandTests: XCTestCase {
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
 
         let authorize = try cg(
-            ["authorize", "--key", key, "--id", "AUTH-1", "--subject", "P-7f3a9c", "--channels", "website,instagram",
-             "--effective", String(fromNow(days: -10).prefix(10)), "--expires", String(fromNow(days: 3650).prefix(10)), "--out", auth, photo])
+            [
+                "authorize", "--key", key, "--id", "AUTH-1", "--subject", "P-7f3a9c", "--channels", "website,instagram",
+                "--effective", String(fromNow(days: -10).prefix(10)), "--expires",
+                String(fromNow(days: 3650).prefix(10)), "--out", auth, photo,
+            ])
         XCTAssertEqual(authorize.status, 0, authorize.stderr)
 
         // The same picture with edited metadata is publishable on a permitted channel...
@@ -81,7 +84,8 @@ final class ConsentCommandTests: XCTestCase {
         // An edited record is listed as invalid, and its picture is no longer publishable.
         let recordPath = (auth as NSString).appendingPathComponent("AUTH-1.json")
         let text = try String(contentsOfFile: recordPath, encoding: .utf8)
-        try text.replacingOccurrences(of: "\"P-7f3a9c\"", with: "\"P-7f3a9d\"").write(toFile: recordPath, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"P-7f3a9c\"", with: "\"P-7f3a9d\"").write(
+            toFile: recordPath, atomically: true, encoding: .utf8)
         let broken = try cg(["records", "verify", "--authorizations", auth, "--trust", trust, "--json"])
         XCTAssertEqual(broken.status, 1)
         XCTAssertTrue(broken.text.contains("the signature does not match the file"), broken.text)
@@ -92,20 +96,28 @@ final class ConsentCommandTests: XCTestCase {
 
     func testErrorsExitTwoWithAReason() throws {
         let unfingerprintable = try cg(
-            ["authorize", "--key", key, "--id", "AUTH-X", "--subject", "P-1", "--channels", "website", "--expires", "2030-01-01",
-             "--out", auth, Fixtures.sampleMedia.appendingPathComponent("not-a-picture.jpg").path])
+            [
+                "authorize", "--key", key, "--id", "AUTH-X", "--subject", "P-1", "--channels", "website", "--expires",
+                "2030-01-01",
+                "--out", auth, Fixtures.sampleMedia.appendingPathComponent("not-a-picture.jpg").path,
+            ])
         XCTAssertEqual(unfingerprintable.status, 2)
         XCTAssertTrue(unfingerprintable.stderr.contains("cannot fingerprint"), unfingerprintable.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: auth), [], "nothing written on refusal")
 
         chmod(key, 0o644)
         let exposed = try cg(
-            ["authorize", "--key", key, "--id", "AUTH-Y", "--subject", "P-1", "--channels", "website", "--expires", "2030-01-01",
-             "--out", auth, photo])
+            [
+                "authorize", "--key", key, "--id", "AUTH-Y", "--subject", "P-1", "--channels", "website", "--expires",
+                "2030-01-01",
+                "--out", auth, photo,
+            ])
         XCTAssertEqual(exposed.status, 2)
         XCTAssertTrue(exposed.stderr.contains("readable by group or others"), exposed.stderr)
 
-        let noTrust = try cg(["check", photo, "--channel", "website", "--authorizations", auth, "--trust", "/nonexistent.yml"])
+        let noTrust = try cg([
+            "check", photo, "--channel", "website", "--authorizations", auth, "--trust", "/nonexistent.yml",
+        ])
         XCTAssertEqual(noTrust.status, 2)
         XCTAssertTrue(noTrust.stderr.contains("cannot read the trust file"), noTrust.stderr)
 

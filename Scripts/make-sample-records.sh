@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Regenerates the demo authorization records in SampleMedia/records, signed with the DEMO key in
+# SampleMedia/keys (a key made for the demo only: never trust it anywhere real). Each record shows one
+# outcome of the consent decision on the "website" channel:
+#   AUTH-DEMO-0001  demo-phone-photo.jpg   website + instagram, valid           -> publishable (and its edited copy)
+#   AUTH-DEMO-0002  demo-camera-photo.jpg  expired on 2026-06-01                -> quarantined
+#   AUTH-DEMO-0003  demo-screenshot.png    print only                           -> channel not permitted
+#   AUTH-DEMO-0004  demo-ycck-print.jpg    two people in frame, one consented   -> 1 of 2 people consented
+#   AUTH-DEMO-0005  demo-portrait.jpg      revoked by AUTH-DEMO-0005-revoked-*  -> retracted / quarantined
+# Subjects are pseudonymous (P-DEMO-...); nothing here is a real person.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --product consentgate >/dev/null
+bin=$(swift build --show-bin-path)/consentgate
+media=SampleMedia
+keys=$media/keys
+records=$media/records
+mkdir -p "$keys"
+if [ ! -f "$keys/demo-office.DEMO.key" ]; then
+  "$bin" keys generate --name demo-office.DEMO --dir "$keys" > "$keys/generate.out"
+  { echo "# DEMO trust file for SampleMedia: trusts only the DEMO key. Never use it in production."
+    sed -n '/^- key_id/,$p' "$keys/generate.out" \
+      | sed -e 's/valid_from: "[0-9-]*"/valid_from: "2026-01-01"/' -e 's/comment: ".*"/comment: "DEMO key for SampleMedia only"/'
+  } > "$media/trust.DEMO.yml"
+  rm "$keys/generate.out"
+fi
+chmod 600 "$keys/demo-office.DEMO.key"   # git does not keep file modes; the key must be private to sign
+rm -rf "$records" && mkdir -p "$records"
+common=(--key "$keys/demo-office.DEMO.key" --out "$records" --covered-entity "Demo Clinic (FAKE)"
+  --recipients "Demo Clinic marketing office" --signer patient --form-template DEMO-MKT-AUTH-v1
+  --recorded-by po-demo --effective 2026-01-01)
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0001 --subject P-DEMO-0001 --channels website,instagram \
+  --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-phone-photo.jpg"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0002 --subject P-DEMO-0002 --channels website \
+  --expires 2026-06-01 --signed-on 2026-01-01 "$media/demo-camera-photo.jpg"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0003 --subject P-DEMO-0003 --channels print \
+  --expires 2036-01-01 "$media/demo-screenshot.png"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0004 --subject P-DEMO-0004 --channels website \
+  --expires 2036-01-01 --people-in-frame 2 "$media/demo-ycck-print.jpg"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0005 --subject P-DEMO-0005 --channels website \
+  --expires 2036-01-01 "$media/demo-portrait.jpg"
+"$bin" revoke --key "$keys/demo-office.DEMO.key" --authorization AUTH-DEMO-0005 \
+  --received-at 2026-03-01T09:00:00Z --recorded-by po-demo --out "$records"
+"$bin" records verify --authorizations "$records" --trust "$media/trust.DEMO.yml"

@@ -1,0 +1,28 @@
+import ConsentRecords
+import Foundation
+import MediaFormats
+import XCTest
+
+/// The demo records in SampleMedia give the outcomes Scripts/make-sample-records.sh promises.
+final class SampleRecordsTests: XCTestCase {
+    func testEachDemoPictureGetsItsOutcome() throws {
+        let media = RecordLab.sampleMedia
+        let trust = try TrustStore.load(path: media.appendingPathComponent("trust.DEMO.yml").path)
+        let now = RecordLab.date("2027-01-15T12:00:00Z")
+        let registry = try Registry.load(folder: media.appendingPathComponent("records").path, trust: trust, now: now)
+        XCTAssertEqual(registry.invalid.map(\.reason), [])
+        func codes(_ picture: String) throws -> [String] {
+            let prints = try RecordLab.fingerprints(picture)
+            let decision = ConsentPolicy.decide(
+                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+                registry: registry, now: now)
+            return decision.approved ? ["approved"] : decision.reasons.map(\.code)
+        }
+        XCTAssertEqual(try codes("demo-phone-photo.jpg"), ["approved"])
+        XCTAssertEqual(try codes("demo-phone-photo-edited.jpg"), ["approved"])
+        XCTAssertEqual(try codes("demo-camera-photo.jpg"), ["expired"])
+        XCTAssertEqual(try codes("demo-screenshot.png"), ["channel_not_permitted"])
+        XCTAssertEqual(try codes("demo-ycck-print.jpg"), ["not_everyone_consented"])
+        XCTAssertEqual(try codes("demo-portrait.jpg"), ["revoked"])
+    }
+}
