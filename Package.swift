@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries, each through its own system-library target (pkg-config + apt provider).
@@ -43,11 +44,21 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The pipeline: configuration, stages on Dispatch queues, delivery, sweep, the ledger.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "MediaFormats", "ConsentRecords",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats", "ConsentRecords",
+                "MediaFormats", "ConsentRecords", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

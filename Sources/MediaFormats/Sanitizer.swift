@@ -109,6 +109,12 @@ public struct Fingerprints: Codable, Sendable, Equatable {
     /// Nil for formats whose coded data ConsentGate cannot yet delimit.
     public var contentSHA256: String?
 
+    public init(format: MediaFormat, fileSHA256: String, contentSHA256: String?) {
+        self.format = format
+        self.fileSHA256 = fileSHA256
+        self.contentSHA256 = contentSHA256
+    }
+
     /// Computes both fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
     public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
         guard !bytes.isEmpty else { throw .malformed(format: "file", reason: "the file is empty") }

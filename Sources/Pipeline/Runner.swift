@@ -1,0 +1,282 @@
+import ConsentRecords
+import Dispatch
+import Foundation
+import MediaFormats
+import Synchronization
+
+/// What happened to one file (or would, in a dry run). Names no person: the asset id and hashes only.
+public struct ItemReport: Sendable, Encodable {
+    public var asset: String
+    /// published, quarantined, retracted, left
+    public var outcome: String
+    public var reasons: [String]
+    public var records: [String]
+    public var publishedName: String?
+}
+
+/// The summary of one pass over a pipeline.
+public struct RunSummary: Sendable, Encodable {
+    public var pipeline: String
+    public var dryRun: Bool
+    public var published = 0
+    public var quarantined = 0
+    public var retracted = 0
+    public var left = 0
+    public var unsettled = 0
+    public var items: [ItemReport] = []
+
+    /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted; 3 a file could not
+    /// be brought to an outcome.
+    public var exitCode: Int32 { left > 0 ? 3 : (quarantined > 0 || retracted > 0 ? 1 : 0) }
+}
+
+/// One pass over a pipeline: recover what a crashed run left claimed, discover, claim, inspect, verify
+/// consent, sanitize, deliver; then sweep what is published against today's records.
+public final class Runner: Sendable {
+    public let config: PipelineConfig
+    let progress: (@Sendable (String) -> Void)?
+
+    public init(config: PipelineConfig, progress: (@Sendable (String) -> Void)? = nil) {
+        self.config = config
+        self.progress = progress
+    }
+
+    /// An item after the CPU stages, ready for delivery.
+    struct Processed: Sendable {
+        var asset: String
+        var claimed: RawPath
+        var fingerprints: Fingerprints?
+        var decision: ConsentDecision?
+        var reasons: [(code: String, message: String)]
+        var sanitized: SanitizedMedia?
+        var format: MediaFormat
+        var original: String
+    }
+
+    public func run(dryRun: Bool = false, now: Date = Date()) throws(PipelineError) -> RunSummary {
+        try config.prepare()
+        let lock = try PipelineLock(folder: config.work)
+        defer { lock.release() }
+        let trust: TrustStore
+        do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }
+        let registry: Registry
+        do { registry = try Registry.load(folder: config.authorizations, trust: trust, now: now) } catch {
+            throw PipelineError("\(config.file): \(error)")
+        }
+        var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
+        let ledger = dryRun ? nil : try Ledger(path: config.ledger)
+        let stages = Stages(config: config, registry: registry, now: now)
+
+        // Recover files a crashed run had claimed, then claim what has settled in the inbox.
+        var claimed: [(asset: String, path: RawPath, original: String)] = []
+        if !dryRun {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: config.work)) ?? [] where !name.hasPrefix(".") {
+                claimed.append((name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)"))
+            }
+        }
+        let found = Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: now)
+        for entry in found {
+            switch entry {
+            case .unsettled:
+                summary.unsettled += 1
+            case .unreadable(let path, let why):
+                summary.left += 1
+                summary.items.append(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
+                progress?("left in the inbox: \(why) (\(path.display.utf8.count) byte path)")
+            case .hostile(let path, let relative, let why):
+                let asset = Folders.newAssetID()
+                if dryRun {
+                    summary.quarantined += 1
+                    summary.items.append(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
+                    continue
+                }
+                summary.items.append(try deliverHostile(path, relative: relative, why: why, asset: asset, ledger: ledger!, summary: &summary))
+            case .file(let path, let relative, _):
+                if dryRun {
+                    claimed.append((Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self)))
+                    continue
+                }
+                let asset = Folders.newAssetID()
+                let target = config.work + "/" + asset
+                // The claim: an atomic rename; if another instance took the file first, it is simply gone.
+                guard path.withCString({ rename($0, target) }) == 0 else { continue }
+                Folders.syncFolder(target)
+                try ledger!.append(
+                    pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                    detail: ["source_path_sha256": sha256Hex(relative)], now: now)
+                claimed.append((asset, RawPath(target), String(decoding: relative, as: UTF8.self)))
+            }
+        }
+
+        // CPU stages on a concurrent queue, at most `width` files in memory; delivery on one serial queue.
+        let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let slots = DispatchSemaphore(value: width)
+        let group = DispatchGroup()
+        let work = DispatchQueue(label: "consentgate.inspect-verify-sanitize", attributes: .concurrent)
+        let delivery = DispatchQueue(label: "consentgate.deliver")
+        let collected = Mutex<(items: [ItemReport], errors: [String])>(([], []))
+        let queued = claimed
+        for (index, item) in queued.enumerated() {
+            slots.wait()
+            work.async(group: group) {
+                let processed = stages.process(asset: item.asset, path: item.path, original: item.original)
+                delivery.async(group: group) {
+                    defer { slots.signal() }
+                    do {
+                        let report = dryRun ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
+                        collected.withLock { $0.items.append(report) }
+                    } catch {
+                        collected.withLock {
+                            $0.errors.append("\(error)")
+                            $0.items.append(ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
+                        }
+                    }
+                    self.progress?("\(index + 1)/\(queued.count)")
+                }
+            }
+        }
+        group.wait()
+        for item in collected.withLock({ $0.items }) {
+            switch item.outcome {
+            case "published": summary.published += 1
+            case "quarantined": summary.quarantined += 1
+            default: summary.left += 1
+            }
+            summary.items.append(item)
+        }
+        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        return summary
+    }
+
+    func wouldDeliver(_ item: Processed) -> ItemReport {
+        let publish = item.decision?.approved == true && item.sanitized != nil && item.reasons.isEmpty
+        return ItemReport(
+            asset: item.asset, outcome: publish ? "published" : "quarantined", reasons: item.reasons.map(\.message),
+            records: item.decision?.usedRecords ?? [])
+    }
+
+    /// Publish + archive, or quarantine with a reason. Crash-safe: every step can be repeated after a kill.
+    func deliver(_ item: Processed, ledger: Ledger, now: Date) throws(PipelineError) -> ItemReport {
+        let ext = Stages.fileExtension(item.format)
+        let publishedName = item.asset + "." + ext
+        let publishedPath = config.publish + "/" + publishedName
+        // A publish file left by an interrupted run is finished, whatever is decided now: the sweep retracts it
+        // if consent has gone since. This keeps a file from ending both published and quarantined.
+        let alreadyPublished = FileIO.exists(publishedPath)
+        if alreadyPublished || (item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil) {
+            if !alreadyPublished, let clean = item.sanitized {
+                let pending = try wrap { () throws(MediaError) in try FileIO.writePending(clean.output, finalPath: publishedPath) }
+                guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
+                    pending.discard()
+                    throw PipelineError("the published copy of \(item.asset) does not read back")
+                }
+                try wrap { () throws(MediaError) in try pending.commit() }
+            }
+            if try ledger.lastEvent(asset: item.asset, kinds: ["published"]) == nil {
+                try ledger.append(
+                    pipeline: config.name, kind: "published", asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                    contentSHA256: item.fingerprints?.contentSHA256,
+                    detail: ["published_name": publishedName, "records": item.decision?.usedRecords ?? []],
+                    publication: (config.channel, publishedName, item.decision?.usedRecords ?? []), now: now)
+            }
+            try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
+            return ItemReport(
+                asset: item.asset, outcome: "published", reasons: [], records: item.decision?.usedRecords ?? [],
+                publishedName: publishedName)
+        }
+        let reasons = item.reasons.isEmpty ? [(code: "unknown", message: "not approved")] : item.reasons
+        try writeReason(
+            asset: item.asset, original: item.original, fingerprints: item.fingerprints, reasons: reasons,
+            records: item.decision?.matchingRecords ?? [], now: now)
+        try Folders.move(item.claimed, to: config.quarantine + "/" + item.asset + "." + ext, allowCopy: true)
+        if try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"]) == nil {
+            try ledger.append(
+                pipeline: config.name, kind: "quarantined", asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                contentSHA256: item.fingerprints?.contentSHA256,
+                detail: ["reasons": reasons.map(\.code), "records": item.decision?.matchingRecords ?? []], now: now)
+        }
+        return ItemReport(asset: item.asset, outcome: "quarantined", reasons: reasons.map(\.message), records: item.decision?.matchingRecords ?? [])
+    }
+
+    func deliverHostile(_ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger, summary: inout RunSummary)
+        throws(PipelineError) -> ItemReport
+    {
+        do {
+            try writeReason(asset: asset, original: String(decoding: relative, as: UTF8.self), fingerprints: nil,
+                            reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
+            try Folders.move(path, to: config.quarantine + "/" + asset + ".unread", allowCopy: false)
+        } catch {
+            try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
+            summary.left += 1
+            try ledger.append(pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                              detail: ["reason": "it is \(why), and it cannot be moved: \(error)"])
+            return ItemReport(asset: asset, outcome: "left", reasons: ["it is \(why), and it cannot be moved"], records: [])
+        }
+        summary.quarantined += 1
+        try ledger.append(pipeline: config.name, kind: "quarantined", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                          detail: ["reasons": ["not_a_regular_file"]])
+        return ItemReport(asset: asset, outcome: "quarantined", reasons: ["it is \(why)"], records: [])
+    }
+
+    /// `ASSET.reason.json` beside a quarantined original: every reason, and what a person can do.
+    func writeReason(asset: String, original: String, fingerprints: Fingerprints?, reasons: [(code: String, message: String)],
+                     records: [String], now: Date) throws(PipelineError) {
+        let report: [String: Any] = [
+            "asset": asset, "pipeline": config.name, "channel": config.channel,
+            "original_name": original, "quarantined_at": Ledger.timestamp(now),
+            "file_sha256": fingerprints?.fileSHA256 ?? NSNull(), "content_sha256": fingerprints?.contentSHA256 ?? NSNull(),
+            "records_matching": records,
+            "reasons": reasons.map { ["code": $0.code, "message": $0.message, "what_to_do": Stages.advice(for: $0.code)] },
+        ]
+        do {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+            let pending = try FileIO.writePending(Array(data), finalPath: config.quarantine + "/" + asset + ".reason.json", mode: 0o600)
+            try pending.commit()
+        } catch { throw PipelineError("cannot write the reason for \(asset): \(error)") }
+    }
+
+    /// Re-checks every live publication against today's records; retracts what is no longer covered.
+    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary) throws(PipelineError) {
+        var existing = ledger
+        if existing == nil && FileIO.exists(config.ledger) { existing = try Ledger(path: config.ledger) }
+        guard let ledger = existing else { return }
+        for publication in try ledger.livePublications(pipeline: config.name) {
+            let decision = ConsentPolicy.decide(
+                contentSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256, channel: config.channel,
+                registry: registry, now: now)
+            if decision.approved { continue }
+            let reasons = decision.reasons.map(\.description)
+            summary.retracted += 1
+            summary.items.append(ItemReport(asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records))
+            if dryRun { continue }
+            let source = config.publish + "/" + publication.name
+            if FileIO.exists(source) {
+                try Folders.move(RawPath(source), to: config.retracted + "/" + publication.name, allowCopy: true)
+            }
+            try ledger.append(
+                pipeline: config.name, kind: "retracted", asset: publication.asset, fileSHA256: publication.fileSHA256,
+                contentSHA256: publication.contentSHA256, detail: ["reasons": decision.reasons.map(\.code)], now: now)
+        }
+    }
+
+    func wrap<T>(_ body: () throws(MediaError) -> T) throws(PipelineError) -> T {
+        do { return try body() } catch { throw PipelineError("\(error)") }
+    }
+}
+
+/// One instance at a time per pipeline (cron and a watcher): an exclusive flock on a file in the work folder.
+final class PipelineLock: Sendable {
+    let fd: Int32
+    init(folder: String) throws(PipelineError) {
+        fd = open(folder + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PipelineError("cannot open the pipeline lock in \(folder)") }
+        guard flock(fd, LOCK_EX) == 0 else {
+            close(fd)
+            throw PipelineError("cannot lock the pipeline")
+        }
+    }
+    func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One pass over each pipeline (the cron job): publish what is consented and clean, quarantine the rest.",
+        discussion: """
+            consentgate run Pipelines/website.yml Pipelines/instagram.yml
+
+            Each pass recovers files an interrupted run had claimed, takes every settled file in the inbox,
+            publishes it sanitized under an opaque name (the original goes to the archive) or quarantines the
+            original with ASSET.reason.json, and retracts published pictures whose consent has expired or been
+            revoked. --dry-run reports what would happen and changes nothing.
+            Exit status: 0 all published or nothing to do; 1 something quarantined or retracted (a person
+            should look); 2 usage or configuration error; 3 a file could not be brought to an outcome.
+            """)
+
+    @Argument(help: "Pipeline files (YAML).") var pipelines: [String]
+    @Flag(help: "Decide and report, but claim, move and record nothing.") var dryRun = false
+    @Flag(help: "Print the summaries as JSON.") var json = false
+
+    func run() throws {
+        var summaries: [RunSummary] = []
+        var status: Int32 = 0
+        for path in pipelines {
+            let terminal = Output.stderrIsTerminal && !json
+            do {
+                let config = try PipelineConfig.load(path: path)
+                let name = config.name
+                let progress: (@Sendable (String) -> Void)? =
+                    terminal ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
+                let runner = Runner(config: config, progress: progress)
+                let summary = try runner.run(dryRun: dryRun)
+                if terminal { Output.error("") }
+                summaries.append(summary)
+                status = max(status, summary.exitCode == 3 ? 3 : summary.exitCode)
+            } catch {
+                Output.error("run: \(error)")
+                status = max(status, 2)
+            }
+        }
+        if json {
+            Output.json(summaries)
+        } else {
+            for summary in summaries {
+                print(
+                    "\(summary.pipeline)\(summary.dryRun ? " (dry run)" : ""): \(summary.published) published, "
+                        + "\(summary.quarantined) quarantined, \(summary.retracted) retracted, \(summary.left) left, "
+                        + "\(summary.unsettled) still settling")
+                for item in summary.items where item.outcome != "published" {
+                    print("  \(item.outcome) \(item.asset): \(item.reasons.joined(separator: "; "))")
+                }
+            }
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the ledger's hash chain, or report what was published, quarantined and retracted.",
+        subcommands: [Verify.self, Report.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the ledger's hash chain: any edited, deleted or reordered event is found.",
+            discussion: "Exit status: 0 intact; 1 broken chain; 2 usage or configuration error.")
+        @Option(help: "The pipeline file.") var pipeline: String
+
+        func run() throws {
+            do {
+                let config = try PipelineConfig.load(path: pipeline)
+                let problems = try Ledger(path: config.ledger).verifyChain()
+                if problems.isEmpty {
+                    print("ledger intact: \(try Ledger(path: config.ledger).events().count) events")
+                } else {
+                    for problem in problems { print("BROKEN: \(problem)") }
+                    throw ExitCode(1)
+                }
+            } catch let error as PipelineError {
+                Output.error("audit verify: \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What was published, quarantined and retracted, when, under which authorization (JSON or HTML).",
+            discussion: "The report names assets by their opaque ids and hashes, never by file or person. Exit status: 0; 1 broken chain; 2 error.")
+        @Option(help: "The pipeline file.") var pipeline: String
+        @Option(help: "json or html.") var format: String
+        @Option(help: "Where to write the report.") var out: String
+
+        func run() throws {
+            guard format == "json" || format == "html" else { throw ValidationError("--format must be json or html") }
+            do {
+                let config = try PipelineConfig.load(path: pipeline)
+                let ledger = try Ledger(path: config.ledger)
+                let events = try ledger.events(where: "pipeline = ?", [config.name])
+                let problems = try ledger.verifyChain()
+                let text = format == "json"
+                    ? AuditReport.json(pipeline: config.name, events: events, chainProblems: problems)
+                    : AuditReport.html(pipeline: config.name, events: events, chainProblems: problems)
+                try text.write(toFile: out, atomically: true, encoding: .utf8)
+                print("written \(out): \(events.count) events, chain \(problems.isEmpty ? "intact" : "BROKEN")")
+                if !problems.isEmpty { throw ExitCode(1) }
+            } catch let error as PipelineError {
+                Output.error("audit report: \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+}
