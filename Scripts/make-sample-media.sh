@@ -52,6 +52,12 @@ exiftool -q -overwrite_original -Make="DemoPhone" -Model="DemoPhone 12 (DEMO)" -
   -GPSLongitude=2.35 -GPSLongitudeRef=E -ImageDescription="Patient DEMO-P-0005 discharge day (FAKE)" "$tmp/e.jpg"
 cp "$tmp/e.jpg" demo-portrait.jpg
 
+# A group photo whose (fictitious) patient revokes consent after it was published (the demo's retraction).
+ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=640x360:rate=1" -frames:v 1 -q:v 4 "$tmp/f.jpg"
+exiftool -q -overwrite_original -Make="DemoCam" -Model="DemoCam X100 (DEMO)" -SerialNumber="DEMO-CAM-5678" \
+  -Artist="Demo Photographer" -DateTimeOriginal="2026:04:01 15:00:00" "$tmp/f.jpg"
+cp "$tmp/f.jpg" demo-group-photo.jpg
+
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg
 ls -l

@@ -24,5 +24,6 @@ final class SampleRecordsTests: XCTestCase {
         XCTAssertEqual(try codes("demo-screenshot.png"), ["channel_not_permitted"])
         XCTAssertEqual(try codes("demo-ycck-print.jpg"), ["not_everyone_consented"])
         XCTAssertEqual(try codes("demo-portrait.jpg"), ["revoked"])
+        XCTAssertEqual(try codes("demo-group-photo.jpg"), ["approved"])
     }
 }
