@@ -7,11 +7,16 @@ public enum AuditReport {
             [
                 "seq": event.seq, "at": event.at, "kind": event.kind, "asset": event.asset ?? NSNull(),
                 "file_sha256": event.fileSHA256 ?? NSNull(), "content_sha256": event.contentSHA256 ?? NSNull(),
-                "detail": (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) ?? event.detail, "hash": event.hash,
+                "detail": (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) ?? event.detail,
+                "hash": event.hash,
             ]
         }
-        let report: [String: Any] = ["pipeline": pipeline, "chain_intact": chainProblems.isEmpty, "chain_problems": chainProblems, "events": rows]
-        let data = (try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let report: [String: Any] = [
+            "pipeline": pipeline, "chain_intact": chainProblems.isEmpty, "chain_problems": chainProblems,
+            "events": rows,
+        ]
+        let data =
+            (try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
@@ -32,7 +37,8 @@ public enum AuditReport {
             generated \(escape(Ledger.timestamp(Date())))</p>
             """
         for problem in chainProblems { page += "<p class=\"broken\">\(escape(problem))</p>" }
-        page += "<table><tr><th>#</th><th>when (UTC)</th><th>what</th><th>asset</th><th>authorizations / reasons</th><th>content SHA-256</th></tr>\n"
+        page +=
+            "<table><tr><th>#</th><th>when (UTC)</th><th>what</th><th>asset</th><th>authorizations / reasons</th><th>content SHA-256</th></tr>\n"
         for event in events where event.kind != "claimed" {
             var detail = event.detail
             if let object = try? JSONSerialization.jsonObject(with: Data(event.detail.utf8)) as? [String: Any] {
@@ -40,7 +46,8 @@ public enum AuditReport {
                     "\(key): " + ((value as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? "\(value)")
                 }.joined(separator: "; ")
             }
-            page += "<tr class=\"\(escape(event.kind))\"><td>\(event.seq)</td><td>\(escape(event.at))</td><td>\(escape(event.kind))</td>"
+            page +=
+                "<tr class=\"\(escape(event.kind))\"><td>\(event.seq)</td><td>\(escape(event.at))</td><td>\(escape(event.kind))</td>"
             page += "<td><code>\(escape(event.asset ?? "-"))</code></td><td>\(escape(detail))</td>"
             page += "<td><code>\(escape(String((event.contentSHA256 ?? "-").prefix(16))))…</code></td></tr>\n"
         }

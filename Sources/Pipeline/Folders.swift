@@ -48,7 +48,9 @@ enum Folders {
         return found
     }
 
-    private static func walk(_ folder: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date, into found: inout [Found]) {
+    private static func walk(
+        _ folder: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date, into found: inout [Found]
+    ) {
         guard depth <= maxDepth else {
             found.append(.unreadable(folder, why: "folders nested deeper than \(maxDepth) levels"))
             return
@@ -77,10 +79,13 @@ enum Folders {
                 walk(path, relative: rel, depth: depth + 1, settle: settle, now: now, into: &found)
             case S_IFREG:
                 if info.st_nlink > 1 {
-                    found.append(.hostile(path, relative: rel, why: "a hard link (\(info.st_nlink) names for one file): never read"))
+                    found.append(
+                        .hostile(
+                            path, relative: rel, why: "a hard link (\(info.st_nlink) names for one file): never read"))
                     continue
                 }
-                let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+                let modified = Date(
+                    timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
                 if now.timeIntervalSince(modified) < settle {
                     found.append(.unsettled(path))
                 } else {

@@ -19,8 +19,10 @@ public struct LedgerEvent: Sendable, Equatable, Codable {
     public var prevHash: String
     public var hash: String
 
-    static func chainHash(prev: String, seq: Int64, at: String, pipeline: String, kind: String, asset: String?, file: String?,
-                          content: String?, detail: String) -> String {
+    static func chainHash(
+        prev: String, seq: Int64, at: String, pipeline: String, kind: String, asset: String?, file: String?,
+        content: String?, detail: String
+    ) -> String {
         let fields = [prev, String(seq), at, pipeline, kind, asset ?? "", file ?? "", content ?? "", detail]
         // Length-prefixed, so no two field lists hash alike.
         let text = fields.map { "\($0.utf8.count):\($0)" }.joined(separator: "|")
@@ -59,12 +61,14 @@ public final class Ledger: Sendable {
     /// Appends an event (and, for publish/retract, updates publications) in one transaction.
     @discardableResult
     public func append(
-        pipeline: String, kind: String, asset: String?, fileSHA256: String?, contentSHA256: String?, detail: [String: Any],
+        pipeline: String, kind: String, asset: String?, fileSHA256: String?, contentSHA256: String?,
+        detail: [String: Any],
         publication: (channel: String, name: String, records: [String])? = nil, now: Date = Date()
     ) throws(PipelineError) -> LedgerEvent {
         let detailText: String
         do {
-            detailText = String(decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
+            detailText = String(
+                decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
         } catch { throw PipelineError("ledger: detail is not JSON: \(error)") }
         let at = Self.timestamp(now)
         do {
@@ -79,7 +83,8 @@ public final class Ledger: Sendable {
                     sql: """
                         INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [seq, at, pipeline, kind, asset, fileSHA256, contentSHA256, detailText, prev, hash])
+                        """,
+                    arguments: [seq, at, pipeline, kind, asset, fileSHA256, contentSHA256, detailText, prev, hash])
                 if kind == "published", let publication, let asset {
                     try db.execute(
                         sql: """
@@ -87,11 +92,14 @@ public final class Ledger: Sendable {
                             (asset, pipeline, channel, published_name, file_sha256, content_sha256, records, published_at, retracted_at)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
                             """,
-                        arguments: [asset, pipeline, publication.channel, publication.name, fileSHA256, contentSHA256,
-                                    publication.records.joined(separator: ","), at])
+                        arguments: [
+                            asset, pipeline, publication.channel, publication.name, fileSHA256, contentSHA256,
+                            publication.records.joined(separator: ","), at,
+                        ])
                 }
                 if kind == "retracted", let asset {
-                    try db.execute(sql: "UPDATE publications SET retracted_at = ? WHERE asset = ?", arguments: [at, asset])
+                    try db.execute(
+                        sql: "UPDATE publications SET retracted_at = ? WHERE asset = ?", arguments: [at, asset])
                 }
                 return LedgerEvent(
                     seq: seq, at: at, pipeline: pipeline, kind: kind, asset: asset, fileSHA256: fileSHA256,
@@ -102,19 +110,25 @@ public final class Ledger: Sendable {
 
     /// The last event of a kind for an asset, if any.
     public func lastEvent(asset: String, kinds: [String]) throws(PipelineError) -> LedgerEvent? {
-        try events(where: "asset = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))", [asset] + kinds).last
+        try events(where: "asset = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))", [asset] + kinds)
+            .last
     }
 
-    public func events(where condition: String = "1", _ arguments: [String] = []) throws(PipelineError) -> [LedgerEvent] {
+    public func events(where condition: String = "1", _ arguments: [String] = []) throws(PipelineError) -> [LedgerEvent]
+    {
         do {
             return try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq", arguments: StatementArguments(arguments))
-                    .map { row in
-                        LedgerEvent(
-                            seq: row["seq"], at: row["at"], pipeline: row["pipeline"], kind: row["kind"], asset: row["asset"],
-                            fileSHA256: row["file_sha256"], contentSHA256: row["content_sha256"], detail: row["detail"],
-                            prevHash: row["prev_hash"], hash: row["hash"])
-                    }
+                try Row.fetchAll(
+                    db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq",
+                    arguments: StatementArguments(arguments)
+                )
+                .map { row in
+                    LedgerEvent(
+                        seq: row["seq"], at: row["at"], pipeline: row["pipeline"], kind: row["kind"],
+                        asset: row["asset"],
+                        fileSHA256: row["file_sha256"], contentSHA256: row["content_sha256"], detail: row["detail"],
+                        prevHash: row["prev_hash"], hash: row["hash"])
+                }
             }
         } catch { throw PipelineError("ledger: cannot read: \(error)") }
     }
@@ -153,7 +167,8 @@ public final class Ledger: Sendable {
             if event.seq != expectedSeq { problems.append("event \(expectedSeq) is missing (next is \(event.seq))") }
             if event.prevHash != prev { problems.append("event \(event.seq) does not follow the event before it") }
             let hash = LedgerEvent.chainHash(
-                prev: event.prevHash, seq: event.seq, at: event.at, pipeline: event.pipeline, kind: event.kind, asset: event.asset,
+                prev: event.prevHash, seq: event.seq, at: event.at, pipeline: event.pipeline, kind: event.kind,
+                asset: event.asset,
                 file: event.fileSHA256, content: event.contentSHA256, detail: event.detail)
             if hash != event.hash { problems.append("event \(event.seq) was edited (its hash does not match)") }
             prev = event.hash

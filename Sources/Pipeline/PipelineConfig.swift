@@ -31,7 +31,8 @@ public struct PipelineConfig: Sendable {
     public var work: String { inbox + "/.consentgate-work" }
 
     static let topKeys: Set<String> = [
-        "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds", "sanitize",
+        "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
+        "sanitize",
         "verify_decode",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
@@ -63,11 +64,15 @@ public struct PipelineConfig: Sendable {
         guard case .mapping(let foldersNode)? = top["folders"] else { throw fail("missing key folders (a mapping)") }
         let folders = try mapping(foldersNode, known: folderKeys, place: "folders.", fail: fail)
         let channel = try string(top, "channel")
-        guard channel.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
+        guard
+            channel.unicodeScalars.allSatisfy({
+                ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+            })
         else { throw fail("channel must be lower-case letters, digits, '-' or '_'") }
         var config = PipelineConfig(
             file: path, name: try string(top, "name"), channel: channel,
-            inbox: resolve(try string(folders, "inbox", "folders.")), publish: resolve(try string(folders, "publish", "folders.")),
+            inbox: resolve(try string(folders, "inbox", "folders.")),
+            publish: resolve(try string(folders, "publish", "folders.")),
             quarantine: resolve(try string(folders, "quarantine", "folders.")),
             archive: resolve(try string(folders, "archive", "folders.")),
             retracted: resolve(try string(folders, "retracted", "folders.")),
@@ -101,14 +106,19 @@ public struct PipelineConfig: Sendable {
         return config
     }
 
-    static func mapping(_ map: Node.Mapping, known: Set<String>, place: String, fail: (String) -> PipelineError) throws(PipelineError)
+    static func mapping(_ map: Node.Mapping, known: Set<String>, place: String, fail: (String) -> PipelineError)
+        throws(PipelineError)
         -> [String: Node]
     {
         var values: [String: Node] = [:]
         for (key, value) in map {
-            guard let name = key.string else { throw fail("a key in \(place.isEmpty ? "the file" : place) is not text") }
+            guard let name = key.string else {
+                throw fail("a key in \(place.isEmpty ? "the file" : place) is not text")
+            }
             guard known.contains(name) else { throw fail("unknown key \(place)\(name)") }
-            guard values.updateValue(value, forKey: name) == nil else { throw fail("key \(place)\(name) appears twice") }
+            guard values.updateValue(value, forKey: name) == nil else {
+                throw fail("key \(place)\(name) appears twice")
+            }
         }
         return values
     }
@@ -117,12 +127,16 @@ public struct PipelineConfig: Sendable {
     /// or drop files there) and the inbox may not lie inside them.
     func checkLayout(fail: (String) -> PipelineError) throws(PipelineError) {
         func inside(_ child: String, _ parent: String) -> Bool { child == parent || child.hasPrefix(parent + "/") }
-        for (key, folder) in [("publish", publish), ("quarantine", quarantine), ("archive", archive), ("retracted", retracted)] {
+        for (key, folder) in [
+            ("publish", publish), ("quarantine", quarantine), ("archive", archive), ("retracted", retracted),
+        ] {
             if inside(folder, inbox) { throw fail("folders.\(key) (\(folder)) is inside the inbox") }
             if inside(inbox, folder) { throw fail("the inbox is inside folders.\(key) (\(folder))") }
         }
         if inside(ledger, inbox) { throw fail("the ledger is inside the inbox") }
-        if inside(authorizations, inbox) || inside(trust, inbox) { throw fail("authorizations and trust must be outside the inbox") }
+        if inside(authorizations, inbox) || inside(trust, inbox) {
+            throw fail("authorizations and trust must be outside the inbox")
+        }
     }
 
     /// Checks what must exist and creates ConsentGate's own folders (quarantine, archive, retracted: 0700).
@@ -135,18 +149,27 @@ public struct PipelineConfig: Sendable {
         guard manager.fileExists(atPath: authorizations, isDirectory: &isFolder), isFolder.boolValue else {
             throw PipelineError("\(file): authorizations folder \(authorizations) does not exist")
         }
-        guard manager.isReadableFile(atPath: trust) else { throw PipelineError("\(file): trust file \(trust) cannot be read") }
-        for (folder, mode) in [(publish, 0o755), (quarantine, 0o700), (archive, 0o700), (retracted, 0o700), (work, 0o700)] {
+        guard manager.isReadableFile(atPath: trust) else {
+            throw PipelineError("\(file): trust file \(trust) cannot be read")
+        }
+        for (folder, mode) in [
+            (publish, 0o755), (quarantine, 0o700), (archive, 0o700), (retracted, 0o700), (work, 0o700),
+        ] {
             do {
-                try manager.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+                try manager.createDirectory(
+                    atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
                 if mode == 0o700 { try manager.setAttributes([.posixPermissions: mode], ofItemAtPath: folder) }
             } catch { throw PipelineError("\(file): cannot create \(folder): \(error.localizedDescription)") }
-            guard manager.isWritableFile(atPath: folder) else { throw PipelineError("\(file): \(folder) is not writable") }
+            guard manager.isWritableFile(atPath: folder) else {
+                throw PipelineError("\(file): \(folder) is not writable")
+            }
         }
         let ledgerFolder = (ledger as NSString).deletingLastPathComponent
         do { try manager.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true) } catch {
             throw PipelineError("\(file): cannot create the ledger's folder \(ledgerFolder)")
         }
-        guard manager.isWritableFile(atPath: ledgerFolder) else { throw PipelineError("\(file): the ledger's folder \(ledgerFolder) is not writable") }
+        guard manager.isWritableFile(atPath: ledgerFolder) else {
+            throw PipelineError("\(file): the ledger's folder \(ledgerFolder) is not writable")
+        }
     }
 }

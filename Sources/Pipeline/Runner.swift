@@ -57,6 +57,7 @@ public final class Runner: Sendable {
         try config.prepare()
         let lock = try PipelineLock(folder: config.work)
         defer { lock.release() }
+        if !dryRun { removeStaleTemporaries() }
         let trust: TrustStore
         do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }
         let registry: Registry
@@ -70,7 +71,8 @@ public final class Runner: Sendable {
         // Recover files a crashed run had claimed, then claim what has settled in the inbox.
         var claimed: [(asset: String, path: RawPath, original: String)] = []
         if !dryRun {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: config.work)) ?? [] where !name.hasPrefix(".") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: config.work)) ?? []
+            where !name.hasPrefix(".") {
                 claimed.append((name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)"))
             }
         }
@@ -84,13 +86,15 @@ public final class Runner: Sendable {
                 summary.items.append(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
                 progress?("left in the inbox: \(why) (\(path.display.utf8.count) byte path)")
             case .hostile(let path, let relative, let why):
-                let asset = Folders.newAssetID()
+                let asset = Runner.hostileAssetID(path, relative: relative)
                 if dryRun {
                     summary.quarantined += 1
                     summary.items.append(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
                     continue
                 }
-                summary.items.append(try deliverHostile(path, relative: relative, why: why, asset: asset, ledger: ledger!, summary: &summary))
+                summary.items.append(
+                    try deliverHostile(
+                        path, relative: relative, why: why, asset: asset, ledger: ledger!, summary: &summary))
             case .file(let path, let relative, _):
                 if dryRun {
                     claimed.append((Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self)))
@@ -123,12 +127,15 @@ public final class Runner: Sendable {
                 delivery.async(group: group) {
                     defer { slots.signal() }
                     do {
-                        let report = dryRun ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
+                        let report =
+                            dryRun
+                            ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
                         collected.withLock { $0.items.append(report) }
                     } catch {
                         collected.withLock {
                             $0.errors.append("\(error)")
-                            $0.items.append(ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
+                            $0.items.append(
+                                ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
                         }
                     }
                     self.progress?("\(index + 1)/\(queued.count)")
@@ -148,6 +155,17 @@ public final class Runner: Sendable {
         return summary
     }
 
+    /// Temporary files (".NAME.cg-XXXX.tmp") that a killed run left in ConsentGate's folders. Under the
+    /// pipeline lock no other run of this pipeline is writing, so every one of them is dead.
+    func removeStaleTemporaries() {
+        for folder in [config.publish, config.quarantine, config.archive, config.retracted] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(".cg-") {
+                try? FileManager.default.removeItem(atPath: folder + "/" + name)
+            }
+        }
+    }
+
     func wouldDeliver(_ item: Processed) -> ItemReport {
         let publish = item.decision?.approved == true && item.sanitized != nil && item.reasons.isEmpty
         return ItemReport(
@@ -165,7 +183,9 @@ public final class Runner: Sendable {
         let alreadyPublished = FileIO.exists(publishedPath)
         if alreadyPublished || (item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil) {
             if !alreadyPublished, let clean = item.sanitized {
-                let pending = try wrap { () throws(MediaError) in try FileIO.writePending(clean.output, finalPath: publishedPath) }
+                let pending = try wrap { () throws(MediaError) in
+                    try FileIO.writePending(clean.output, finalPath: publishedPath)
+                }
                 guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
                     pending.discard()
                     throw PipelineError("the published copy of \(item.asset) does not read back")
@@ -174,7 +194,8 @@ public final class Runner: Sendable {
             }
             if try ledger.lastEvent(asset: item.asset, kinds: ["published"]) == nil {
                 try ledger.append(
-                    pipeline: config.name, kind: "published", asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                    pipeline: config.name, kind: "published", asset: item.asset,
+                    fileSHA256: item.fingerprints?.fileSHA256,
                     contentSHA256: item.fingerprints?.contentSHA256,
                     detail: ["published_name": publishedName, "records": item.decision?.usedRecords ?? []],
                     publication: (config.channel, publishedName, item.decision?.usedRecords ?? []), now: now)
@@ -188,55 +209,86 @@ public final class Runner: Sendable {
         try writeReason(
             asset: item.asset, original: item.original, fingerprints: item.fingerprints, reasons: reasons,
             records: item.decision?.matchingRecords ?? [], now: now)
-        try Folders.move(item.claimed, to: config.quarantine + "/" + item.asset + "." + ext, allowCopy: true)
+        // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
+        // next run finishes the move without a second event. The other order could lose the event for good.
         if try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"]) == nil {
             try ledger.append(
-                pipeline: config.name, kind: "quarantined", asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                pipeline: config.name, kind: "quarantined", asset: item.asset,
+                fileSHA256: item.fingerprints?.fileSHA256,
                 contentSHA256: item.fingerprints?.contentSHA256,
                 detail: ["reasons": reasons.map(\.code), "records": item.decision?.matchingRecords ?? []], now: now)
         }
-        return ItemReport(asset: item.asset, outcome: "quarantined", reasons: reasons.map(\.message), records: item.decision?.matchingRecords ?? [])
+        try Folders.move(item.claimed, to: config.quarantine + "/" + item.asset + "." + ext, allowCopy: true)
+        return ItemReport(
+            asset: item.asset, outcome: "quarantined", reasons: reasons.map(\.message),
+            records: item.decision?.matchingRecords ?? [])
     }
 
-    func deliverHostile(_ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger, summary: inout RunSummary)
+    func deliverHostile(
+        _ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger, summary: inout RunSummary
+    )
         throws(PipelineError) -> ItemReport
     {
+        // Event first, then the move (see deliver); the asset id is derived from the entry itself, so a rerun
+        // after a kill finds the same id and does not record it twice.
+        if try ledger.lastEvent(asset: asset, kinds: ["quarantined"]) == nil {
+            try ledger.append(
+                pipeline: config.name, kind: "quarantined", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                detail: ["reasons": ["not_a_regular_file"]])
+        }
         do {
-            try writeReason(asset: asset, original: String(decoding: relative, as: UTF8.self), fingerprints: nil,
-                            reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
+            try writeReason(
+                asset: asset, original: String(decoding: relative, as: UTF8.self), fingerprints: nil,
+                reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
             try Folders.move(path, to: config.quarantine + "/" + asset + ".unread", allowCopy: false)
         } catch {
             try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
             summary.left += 1
-            try ledger.append(pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                              detail: ["reason": "it is \(why), and it cannot be moved: \(error)"])
-            return ItemReport(asset: asset, outcome: "left", reasons: ["it is \(why), and it cannot be moved"], records: [])
+            try ledger.append(
+                pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                detail: ["reason": "it is \(why), and it cannot be moved: \(error)"])
+            return ItemReport(
+                asset: asset, outcome: "left", reasons: ["it is \(why), and it cannot be moved"], records: [])
         }
         summary.quarantined += 1
-        try ledger.append(pipeline: config.name, kind: "quarantined", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                          detail: ["reasons": ["not_a_regular_file"]])
         return ItemReport(asset: asset, outcome: "quarantined", reasons: ["it is \(why)"], records: [])
     }
 
+    /// A stable id for an entry that is never read: from its device, inode and path in the inbox.
+    static func hostileAssetID(_ path: RawPath, relative: [UInt8]) -> String {
+        var info = stat()
+        _ = path.withCString { lstat($0, &info) }
+        let key = Array("\(info.st_dev):\(info.st_ino):".utf8) + relative
+        return String(sha256Hex(key).prefix(32))
+    }
+
     /// `ASSET.reason.json` beside a quarantined original: every reason, and what a person can do.
-    func writeReason(asset: String, original: String, fingerprints: Fingerprints?, reasons: [(code: String, message: String)],
-                     records: [String], now: Date) throws(PipelineError) {
+    func writeReason(
+        asset: String, original: String, fingerprints: Fingerprints?, reasons: [(code: String, message: String)],
+        records: [String], now: Date
+    ) throws(PipelineError) {
         let report: [String: Any] = [
             "asset": asset, "pipeline": config.name, "channel": config.channel,
             "original_name": original, "quarantined_at": Ledger.timestamp(now),
-            "file_sha256": fingerprints?.fileSHA256 ?? NSNull(), "content_sha256": fingerprints?.contentSHA256 ?? NSNull(),
+            "file_sha256": fingerprints?.fileSHA256 ?? NSNull(),
+            "content_sha256": fingerprints?.contentSHA256 ?? NSNull(),
             "records_matching": records,
-            "reasons": reasons.map { ["code": $0.code, "message": $0.message, "what_to_do": Stages.advice(for: $0.code)] },
+            "reasons": reasons.map {
+                ["code": $0.code, "message": $0.message, "what_to_do": Stages.advice(for: $0.code)]
+            },
         ]
         do {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-            let pending = try FileIO.writePending(Array(data), finalPath: config.quarantine + "/" + asset + ".reason.json", mode: 0o600)
+            let pending = try FileIO.writePending(
+                Array(data), finalPath: config.quarantine + "/" + asset + ".reason.json", mode: 0o600)
             try pending.commit()
         } catch { throw PipelineError("cannot write the reason for \(asset): \(error)") }
     }
 
     /// Re-checks every live publication against today's records; retracts what is no longer covered.
-    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary) throws(PipelineError) {
+    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
+        throws(PipelineError)
+    {
         var existing = ledger
         if existing == nil && FileIO.exists(config.ledger) { existing = try Ledger(path: config.ledger) }
         guard let ledger = existing else { return }
@@ -247,7 +299,9 @@ public final class Runner: Sendable {
             if decision.approved { continue }
             let reasons = decision.reasons.map(\.description)
             summary.retracted += 1
-            summary.items.append(ItemReport(asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records))
+            summary.items.append(
+                ItemReport(
+                    asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records))
             if dryRun { continue }
             let source = config.publish + "/" + publication.name
             if FileIO.exists(source) {

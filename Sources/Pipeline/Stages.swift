@@ -11,7 +11,8 @@ struct Stages: Sendable {
 
     func process(asset: String, path: RawPath, original: String) -> Runner.Processed {
         var item = Runner.Processed(
-            asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil, format: .unknown,
+            asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil,
+            format: .unknown,
             original: original)
         // Inspect.
         let bytes: [UInt8]
@@ -31,7 +32,8 @@ struct Stages: Sendable {
         }
         // Verify consent.
         let decision = ConsentPolicy.decide(
-            contentSHA256: item.fingerprints?.contentSHA256, fileSHA256: item.fingerprints?.fileSHA256, channel: config.channel,
+            contentSHA256: item.fingerprints?.contentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
+            channel: config.channel,
             registry: registry, now: now)
         item.decision = decision
         item.reasons += decision.reasons.map { ($0.code, $0.description) }
@@ -39,7 +41,10 @@ struct Stages: Sendable {
         guard decision.approved else { return item }
         do {
             item.sanitized = try Sanitizer.sanitize(
-                bytes, options: SanitizeOptions(keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode))
+                bytes,
+                options: SanitizeOptions(
+                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode)
+            )
         } catch {
             item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
         }
@@ -66,17 +71,25 @@ struct Stages: Sendable {
     /// What a person can do about a reason.
     static func advice(for code: String) -> String {
         switch code {
-        case "no_record": return "Record the patient's signed authorization for this picture (consentgate authorize), then drop it again."
+        case "no_record":
+            return
+                "Record the patient's signed authorization for this picture (consentgate authorize), then drop it again."
         case "expired": return "The authorization has expired: a new signed authorization is needed."
         case "revoked": return "The patient revoked consent: do not publish. Delete the picture when retention allows."
-        case "channel_not_permitted": return "The authorization does not cover this channel: use a permitted channel or obtain a new authorization."
+        case "channel_not_permitted":
+            return
+                "The authorization does not cover this channel: use a permitted channel or obtain a new authorization."
         case "purpose_not_permitted": return "The authorization does not cover marketing."
         case "not_yet_effective": return "Wait until the authorization takes effect, then drop the picture again."
         case "not_everyone_consented": return "Every person in the picture needs an authorization for it."
-        case "invalid_record": return "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
+        case "invalid_record":
+            return
+                "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
         case "superseded": return "A newer authorization replaces this one: check what it covers."
-        case "cannot_sanitize", "unreadable", "empty": return "The file cannot be cleaned safely: export it again as JPEG or PNG and drop the new file."
-        case "not_a_regular_file": return "Links and special files are never read: copy the picture itself into the drop folder."
+        case "cannot_sanitize", "unreadable", "empty":
+            return "The file cannot be cleaned safely: export it again as JPEG or PNG and drop the new file."
+        case "not_a_regular_file":
+            return "Links and special files are never read: copy the picture itself into the drop folder."
         default: return "Ask the privacy office."
         }
     }

@@ -13,7 +13,10 @@ struct ConsentGate: ParsableCommand {
             Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or
             configuration error. Every subcommand takes --help.
             """,
-        subcommands: [Run.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self, Records.self, Audit.self]
+        subcommands: [
+            Run.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self, Records.self,
+            Audit.self,
+        ]
     )
 
     static func main() {

@@ -4,7 +4,8 @@ import Pipeline
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "One pass over each pipeline (the cron job): publish what is consented and clean, quarantine the rest.",
+        abstract:
+            "One pass over each pipeline (the cron job): publish what is consented and clean, quarantine the rest.",
         discussion: """
             consentgate run Pipelines/website.yml Pipelines/instagram.yml
 
@@ -29,7 +30,8 @@ struct Run: ParsableCommand {
                 let config = try PipelineConfig.load(path: path)
                 let name = config.name
                 let progress: (@Sendable (String) -> Void)? =
-                    terminal ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
+                    terminal
+                    ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
                 let runner = Runner(config: config, progress: progress)
                 let summary = try runner.run(dryRun: dryRun)
                 if terminal { Output.error("") }
@@ -88,7 +90,9 @@ struct Audit: ParsableCommand {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "What was published, quarantined and retracted, when, under which authorization (JSON or HTML).",
-            discussion: "The report names assets by their opaque ids and hashes, never by file or person. Exit status: 0; 1 broken chain; 2 error.")
+            discussion:
+                "The report names assets by their opaque ids and hashes, never by file or person. Exit status: 0; 1 broken chain; 2 error."
+        )
         @Option(help: "The pipeline file.") var pipeline: String
         @Option(help: "json or html.") var format: String
         @Option(help: "Where to write the report.") var out: String
@@ -100,7 +104,8 @@ struct Audit: ParsableCommand {
                 let ledger = try Ledger(path: config.ledger)
                 let events = try ledger.events(where: "pipeline = ?", [config.name])
                 let problems = try ledger.verifyChain()
-                let text = format == "json"
+                let text =
+                    format == "json"
                     ? AuditReport.json(pipeline: config.name, events: events, chainProblems: problems)
                     : AuditReport.html(pipeline: config.name, events: events, chainProblems: problems)
                 try text.write(toFile: out, atomically: true, encoding: .utf8)

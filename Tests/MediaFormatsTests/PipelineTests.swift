@@ -1,0 +1,311 @@
+import Foundation
+/// SHA-256 through the library, for comparing files.
+import MediaFormats
+import XCTest
+
+/// The pipeline end to end on temporary folders, through the built binary: outcomes, hostile input,
+/// kill -9 at random moments, two instances at once, and the ledger's audit.
+final class PipelineTests: XCTestCase {
+    var root: URL!
+    var inbox: URL { root.appendingPathComponent("inbox") }
+    func folder(_ name: String) -> URL { root.appendingPathComponent("out").appendingPathComponent(name) }
+    var pipeline: String { root.appendingPathComponent("pipeline.yml").path }
+    var ledger: String { root.appendingPathComponent("out/ledger.sqlite").path }
+
+    override func setUpWithError() throws {
+        root = try Fixtures.temporaryFolder()
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let records = root.appendingPathComponent("authorizations")
+        try FileManager.default.copyItem(at: Fixtures.sampleMedia.appendingPathComponent("records"), to: records)
+        try FileManager.default.copyItem(
+            at: Fixtures.sampleMedia.appendingPathComponent("trust.DEMO.yml"),
+            to: root.appendingPathComponent("trust.yml"))
+        try writePipeline(settle: 0)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+
+    func writePipeline(settle: Int, extra: String = "") throws {
+        let yaml = """
+            name: test-website
+            channel: website
+            folders: {inbox: inbox, publish: out/publish, quarantine: out/quarantine, archive: out/archive, retracted: out/retracted}
+            authorizations: authorizations
+            trust: trust.yml
+            ledger: out/ledger.sqlite
+            settle_seconds: \(settle)
+            \(extra)
+            """
+        try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
+    }
+
+    func runPipeline(_ extra: [String] = []) throws -> (status: Int32, summary: [String: Any]) {
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline, "--json"] + extra, timeout: 120)
+        let list = (try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]]
+        return (outcome.status, list?.first ?? ["stderr": outcome.stderr])
+    }
+
+    func drop(_ sample: String, as name: String, trailer: [UInt8] = []) throws {
+        var bytes = try Fixtures.sample(sample)
+        bytes += trailer
+        try Data(bytes).write(to: inbox.appendingPathComponent(name))
+    }
+
+    func files(_ url: URL) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    func sha(_ url: URL) throws -> String {
+        let bytes = Array(try Data(contentsOf: url))
+        return MediaFormatsSHA.hex(bytes)
+    }
+
+    func sql(_ query: String) throws -> String {
+        let script =
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print(r[0][0] if r else '')"
+        return try Fixtures.run("/usr/bin/env", ["python3", "-c", script, ledger, query]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Every input ended in exactly one outcome, byte-exact; nothing partial in publish; the ledger agrees.
+    func assertInvariants(inputs: [String: Int], file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(files(inbox).filter { !$0.hasSuffix(".part") }, [], "inbox not empty", file: file, line: line)
+        XCTAssertEqual(
+            files(inbox.appendingPathComponent(".consentgate-work")), [], "claimed files left", file: file, line: line)
+        let archived = files(folder("archive"))
+        let quarantined = files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }
+        var outcomes: [String: Int] = [:]
+        for name in archived { outcomes[try sha(folder("archive").appendingPathComponent(name)), default: 0] += 1 }
+        for name in quarantined {
+            outcomes[try sha(folder("quarantine").appendingPathComponent(name)), default: 0] += 1
+        }
+        XCTAssertEqual(outcomes, inputs, "originals are not exactly the inputs, once each", file: file, line: line)
+        let published = files(folder("publish"))
+        let hidden = ((try? FileManager.default.contentsOfDirectory(atPath: folder("publish").path)) ?? []).filter {
+            $0.hasPrefix(".")
+        }
+        XCTAssertEqual(hidden, [], "temporary files in publish", file: file, line: line)
+        XCTAssertEqual(
+            Set(published.map { String($0.prefix(32)) }), Set(archived.map { String($0.prefix(32)) }), file: file,
+            line: line)
+        for name in quarantined {
+            let asset = String(name.prefix(32))
+            XCTAssertTrue(
+                FileManager.default.fileExists(
+                    atPath: folder("quarantine").appendingPathComponent(asset + ".reason.json").path))
+        }
+        XCTAssertEqual(
+            try sql("SELECT COUNT(DISTINCT asset) FROM events WHERE kind='published'"), String(archived.count),
+            file: file, line: line)
+        XCTAssertEqual(
+            try sql("SELECT COUNT(*) FROM events WHERE kind='published'"), String(archived.count), "published twice",
+            file: file, line: line)
+        XCTAssertEqual(
+            try sql("SELECT COUNT(DISTINCT asset) FROM events WHERE kind='quarantined'"), String(quarantined.count),
+            file: file, line: line)
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status, 0,
+            file: file, line: line)
+    }
+
+    func testOutcomesReasonsAndASecondRunThatChangesNothing() throws {
+        var inputs: [String: Int] = [:]
+        for name in [
+            "demo-phone-photo.jpg", "demo-group-photo.jpg", "demo-camera-photo.jpg", "demo-portrait.jpg",
+            "demo-ycck-print.jpg", "demo-screenshot.png", "not-a-picture.jpg",
+        ] {
+            try drop(name, as: "Jane Demo-Doe " + name)
+            inputs[MediaFormatsSHA.hex(try Fixtures.sample(name)), default: 0] += 1
+        }
+        let first = try runPipeline()
+        XCTAssertEqual(first.status, 1, "\(first.summary)")
+        XCTAssertEqual(first.summary["published"] as? Int, 2)
+        XCTAssertEqual(first.summary["quarantined"] as? Int, 5)
+        try assertInvariants(inputs: inputs)
+        for name in files(folder("publish")) {
+            XCTAssertNotNil(
+                name.range(of: #"^[0-9a-f]{32}\.jpg$"#, options: .regularExpression), "not an opaque name: \(name)")
+            let text = String(
+                decoding: try Data(contentsOf: folder("publish").appendingPathComponent(name)), as: UTF8.self)
+            XCTAssertFalse(
+                text.contains("Demo-Doe") || text.contains("DEMO-SN") || text.contains("DemoCam"),
+                "metadata left in \(name)")
+        }
+        let reasons = try files(folder("quarantine")).filter { $0.hasSuffix(".reason.json") }.map { name -> String in
+            try String(contentsOf: folder("quarantine").appendingPathComponent(name), encoding: .utf8)
+        }.joined()
+        for code in [
+            "expired", "revoked", "not_everyone_consented", "channel_not_permitted", "no_record", "what_to_do",
+        ] {
+            XCTAssertTrue(reasons.contains(code), "no reason \(code)")
+        }
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder("quarantine").path)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o700)
+        // A second run over the same folders changes nothing.
+        let before = ["publish", "quarantine", "archive", "retracted"].map { files(folder($0)) }
+        let events = try sql("SELECT COUNT(*) FROM events")
+        let second = try runPipeline()
+        XCTAssertEqual(second.status, 0)
+        XCTAssertEqual(["publish", "quarantine", "archive", "retracted"].map { files(folder($0)) }, before)
+        XCTAssertEqual(try sql("SELECT COUNT(*) FROM events"), events)
+    }
+
+    func testAuditVerifyCatchesAnEditedDeletedOrReorderedRow() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try drop("demo-camera-photo.jpg", as: "b.jpg")
+        XCTAssertEqual(try runPipeline().status, 1)
+        func audit() throws -> Int32 {
+            try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status
+        }
+        XCTAssertEqual(try audit(), 0)
+        _ = try sql("UPDATE events SET detail = replace(detail, 'expired', 'approved') WHERE kind='quarantined'")
+        XCTAssertEqual(try audit(), 1, "an edited row")
+        _ = try sql("UPDATE events SET detail = replace(detail, 'approved', 'expired') WHERE kind='quarantined'")
+        XCTAssertEqual(try audit(), 0)
+        _ = try sql("DELETE FROM events WHERE seq = 2")
+        XCTAssertEqual(try audit(), 1, "a deleted row")
+        let report = root.appendingPathComponent("audit.html").path
+        let html = try Fixtures.run(
+            try Fixtures.consentgate, ["audit", "report", "--pipeline", pipeline, "--format", "html", "--out", report])
+        XCTAssertEqual(html.status, 1, "the report says the chain is broken")
+        XCTAssertTrue(try String(contentsOfFile: report, encoding: .utf8).contains("BROKEN"))
+    }
+
+    func testHostileEntriesAreNeverFollowedOrRead() throws {
+        let outside = root.appendingPathComponent("outside.jpg")
+        try Data(try Fixtures.sample("demo-phone-photo.jpg")).write(to: outside)
+        try FileManager.default.createSymbolicLink(
+            atPath: inbox.appendingPathComponent("link.jpg").path, withDestinationPath: outside.path)
+        XCTAssertEqual(link(outside.path, inbox.appendingPathComponent("hardlink.jpg").path), 0)
+        XCTAssertEqual(mkfifo(inbox.appendingPathComponent("pipe.jpg").path, 0o644), 0)
+        FileManager.default.createFile(atPath: inbox.appendingPathComponent("empty.jpg").path, contents: Data())
+        for skipped in [".hidden.jpg", "upload.jpg.part", "~$lock.jpg", "Thumbs.db"] {
+            try drop("demo-phone-photo.jpg", as: skipped)
+        }
+        // A consented picture under a name with a newline and bytes that are not UTF-8.
+        var odd = Array(inbox.path.utf8) + Array("/odd\nname-".utf8) + [0xFF, 0xFE] + Array(".jpg".utf8)
+        odd.append(0)
+        let handle = odd.withUnsafeBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644)
+        }
+        XCTAssertGreaterThanOrEqual(handle, 0)
+        let picture = try Fixtures.sample("demo-phone-photo.jpg")
+        _ = picture.withUnsafeBytes { write(handle, $0.baseAddress!, picture.count) }
+        close(handle)
+
+        let result = try runPipeline()
+        XCTAssertEqual(result.status, 1, "\(result.summary)")
+        XCTAssertEqual(result.summary["published"] as? Int, 1, "only the oddly named regular file: \(result.summary)")
+        XCTAssertEqual(result.summary["quarantined"] as? Int, 4, "link, hard link, FIFO, empty: \(result.summary)")
+        XCTAssertEqual(files(folder("quarantine")).filter { $0.hasSuffix(".unread") }.count, 3)
+        XCTAssertEqual(
+            Set(files(inbox)),
+            [".hidden.jpg", "upload.jpg.part", "~$lock.jpg", "Thumbs.db"].reduce(into: Set<String>()) {
+                if !$1.hasPrefix(".") { $0.insert($1) }
+            })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: inbox.appendingPathComponent(".hidden.jpg").path))
+        XCTAssertEqual(
+            try Data(contentsOf: outside), Data(try Fixtures.sample("demo-phone-photo.jpg")),
+            "the link target is untouched")
+    }
+
+    func testAFileStillBeingWrittenWaits() throws {
+        try writePipeline(settle: 3600)
+        try drop("demo-phone-photo.jpg", as: "fresh.jpg")
+        let result = try runPipeline()
+        XCTAssertEqual(result.status, 0)
+        XCTAssertEqual(result.summary["unsettled"] as? Int, 1)
+        XCTAssertEqual(files(inbox), ["fresh.jpg"])
+    }
+
+    func testConfigurationErrorsExitTwoAndTouchNothing() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try writePipeline(settle: 0, extra: "colour: blue")
+        let unknown = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("unknown key colour"), unknown.stderr)
+        // A publish folder that cannot be used: nothing moves.
+        try writePipeline(settle: 0)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("out"), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder("publish").path, contents: Data("not a folder".utf8))
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["run", pipeline]).status, 2)
+        XCTAssertEqual(files(inbox), ["a.jpg"])
+        let dry = try Fixtures.run(try Fixtures.consentgate, ["run", "--dry-run", "--help"])
+        XCTAssertEqual(dry.status, 0)
+    }
+
+    /// Distinct inputs: consented and unconsented pictures, each made unique by bytes after EOI (which leave
+    /// the content fingerprint unchanged).
+    func dropMany(_ count: Int, from first: Int = 0) throws -> [String: Int] {
+        var inputs: [String: Int] = [:]
+        for index in first..<(first + count) {
+            let sample = index % 2 == 0 ? "demo-phone-photo.jpg" : "demo-camera-photo.jpg"
+            let trailer = Array("unique-\(index)".utf8)
+            try drop(sample, as: "photo-\(index).jpg", trailer: trailer)
+            inputs[MediaFormatsSHA.hex(try Fixtures.sample(sample) + trailer), default: 0] += 1
+        }
+        return inputs
+    }
+
+    func testKillNineAtRandomMomentsThenCompleteLosesNothing() throws {
+        // Full decodes make each run long enough to be killed in the middle of its work.
+        try writePipeline(settle: 0, extra: "verify_decode: true")
+        var inputs = try dropMany(120, from: 0)
+        var next = 120
+        var generator = SystemRandomNumberGenerator()
+        var killed = 0
+        var attempts = 0
+        while killed < 24 && attempts < 300 {
+            attempts += 1
+            // Whenever a run got through everything, drop another batch so the kills keep landing mid-work.
+            if files(inbox).isEmpty && files(inbox.appendingPathComponent(".consentgate-work")).isEmpty {
+                inputs.merge(try dropMany(40, from: next)) { $0 + $1 }
+                next += 40
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+            process.arguments = ["run", pipeline]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 2_000...150_000, using: &generator))
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                killed += 1
+            }
+            process.waitUntilExit()
+        }
+        XCTAssertGreaterThanOrEqual(killed, 20, "could not kill a running pass 20 times")
+        let final = try runPipeline()
+        XCTAssertTrue([0, 1].contains(final.status), "\(final.summary)")
+        try assertInvariants(inputs: inputs)
+        XCTAssertEqual(files(folder("archive")).count, next / 2, "every consented picture published once")
+        XCTAssertEqual(files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }.count, next / 2)
+    }
+
+    func testTwoInstancesAtOnce() throws {
+        let inputs = try dropMany(60)
+        let processes = try (0..<2).map { _ -> Process in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+            process.arguments = ["run", pipeline]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        var statuses: [Int32] = []
+        for process in processes {
+            process.waitUntilExit()
+            statuses.append(process.terminationStatus)
+        }
+        // One takes the lock and quarantines the unconsented half (1); the other finds what is left (0 or 1).
+        XCTAssertTrue(statuses.allSatisfy { $0 == 0 || $0 == 1 } && statuses.contains(1), "\(statuses)")
+        try assertInvariants(inputs: inputs)
+    }
+}
+
+enum MediaFormatsSHA {
+    static func hex(_ bytes: [UInt8]) -> String { sha256Hex(bytes) }
+}
