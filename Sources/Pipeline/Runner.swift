@@ -53,7 +53,11 @@ public final class Runner: Sendable {
         var original: String
     }
 
-    public func run(dryRun: Bool = false, now: Date = Date()) throws(PipelineError) -> RunSummary {
+    /// `shouldStop` is asked before each new file is claimed (watch mode's SIGTERM): files in hand are finished.
+    public func run(dryRun: Bool = false, now: Date = Date(), shouldStop: @Sendable () -> Bool = { false })
+        throws(PipelineError)
+        -> RunSummary
+    {
         try config.prepare()
         let lock = try PipelineLock(folder: config.work)
         defer { lock.release() }
@@ -68,23 +72,57 @@ public final class Runner: Sendable {
         let ledger = dryRun ? nil : try Ledger(path: config.ledger)
         let stages = Stages(config: config, registry: registry, now: now)
 
-        // Recover files a crashed run had claimed, then claim what has settled in the inbox.
-        var claimed: [(asset: String, path: RawPath, original: String)] = []
+        // CPU stages on a concurrent queue, delivery on one serial queue. A file is claimed only when a slot is
+        // free, so at most `width` files are claimed-but-undelivered or in memory, however many wait.
+        let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let slots = DispatchSemaphore(value: width)
+        let group = DispatchGroup()
+        let work = DispatchQueue(label: "consentgate.inspect-verify-sanitize", attributes: .concurrent)
+        let delivery = DispatchQueue(label: "consentgate.deliver")
+        let collected = Mutex<[ItemReport]>([])
+        let started = Mutex(0)
+        func hand(_ asset: String, _ path: RawPath, _ original: String) {
+            let number = started.withLock { count -> Int in
+                count += 1
+                return count
+            }
+            work.async(group: group) {
+                let processed = stages.process(asset: asset, path: path, original: original)
+                delivery.async(group: group) {
+                    defer { slots.signal() }
+                    do {
+                        let report =
+                            dryRun
+                            ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
+                        collected.withLock { $0.append(report) }
+                    } catch {
+                        collected.withLock {
+                            $0.append(
+                                ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
+                        }
+                    }
+                    self.progress?("\(number) file(s)")
+                }
+            }
+        }
+
+        // First what an interrupted run had claimed, then what has settled in the inbox.
         if !dryRun {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: config.work)) ?? []
             where !name.hasPrefix(".") {
-                claimed.append((name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)"))
+                slots.wait()
+                hand(name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)")
             }
         }
         let found = Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: now)
         for entry in found {
+            if shouldStop() { break }
             switch entry {
             case .unsettled:
                 summary.unsettled += 1
-            case .unreadable(let path, let why):
+            case .unreadable(_, let why):
                 summary.left += 1
                 summary.items.append(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
-                progress?("left in the inbox: \(why) (\(path.display.utf8.count) byte path)")
             case .hostile(let path, let relative, let why):
                 let asset = Runner.hostileAssetID(path, relative: relative)
                 if dryRun {
@@ -96,54 +134,34 @@ public final class Runner: Sendable {
                     try deliverHostile(
                         path, relative: relative, why: why, asset: asset, ledger: ledger!, summary: &summary))
             case .file(let path, let relative, _):
+                slots.wait()
                 if dryRun {
-                    claimed.append((Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self)))
+                    hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
                     continue
                 }
                 let asset = Folders.newAssetID()
                 let target = config.work + "/" + asset
                 // The claim: an atomic rename; if another instance took the file first, it is simply gone.
-                guard path.withCString({ rename($0, target) }) == 0 else { continue }
-                Folders.syncFolder(target)
-                try ledger!.append(
-                    pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                    detail: ["source_path_sha256": sha256Hex(relative)], now: now)
-                claimed.append((asset, RawPath(target), String(decoding: relative, as: UTF8.self)))
-            }
-        }
-
-        // CPU stages on a concurrent queue, at most `width` files in memory; delivery on one serial queue.
-        let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
-        let slots = DispatchSemaphore(value: width)
-        let group = DispatchGroup()
-        let work = DispatchQueue(label: "consentgate.inspect-verify-sanitize", attributes: .concurrent)
-        let delivery = DispatchQueue(label: "consentgate.deliver")
-        let collected = Mutex<(items: [ItemReport], errors: [String])>(([], []))
-        let queued = claimed
-        for (index, item) in queued.enumerated() {
-            slots.wait()
-            work.async(group: group) {
-                let processed = stages.process(asset: item.asset, path: item.path, original: item.original)
-                delivery.async(group: group) {
-                    defer { slots.signal() }
-                    do {
-                        let report =
-                            dryRun
-                            ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
-                        collected.withLock { $0.items.append(report) }
-                    } catch {
-                        collected.withLock {
-                            $0.errors.append("\(error)")
-                            $0.items.append(
-                                ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
-                        }
-                    }
-                    self.progress?("\(index + 1)/\(queued.count)")
+                guard path.withCString({ rename($0, target) }) == 0 else {
+                    slots.signal()
+                    continue
                 }
+                Folders.syncFolder(target)
+                do {
+                    try ledger!.append(
+                        pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                        detail: ["source_path_sha256": sha256Hex(relative)], now: now)
+                } catch {
+                    // The file stays claimed in the work folder; the next run recovers it.
+                    slots.signal()
+                    group.wait()
+                    throw error
+                }
+                hand(asset, RawPath(target), String(decoding: relative, as: UTF8.self))
             }
         }
         group.wait()
-        for item in collected.withLock({ $0.items }) {
+        for item in collected.withLock({ $0 }) {
             switch item.outcome {
             case "published": summary.published += 1
             case "quarantined": summary.quarantined += 1

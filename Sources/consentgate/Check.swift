@@ -2,6 +2,7 @@ import ArgumentParser
 import ConsentRecords
 import Foundation
 import MediaFormats
+import Pipeline
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +18,18 @@ struct Check: ParsableCommand {
             """)
 
     @Argument(help: "The picture to check.") var file: String
-    @Option(help: "The channel to publish on (website, facebook, instagram, print...).") var channel: String
+    @Option(help: "A pipeline file: its channel, authorizations and trust file are used.") var pipeline: String?
+    @Option(help: "The channel to publish on (website, facebook, instagram, print...).") var channel: String?
     @OptionGroup var sources: RecordSources
+
+    func validate() throws {
+        if pipeline == nil && (channel == nil || sources.authorizations == nil || sources.trust == nil) {
+            throw ValidationError("Give --pipeline P.yml, or --channel C --authorizations DIR --trust FILE.")
+        }
+        if pipeline != nil && (channel != nil || sources.authorizations != nil || sources.trust != nil) {
+            throw ValidationError("--pipeline takes the channel, authorizations and trust from the pipeline file.")
+        }
+    }
     @Flag(help: "Print the verdict as JSON.") var json = false
 
     struct Report: Encodable {
@@ -46,7 +57,22 @@ struct Check: ParsableCommand {
             Output.error("check: \(error)")
             throw ExitCode(2)
         }
-        let registry = try sources.registry(now: now, command: "check")
+        var fallback: (authorizations: String, trust: String)? = nil
+        var channel = self.channel ?? ""
+        var sanitizeOptions = SanitizeOptions()
+        if let pipeline {
+            do {
+                let config = try PipelineConfig.load(path: pipeline)
+                fallback = (config.authorizations, config.trust)
+                channel = config.channel
+                sanitizeOptions = SanitizeOptions(
+                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode)
+            } catch {
+                Output.error("check: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let registry = try sources.registry(now: now, command: "check", fallback: fallback)
         let inspection = Inspector.inspect(bytes)
         let decision = ConsentPolicy.decide(
             contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
@@ -54,7 +80,7 @@ struct Check: ParsableCommand {
         var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
         let sanitizer: String
         do {
-            _ = try Sanitizer.sanitize(bytes)
+            _ = try Sanitizer.sanitize(bytes, options: sanitizeOptions)
             sanitizer = "can be sanitized"
         } catch {
             sanitizer = error.description

@@ -14,7 +14,8 @@ struct ConsentGate: ParsableCommand {
             configuration error. Every subcommand takes --help.
             """,
         subcommands: [
-            Run.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self, Records.self,
+            Run.self, Watch.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self,
+            Records.self,
             Audit.self,
         ]
     )

@@ -4,8 +4,8 @@ import Foundation
 
 /// Where the records and the trusted keys are, and the moment to judge them at.
 struct RecordSources: ParsableArguments {
-    @Option(help: "Folder of signed records (NAME.json + NAME.json.minisig).") var authorizations: String
-    @Option(help: "Trust file (YAML list of trusted keys).") var trust: String
+    @Option(help: "Folder of signed records (NAME.json + NAME.json.minisig).") var authorizations: String?
+    @Option(help: "Trust file (YAML list of trusted keys).") var trust: String?
     @Option(help: "Judge as of this moment (RFC 3339) instead of now, e.g. for an audit.") var asOf: String?
 
     func moment() throws -> Date {
@@ -16,11 +16,18 @@ struct RecordSources: ParsableArguments {
         return date
     }
 
-    /// The registry, or exit 2 with the configuration error.
-    func registry(now: Date, command: String) throws -> Registry {
+    /// The registry, or exit 2 with the configuration error. `fallback` supplies the folder and trust file
+    /// (from a pipeline) when they were not given.
+    func registry(now: Date, command: String, fallback: (authorizations: String, trust: String)? = nil) throws
+        -> Registry
+    {
+        guard let folder = authorizations ?? fallback?.authorizations, let trustFile = trust ?? fallback?.trust else {
+            Output.error("\(command): give --authorizations DIR and --trust FILE")
+            throw ExitCode(2)
+        }
         do {
-            let store = try TrustStore.load(path: trust)
-            return try Registry.load(folder: authorizations, trust: store, now: now)
+            let store = try TrustStore.load(path: trustFile)
+            return try Registry.load(folder: folder, trust: store, now: now)
         } catch let error as TrustStoreError {
             Output.error("\(command): \(error)")
             throw ExitCode(2)

@@ -284,6 +284,45 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }.count, next / 2)
     }
 
+    func testWatchPublishesDropsAndStopsOnSIGTERM() throws {
+        try writePipeline(settle: 0, extra: "rescan_seconds: 60")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+        process.arguments = ["watch", pipeline]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        usleep(500_000)
+        // A drop long after the first pass is seen through inotify, well before the 60-second rescan.
+        try drop("demo-phone-photo.jpg", as: "dropped-later.jpg")
+        let deadline = Date().addingTimeInterval(20)
+        while files(folder("publish")).isEmpty && Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(files(folder("publish")).count, 1, "watch did not publish the dropped file")
+        kill(process.processIdentifier, SIGTERM)
+        let stopBy = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < stopBy { usleep(50_000) }
+        XCTAssertFalse(process.isRunning, "watch did not stop on SIGTERM")
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        try assertInvariants(inputs: [MediaFormatsSHA.hex(try Fixtures.sample("demo-phone-photo.jpg")): 1])
+    }
+
+    func testCheckWithAPipelineChangesNothing() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        let path = inbox.appendingPathComponent("a.jpg").path
+        let publishable = try Fixtures.run(try Fixtures.consentgate, ["check", path, "--pipeline", pipeline])
+        XCTAssertEqual(publishable.status, 0, publishable.text + publishable.stderr)
+        XCTAssertTrue(publishable.text.contains("PUBLISHABLE on website"))
+        try drop("demo-camera-photo.jpg", as: "b.jpg")
+        let expired = try Fixtures.run(
+            try Fixtures.consentgate, ["check", inbox.appendingPathComponent("b.jpg").path, "--pipeline", pipeline])
+        XCTAssertEqual(expired.status, 1)
+        XCTAssertTrue(expired.text.contains("expired on 2026-06-01"), expired.text)
+        XCTAssertEqual(files(inbox), ["a.jpg", "b.jpg"], "check moves nothing")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ledger), "check writes no ledger")
+    }
+
     func testTwoInstancesAtOnce() throws {
         let inputs = try dropMany(60)
         let processes = try (0..<2).map { _ -> Process in

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Pipeline
+import Synchronization
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Long-running: process each pipeline's drop folder as files arrive (inotify plus a periodic rescan).",
+        discussion: """
+            consentgate watch Pipelines/website.yml
+
+            inotify makes local drops prompt; a rescan every rescan_seconds catches files written by other hosts
+            on SMB/NFS shares, which inotify does not see. Files still being copied are left until unchanged for
+            settle_seconds. SIGTERM or SIGINT: the files in hand are finished, then it exits. Run it under systemd
+            (see the README). Exit status on exit: as `run` (the worst of its passes); 2 on a configuration error.
+            """)
+
+    @Argument(help: "Pipeline files (YAML).") var pipelines: [String]
+
+    func run() throws {
+        var configs: [PipelineConfig] = []
+        for path in pipelines {
+            do { configs.append(try PipelineConfig.load(path: path)) } catch {
+                Output.error("watch: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let inotify: InboxWatch
+        do { inotify = try InboxWatch() } catch {
+            Output.error("watch: \(error)")
+            throw ExitCode(2)
+        }
+        let stop = Mutex(false)
+        let wake = DispatchSemaphore(value: 0)
+        let events = DispatchQueue(label: "consentgate.watch.events")
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        var sources: [any DispatchSourceProtocol] = []
+        for number in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: events)
+            source.setEventHandler {
+                stop.withLock { $0 = true }
+                wake.signal()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        let reader = DispatchSource.makeReadSource(fileDescriptor: inotify.fd, queue: events)
+        reader.setEventHandler { if inotify.drain() { wake.signal() } }
+        reader.resume()
+        sources.append(reader)
+        let rescan = configs.map(\.rescanSeconds).min() ?? 60
+        let timer = DispatchSource.makeTimerSource(queue: events)
+        timer.schedule(deadline: .now() + rescan, repeating: rescan)
+        timer.setEventHandler { wake.signal() }
+        timer.resume()
+        sources.append(timer)
+
+        Output.error(
+            "watch: watching \(configs.map(\.name).joined(separator: ", ")); rescan every \(Int(rescan)) s; SIGTERM to stop"
+        )
+        var status: Int32 = 0
+        while !stop.withLock({ $0 }) {
+            for config in configs {
+                if stop.withLock({ $0 }) { break }
+                do {
+                    try config.prepare()
+                    inotify.addWatches(inbox: config.inbox)
+                    let summary = try Runner(config: config).run(shouldStop: { stop.withLock { $0 } })
+                    status = max(status, summary.exitCode)
+                    if summary.published + summary.quarantined + summary.retracted + summary.left > 0 {
+                        print(
+                            "\(Date()): \(summary.pipeline): \(summary.published) published, \(summary.quarantined) quarantined, "
+                                + "\(summary.retracted) retracted, \(summary.left) left")
+                        fflush(nil)
+                    }
+                } catch {
+                    Output.error("watch: \(config.name): \(error)")
+                    status = max(status, 2)
+                }
+            }
+            if stop.withLock({ $0 }) { break }
+            wake.wait()
+            // Let a burst of events (a folder of photos being copied) arrive before the next pass.
+            usleep(200_000)
+            while wake.wait(timeout: .now()) == .success {}
+        }
+        for source in sources { source.cancel() }
+        Output.error("watch: stopped")
+        if status != 0 { throw ExitCode(status) }
+    }
+}
