@@ -140,7 +140,8 @@ public struct PipelineConfig: Sendable {
     }
 
     /// Checks what must exist and creates ConsentGate's own folders (quarantine, archive, retracted: 0700).
-    public func prepare() throws(PipelineError) {
+    /// With `create: false` (a dry run) it only checks, and creates nothing.
+    public func prepare(create: Bool = true) throws(PipelineError) {
         let manager = FileManager.default
         var isFolder: ObjCBool = false
         guard manager.fileExists(atPath: inbox, isDirectory: &isFolder), isFolder.boolValue else {
@@ -155,6 +156,12 @@ public struct PipelineConfig: Sendable {
         for (folder, mode) in [
             (publish, 0o755), (quarantine, 0o700), (archive, 0o700), (retracted, 0o700), (work, 0o700),
         ] {
+            if !create {
+                if manager.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+                    throw PipelineError("\(file): \(folder) is not a folder")
+                }
+                continue
+            }
             do {
                 try manager.createDirectory(
                     atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
@@ -165,6 +172,7 @@ public struct PipelineConfig: Sendable {
             }
         }
         let ledgerFolder = (ledger as NSString).deletingLastPathComponent
+        if !create { return }
         do { try manager.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true) } catch {
             throw PipelineError("\(file): cannot create the ledger's folder \(ledgerFolder)")
         }

@@ -58,9 +58,10 @@ public final class Runner: Sendable {
         throws(PipelineError)
         -> RunSummary
     {
-        try config.prepare()
-        let lock = try PipelineLock(folder: config.work)
-        defer { lock.release() }
+        try config.prepare(create: !dryRun)
+        // A dry run takes no lock and writes nothing; it only reads the inbox and the records.
+        let lock = dryRun ? nil : try PipelineLock(folder: config.work)
+        defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
         let trust: TrustStore
         do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }

@@ -323,6 +323,28 @@ final class PipelineTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: ledger), "check writes no ledger")
     }
 
+    func testDryRunDecidesAndChangesNothing() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try drop("demo-camera-photo.jpg", as: "b.jpg")
+        let dry = try runPipeline(["--dry-run"])
+        XCTAssertEqual(dry.status, 1)
+        XCTAssertEqual(dry.summary["published"] as? Int, 1)
+        XCTAssertEqual(dry.summary["quarantined"] as? Int, 1)
+        XCTAssertEqual(files(inbox), ["a.jpg", "b.jpg"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("out").path), "a dry run created folders")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: inbox.appendingPathComponent(".consentgate-work").path))
+    }
+
+    func testExamplePipelinesParse() throws {
+        for name in ["website.example.yml", "instagram.example.yml", "demo.yml"] {
+            let path = Fixtures.packageRoot.appendingPathComponent("Pipelines").appendingPathComponent(name).path
+            let outcome = try Fixtures.run(try Fixtures.consentgate, ["run", "--dry-run", path])
+            // They parse; the production ones stop only at their inbox, which does not exist here.
+            XCTAssertFalse(outcome.stderr.contains("unknown key") || outcome.stderr.contains("YAML"), outcome.stderr)
+            if name != "demo.yml" { XCTAssertTrue(outcome.stderr.contains("does not exist"), outcome.stderr) }
+        }
+    }
+
     func testTwoInstancesAtOnce() throws {
         let inputs = try dropMany(60)
         let processes = try (0..<2).map { _ -> Process in
