@@ -331,7 +331,9 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(dry.summary["published"] as? Int, 1)
         XCTAssertEqual(dry.summary["quarantined"] as? Int, 1)
         XCTAssertEqual(files(inbox), ["a.jpg", "b.jpg"])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("out").path), "a dry run created folders")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: root.appendingPathComponent("out").path), "a dry run created folders"
+        )
         XCTAssertFalse(FileManager.default.fileExists(atPath: inbox.appendingPathComponent(".consentgate-work").path))
     }
 
@@ -343,6 +345,22 @@ final class PipelineTests: XCTestCase {
             XCTAssertFalse(outcome.stderr.contains("unknown key") || outcome.stderr.contains("YAML"), outcome.stderr)
             if name != "demo.yml" { XCTAssertTrue(outcome.stderr.contains("does not exist"), outcome.stderr) }
         }
+    }
+
+    func testEveryCorpusFileReachesOneOutcome() throws {
+        let corpus = try Fixtures.requireCorpus()
+        var inputs: [String: Int] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path) where name != "SOURCES.tsv" {
+            let bytes = try Fixtures.bytes(corpus.appendingPathComponent(name))
+            try Data(bytes).write(to: inbox.appendingPathComponent(name))
+            inputs[MediaFormatsSHA.hex(bytes), default: 0] += 1
+        }
+        let result = try runPipeline()
+        // No record covers them: every one is quarantined with a reason, none crashes the run or is left.
+        XCTAssertEqual(result.status, 1, "\(result.summary)")
+        XCTAssertEqual(result.summary["left"] as? Int, 0)
+        XCTAssertEqual(result.summary["quarantined"] as? Int, inputs.values.reduce(0, +))
+        try assertInvariants(inputs: inputs)
     }
 
     func testTwoInstancesAtOnce() throws {
