@@ -72,6 +72,10 @@ let package = Package(
             name: "ConsentRecordsTests",
             dependencies: ["ConsentRecords", "MediaFormats"]
         ),
+        .testTarget(
+            name: "PipelineUnitTests",
+            dependencies: ["Pipeline", "ConsentRecords", "MediaFormats"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -363,6 +363,40 @@ final class PipelineTests: XCTestCase {
         try assertInvariants(inputs: inputs)
     }
 
+    func testAFullPublishDiskLeavesNothingPartialAndTheNextRunFinishes() throws {
+        let mountPoint = folder("publish")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=200k", "tmpfs", mountPoint.path])
+        guard mounted.status == 0 else {
+            throw XCTSkip("cannot mount a small tmpfs here (needs root): \(mounted.stderr)")
+        }
+        defer { _ = try? Fixtures.run("/bin/umount", ["-l", mountPoint.path]) }
+        var inputs: [String: Int] = [:]
+        for index in 0..<20 {
+            let trailer = Array("copy-\(index)".utf8)
+            try drop("demo-phone-photo.jpg", as: "p\(index).jpg", trailer: trailer)
+            inputs[MediaFormatsSHA.hex(try Fixtures.sample("demo-phone-photo.jpg") + trailer), default: 0] += 1
+        }
+        let full = try runPipeline()
+        XCTAssertEqual(full.status, 3, "a file that could not be delivered is exit 3: \(full.summary)")
+        let published = files(mountPoint)
+        XCTAssertGreaterThan(published.count, 0)
+        XCTAssertLessThan(published.count, 20)
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(hidden, [], "temporary files left on the full disk")
+        // Every published file is whole: each is the same sanitized picture.
+        let reference = try Data(contentsOf: mountPoint.appendingPathComponent(published[0]))
+        for name in published {
+            XCTAssertEqual(try Data(contentsOf: mountPoint.appendingPathComponent(name)), reference)
+        }
+        // Room again: the next run finishes what was claimed.
+        XCTAssertEqual(try Fixtures.run("/bin/mount", ["-o", "remount,size=20m", mountPoint.path]).status, 0)
+        let next = try runPipeline()
+        XCTAssertEqual(next.status, 0, "\(next.summary)")
+        try assertInvariants(inputs: inputs)
+        XCTAssertEqual(files(mountPoint).count, 20)
+    }
+
     func testTwoInstancesAtOnce() throws {
         let inputs = try dropMany(60)
         let processes = try (0..<2).map { _ -> Process in

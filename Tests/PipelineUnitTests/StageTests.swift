@@ -1,0 +1,138 @@
+import ConsentRecords
+import Foundation
+import MediaFormats
+import XCTest
+
+@testable import Pipeline
+
+/// The pipeline's pieces on their own: configuration, discovery, the CPU stages, the ledger.
+final class StageTests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
+    var root: URL!
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("cg-stage-" + UUID().uuidString)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+
+    func config(_ extra: String = "", folders: String? = nil) -> String {
+        """
+        name: unit
+        channel: website
+        folders: \(folders ?? "{inbox: in, publish: out/p, quarantine: out/q, archive: out/a, retracted: out/r}")
+        authorizations: auth
+        trust: trust.yml
+        ledger: out/ledger.sqlite
+        \(extra)
+        """
+    }
+
+    func testConfigResolvesPathsAndRefusesWhatIsWrong() throws {
+        let path = root.appendingPathComponent("p.yml").path
+        let parsed = try PipelineConfig.parse(config("settle_seconds: 5\nsanitize: {keep_icc: false}"), path: path)
+        XCTAssertEqual(parsed.inbox, root.appendingPathComponent("in").path)
+        XCTAssertEqual(parsed.settleSeconds, 5)
+        XCTAssertFalse(parsed.keepICC)
+        XCTAssertTrue(parsed.keepOrientation)
+        func error(_ text: String) -> String {
+            do {
+                _ = try PipelineConfig.parse(text, path: path)
+                return "accepted"
+            } catch { return error.message }
+        }
+        XCTAssertTrue(error(config("colour: blue")).hasSuffix("unknown key colour"))
+        XCTAssertTrue(error(config("sanitize: {strip_all: true}")).hasSuffix("unknown key sanitize.strip_all"))
+        XCTAssertTrue(
+            error(config(folders: "{inbox: in, publish: in/pub, quarantine: q, archive: a, retracted: r}")).contains(
+                "is inside the inbox"))
+        XCTAssertTrue(
+            error(config(folders: "{inbox: in, publish: p, quarantine: q, archive: a}")).hasSuffix(
+                "missing key folders.retracted"))
+        XCTAssertTrue(error(config("settle_seconds: soon")).contains("settle_seconds must be a number"))
+        XCTAssertTrue(error("- a list").contains("must be a YAML mapping"))
+    }
+
+    func testDiscoveryClassifiesWithoutFollowingOrReading() throws {
+        let inbox = root.appendingPathComponent("in")
+        try FileManager.default.createDirectory(
+            at: inbox.appendingPathComponent("sub/deeper"), withIntermediateDirectories: true)
+        let picture = try Data(contentsOf: Self.sampleMedia.appendingPathComponent("demo-phone-photo.jpg"))
+        try picture.write(to: inbox.appendingPathComponent("sub/deeper/ok.jpg"))
+        try picture.write(to: inbox.appendingPathComponent("fresh.jpg"))
+        try picture.write(to: inbox.appendingPathComponent("upload.part"))
+        try picture.write(to: inbox.appendingPathComponent(".hidden.jpg"))
+        try FileManager.default.createSymbolicLink(
+            atPath: inbox.appendingPathComponent("link.jpg").path, withDestinationPath: "/etc/passwd")
+        XCTAssertEqual(mkfifo(inbox.appendingPathComponent("fifo").path, 0o600), 0)
+        // Old enough to have settled, except fresh.jpg.
+        let old = Date().addingTimeInterval(-3600)
+        for name in ["sub/deeper/ok.jpg", "upload.part", ".hidden.jpg"] {
+            try FileManager.default.setAttributes(
+                [.modificationDate: old], ofItemAtPath: inbox.appendingPathComponent(name).path)
+        }
+        let found = Folders.discover(inbox: inbox.path, settle: 60, now: Date())
+        var kinds: [String: String] = [:]
+        for entry in found {
+            switch entry {
+            case .file(_, let relative, _): kinds[String(decoding: relative, as: UTF8.self)] = "file"
+            case .hostile(_, let relative, let why):
+                kinds[String(decoding: relative, as: UTF8.self)] = "hostile: " + why
+            case .unsettled(let path): kinds[(path.display as NSString).lastPathComponent] = "unsettled"
+            case .unreadable(let path, _): kinds[path.display] = "unreadable"
+            }
+        }
+        XCTAssertEqual(kinds["sub/deeper/ok.jpg"], "file")
+        XCTAssertEqual(kinds["fresh.jpg"], "unsettled")
+        XCTAssertEqual(kinds["link.jpg"], "hostile: a symbolic link: never followed")
+        XCTAssertEqual(kinds["fifo"], "hostile: a FIFO (named pipe): never read")
+        XCTAssertNil(kinds["upload.part"])
+        XCTAssertNil(kinds[".hidden.jpg"])
+        XCTAssertEqual(kinds.count, 4)
+    }
+
+    func testStagesDecideAndSanitizeOnlyWhatIsConsented() throws {
+        let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
+        let now = Timestamp.parse("2027-01-15T00:00:00Z")!
+        let registry = try Registry.load(
+            folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
+        let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
+        let stages = Stages(config: parsed, registry: registry, now: now)
+        func process(_ name: String) throws -> Runner.Processed {
+            let copy = root.appendingPathComponent(UUID().uuidString)
+            try Data(try Data(contentsOf: Self.sampleMedia.appendingPathComponent(name))).write(to: copy)
+            return stages.process(asset: "a", path: RawPath(copy.path), original: name)
+        }
+        let consented = try process("demo-phone-photo.jpg")
+        XCTAssertEqual(consented.decision?.approved, true)
+        XCTAssertNotNil(consented.sanitized)
+        XCTAssertTrue(consented.reasons.isEmpty)
+        let expired = try process("demo-camera-photo.jpg")
+        XCTAssertEqual(expired.reasons.map(\.code), ["expired"])
+        XCTAssertNil(expired.sanitized, "nothing unconsented is even sanitized")
+        let text = try process("not-a-picture.jpg")
+        XCTAssertEqual(text.reasons.map(\.code), ["no_record"])
+        let empty = root.appendingPathComponent("empty")
+        FileManager.default.createFile(atPath: empty.path, contents: Data())
+        XCTAssertEqual(
+            stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code), ["empty"])
+    }
+
+    func testLedgerChainFindsEditsAndGaps() throws {
+        let ledger = try Ledger(path: root.appendingPathComponent("l.sqlite").path)
+        for kind in ["claimed", "quarantined", "claimed"] {
+            try ledger.append(
+                pipeline: "unit", kind: kind, asset: "a", fileSHA256: nil, contentSHA256: nil, detail: ["n": 1])
+        }
+        XCTAssertEqual(try ledger.verifyChain(), [])
+        try ledger.queue.write { db in try db.execute(sql: "UPDATE events SET kind = 'published' WHERE seq = 2") }
+        XCTAssertEqual(try ledger.verifyChain(), ["event 2 was edited (its hash does not match)"])
+        try ledger.queue.write { db in try db.execute(sql: "UPDATE events SET kind = 'quarantined' WHERE seq = 2") }
+        try ledger.queue.write { db in try db.execute(sql: "DELETE FROM events WHERE seq = 2") }
+        XCTAssertEqual(
+            try ledger.verifyChain(), ["event 2 is missing (next is 3)", "event 3 does not follow the event before it"])
+    }
+}
