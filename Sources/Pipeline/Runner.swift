@@ -200,7 +200,12 @@ public final class Runner: Sendable {
         // A publish file left by an interrupted run is finished, whatever is decided now: the sweep retracts it
         // if consent has gone since. This keeps a file from ending both published and quarantined.
         let alreadyPublished = FileIO.exists(publishedPath)
-        if alreadyPublished || (item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil) {
+        // Likewise a quarantine the ledger already records is finished as recorded, even if consent arrived since:
+        // the picture can be dropped again, and the ledger never says both.
+        let recordedQuarantine = try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"])
+        let alreadyQuarantined = !alreadyPublished && recordedQuarantine != nil
+        let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
+        if alreadyPublished || (approved && !alreadyQuarantined) {
             if !alreadyPublished, let clean = item.sanitized {
                 let pending = try wrap { () throws(MediaError) in
                     try FileIO.writePending(clean.output, finalPath: publishedPath)
@@ -225,9 +230,12 @@ public final class Runner: Sendable {
                 publishedName: publishedName)
         }
         let reasons = item.reasons.isEmpty ? [(code: "unknown", message: "not approved")] : item.reasons
-        try writeReason(
-            asset: item.asset, original: item.original, fingerprints: item.fingerprints, reasons: reasons,
-            records: item.decision?.matchingRecords ?? [], now: now)
+        // After a kill the reason already written (with the original name) is kept.
+        if !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json")) {
+            try writeReason(
+                asset: item.asset, original: item.original, fingerprints: item.fingerprints, reasons: reasons,
+                records: item.decision?.matchingRecords ?? [], now: now)
+        }
         // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
         // next run finishes the move without a second event. The other order could lose the event for good.
         if try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"]) == nil {

@@ -45,6 +45,17 @@ final class PipelineTests: XCTestCase {
         return (outcome.status, list?.first ?? ["stderr": outcome.stderr])
     }
 
+    /// Starts the binary in the background, its output discarded.
+    func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     func drop(_ sample: String, as name: String, trailer: [UInt8] = []) throws {
         var bytes = try Fixtures.sample(sample)
         bytes += trailer
@@ -263,12 +274,7 @@ final class PipelineTests: XCTestCase {
                 inputs.merge(try dropMany(40, from: next)) { $0 + $1 }
                 next += 40
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
-            process.arguments = ["run", pipeline]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try start(["run", pipeline])
             usleep(UInt32.random(in: 2_000...150_000, using: &generator))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
@@ -286,12 +292,7 @@ final class PipelineTests: XCTestCase {
 
     func testWatchPublishesDropsAndStopsOnSIGTERM() throws {
         try writePipeline(settle: 0, extra: "rescan_seconds: 60")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
-        process.arguments = ["watch", pipeline]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try start(["watch", pipeline])
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         usleep(500_000)
         // A drop long after the first pass is seen through inotify, well before the 60-second rescan.
@@ -397,16 +398,50 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(files(mountPoint).count, 20)
     }
 
+    func testARecordedQuarantineIsFinishedAsRecordedAfterAKill() throws {
+        // The state a kill leaves between the ledger's "quarantined" event and the move: the original still in
+        // the work folder. Meanwhile the picture became consented; the recorded outcome must still win.
+        try drop("demo-camera-photo.jpg", as: "b.jpg")
+        XCTAssertEqual(try runPipeline().status, 1)
+        let quarantined = files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }
+        XCTAssertEqual(quarantined.count, 1)
+        let asset = String(quarantined[0].prefix(32))
+        let work = inbox.appendingPathComponent(".consentgate-work")
+        try FileManager.default.moveItem(
+            at: folder("quarantine").appendingPathComponent(quarantined[0]), to: work.appendingPathComponent(asset))
+        let reasonBefore = try Data(contentsOf: folder("quarantine").appendingPathComponent(asset + ".reason.json"))
+        // Consent now covers the picture: a valid authorization, signed with (a private copy of) the DEMO key.
+        let key = root.appendingPathComponent("demo.key")
+        try FileManager.default.copyItem(
+            at: Fixtures.sampleMedia.appendingPathComponent("keys/demo-office.DEMO.key"), to: key)
+        chmod(key.path, 0o600)
+        let camera = Fixtures.sampleMedia.appendingPathComponent("demo-camera-photo.jpg").path
+        let authorize = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "authorize", "--key", key.path, "--id", "AUTH-LATE-1", "--subject", "P-LATE-1", "--channels", "website",
+                "--effective", "2026-01-01", "--expires", "2036-01-01", "--out",
+                root.appendingPathComponent("authorizations").path,
+                camera,
+            ])
+        XCTAssertEqual(authorize.status, 0, authorize.stderr)
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["check", camera, "--pipeline", pipeline]).status, 0,
+            "the picture is consented now")
+        let recovered = try runPipeline()
+        XCTAssertEqual(recovered.summary["published"] as? Int, 0, "\(recovered.summary)")
+        XCTAssertEqual(files(folder("publish")), [])
+        XCTAssertEqual(files(folder("quarantine")), [asset + ".jpg", asset + ".reason.json"])
+        XCTAssertEqual(
+            try Data(contentsOf: folder("quarantine").appendingPathComponent(asset + ".reason.json")), reasonBefore)
+        XCTAssertEqual(
+            try sql("SELECT COUNT(*) FROM events WHERE asset='\(asset)' AND kind IN ('published','quarantined')"), "1")
+    }
+
     func testTwoInstancesAtOnce() throws {
         let inputs = try dropMany(60)
         let processes = try (0..<2).map { _ -> Process in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
-            process.arguments = ["run", pipeline]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
+            try start(["run", pipeline])
         }
         var statuses: [Int32] = []
         for process in processes {
