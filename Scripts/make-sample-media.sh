@@ -58,6 +58,30 @@ exiftool -q -overwrite_original -Make="DemoCam" -Model="DemoCam X100 (DEMO)" -Se
   -Artist="Demo Photographer" -DateTimeOriginal="2026:04:01 15:00:00" "$tmp/f.jpg"
 cp "$tmp/f.jpg" demo-group-photo.jpg
 
+# An animated GIF (it loops) with a comment and XMP naming a fictitious patient.
+ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=160x120:rate=5" -frames:v 6 -loop 0 "$tmp/g.gif"
+exiftool -q -overwrite_original -Comment="Jane Demo-Doe (FAKE) physio session 3" \
+  -XMP-dc:Creator="Demo Physio Team (FAKE)" "$tmp/g.gif"
+cp "$tmp/g.gif" demo-animation.gif
+
+# A WebP sticker with EXIF (GPS, serials, Orientation 6) and XMP in an extended (VP8X) file. exiftool 12.57
+# does not write WebP, so the chunks are assembled here around ffmpeg's VP8 bitstream.
+ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=96x64" -frames:v 1 -c:v libwebp -quality 80 "$tmp/s.webp"
+exiftool -b -EXIF demo-phone-photo.jpg > "$tmp/exif.bin"
+python3 - "$tmp/s.webp" "$tmp/exif.bin" demo-sticker.webp <<'PY'
+import struct, sys
+plain = open(sys.argv[1], "rb").read()
+exif = open(sys.argv[2], "rb").read()
+def chunk(name, payload):
+    return name + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")
+xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq>'
+       b'<rdf:li>Jane Demo-Doe (FAKE)</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>')
+vp8x = chunk(b"VP8X", bytes([0x08 | 0x04, 0, 0, 0]) + (96 - 1).to_bytes(3, "little") + (64 - 1).to_bytes(3, "little"))
+body = b"WEBP" + vp8x + plain[12:] + chunk(b"EXIF", exif) + chunk(b"XMP ", xmp)
+open(sys.argv[3], "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+PY
+
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg
 ls -l

@@ -29,11 +29,15 @@ public enum Inspector {
             switch format {
             case .jpeg: try inspectJPEG(bytes, into: &report)
             case .png: try inspectPNG(bytes, into: &report)
+            case .webp: try inspectWebP(bytes, into: &report)
+            case .gif: try inspectGIF(bytes, into: &report)
             case .unknown: throw MediaError.unsupported("not an image or video format ConsentGate knows")
             default: throw MediaError.unsupported("\(format.rawValue) (support planned)")
             }
-            report.image = try ImageCodec.readHeader(format, bytes, limits: limits)
-            if let warning = report.image?.firstWarning { report.warnings.append("decoder: \(warning)") }
+            if format == .jpeg || format == .png {
+                report.image = try ImageCodec.readHeader(format, bytes, limits: limits)
+                if let warning = report.image?.firstWarning { report.warnings.append("decoder: \(warning)") }
+            }
         } catch {
             report.error = "\(error)"
         }
@@ -190,6 +194,100 @@ public enum Inspector {
             report.metadata.append(
                 MetadataItem(
                     family: "Trailer", name: "data after IEND", offset: trailer.lowerBound, bytes: trailer.count))
+        }
+    }
+
+    static func inspectWebP(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
+        let structure = try WebPStructure(parsing: bytes)
+        report.contentSHA256 = WebPSanitizer.contentSHA256(bytes, structure)
+        for chunk in structure.chunks {
+            report.structure.append(
+                StructureEntry(
+                    offset: chunk.offset, length: chunk.payload.count + 8, name: chunk.fourCC,
+                    detail: chunk.frameChunks.isEmpty ? nil : chunk.frameChunks.map(\.fourCC).joined(separator: ", ")))
+            switch chunk.fourCC {
+            case "EXIF":
+                let tiff = WebPSanitizer.exifTIFF(bytes, chunk)
+                if let contents = EXIF.read(tiff: tiff, offset: chunk.offset) {
+                    report.metadata += contents.items
+                } else {
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "EXIF", name: "unreadable EXIF chunk", offset: chunk.offset,
+                            bytes: chunk.payload.count))
+                }
+            case "XMP ":
+                report.metadata.append(
+                    MetadataItem(family: "XMP", name: "XMP packet", offset: chunk.offset, bytes: chunk.payload.count))
+            case "ICCP":
+                report.metadata.append(
+                    MetadataItem(family: "ICC", name: "ICC profile", offset: chunk.offset, bytes: chunk.payload.count))
+            default:
+                if chunk.fourCC != "VP8X" && !WebPSanitizer.coded.contains(chunk.fourCC) {
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "RIFF chunk", name: chunk.fourCC, offset: chunk.offset, bytes: chunk.payload.count))
+                }
+                for sub in chunk.frameChunks where !WebPSanitizer.frameCoded.contains(sub.fourCC) {
+                    report.metadata.append(
+                        MetadataItem(
+                            family: "RIFF chunk", name: "frame " + sub.fourCC, offset: sub.offset,
+                            bytes: sub.payload.count))
+                }
+            }
+        }
+        if let trailer = structure.trailer {
+            report.metadata.append(
+                MetadataItem(
+                    family: "Trailer", name: "data after the RIFF chunk", offset: trailer.lowerBound,
+                    bytes: trailer.count))
+        }
+    }
+
+    static func inspectGIF(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
+        let structure = try GIFStructure(parsing: bytes)
+        report.contentSHA256 = GIFSanitizer.contentSHA256(bytes, structure)
+        report.image = ImageHeader(
+            width: Int(bytes[6]) | Int(bytes[7]) << 8, height: Int(bytes[8]) | Int(bytes[9]) << 8, components: 1,
+            bitDepth: 8,
+            progressiveOrInterlaced: false, warnings: 0, firstWarning: nil)
+        for block in structure.blocks {
+            report.structure.append(
+                StructureEntry(offset: block.range.lowerBound, length: block.range.count, name: block.name))
+            switch block.kind {
+            case .comment:
+                // Sub-blocks after the two-byte introducer: size byte, data, ... , 0.
+                var text: [UInt8] = []
+                var at = block.range.lowerBound + 2
+                while at < block.range.upperBound, bytes[at] != 0 {
+                    let size = Int(bytes[at])
+                    text += bytes[(at + 1)..<min(at + 1 + size, block.range.upperBound)]
+                    at += 1 + size
+                }
+                report.metadata.append(
+                    MetadataItem(
+                        family: "Comment", name: "GIF comment", value: String(decoding: text, as: UTF8.self),
+                        offset: block.range.lowerBound))
+            case .application(let id) where !GIFSanitizer.keeps(block.kind):
+                report.metadata.append(
+                    MetadataItem(
+                        family: id.hasPrefix("XMP") ? "XMP" : "GIF application", name: id,
+                        offset: block.range.lowerBound, bytes: block.range.count))
+            case .plainText, .otherExtension:
+                report.metadata.append(
+                    MetadataItem(
+                        family: "GIF extension", name: block.name, offset: block.range.lowerBound,
+                        bytes: block.range.count))
+            default:
+                break
+            }
+        }
+        if structure.missingTrailer { report.warnings.append("no GIF trailer at the end of the file") }
+        if let trailer = structure.trailer {
+            report.metadata.append(
+                MetadataItem(
+                    family: "Trailer", name: "data after the GIF trailer", offset: trailer.lowerBound,
+                    bytes: trailer.count))
         }
     }
 }

@@ -14,7 +14,7 @@ public enum MediaFormat: String, Codable, Sendable, CaseIterable {
     case unknown = "unknown"
 
     /// Formats the sanitizer can process today.
-    public var isSupported: Bool { self == .jpeg || self == .png }
+    public var isSupported: Bool { [.jpeg, .png, .webp, .gif].contains(self) }
 
     /// Detects the format from the first bytes of a file.
     public static func sniff<C: Collection>(_ bytes: C) -> MediaFormat where C.Element == UInt8, C.Index == Int {

@@ -63,10 +63,26 @@ public enum Sanitizer {
             try PNGSanitizer.verify(
                 built.output, original: bytes, originalStructure: structure, orientation: built.orientation,
                 options: options)
+        case .webp:
+            let structure = try WebPStructure(parsing: bytes)
+            let content = WebPSanitizer.contentSHA256(bytes, structure)
+            built = try WebPSanitizer.sanitize(bytes, structure, options: options)
+            try WebPSanitizer.verify(
+                built.output, expectedContent: content, orientation: built.orientation, options: options)
+        case .gif:
+            let structure = try GIFStructure(parsing: bytes)
+            let content = GIFSanitizer.contentSHA256(bytes, structure)
+            built = GIFSanitizer.sanitize(bytes, structure)
+            try GIFSanitizer.verify(built.output, expectedContent: content)
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
         default:
             throw .unsupported("\(format.rawValue) (support planned)")
+        }
+        if options.verifyDecode && (format == .webp || format == .gif) {
+            // No listed library decodes these formats; fail closed rather than skip the check asked for.
+            throw .unsupported(
+                "\(format.rawValue) cannot be fully decoded here (verify_decode needs libjpeg or libpng)")
         }
         var pixels: String? = nil
         if options.verifyDecode {
@@ -129,6 +145,14 @@ public struct Fingerprints: Codable, Sendable, Equatable {
             let structure = try PNGStructure(parsing: bytes)
             return Fingerprints(
                 format: format, fileSHA256: file, contentSHA256: PNGSanitizer.contentSHA256(bytes, structure))
+        case .webp:
+            let structure = try WebPStructure(parsing: bytes)
+            return Fingerprints(
+                format: format, fileSHA256: file, contentSHA256: WebPSanitizer.contentSHA256(bytes, structure))
+        case .gif:
+            let structure = try GIFStructure(parsing: bytes)
+            return Fingerprints(
+                format: format, fileSHA256: file, contentSHA256: GIFSanitizer.contentSHA256(bytes, structure))
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
         default:

@@ -63,14 +63,19 @@ final class CorpusTests: XCTestCase {
         case .png:
             let pngfix = try Fixtures.requireTool("pngfix")
             return try Fixtures.run(pngfix, [url.path]).status == 0
+        case .webp, .gif:
+            let ffmpeg = try Fixtures.requireTool("ffmpeg")
+            return try Fixtures.run(ffmpeg, ["-v", "error", "-xerror", "-i", url.path, "-f", "null", "-"]).status == 0
         default:
             return false
         }
     }
 
-    func testEveryJPEGAndPNGIsWrittenCleanOrRefusedLikeTheReferenceDecoder() throws {
-        let files = try corpusFiles([.jpeg, .png])
-        XCTAssertGreaterThan(files.count, 70)
+    static let supported: Set<MediaFormat> = [.jpeg, .png, .webp, .gif]
+
+    func testEverySupportedFileIsWrittenCleanOrRefusedLikeTheReferenceDecoder() throws {
+        let files = try corpusFiles(CorpusTests.supported)
+        XCTAssertGreaterThan(files.count, 80)
         let folder = try Fixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let reports = try strip(files, into: folder)
@@ -119,7 +124,7 @@ final class CorpusTests: XCTestCase {
     }
 
     func testEveryOtherCorpusFileIsRefusedCleanlyByStripAndInspect() throws {
-        let files = try corpusFiles(Set(MediaFormat.allCases).subtracting([.jpeg, .png]))
+        let files = try corpusFiles(Set(MediaFormat.allCases).subtracting(CorpusTests.supported))
         XCTAssertGreaterThan(files.count, 20)
         let folder = try Fixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
