@@ -82,6 +82,12 @@ body = b"WEBP" + vp8x + plain[12:] + chunk(b"EXIF", exif) + chunk(b"XMP ", xmp)
 open(sys.argv[3], "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
 PY
 
+# A short video clip with a GPS position and a title naming a fictitious patient (MP4 udta).
+ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=64x48:rate=5" -t 1 -c:v libx264 -pix_fmt yuv420p \
+  -metadata location="+47.3769+008.5417/" -metadata title="Jane Demo-Doe (FAKE) walking again" \
+  -fflags +bitexact -flags:v +bitexact "$tmp/clip.mp4"
+cp "$tmp/clip.mp4" demo-clip.mp4
+
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg
 ls -l

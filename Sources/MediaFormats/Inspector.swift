@@ -22,6 +22,21 @@ public struct InspectReport: Codable, Sendable {
 
 /// Lists a file's structure and every metadata item in it.
 public enum Inspector {
+    static let isoFormats: Set<MediaFormat> = [.mp4, .mov, .threeGP, .heic, .heif, .avif]
+
+    /// Inspects a file on disk: ISO-BMFF media is walked in place (a video is never loaded whole); other
+    /// formats are read into memory within the limits.
+    public static func inspect(path: String, limits: MediaLimits = .init()) throws(MediaError) -> InspectReport {
+        let source = try FileSource(path: path)
+        let format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
+        guard isoFormats.contains(format) else {
+            return inspect(try FileIO.readFile(atPath: path, limit: limits.maxFileBytes), limits: limits)
+        }
+        var report = InspectReport(format: format, bytes: source.count, fileSHA256: try source.sha256())
+        do { try ISOInspector.inspect(source, into: &report) } catch { report.error = "\(error)" }
+        return report
+    }
+
     public static func inspect(_ bytes: [UInt8], limits: MediaLimits = .init()) -> InspectReport {
         let format = MediaFormat.sniff(bytes)
         var report = InspectReport(format: format, bytes: bytes.count, fileSHA256: RangeHasher.sha256(bytes))

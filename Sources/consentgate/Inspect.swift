@@ -20,14 +20,13 @@ struct Inspect: ParsableCommand {
     @OptionGroup var limitOptions: LimitOptions
 
     func run() throws {
-        let bytes: [UInt8]
+        let report: InspectReport
         do {
-            bytes = try Output.read(file, limits: limitOptions.limits)
+            report = try Inspector.inspect(path: file, limits: limitOptions.limits)
         } catch {
             Output.error("inspect: \(error)")
             throw ExitCode(1)
         }
-        let report = Inspector.inspect(bytes, limits: limitOptions.limits)
         if json {
             Output.json(report)
         } else {

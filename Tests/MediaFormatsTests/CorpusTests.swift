@@ -133,12 +133,17 @@ final class CorpusTests: XCTestCase {
             XCTAssertTrue(report.reason?.hasPrefix("unsupported format: ") ?? false, report.reason ?? "")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
+        var readable = 0
         for file in files {
+            // inspect reads the box tree of video and phone formats (0), or names what is malformed (1).
             let outcome = try Fixtures.run(try Fixtures.consentgate, ["inspect", "--json", file.path], timeout: 60)
-            XCTAssertEqual(outcome.status, 1, file.lastPathComponent)
+            XCTAssertTrue([0, 1].contains(outcome.status), "\(file.lastPathComponent): \(outcome.stderr)")
             let report = try JSONSerialization.jsonObject(with: outcome.stdout) as? [String: Any]
             XCTAssertNotNil(report?["file_sha256"], file.lastPathComponent)
+            XCTAssertEqual(outcome.status == 0, report?["error"] == nil, file.lastPathComponent)
+            if outcome.status == 0 { readable += 1 }
         }
+        XCTAssertGreaterThan(readable, files.count / 2)
     }
 
     func testInspectFindsWhatSOURCESSaysIsThere() throws {
