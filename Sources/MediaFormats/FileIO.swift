@@ -15,7 +15,19 @@ public enum FileIO {
 
     /// Reads a regular file into memory, refusing anything larger than `limit` bytes.
     public static func readFile(atPath path: String, limit: Int) throws(MediaError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        try readFile(atPathBytes: Array(path.utf8), limit: limit)
+    }
+
+    /// The same for a path given as raw bytes (file names on a share need not be valid UTF-8). With
+    /// `followLinks: false` a symbolic link is refused, not followed (the pipeline's reads).
+    public static func readFile(atPathBytes pathBytes: [UInt8], limit: Int, followLinks: Bool = true) throws(MediaError)
+        -> [UInt8]
+    {
+        let path = String(decoding: pathBytes, as: UTF8.self)  // for messages only
+        let flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW)
+        let fd = (pathBytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, flags) }
+        }
         guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
         defer { close(fd) }
         var info = stat()

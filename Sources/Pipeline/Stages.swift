@@ -17,7 +17,7 @@ struct Stages: Sendable {
         // Inspect.
         let bytes: [UInt8]
         do {
-            bytes = try FileIO.readFile(atPath: path.display, limit: MediaLimits().maxFileBytes)
+            bytes = try FileIO.readFile(atPathBytes: path.bytes, limit: MediaLimits().maxFileBytes, followLinks: false)
         } catch {
             item.reasons.append(("unreadable", "cannot be read: \(error)"))
             return item

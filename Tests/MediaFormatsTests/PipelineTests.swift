@@ -204,6 +204,8 @@ final class PipelineTests: XCTestCase {
         _ = picture.withUnsafeBytes { write(handle, $0.baseAddress!, picture.count) }
         close(handle)
 
+        let dry = try runPipeline(["--dry-run"])
+        XCTAssertEqual(dry.summary["published"] as? Int, 1, "a dry run reads the oddly named file too: \(dry.summary)")
         let result = try runPipeline()
         XCTAssertEqual(result.status, 1, "\(result.summary)")
         XCTAssertEqual(result.summary["published"] as? Int, 1, "only the oddly named regular file: \(result.summary)")
