@@ -44,60 +44,72 @@ enum Folders {
     /// Walks the inbox without following any link. `settle`: a file must be unchanged this long.
     static func discover(inbox: String, settle: TimeInterval, now: Date) -> [Found] {
         var found: [Found] = []
-        walk(RawPath(inbox), relative: [], depth: 0, settle: settle, now: now, into: &found)
+        discover(inbox: inbox, settle: settle, now: now) { entry in
+            found.append(entry)
+            return true
+        }
         return found
     }
 
+    /// The same, handing each entry to `visit` as it is found, so nothing accumulates however many files
+    /// wait; `visit` returns false to stop the walk.
+    static func discover(inbox: String, settle: TimeInterval, now: Date, visit: (Found) throws -> Bool) rethrows {
+        _ = try walk(RawPath(inbox), relative: [], depth: 0, settle: settle, now: now, visit: visit)
+    }
+
+    /// What one directory entry is, from lstat (never following a link, never opening the file).
+    private static func classify(_ path: RawPath, relative: [UInt8], settle: TimeInterval, now: Date) -> Found? {
+        var info = stat()
+        guard path.withCString({ lstat($0, &info) }) == 0 else {
+            return .unreadable(path, why: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            return nil
+        case S_IFREG:
+            if info.st_nlink > 1 {
+                return .hostile(
+                    path, relative: relative, why: "a hard link (\(info.st_nlink) names for one file): never read")
+            }
+            let modified = Date(
+                timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+            if now.timeIntervalSince(modified) < settle { return .unsettled(path) }
+            return .file(path, relative: relative, size: Int(info.st_size))
+        case S_IFLNK: return .hostile(path, relative: relative, why: "a symbolic link: never followed")
+        case S_IFIFO: return .hostile(path, relative: relative, why: "a FIFO (named pipe): never read")
+        case S_IFCHR, S_IFBLK: return .hostile(path, relative: relative, why: "a device file: never read")
+        case S_IFSOCK: return .hostile(path, relative: relative, why: "a socket: never read")
+        default: return .hostile(path, relative: relative, why: "an unknown kind of file: never read")
+        }
+    }
+
+    /// Returns false when `visit` asked to stop.
     private static func walk(
-        _ folder: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date, into found: inout [Found]
-    ) {
+        _ folder: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date, visit: (Found) throws -> Bool
+    ) rethrows -> Bool {
         guard depth <= maxDepth else {
-            found.append(.unreadable(folder, why: "folders nested deeper than \(maxDepth) levels"))
-            return
+            return try visit(.unreadable(folder, why: "folders nested deeper than \(maxDepth) levels"))
         }
         guard let directory = folder.withCString({ opendir($0) }) else {
-            found.append(.unreadable(folder, why: "cannot open folder: \(String(cString: strerror(errno)))"))
-            return
+            return try visit(.unreadable(folder, why: "cannot open folder: \(String(cString: strerror(errno)))"))
         }
-        defer { closedir(directory) }
         var names: [[UInt8]] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
             if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
             if !skipped(name) { names.append(name) }
         }
+        closedir(directory)
         for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let path = folder.appending(name)
             let rel = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
-            var info = stat()
-            guard path.withCString({ lstat($0, &info) }) == 0 else {
-                found.append(.unreadable(path, why: "cannot stat: \(String(cString: strerror(errno)))"))
-                continue
-            }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
-                walk(path, relative: rel, depth: depth + 1, settle: settle, now: now, into: &found)
-            case S_IFREG:
-                if info.st_nlink > 1 {
-                    found.append(
-                        .hostile(
-                            path, relative: rel, why: "a hard link (\(info.st_nlink) names for one file): never read"))
-                    continue
-                }
-                let modified = Date(
-                    timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
-                if now.timeIntervalSince(modified) < settle {
-                    found.append(.unsettled(path))
-                } else {
-                    found.append(.file(path, relative: rel, size: Int(info.st_size)))
-                }
-            case S_IFLNK: found.append(.hostile(path, relative: rel, why: "a symbolic link: never followed"))
-            case S_IFIFO: found.append(.hostile(path, relative: rel, why: "a FIFO (named pipe): never read"))
-            case S_IFCHR, S_IFBLK: found.append(.hostile(path, relative: rel, why: "a device file: never read"))
-            case S_IFSOCK: found.append(.hostile(path, relative: rel, why: "a socket: never read"))
-            default: found.append(.hostile(path, relative: rel, why: "an unknown kind of file: never read"))
+            if let entry = classify(path, relative: rel, settle: settle, now: now) {
+                if try !visit(entry) { return false }
+            } else if try !walk(path, relative: rel, depth: depth + 1, settle: settle, now: now, visit: visit) {
+                return false
             }
         }
+        return true
     }
 
     /// Renames, or where the folders lie on different filesystems copies (temp, fsync, rename) and then

@@ -23,7 +23,32 @@ public struct RunSummary: Sendable, Encodable {
     public var retracted = 0
     public var left = 0
     public var unsettled = 0
+    /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
+    public var itemsOmitted = 0
+    public static let maxItems = 1000
+
+    /// Counts an outcome and keeps its report while there is room.
+    public mutating func add(_ item: ItemReport) {
+        switch item.outcome {
+        case "published": published += 1
+        case "quarantined": quarantined += 1
+        case "retracted": retracted += 1
+        default: left += 1
+        }
+        if items.count < RunSummary.maxItems { items.append(item) } else { itemsOmitted += 1 }
+    }
+
+    mutating func merge(_ other: RunSummary) {
+        published += other.published
+        quarantined += other.quarantined
+        retracted += other.retracted
+        left += other.left
+        for item in other.items {
+            if items.count < RunSummary.maxItems { items.append(item) } else { itemsOmitted += 1 }
+        }
+        itemsOmitted += other.itemsOmitted
+    }
 
     /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted; 3 a file could not
     /// be brought to an outcome.
@@ -80,7 +105,8 @@ public final class Runner: Sendable {
         let group = DispatchGroup()
         let work = DispatchQueue(label: "consentgate.inspect-verify-sanitize", attributes: .concurrent)
         let delivery = DispatchQueue(label: "consentgate.deliver")
-        let collected = Mutex<[ItemReport]>([])
+        // Counts for every file; item reports for the first `RunSummary.maxItems` only, so memory stays flat.
+        let collected = Mutex(RunSummary(pipeline: config.name, dryRun: dryRun))
         let started = Mutex(0)
         func hand(_ asset: String, _ path: RawPath, _ original: String) {
             let number = started.withLock { count -> Int in
@@ -95,10 +121,10 @@ public final class Runner: Sendable {
                         let report =
                             dryRun
                             ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
-                        collected.withLock { $0.append(report) }
+                        collected.withLock { $0.add(report) }
                     } catch {
                         collected.withLock {
-                            $0.append(
+                            $0.add(
                                 ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
                         }
                     }
@@ -115,61 +141,55 @@ public final class Runner: Sendable {
                 hand(name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)")
             }
         }
-        let found = Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: now)
-        for entry in found {
-            if shouldStop() { break }
-            switch entry {
-            case .unsettled:
-                summary.unsettled += 1
-            case .unreadable(_, let why):
-                summary.left += 1
-                summary.items.append(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
-            case .hostile(let path, let relative, let why):
-                let asset = Runner.hostileAssetID(path, relative: relative)
-                if dryRun {
-                    summary.quarantined += 1
-                    summary.items.append(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
-                    continue
+        do {
+            try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: now) { entry in
+                if shouldStop() { return false }
+                switch entry {
+                case .unsettled:
+                    summary.unsettled += 1
+                case .unreadable(_, let why):
+                    summary.add(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
+                case .hostile(let path, let relative, let why):
+                    let asset = Runner.hostileAssetID(path, relative: relative)
+                    if dryRun {
+                        summary.add(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
+                    } else {
+                        summary.add(
+                            try deliverHostile(path, relative: relative, why: why, asset: asset, ledger: ledger!))
+                    }
+                case .file(let path, let relative, _):
+                    slots.wait()
+                    if dryRun {
+                        hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
+                        return true
+                    }
+                    let asset = Folders.newAssetID()
+                    let target = config.work + "/" + asset
+                    // The claim: an atomic rename; if another instance took the file first, it is simply gone.
+                    guard path.withCString({ rename($0, target) }) == 0 else {
+                        slots.signal()
+                        return true
+                    }
+                    Folders.syncFolder(target)
+                    do {
+                        try ledger!.append(
+                            pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                            detail: ["source_path_sha256": sha256Hex(relative)], now: now)
+                    } catch {
+                        // The file stays claimed in the work folder; the next run recovers it.
+                        slots.signal()
+                        throw error
+                    }
+                    hand(asset, RawPath(target), String(decoding: relative, as: UTF8.self))
                 }
-                summary.items.append(
-                    try deliverHostile(
-                        path, relative: relative, why: why, asset: asset, ledger: ledger!, summary: &summary))
-            case .file(let path, let relative, _):
-                slots.wait()
-                if dryRun {
-                    hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
-                    continue
-                }
-                let asset = Folders.newAssetID()
-                let target = config.work + "/" + asset
-                // The claim: an atomic rename; if another instance took the file first, it is simply gone.
-                guard path.withCString({ rename($0, target) }) == 0 else {
-                    slots.signal()
-                    continue
-                }
-                Folders.syncFolder(target)
-                do {
-                    try ledger!.append(
-                        pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                        detail: ["source_path_sha256": sha256Hex(relative)], now: now)
-                } catch {
-                    // The file stays claimed in the work folder; the next run recovers it.
-                    slots.signal()
-                    group.wait()
-                    throw error
-                }
-                hand(asset, RawPath(target), String(decoding: relative, as: UTF8.self))
+                return true
             }
+        } catch {
+            group.wait()
+            throw (error as? PipelineError) ?? PipelineError("\(error)")
         }
         group.wait()
-        for item in collected.withLock({ $0 }) {
-            switch item.outcome {
-            case "published": summary.published += 1
-            case "quarantined": summary.quarantined += 1
-            default: summary.left += 1
-            }
-            summary.items.append(item)
-        }
+        summary.merge(collected.withLock { $0 })
         try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         return summary
     }
@@ -251,9 +271,7 @@ public final class Runner: Sendable {
             records: item.decision?.matchingRecords ?? [])
     }
 
-    func deliverHostile(
-        _ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger, summary: inout RunSummary
-    )
+    func deliverHostile(_ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger)
         throws(PipelineError) -> ItemReport
     {
         // Event first, then the move (see deliver); the asset id is derived from the entry itself, so a rerun
@@ -270,14 +288,12 @@ public final class Runner: Sendable {
             try Folders.move(path, to: config.quarantine + "/" + asset + ".unread", allowCopy: false)
         } catch {
             try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
-            summary.left += 1
             try ledger.append(
                 pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
                 detail: ["reason": "it is \(why), and it cannot be moved: \(error)"])
             return ItemReport(
                 asset: asset, outcome: "left", reasons: ["it is \(why), and it cannot be moved"], records: [])
         }
-        summary.quarantined += 1
         return ItemReport(asset: asset, outcome: "quarantined", reasons: ["it is \(why)"], records: [])
     }
 
@@ -325,8 +341,7 @@ public final class Runner: Sendable {
                 registry: registry, now: now)
             if decision.approved { continue }
             let reasons = decision.reasons.map(\.description)
-            summary.retracted += 1
-            summary.items.append(
+            summary.add(
                 ItemReport(
                     asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records))
             if dryRun { continue }

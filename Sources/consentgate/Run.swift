@@ -53,6 +53,9 @@ struct Run: ParsableCommand {
                 for item in summary.items where item.outcome != "published" {
                     print("  \(item.outcome) \(item.asset): \(item.reasons.joined(separator: "; "))")
                 }
+                if summary.itemsOmitted > 0 {
+                    print("  (\(summary.itemsOmitted) more; see the ledger: consentgate audit report)")
+                }
             }
         }
         if status != 0 { throw ExitCode(status) }
