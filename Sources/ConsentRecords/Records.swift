@@ -206,7 +206,7 @@ public enum RecordParser {
         guard !assetValues.isEmpty else { throw RecordError(reason: "\"assets\" must list at least one asset") }
         var assets: [AssetReference] = []
         for (index, value) in assetValues.enumerated() {
-            var asset = try ObjectReader(value, place: "asset \(index + 1)")
+            let asset = try ObjectReader(value, place: "asset \(index + 1)")
             try asset.refuseUnknown(["content_sha256", "file_sha256", "label", "people_in_frame"])
             let content = try asset.optionalHash("content_sha256")
             let file = try asset.optionalHash("file_sha256")
@@ -229,7 +229,7 @@ public enum RecordParser {
         }
         var signer: Authorization.Signer? = nil
         if let value = reader.optional("signer") {
-            var object = try ObjectReader(value, place: "signer")
+            let object = try ObjectReader(value, place: "signer")
             try object.refuseUnknown(["kind", "authority"])
             let kind = try object.string("kind")
             guard kind == "patient" || kind == "representative" else {
@@ -243,7 +243,7 @@ public enum RecordParser {
         }
         var form: Authorization.Form? = nil
         if let value = reader.optional("form") {
-            var object = try ObjectReader(value, place: "form")
+            let object = try ObjectReader(value, place: "form")
             try object.refuseUnknown(["template_id", "document_sha256"])
             form = .init(
                 templateID: try object.optionalString("template_id"),

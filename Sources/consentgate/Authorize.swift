@@ -45,7 +45,7 @@ struct Authorize: ParsableCommand {
             print(
                 "written \((out as NSString).appendingPathComponent(id + ".json")) and its .minisig (key \(signingKey.publicKey.keyIDHex))"
             )
-        } catch let error as RecordError {
+        } catch {
             Output.error("authorize: \(error)")
             throw ExitCode(2)
         }

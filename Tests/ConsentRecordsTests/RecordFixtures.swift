@@ -51,7 +51,7 @@ final class RecordLab {
 
     var trustPath: String {
         let path = folder.appendingPathComponent("trust.yml").path
-        FileManager.default.createFile(atPath: path, contents: Data(trustEntries.joined().utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(trustEntries.joined().utf8))
         return path
     }
 

@@ -51,8 +51,8 @@ enum Fixtures {
         process.arguments = arguments
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("cg-out-" + UUID().uuidString)
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("cg-err-" + UUID().uuidString)
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: out)
             try? FileManager.default.removeItem(at: err)

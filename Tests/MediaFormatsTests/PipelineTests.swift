@@ -189,7 +189,7 @@ final class PipelineTests: XCTestCase {
             atPath: inbox.appendingPathComponent("link.jpg").path, withDestinationPath: outside.path)
         XCTAssertEqual(link(outside.path, inbox.appendingPathComponent("hardlink.jpg").path), 0)
         XCTAssertEqual(mkfifo(inbox.appendingPathComponent("pipe.jpg").path, 0o644), 0)
-        FileManager.default.createFile(atPath: inbox.appendingPathComponent("empty.jpg").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: inbox.appendingPathComponent("empty.jpg").path, contents: Data())
         for skipped in [".hidden.jpg", "upload.jpg.part", "~$lock.jpg", "Thumbs.db"] {
             try drop("demo-phone-photo.jpg", as: skipped)
         }
@@ -241,7 +241,7 @@ final class PipelineTests: XCTestCase {
         try writePipeline(settle: 0)
         try FileManager.default.createDirectory(
             at: root.appendingPathComponent("out"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: folder("publish").path, contents: Data("not a folder".utf8))
+        _ = FileManager.default.createFile(atPath: folder("publish").path, contents: Data("not a folder".utf8))
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["run", pipeline]).status, 2)
         XCTAssertEqual(files(inbox), ["a.jpg"])
         let dry = try Fixtures.run(try Fixtures.consentgate, ["run", "--dry-run", "--help"])

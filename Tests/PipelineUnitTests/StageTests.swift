@@ -116,7 +116,7 @@ final class StageTests: XCTestCase {
         let text = try process("not-a-picture.jpg")
         XCTAssertEqual(text.reasons.map(\.code), ["no_record"])
         let empty = root.appendingPathComponent("empty")
-        FileManager.default.createFile(atPath: empty.path, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
         XCTAssertEqual(
             stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code), ["empty"])
     }
