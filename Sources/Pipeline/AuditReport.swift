@@ -29,7 +29,7 @@ public enum AuditReport {
         var page = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>ConsentGate audit: \(escape(pipeline))</title>
             <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}
-            th{background:#eee}.published{color:#060}.quarantined{color:#a60}.retracted{color:#a00}.broken{color:#a00;font-weight:bold}
+            th{background:#eee}td:nth-child(2){white-space:nowrap}.published{color:#060}.quarantined{color:#a60}.retracted{color:#a00}.broken{color:#a00;font-weight:bold}
             code{font-size:85%}</style></head><body>
             <h1>ConsentGate audit report: \(escape(pipeline))</h1>
             <p>Ledger chain: \(chainProblems.isEmpty ? "intact" : "<span class=\"broken\">BROKEN</span>") ·
@@ -42,14 +42,16 @@ public enum AuditReport {
         for event in events where event.kind != "claimed" {
             var detail = event.detail
             if let object = try? JSONSerialization.jsonObject(with: Data(event.detail.utf8)) as? [String: Any] {
-                detail = object.sorted { $0.key < $1.key }.map { key, value in
-                    "\(key): " + ((value as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? "\(value)")
+                detail = object.sorted { $0.key < $1.key }.compactMap { key, value in
+                    let text = (value as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? "\(value)"
+                    return text.isEmpty ? nil : "\(key): " + text
                 }.joined(separator: "; ")
             }
             page +=
                 "<tr class=\"\(escape(event.kind))\"><td>\(event.seq)</td><td>\(escape(event.at))</td><td>\(escape(event.kind))</td>"
             page += "<td><code>\(escape(event.asset ?? "-"))</code></td><td>\(escape(detail))</td>"
-            page += "<td><code>\(escape(String((event.contentSHA256 ?? "-").prefix(16))))…</code></td></tr>\n"
+            let content = event.contentSHA256.map { String($0.prefix(16)) + "…" } ?? "—"
+            page += "<td><code>\(escape(content))</code></td></tr>\n"
         }
         return page + "</table></body></html>\n"
     }

@@ -351,7 +351,8 @@ public final class Runner: Sendable {
             }
             try ledger.append(
                 pipeline: config.name, kind: "retracted", asset: publication.asset, fileSHA256: publication.fileSHA256,
-                contentSHA256: publication.contentSHA256, detail: ["reasons": decision.reasons.map(\.code)], now: now)
+                contentSHA256: publication.contentSHA256,
+                detail: ["reasons": decision.reasons.map(\.code), "records": publication.records], now: now)
         }
     }
 
