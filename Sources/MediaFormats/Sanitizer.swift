@@ -135,28 +135,19 @@ public struct Fingerprints: Codable, Sendable, Equatable {
     public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
         guard !bytes.isEmpty else { throw .malformed(format: "file", reason: "the file is empty") }
         let format = MediaFormat.sniff(bytes)
-        let file = RangeHasher.sha256(bytes)
+        return Fingerprints(
+            format: format, fileSHA256: RangeHasher.sha256(bytes), contentSHA256: try contentSHA256(format, bytes))
+    }
+
+    /// The format's `content_sha256` (definitions in the README and beside each format's sanitizer).
+    static func contentSHA256(_ format: MediaFormat, _ bytes: [UInt8]) throws(MediaError) -> String {
         switch format {
-        case .jpeg:
-            let structure = try JPEGStructure(parsing: bytes)
-            return Fingerprints(
-                format: format, fileSHA256: file, contentSHA256: JPEGSanitizer.contentSHA256(bytes, structure))
-        case .png:
-            let structure = try PNGStructure(parsing: bytes)
-            return Fingerprints(
-                format: format, fileSHA256: file, contentSHA256: PNGSanitizer.contentSHA256(bytes, structure))
-        case .webp:
-            let structure = try WebPStructure(parsing: bytes)
-            return Fingerprints(
-                format: format, fileSHA256: file, contentSHA256: WebPSanitizer.contentSHA256(bytes, structure))
-        case .gif:
-            let structure = try GIFStructure(parsing: bytes)
-            return Fingerprints(
-                format: format, fileSHA256: file, contentSHA256: GIFSanitizer.contentSHA256(bytes, structure))
-        case .unknown:
-            throw .unsupported("not an image or video format ConsentGate knows")
-        default:
-            throw .unsupported("\(format.rawValue) (support planned)")
+        case .jpeg: return JPEGSanitizer.contentSHA256(bytes, try JPEGStructure(parsing: bytes))
+        case .png: return PNGSanitizer.contentSHA256(bytes, try PNGStructure(parsing: bytes))
+        case .webp: return WebPSanitizer.contentSHA256(bytes, try WebPStructure(parsing: bytes))
+        case .gif: return GIFSanitizer.contentSHA256(bytes, try GIFStructure(parsing: bytes))
+        case .unknown: throw .unsupported("not an image or video format ConsentGate knows")
+        default: throw .unsupported("\(format.rawValue) (support planned)")
         }
     }
 }
