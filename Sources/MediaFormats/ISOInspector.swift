@@ -24,7 +24,6 @@ enum ISOInspector {
     static func inspect(_ source: FileSource, into report: inout InspectReport) throws(MediaError) {
         let structure = try ISOStructure(source: source)
         var mdtaKeys: [Int: String] = [:]
-        var trackHandler = ""
         for box in structure.boxes {
             report.structure.append(StructureEntry(offset: box.offset, length: box.size, name: box.path))
             var found: [MetadataItem] = []
@@ -54,7 +53,7 @@ enum ISOInspector {
                 }
             case "hdlr" where box.path.hasSuffix("mdia/hdlr"):
                 if let data = try payload(source, box), data.count >= 12 {
-                    trackHandler = String(decoding: data[8..<12], as: UTF8.self)
+                    let trackHandler = String(decoding: data[8..<12], as: UTF8.self)
                     if metadataHandlers.contains(trackHandler) {
                         item("Track", "\(trackHandler) track (timed metadata, text or timecode)", nil)
                     }
@@ -119,7 +118,6 @@ enum ISOInspector {
                 }
             }
         }
-        _ = trackHandler
         report.warnings.append(
             "content_sha256 is not defined for \(report.format.rawValue) yet, and strip refuses it: video and phone formats are planned"
         )

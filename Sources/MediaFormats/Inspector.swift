@@ -22,14 +22,12 @@ public struct InspectReport: Codable, Sendable {
 
 /// Lists a file's structure and every metadata item in it.
 public enum Inspector {
-    static let isoFormats: Set<MediaFormat> = [.mp4, .mov, .threeGP, .heic, .heif, .avif]
-
     /// Inspects a file on disk: ISO-BMFF media is walked in place (a video is never loaded whole); other
     /// formats are read into memory within the limits.
     public static func inspect(path: String, limits: MediaLimits = .init()) throws(MediaError) -> InspectReport {
         let source = try FileSource(path: path)
         let format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
-        guard isoFormats.contains(format) else {
+        guard format.isISOBMFF else {
             return inspect(try FileIO.readFile(atPath: path, limit: limits.maxFileBytes), limits: limits)
         }
         var report = InspectReport(format: format, bytes: source.count, fileSHA256: try source.sha256())
@@ -59,6 +57,13 @@ public enum Inspector {
         return report
     }
 
+    /// Every EXIF entry libexif reads from a TIFF-structured block, or one item saying the block is unreadable.
+    static func exifItems<C: Collection>(_ tiff: C, offset: Int, holder: String) -> [MetadataItem]
+    where C.Element == UInt8 {
+        EXIF.read(tiff: tiff, offset: offset)?.items
+            ?? [MetadataItem(family: "EXIF", name: "unreadable \(holder)", offset: offset, bytes: tiff.count)]
+    }
+
     static func inspectJPEG(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
         let structure = try JPEGStructure(parsing: bytes)
         report.contentSHA256 = JPEGSanitizer.contentSHA256(bytes, structure)
@@ -72,14 +77,7 @@ public enum Inspector {
             switch segment.kind {
             case .exif:
                 let tiff = bytes[(payload.lowerBound + 6)..<payload.upperBound]
-                if let contents = EXIF.read(tiff: tiff, offset: segment.offset) {
-                    report.metadata += contents.items
-                } else {
-                    report.metadata.append(
-                        MetadataItem(
-                            family: "EXIF", name: "unreadable EXIF block", offset: segment.offset, bytes: payload.count)
-                    )
-                }
+                report.metadata += exifItems(tiff, offset: segment.offset, holder: "EXIF block")
             case .xmp:
                 report.metadata.append(
                     MetadataItem(family: "XMP", name: "XMP packet", offset: segment.offset, bytes: payload.count))
@@ -173,13 +171,7 @@ public enum Inspector {
                     MetadataItem(
                         family: "PNG iTXt", name: keyword, value: value, offset: chunk.offset, bytes: data.count))
             case "eXIf":
-                if let contents = EXIF.read(tiff: data, offset: chunk.offset) {
-                    report.metadata += contents.items
-                } else {
-                    report.metadata.append(
-                        MetadataItem(
-                            family: "EXIF", name: "unreadable eXIf chunk", offset: chunk.offset, bytes: data.count))
-                }
+                report.metadata += exifItems(data, offset: chunk.offset, holder: "eXIf chunk")
             case "tIME":
                 if data.count == 7 {
                     let d = Array(data)
@@ -223,14 +215,7 @@ public enum Inspector {
             switch chunk.fourCC {
             case "EXIF":
                 let tiff = WebPSanitizer.exifTIFF(bytes, chunk)
-                if let contents = EXIF.read(tiff: tiff, offset: chunk.offset) {
-                    report.metadata += contents.items
-                } else {
-                    report.metadata.append(
-                        MetadataItem(
-                            family: "EXIF", name: "unreadable EXIF chunk", offset: chunk.offset,
-                            bytes: chunk.payload.count))
-                }
+                report.metadata += exifItems(tiff, offset: chunk.offset, holder: "EXIF chunk")
             case "XMP ":
                 report.metadata.append(
                     MetadataItem(family: "XMP", name: "XMP packet", offset: chunk.offset, bytes: chunk.payload.count))

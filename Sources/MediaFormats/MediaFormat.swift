@@ -13,8 +13,8 @@ public enum MediaFormat: String, Codable, Sendable, CaseIterable {
     case tiff = "TIFF"
     case unknown = "unknown"
 
-    /// Formats the sanitizer can process today.
-    public var isSupported: Bool { [.jpeg, .png, .webp, .gif].contains(self) }
+    /// ISO base media file formats (video and phone formats), walked in place rather than read whole.
+    public var isISOBMFF: Bool { [.mp4, .mov, .threeGP, .heic, .heif, .avif].contains(self) }
 
     /// Detects the format from the first bytes of a file.
     public static func sniff<C: Collection>(_ bytes: C) -> MediaFormat where C.Element == UInt8, C.Index == Int {

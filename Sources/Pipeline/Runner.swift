@@ -341,18 +341,33 @@ public final class Runner: Sendable {
                 registry: registry, now: now)
             if decision.approved { continue }
             let reasons = decision.reasons.map(\.description)
-            summary.add(
-                ItemReport(
-                    asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records))
-            if dryRun { continue }
-            let source = config.publish + "/" + publication.name
-            if FileIO.exists(source) {
-                try Folders.move(RawPath(source), to: config.retracted + "/" + publication.name, allowCopy: true)
+            let retracted = ItemReport(
+                asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records)
+            if dryRun {
+                summary.add(retracted)
+                continue
             }
-            try ledger.append(
-                pipeline: config.name, kind: "retracted", asset: publication.asset, fileSHA256: publication.fileSHA256,
-                contentSHA256: publication.contentSHA256,
-                detail: ["reasons": decision.reasons.map(\.code), "records": publication.records], now: now)
+            // One publication that cannot be withdrawn must not keep the others published: report it (exit 3)
+            // and go on. Move first, then the event: after a kill the next sweep finds the file gone and records it.
+            do {
+                let source = config.publish + "/" + publication.name
+                if FileIO.exists(source) {
+                    try Folders.move(RawPath(source), to: config.retracted + "/" + publication.name, allowCopy: true)
+                }
+                try ledger.append(
+                    pipeline: config.name, kind: "retracted", asset: publication.asset,
+                    fileSHA256: publication.fileSHA256, contentSHA256: publication.contentSHA256,
+                    detail: ["reasons": decision.reasons.map(\.code), "records": publication.records], now: now)
+                summary.add(retracted)
+            } catch {
+                summary.add(
+                    ItemReport(
+                        asset: publication.asset, outcome: "left",
+                        reasons: [
+                            "consent is gone (\(reasons.joined(separator: "; "))) but it could not be retracted: \(error)"
+                        ],
+                        records: publication.records))
+            }
         }
     }
 

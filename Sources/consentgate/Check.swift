@@ -74,7 +74,9 @@ struct Check: ParsableCommand {
         }
         let registry = try sources.registry(now: now, command: "check", fallback: fallback)
         // From the file, so that video and phone formats (walked in place) show their metadata too.
-        let inspection = (try? Inspector.inspect(path: file)) ?? Inspector.inspect(bytes)
+        let inspection =
+            MediaFormat.sniff(bytes).isISOBMFF
+            ? ((try? Inspector.inspect(path: file)) ?? Inspector.inspect(bytes)) : Inspector.inspect(bytes)
         let decision = ConsentPolicy.decide(
             contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
             registry: registry, now: now)

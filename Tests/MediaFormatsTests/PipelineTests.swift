@@ -244,8 +244,6 @@ final class PipelineTests: XCTestCase {
         _ = FileManager.default.createFile(atPath: folder("publish").path, contents: Data("not a folder".utf8))
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["run", pipeline]).status, 2)
         XCTAssertEqual(files(inbox), ["a.jpg"])
-        let dry = try Fixtures.run(try Fixtures.consentgate, ["run", "--dry-run", "--help"])
-        XCTAssertEqual(dry.status, 0)
     }
 
     /// Distinct inputs: consented and unconsented pictures, each made unique by bytes after EOI (which leave
@@ -438,6 +436,40 @@ final class PipelineTests: XCTestCase {
             try Data(contentsOf: folder("quarantine").appendingPathComponent(asset + ".reason.json")), reasonBefore)
         XCTAssertEqual(
             try sql("SELECT COUNT(*) FROM events WHERE asset='\(asset)' AND kind IN ('published','quarantined')"), "1")
+    }
+
+    func testOneRetractionThatFailsDoesNotKeepTheOthersPublished() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg", trailer: Array("one".utf8))
+        try drop("demo-phone-photo.jpg", as: "b.jpg", trailer: Array("two".utf8))
+        XCTAssertEqual(try runPipeline().status, 0)
+        let published = files(folder("publish"))
+        XCTAssertEqual(published.count, 2)
+        // The patient revokes; the first retraction is made impossible (a directory where its file must go).
+        let key = root.appendingPathComponent("demo.key")
+        try FileManager.default.copyItem(
+            at: Fixtures.sampleMedia.appendingPathComponent("keys/demo-office.DEMO.key"), to: key)
+        chmod(key.path, 0o600)
+        let revoke = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "revoke", "--key", key.path, "--authorization", "AUTH-DEMO-0001", "--out",
+                root.appendingPathComponent("authorizations").path,
+            ])
+        XCTAssertEqual(revoke.status, 0, revoke.stderr)
+        let blocker = folder("retracted").appendingPathComponent(published[0]).appendingPathComponent("x")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        let blocked = try runPipeline()
+        XCTAssertEqual(blocked.status, 3, "\(blocked.summary)")
+        XCTAssertEqual(blocked.summary["retracted"] as? Int, 1)
+        XCTAssertEqual(blocked.summary["left"] as? Int, 1)
+        XCTAssertEqual(files(folder("publish")), [published[0]], "the other picture was withdrawn")
+        // Once the obstacle is gone, the next run withdraws the last one.
+        try FileManager.default.removeItem(at: folder("retracted").appendingPathComponent(published[0]))
+        let next = try runPipeline()
+        XCTAssertEqual(next.status, 1, "\(next.summary)")
+        XCTAssertEqual(files(folder("publish")), [])
+        XCTAssertEqual(Set(files(folder("retracted"))), Set(published))
+        XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind='retracted'"), "2")
     }
 
     func testTwoInstancesAtOnce() throws {
