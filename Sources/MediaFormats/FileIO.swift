@@ -101,16 +101,7 @@ public enum FileIO {
     public static func writePending(_ bytes: [UInt8], finalPath: String, mode: mode_t = 0o644) throws(MediaError)
         -> PendingFile
     {
-        let folder = parentFolder(of: finalPath)
-        let base = finalPath.split(separator: "/").last.map(String.init) ?? "output"
-        var temporary = ""
-        var fd: Int32 = -1
-        for _ in 0..<16 {
-            temporary = folder + "/." + base + ".cg-" + String(UInt32.random(in: 0...UInt32.max), radix: 16) + ".tmp"
-            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-            if fd >= 0 || errno != EEXIST { break }
-        }
-        guard fd >= 0 else { throw .io("cannot create a file in \(folder): \(errnoText())") }
+        let (fd, temporary) = try createTemporary(beside: finalPath, mode: mode)
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { buffer in
@@ -133,6 +124,22 @@ public enum FileIO {
         }
         close(fd)
         return PendingFile(temporaryPath: temporary, finalPath: finalPath)
+    }
+
+    /// A new file `.NAME.cg-RANDOM.tmp` beside `finalPath`, open for writing (the pipeline removes such files
+    /// left by a kill).
+    static func createTemporary(beside finalPath: String, mode: mode_t) throws(MediaError) -> (Int32, String) {
+        let folder = parentFolder(of: finalPath)
+        let base = finalPath.split(separator: "/").last.map(String.init) ?? "output"
+        var temporary = ""
+        var fd: Int32 = -1
+        for _ in 0..<16 {
+            temporary = folder + "/." + base + ".cg-" + String(UInt32.random(in: 0...UInt32.max), radix: 16) + ".tmp"
+            fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+            if fd >= 0 || errno != EEXIST { break }
+        }
+        guard fd >= 0 else { throw .io("cannot create a file in \(folder): \(errnoText())") }
+        return (fd, temporary)
     }
 
     static func parentFolder(of path: String) -> String {

@@ -9,8 +9,17 @@ public final class FileSource: Sendable {
     let fd: Int32
     public let count: Int
 
-    public init(path: String) throws(MediaError) {
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+    public convenience init(path: String) throws(MediaError) {
+        try self.init(pathBytes: Array(path.utf8))
+    }
+
+    /// Opens a regular file; with `followLinks: false` a symbolic link is refused, not followed.
+    public init(pathBytes: [UInt8], followLinks: Bool = true) throws(MediaError) {
+        let path = String(decoding: pathBytes, as: UTF8.self)  // for messages only
+        let flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW)
+        fd = (pathBytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, flags) }
+        }
         guard fd >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {

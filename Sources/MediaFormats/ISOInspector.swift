@@ -118,8 +118,5 @@ enum ISOInspector {
                 }
             }
         }
-        report.warnings.append(
-            "content_sha256 is not defined for \(report.format.rawValue) yet, and strip refuses it: video and phone formats are planned"
-        )
     }
 }

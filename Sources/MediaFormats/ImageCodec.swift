@@ -124,6 +124,10 @@ struct RangeHasher {
 
     func finalize() -> String { Hex.string(hasher.finalize()) }
 
+    func finalizeBytes() -> [UInt8] { Array(hasher.finalize()) }
+
+    mutating func update(_ buffer: UnsafeRawBufferPointer) { hasher.update(bufferPointer: buffer) }
+
     static func sha256(_ bytes: [UInt8]) -> String {
         var hasher = RangeHasher()
         hasher.update(bytes)

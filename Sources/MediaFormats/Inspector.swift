@@ -30,8 +30,16 @@ public enum Inspector {
         guard format.isISOBMFF else {
             return inspect(try FileIO.readFile(atPath: path, limit: limits.maxFileBytes), limits: limits)
         }
-        var report = InspectReport(format: format, bytes: source.count, fileSHA256: try source.sha256())
-        do { try ISOInspector.inspect(source, into: &report) } catch { report.error = "\(error)" }
+        return inspect(source: source, format: format)
+    }
+
+    static func inspect(source: FileSource, format: MediaFormat) -> InspectReport {
+        var report = InspectReport(format: format, bytes: source.count, fileSHA256: "")
+        do {
+            report.fileSHA256 = try source.sha256()
+            try ISOInspector.inspect(source, into: &report)
+            report.contentSHA256 = try ISOMedia(source: source).contentSHA256()
+        } catch { report.error = "\(error)" }
         return report
     }
 

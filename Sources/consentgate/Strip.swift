@@ -139,23 +139,17 @@ struct Strip: ParsableCommand {
             if (input as NSString).standardizingPath == (destination as NSString).standardizingPath {
                 throw .io("output would replace the input")
             }
-            let bytes = try FileIO.readFile(atPath: input, limit: options.limits.maxFileBytes)
-            let clean = try Sanitizer.sanitize(bytes, options: options)
-            let pending = try FileIO.writePending(clean.output, finalPath: destination)
-            // What reached the disk must be what was verified.
-            guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
-                pending.discard()
-                throw .io("the written file does not read back identically")
-            }
-            try pending.commit()
+            let file = try MediaFile(path: input, limits: options.limits)
+            let clean = try file.sanitize(to: destination, options: options)
+            try clean.pending!.commit()
             report.status = "written"
             report.output = destination
             report.format = clean.format.rawValue
             if fingerprints {
-                let input = try Fingerprints.compute(bytes)
+                let input = try file.fingerprints()
                 report.fileSha256 = input.fileSHA256
                 report.contentSha256 = input.contentSHA256
-                report.outputSha256 = sha256Hex(clean.output)
+                report.outputSha256 = try FileSource(path: destination).sha256()
             }
             report.orientation = clean.orientation
             report.removed = clean.removed

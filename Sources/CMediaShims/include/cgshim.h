@@ -62,3 +62,6 @@ int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, 
                       size_t head_capacity, uint64_t *output_length);
 
 #endif
+
+/// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
+long cgshim_copy_file_range(int in_fd, long long *in_offset, int out_fd, long long *out_offset, unsigned long length);

@@ -1,0 +1,503 @@
+/// What an ISO-BMFF file holds once its box tree is understood: the tracks of a movie (MP4, MOV, M4V, 3GP) with
+/// the byte ranges of their chunks, and the items of a HEIF image (HEIC, HEIF, AVIF) with their extents.
+/// Both the sanitizer and the content fingerprint are built on it; media data itself is never read here.
+struct ISOMedia {
+    let source: FileSource
+    let structure: ISOStructure
+    /// Index of each box's parent in `structure.boxes`, nil for top-level boxes.
+    let parent: [Int?]
+    let children: [[Int]]
+    let roots: [Int]
+    var tracks: [Track] = []
+    var heif: HEIFMeta?
+
+    var boxes: [ISOBox] { structure.boxes }
+
+    struct Track {
+        var box: Int
+        var id: Int
+        var handler: String
+        var sampleEntries: [String]
+        /// Each chunk's file range, in decoding order.
+        var chunks: [Range<Int>]
+        var keep: Bool
+        /// Chunk lengths not given by the sample table (see `readTrack`).
+        var unsized: Bool
+    }
+
+    /// Track handlers whose samples are pictures or sound; every other track (timed metadata, text, subtitles,
+    /// timecode, hints, ...) is dropped.
+    static let keptHandlers: Set<String> = ["vide", "soun"]
+
+    static let maxTableBytes = 256 << 20
+
+    func fail(_ reason: String) -> MediaError { .malformed(format: "ISO-BMFF", reason: reason) }
+
+    init(source: FileSource) throws(MediaError) {
+        self.source = source
+        structure = try ISOStructure(source: source)
+        var parent: [Int?] = []
+        var children = [[Int]](repeating: [], count: structure.boxes.count)
+        var roots: [Int] = []
+        var stack: [Int] = []
+        for (index, box) in structure.boxes.enumerated() {
+            while stack.count > box.depth { stack.removeLast() }
+            let above = stack.last
+            parent.append(above)
+            if let above { children[above].append(index) } else { roots.append(index) }
+            stack.append(index)
+        }
+        self.parent = parent
+        self.children = children
+        self.roots = roots
+        for root in roots {
+            switch boxes[root].type {
+            case "moof", "mfra", "styp", "sidx", "ssix":
+                throw MediaError.unsupported(
+                    "fragmented \(boxes[root].type) box at offset \(boxes[root].offset): fragmented movies are not supported"
+                )
+            case "moov":
+                if let fragmented = children[root].first(where: { boxes[$0].type == "mvex" }) {
+                    throw MediaError.unsupported(
+                        "fragmented movie (mvex at offset \(boxes[fragmented].offset)) is not supported")
+                }
+                if let compressed = children[root].first(where: { boxes[$0].type == "cmov" }) {
+                    throw MediaError.unsupported(
+                        "compressed movie header (cmov at offset \(boxes[compressed].offset)) is not supported")
+                }
+                for trak in children[root] where boxes[trak].type == "trak" {
+                    tracks.append(try readTrack(trak))
+                }
+            case "meta":
+                if try handler(of: root) == "pict" {
+                    guard heif == nil else { throw fail("two image (pict) meta boxes") }
+                    heif = try HEIFMeta(media: self, meta: root)
+                }
+            default: break
+            }
+        }
+        guard !tracks.isEmpty || heif != nil else {
+            throw MediaError.unsupported("no movie tracks and no HEIF image items: nothing to publish")
+        }
+        try resolveUnsizedChunks()
+    }
+
+    func child(_ index: Int, _ type: String) -> Int? { children[index].first { boxes[$0].type == type } }
+
+    func path(_ index: Int, _ types: [String]) -> Int? {
+        var at = index
+        for type in types {
+            guard let next = child(at, type) else { return nil }
+            at = next
+        }
+        return at
+    }
+
+    func payload(_ index: Int, limit: Int = ISOMedia.maxTableBytes) throws(MediaError) -> [UInt8] {
+        let box = boxes[index]
+        guard box.payload.count <= limit else {
+            throw MediaError.limitExceeded("\(box.path) at offset \(box.offset) is over \(limit) bytes")
+        }
+        return try source.read(box.payload)
+    }
+
+    /// The handler type of a meta or mdia box (its hdlr child).
+    func handler(of index: Int) throws(MediaError) -> String? {
+        guard let hdlr = child(index, "hdlr") else { return nil }
+        let data = try payload(hdlr, limit: 1 << 16)
+        guard data.count >= 12 else { throw fail("hdlr at offset \(boxes[hdlr].offset) is too short") }
+        return String(decoding: data[8..<12], as: UTF8.self)
+    }
+
+    func readTrack(_ trak: Int) throws(MediaError) -> Track {
+        let where_ = "track at offset \(boxes[trak].offset)"
+        guard let tkhd = child(trak, "tkhd") else { throw fail("\(where_) has no tkhd") }
+        let head = try payload(tkhd, limit: 1 << 12)
+        let idAt = head.first == 1 ? 20 : 12
+        guard head.count >= idAt + 4 else { throw fail("tkhd at offset \(boxes[tkhd].offset) is too short") }
+        let id = Bytes.be(head, idAt, 4)
+        guard let mdia = child(trak, "mdia") else { throw fail("\(where_) has no mdia") }
+        let handler = try self.handler(of: mdia) ?? "????"
+        guard let stbl = path(mdia, ["minf", "stbl"]) else { throw fail("\(where_) has no sample table") }
+        var entries: [String] = []
+        if let stsd = child(stbl, "stsd") {
+            let data = try payload(stsd)
+            var at = 8
+            while at + 8 <= data.count {
+                let size = Bytes.be(data, at, 4)
+                entries.append(String(decoding: data[(at + 4)..<(at + 8)], as: UTF8.self))
+                guard size >= 8 else { break }
+                at += size
+            }
+        }
+        let keep =
+            ISOMedia.keptHandlers.contains(handler) && !entries.isEmpty
+            && entries.allSatisfy { !ISOInspector.metadataEntries.contains($0) }
+        let chunks = try chunkRanges(stbl, where_: where_)
+        // QuickTime's old sound descriptions count single bytes as samples, so the table's lengths are not the
+        // chunks' real lengths: those are bounded later by the next chunk or the end of the mdat.
+        let constant = try constantSampleSize(stbl)
+        let unsized = keep && handler == "soun" && constant == 1
+        if keep {
+            guard let dinf = path(mdia, ["minf", "dinf"]), let dref = child(dinf, "dref") else {
+                throw fail("\(where_) has no data reference")
+            }
+            let data = try payload(dref, limit: 1 << 16)
+            var at = 8
+            while at + 12 <= data.count {
+                let size = Bytes.be(data, at, 4)
+                guard size >= 12, at + size <= data.count else { break }
+                guard data[at + 11] & 1 == 1 else {
+                    throw MediaError.unsupported("\(where_): its media data lies in another file (data reference)")
+                }
+                at += size
+            }
+        }
+        return Track(
+            box: trak, id: id, handler: handler, sampleEntries: entries, chunks: chunks, keep: keep, unsized: unsized)
+    }
+
+    func constantSampleSize(_ stbl: Int) throws(MediaError) -> Int? {
+        guard let stsz = child(stbl, "stsz") else { return nil }
+        let data = try source.read(
+            boxes[stsz].payload.lowerBound..<min(boxes[stsz].payload.upperBound, boxes[stsz].payload.lowerBound + 8))
+        return data.count == 8 ? Bytes.be(data, 4, 4) : nil
+    }
+
+    /// Chunk offsets and lengths from stco/co64, stsc and stsz/stz2.
+    func chunkRanges(_ stbl: Int, where_: String) throws(MediaError) -> [Range<Int>] {
+        var offsets: [Int] = []
+        if let stco = child(stbl, "stco") ?? child(stbl, "co64") {
+            let wide = boxes[stco].type == "co64"
+            let data = try payload(stco)
+            guard data.count >= 8 else { throw fail("\(boxes[stco].type) in \(where_) is too short") }
+            let count = Bytes.be(data, 4, 4)
+            let width = wide ? 8 : 4
+            guard count <= (data.count - 8) / width else {
+                throw fail("\(boxes[stco].type) in \(where_) lists more chunks than it holds")
+            }
+            offsets.reserveCapacity(count)
+            for index in 0..<count { offsets.append(Bytes.be(data, 8 + index * width, width)) }
+        } else {
+            throw fail("\(where_) has no chunk offsets (stco/co64)")
+        }
+        // Sample sizes.
+        var sizes: [Int] = []
+        var constant = 0
+        var sampleCount = 0
+        if let stsz = child(stbl, "stsz") {
+            let data = try payload(stsz)
+            guard data.count >= 12 else { throw fail("stsz in \(where_) is too short") }
+            constant = Bytes.be(data, 4, 4)
+            sampleCount = Bytes.be(data, 8, 4)
+            if constant == 0 {
+                guard sampleCount <= (data.count - 12) / 4 else { throw fail("stsz in \(where_) is cut short") }
+                sizes.reserveCapacity(sampleCount)
+                for index in 0..<sampleCount { sizes.append(Bytes.be(data, 12 + index * 4, 4)) }
+            }
+        } else if let stz2 = child(stbl, "stz2") {
+            let data = try payload(stz2)
+            guard data.count >= 12 else { throw fail("stz2 in \(where_) is too short") }
+            let field = Int(data[7])
+            sampleCount = Bytes.be(data, 8, 4)
+            guard [4, 8, 16].contains(field), sampleCount <= (data.count - 12) * 8 / field else {
+                throw fail("stz2 in \(where_) is malformed")
+            }
+            sizes.reserveCapacity(sampleCount)
+            for index in 0..<sampleCount {
+                switch field {
+                case 4:
+                    let byte = data[12 + index / 2]
+                    sizes.append(Int(index % 2 == 0 ? byte >> 4 : byte & 0x0F))
+                case 8: sizes.append(Int(data[12 + index]))
+                default: sizes.append(Bytes.be(data, 12 + index * 2, 2))
+                }
+            }
+        } else {
+            throw fail("\(where_) has no sample sizes (stsz/stz2)")
+        }
+        // Samples per chunk.
+        guard let stsc = child(stbl, "stsc") else { throw fail("\(where_) has no sample-to-chunk table (stsc)") }
+        let table = try payload(stsc)
+        guard table.count >= 8 else { throw fail("stsc in \(where_) is too short") }
+        let runs = Bytes.be(table, 4, 4)
+        guard runs <= (table.count - 8) / 12 else { throw fail("stsc in \(where_) is cut short") }
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(offsets.count)
+        var sample = 0
+        for run in 0..<runs {
+            let first = Bytes.be(table, 8 + run * 12, 4)
+            let perChunk = Bytes.be(table, 8 + run * 12 + 4, 4)
+            let next = run + 1 < runs ? Bytes.be(table, 8 + (run + 1) * 12, 4) : offsets.count + 1
+            guard first >= 1, next > first, next <= offsets.count + 1, first == ranges.count + 1 else {
+                throw fail("stsc in \(where_) does not match the chunk table")
+            }
+            for chunk in (first - 1)..<(next - 1) {
+                guard perChunk <= sampleCount - sample else {
+                    throw fail("stsc in \(where_) places more samples than stsz lists")
+                }
+                var length = 0
+                if constant != 0 {
+                    let (product, overflow) = constant.multipliedReportingOverflow(by: perChunk)
+                    guard !overflow else { throw fail("a chunk of \(where_) is impossibly large") }
+                    length = product
+                } else {
+                    for index in sample..<(sample + perChunk) { length += sizes[index] }
+                }
+                sample += perChunk
+                let start = offsets[chunk]
+                guard start >= 0, length <= source.count, start <= source.count - length else {
+                    throw fail("a chunk of \(where_) lies outside the file")
+                }
+                ranges.append(start..<(start + length))
+            }
+        }
+        guard ranges.count == offsets.count, sample == sampleCount else {
+            throw fail("\(where_): \(sampleCount) samples listed, \(sample) placed in chunks")
+        }
+        return ranges
+    }
+
+    /// Bounds chunks whose length the sample table does not give (see `readTrack`) by the next chunk of any track
+    /// or the end of the mdat box holding them.
+    mutating func resolveUnsizedChunks() throws(MediaError) {
+        guard tracks.contains(where: \.unsized) else { return }
+        let starts = Array(Set(tracks.flatMap { $0.chunks.map(\.lowerBound) })).sorted()
+        let mdats = roots.filter { boxes[$0].type == "mdat" }.map { boxes[$0].payload }
+        for t in tracks.indices where tracks[t].unsized {
+            tracks[t].chunks = try tracks[t].chunks.map { (chunk) throws(MediaError) -> Range<Int> in
+                guard let mdat = mdats.first(where: { $0.contains(chunk.lowerBound) }) else {
+                    throw fail("a sound chunk at offset \(chunk.lowerBound) lies outside the media data")
+                }
+                var low = 0
+                var high = starts.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if starts[mid] <= chunk.lowerBound { low = mid + 1 } else { high = mid }
+                }
+                let end = low < starts.count ? min(starts[low], mdat.upperBound) : mdat.upperBound
+                return chunk.lowerBound..<end
+            }
+        }
+    }
+
+    /// Every byte range of kept media (kept tracks' chunks and kept image items' extents in the file), merged.
+    func keptRanges() -> [Range<Int>] {
+        var all = tracks.filter(\.keep).flatMap(\.chunks)
+        if let heif { all += heif.items.filter(\.keep).flatMap { $0.fileExtents } }
+        return Bytes.merge(all)
+    }
+
+    /// SPEC §4 for ISO-BMFF: one SHA-256 per stream (each kept audio or video track: its chunks in decoding
+    /// order; the kept image items of a HEIF: their data in item-ID order), then SHA-256 over those digests
+    /// sorted bytewise. Boxes, sample tables and metadata are outside it, so neither sanitizing, nor a tool that
+    /// rewrites the moov, nor a remux that reorders tracks changes it.
+    func contentSHA256() throws(MediaError) -> String {
+        var digests: [[UInt8]] = []
+        for track in tracks where track.keep {
+            var hasher = RangeHasher()
+            for chunk in track.chunks { try feed(&hasher, chunk) }
+            digests.append(hasher.finalizeBytes())
+        }
+        if let heif {
+            var hasher = RangeHasher()
+            for item in heif.items.sorted(by: { $0.id < $1.id }) where item.keep {
+                for piece in item.data { try feed(&hasher, piece) }
+            }
+            digests.append(hasher.finalizeBytes())
+        }
+        var outer = RangeHasher()
+        for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { outer.update(digest) }
+        return outer.finalize()
+    }
+
+    func feed(_ hasher: inout RangeHasher, _ range: Range<Int>) throws(MediaError) {
+        var at = range.lowerBound
+        while at < range.upperBound {
+            let piece = try source.read(at..<min(range.upperBound, at + (1 << 20)))
+            hasher.update(piece)
+            at += piece.count
+        }
+    }
+}
+
+/// The items of a HEIF image's meta box: their types, where their data lies, and which are kept.
+struct HEIFMeta {
+    struct Item {
+        var id: Int
+        var type: String
+        var infe: Int
+        /// Byte range of its entry in the iloc box's payload.
+        var ilocEntry: Range<Int>?
+        /// Its data, as absolute file ranges (construction method 0, or idat resolved).
+        var data: [Range<Int>] = []
+        var inIdat = false
+        var keep: Bool
+        var fileExtents: [Range<Int>] { inIdat ? [] : data }
+    }
+
+    /// Item types that are pictures (coded images, derived images, tiles, gain maps); Exif, XMP (mime), uri and
+    /// anything unknown is removed.
+    static let imageTypes: Set<String> = [
+        "hvc1", "hev1", "av01", "grid", "iovl", "iden", "jpeg", "j2k1", "hvt1", "lhv1", "tmap", "unci", "avc1", "vvc1",
+    ]
+
+    let meta: Int
+    var items: [Item] = []
+    var primary: Int = 0
+    var idat: Int?
+
+    init(media: ISOMedia, meta: Int) throws(MediaError) {
+        self.meta = meta
+        let boxes = media.boxes
+        func fail(_ reason: String) -> MediaError { .malformed(format: "HEIF", reason: reason) }
+        guard let iinf = media.child(meta, "iinf") else { throw fail("no item information (iinf)") }
+        guard let iloc = media.child(meta, "iloc") else { throw fail("no item locations (iloc)") }
+        guard let pitm = media.child(meta, "pitm") else { throw fail("no primary item (pitm)") }
+        idat = media.child(meta, "idat")
+        let primaryData = try media.payload(pitm, limit: 64)
+        guard primaryData.count >= 6 else { throw fail("pitm is too short") }
+        primary = primaryData[0] == 0 ? Bytes.be(primaryData, 4, 2) : Bytes.be(primaryData, 4, 4)
+        for infe in media.children[iinf] where boxes[infe].type == "infe" {
+            let data = try media.payload(infe, limit: 1 << 16)
+            guard data.count >= 8 else { throw fail("infe at offset \(boxes[infe].offset) is too short") }
+            let version = data[0]
+            var id = 0
+            var type = "mime"
+            if version >= 2 {
+                let idSize = version == 2 ? 2 : 4
+                guard data.count >= 4 + idSize + 2 + 4 else {
+                    throw fail("infe at offset \(boxes[infe].offset) is too short")
+                }
+                id = Bytes.be(data, 4, idSize)
+                type = String(decoding: data[(4 + idSize + 2)..<(4 + idSize + 6)], as: UTF8.self)
+            } else {
+                id = Bytes.be(data, 4, 2)
+            }
+            guard !items.contains(where: { $0.id == id }) else { throw fail("item \(id) is described twice") }
+            items.append(Item(id: id, type: type, infe: infe, keep: HEIFMeta.imageTypes.contains(type)))
+        }
+        guard let primaryIndex = items.firstIndex(where: { $0.id == primary }) else {
+            throw fail("the primary item \(primary) is not described")
+        }
+        guard items[primaryIndex].keep else {
+            throw MediaError.unsupported("HEIF primary item is of type \(items[primaryIndex].type), not a picture")
+        }
+        // Item locations.
+        let data = try media.payload(iloc)
+        guard data.count >= 8 else { throw fail("iloc is too short") }
+        let version = data[0]
+        guard version <= 2 else { throw fail("iloc version \(version) is unknown") }
+        let offsetSize = Int(data[4] >> 4)
+        let lengthSize = Int(data[4] & 0x0F)
+        let baseSize = Int(data[5] >> 4)
+        let indexSize = version >= 1 ? Int(data[5] & 0x0F) : 0
+        for size in [offsetSize, lengthSize, baseSize, indexSize] where ![0, 4, 8].contains(size) {
+            throw fail("iloc field size \(size) is not 0, 4 or 8")
+        }
+        var at = 6
+        func take(_ width: Int) throws(MediaError) -> Int {
+            guard at + width <= data.count else { throw fail("iloc is cut short") }
+            defer { at += width }
+            return Bytes.be(data, at, width)
+        }
+        let count = try take(version < 2 ? 2 : 4)
+        let idatPayload = idat.map { boxes[$0].payload }
+        for _ in 0..<count {
+            let start = at
+            let id = try take(version < 2 ? 2 : 4)
+            let method = version >= 1 ? try take(2) & 0x0F : 0
+            let reference = try take(2)
+            let base = try take(baseSize)
+            let extents = try take(2)
+            // Length 0 means "to the end of the file (or idat)".
+            var pieces: [(offset: Int, length: Int)] = []
+            for _ in 0..<extents {
+                _ = try take(indexSize)
+                let offset = try take(offsetSize)
+                pieces.append((offset, try take(lengthSize)))
+            }
+            guard let index = items.firstIndex(where: { $0.id == id }) else {
+                // A location without a description: its data is unreferenced and is blanked with the rest of the mdat.
+                continue
+            }
+            items[index].ilocEntry = start..<at
+            guard reference == 0 else {
+                if items[index].keep {
+                    throw MediaError.unsupported("HEIF item \(id) has its data in another file")
+                }
+                continue
+            }
+            var resolved: [Range<Int>] = []
+            for piece in pieces {
+                guard base >= 0, piece.offset >= 0, piece.length >= 0, base <= Int.max / 4, piece.offset <= Int.max / 4,
+                    piece.length <= Int.max / 4
+                else { throw fail("item \(id) has an impossible location") }
+                let begin = base + piece.offset
+                switch method {
+                case 0:
+                    let end = piece.length == 0 ? media.source.count : begin + piece.length
+                    guard end >= begin, end <= media.source.count else {
+                        throw fail("item \(id) lies outside the file")
+                    }
+                    resolved.append(begin..<end)
+                case 1:
+                    guard let idatPayload else { throw fail("item \(id) is in an idat box that is missing") }
+                    let end = piece.length == 0 ? idatPayload.count : begin + piece.length
+                    guard end >= begin, end <= idatPayload.count else {
+                        throw fail("item \(id) lies outside its idat box")
+                    }
+                    resolved.append((idatPayload.lowerBound + begin)..<(idatPayload.lowerBound + end))
+                    items[index].inIdat = true
+                default:
+                    throw MediaError.unsupported(
+                        "HEIF item \(id) is built from other items (construction method \(method))")
+                }
+            }
+            items[index].data = resolved
+        }
+        for item in items where item.keep && item.ilocEntry == nil && item.type != "grid" && item.type != "iovl" {
+            // Derived images without data (iden) are fine; coded ones must have a location.
+            if item.type != "iden" { throw fail("item \(item.id) (\(item.type)) has no location") }
+        }
+    }
+}
+
+/// Big-endian integers and range arithmetic.
+enum Bytes {
+    static func be(_ bytes: [UInt8], _ at: Int, _ width: Int) -> Int {
+        guard width > 0, at >= 0, at + width <= bytes.count else { return 0 }
+        var value = 0
+        for index in at..<(at + width) { value = value << 8 | Int(bytes[index]) }
+        return value
+    }
+
+    static func put(_ value: Int, _ width: Int) -> [UInt8] {
+        (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
+    }
+
+    /// Sorted, overlapping and touching ranges joined, empty ones dropped.
+    static func merge(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var merged: [Range<Int>] = []
+        for range in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
+
+    /// The parts of `whole` outside every range of `kept` (sorted and merged).
+    static func subtract(_ kept: [Range<Int>], from whole: Range<Int>) -> [Range<Int>] {
+        var gaps: [Range<Int>] = []
+        var at = whole.lowerBound
+        for range in kept where range.upperBound > whole.lowerBound && range.lowerBound < whole.upperBound {
+            if range.lowerBound > at { gaps.append(at..<range.lowerBound) }
+            at = max(at, range.upperBound)
+        }
+        if at < whole.upperBound { gaps.append(at..<whole.upperBound) }
+        return gaps
+    }
+}

@@ -1,0 +1,107 @@
+/// A sanitized file written under a temporary name and verified; `pending` is nil when nothing was to be
+/// written (a dry run).
+public struct SanitizedFile: Sendable {
+    public var format: MediaFormat
+    public var pending: FileIO.PendingFile?
+    /// IFD0 Orientation written into the output, if any (pictures).
+    public var orientation: Int?
+    /// What was dropped, one line each (structure names and offsets, never values).
+    public var removed: [String]
+    /// SHA-256 of the decoded pixels, with `verifyDecode`.
+    public var pixelSHA256: String?
+}
+
+/// One media file on disk, opened once: pictures are read whole (within the limits), ISO-BMFF video and phone
+/// formats are read in place, so a multi-gigabyte video never lives in memory. The entry point for the
+/// commands and the pipeline: fingerprints, inspect and sanitize, whatever the format.
+public struct MediaFile: Sendable {
+    public let format: MediaFormat
+    public let size: Int
+    let bytes: [UInt8]?
+    let source: FileSource?
+
+    public init(path: String, followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
+        try self.init(pathBytes: Array(path.utf8), followLinks: followLinks, limits: limits)
+    }
+
+    /// `followLinks: false` refuses a symbolic link instead of following it (the pipeline's reads).
+    public init(pathBytes: [UInt8], followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
+        let source = try FileSource(pathBytes: pathBytes, followLinks: followLinks)
+        size = source.count
+        format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
+        if format.isISOBMFF {
+            self.source = source
+            bytes = nil
+        } else {
+            guard source.count <= limits.maxFileBytes else {
+                throw .limitExceeded("the file is \(source.count) bytes, over the limit of \(limits.maxFileBytes)")
+            }
+            bytes = try source.read(0..<source.count)
+            guard bytes?.count == size else { throw .io("the file changed size while it was read") }
+            self.source = nil
+        }
+    }
+
+    public func fingerprints() throws(MediaError) -> Fingerprints {
+        if let bytes { return try Fingerprints.compute(bytes) }
+        let source = source!
+        let media = try ISOMedia(source: source)
+        return Fingerprints(format: format, fileSHA256: try source.sha256(), contentSHA256: try media.contentSHA256())
+    }
+
+    /// SHA-256 of the file's bytes.
+    public func fileSHA256() throws(MediaError) -> String {
+        if let bytes { return sha256Hex(bytes) }
+        return try source!.sha256()
+    }
+
+    public func inspect(limits: MediaLimits = .init()) -> InspectReport {
+        if let bytes { return Inspector.inspect(bytes, limits: limits) }
+        return Inspector.inspect(source: source!, format: format)
+    }
+
+    /// Sanitizes into a verified temporary file beside `destination` (commit it to make it appear), or, with
+    /// `destination` nil, only checks that the file can be sanitized. `knownContent` is the input's
+    /// `content_sha256` when the caller has computed it already (saves a pass over a large video).
+    public func sanitize(to destination: String?, options: SanitizeOptions = .init(), knownContent: String? = nil)
+        throws(MediaError) -> SanitizedFile
+    {
+        if let bytes {
+            let clean = try Sanitizer.sanitize(bytes, options: options)
+            var result = SanitizedFile(
+                format: clean.format, pending: nil, orientation: clean.orientation, removed: clean.removed,
+                pixelSHA256: clean.pixelSHA256)
+            if let destination {
+                let pending = try FileIO.writePending(clean.output, finalPath: destination)
+                // What reached the disk must be what was verified.
+                guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
+                    pending.discard()
+                    throw .io("the written file does not read back identically")
+                }
+                result.pending = pending
+            }
+            return result
+        }
+        let source = source!
+        if options.verifyDecode {
+            // No listed library decodes video, HEIC or AVIF; fail closed rather than skip the check asked for.
+            throw .unsupported(
+                "\(format.rawValue) cannot be fully decoded here (verify_decode needs libjpeg or libpng)")
+        }
+        let media = try ISOMedia(source: source)
+        let plan = try ISOSanitizer.plan(media)
+        var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
+        guard let destination else { return result }
+        var content = knownContent ?? ""
+        if knownContent == nil { content = try media.contentSHA256() }
+        let pending = try ISOSanitizer.write(plan, from: source, to: destination)
+        do {
+            try ISOSanitizer.verify(path: pending.temporaryPath, size: source.count, expectedContent: content)
+        } catch {
+            pending.discard()
+            throw error
+        }
+        result.pending = pending
+        return result
+    }
+}
