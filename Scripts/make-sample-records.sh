@@ -8,6 +8,7 @@
 #   AUTH-DEMO-0004  demo-ycck-print.jpg    two people in frame, one consented   -> 1 of 2 people consented
 #   AUTH-DEMO-0005  demo-portrait.jpg      revoked by AUTH-DEMO-0005-revoked-*  -> quarantined
 #   AUTH-DEMO-0006  demo-group-photo.jpg   valid (Scripts/demo revokes it)      -> published, then retracted
+#   AUTH-DEMO-0007  demo-clip.mp4          website + instagram, valid           -> published without GPS/title
 # Subjects are pseudonymous (P-DEMO-...); nothing here is a real person.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,8 @@ common=(--key "$keys/demo-office.DEMO.key" --out "$records" --covered-entity "De
   --expires 2036-01-01 "$media/demo-portrait.jpg"
 "$bin" authorize "${common[@]}" --id AUTH-DEMO-0006 --subject P-DEMO-0006 --channels website \
   --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-group-photo.jpg"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0007 --subject P-DEMO-0007 --channels website,instagram \
+  --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-clip.mp4"
 "$bin" revoke --key "$keys/demo-office.DEMO.key" --authorization AUTH-DEMO-0005 \
   --received-at 2026-03-01T09:00:00Z --recorded-by po-demo --out "$records"
 "$bin" records verify --authorizations "$records" --trust "$media/trust.DEMO.yml"

@@ -38,8 +38,13 @@ public enum Inspector {
         do {
             report.fileSHA256 = try source.sha256()
             try ISOInspector.inspect(source, into: &report)
-            report.contentSHA256 = try ISOMedia(source: source).contentSHA256()
-        } catch { report.error = "\(error)" }
+        } catch {
+            report.error = "\(error)"
+            return report
+        }
+        do { report.contentSHA256 = try ISOMedia(source: source).contentSHA256() } catch {
+            report.warnings.append("no content_sha256: \(error)")
+        }
         return report
     }
 
@@ -53,7 +58,9 @@ public enum Inspector {
             case .webp: try inspectWebP(bytes, into: &report)
             case .gif: try inspectGIF(bytes, into: &report)
             case .unknown: throw MediaError.unsupported("not an image or video format ConsentGate knows")
-            default: throw MediaError.unsupported("\(format.rawValue) (support planned)")
+            case .tiff:
+                throw MediaError.unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
+            default: throw MediaError.unsupported("\(format.rawValue) is inspected in place from a file")
             }
             if format == .jpeg || format == .png {
                 report.image = try ImageCodec.readHeader(format, bytes, limits: limits)

@@ -76,8 +76,10 @@ public enum Sanitizer {
             try GIFSanitizer.verify(built.output, expectedContent: content)
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")
+        case .tiff:
+            throw .unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
         default:
-            throw .unsupported("\(format.rawValue) (support planned)")
+            throw .unsupported("\(format.rawValue) is sanitized in place from a file (MediaFile), not from memory")
         }
         if options.verifyDecode && (format == .webp || format == .gif) {
             // No listed library decodes these formats; fail closed rather than skip the check asked for.
@@ -147,7 +149,8 @@ public struct Fingerprints: Codable, Sendable, Equatable {
         case .webp: return WebPSanitizer.contentSHA256(bytes, try WebPStructure(parsing: bytes))
         case .gif: return GIFSanitizer.contentSHA256(bytes, try GIFStructure(parsing: bytes))
         case .unknown: throw .unsupported("not an image or video format ConsentGate knows")
-        default: throw .unsupported("\(format.rawValue) (support planned)")
+        case .tiff: throw .unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
+        default: throw .unsupported("\(format.rawValue) is fingerprinted in place from a file (MediaFile)")
         }
     }
 }

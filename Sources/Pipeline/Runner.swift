@@ -73,7 +73,9 @@ public final class Runner: Sendable {
         var fingerprints: Fingerprints?
         var decision: ConsentDecision?
         var reasons: [(code: String, message: String)]
-        var sanitized: SanitizedMedia?
+        var sanitized: SanitizedFile?
+        /// Why the sanitized copy could not be written (I/O, not the file's fault): delivery leaves the file.
+        var writeFailure: String? = nil
         var format: MediaFormat
         var original: String
     }
@@ -96,7 +98,7 @@ public final class Runner: Sendable {
         }
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         let ledger = dryRun ? nil : try Ledger(path: config.ledger)
-        let stages = Stages(config: config, registry: registry, now: now)
+        let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun)
 
         // CPU stages on a concurrent queue, delivery on one serial queue. A file is claimed only when a slot is
         // free, so at most `width` files are claimed-but-undelivered or in memory, however many wait.
@@ -123,6 +125,7 @@ public final class Runner: Sendable {
                             ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
                         collected.withLock { $0.add(report) }
                     } catch {
+                        processed.sanitized?.pending?.discard()
                         collected.withLock {
                             $0.add(
                                 ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
@@ -214,6 +217,9 @@ public final class Runner: Sendable {
 
     /// Publish + archive, or quarantine with a reason. Crash-safe: every step can be repeated after a kill.
     func deliver(_ item: Processed, ledger: Ledger, now: Date) throws(PipelineError) -> ItemReport {
+        if let why = item.writeFailure {
+            throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)")
+        }
         let ext = Stages.fileExtension(item.format)
         let publishedName = item.asset + "." + ext
         let publishedPath = config.publish + "/" + publishedName
@@ -226,14 +232,9 @@ public final class Runner: Sendable {
         let alreadyQuarantined = !alreadyPublished && recordedQuarantine != nil
         let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
         if alreadyPublished || (approved && !alreadyQuarantined) {
-            if !alreadyPublished, let clean = item.sanitized {
-                let pending = try wrap { () throws(MediaError) in
-                    try FileIO.writePending(clean.output, finalPath: publishedPath)
-                }
-                guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
-                    pending.discard()
-                    throw PipelineError("the published copy of \(item.asset) does not read back")
-                }
+            if alreadyPublished {
+                item.sanitized?.pending?.discard()
+            } else if let pending = item.sanitized?.pending {
                 try wrap { () throws(MediaError) in try pending.commit() }
             }
             if try ledger.lastEvent(asset: item.asset, kinds: ["published"]) == nil {
@@ -249,6 +250,7 @@ public final class Runner: Sendable {
                 asset: item.asset, outcome: "published", reasons: [], records: item.decision?.usedRecords ?? [],
                 publishedName: publishedName)
         }
+        item.sanitized?.pending?.discard()
         let reasons = item.reasons.isEmpty ? [(code: "unknown", message: "not approved")] : item.reasons
         // After a kill the reason already written (with the original name) is kept.
         if !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json")) {

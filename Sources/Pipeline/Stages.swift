@@ -9,26 +9,29 @@ struct Stages: Sendable {
     let registry: Registry
     let now: Date
 
+    /// With `dryRun`, the sanitizer only checks; otherwise it writes a verified temporary file into the publish
+    /// folder, which delivery commits (rename) or discards.
+    var dryRun = false
+
     func process(asset: String, path: RawPath, original: String) -> Runner.Processed {
         var item = Runner.Processed(
             asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil,
             format: .unknown,
             original: original)
-        // Inspect.
-        let bytes: [UInt8]
-        do {
-            bytes = try FileIO.readFile(atPathBytes: path.bytes, limit: MediaLimits().maxFileBytes, followLinks: false)
-        } catch {
+        // Inspect. Pictures are read whole (within the limits); video and phone formats are read in place.
+        let file: MediaFile
+        do { file = try MediaFile(pathBytes: path.bytes, followLinks: false) } catch {
             item.reasons.append(("unreadable", "cannot be read: \(error)"))
             return item
         }
-        item.format = MediaFormat.sniff(bytes)
-        guard !bytes.isEmpty else {
+        item.format = file.format
+        guard file.size > 0 else {
             item.reasons.append(("empty", "the file is empty"))
             return item
         }
-        do { item.fingerprints = try Fingerprints.compute(bytes) } catch {
-            item.fingerprints = Fingerprints(format: item.format, fileSHA256: sha256Hex(bytes), contentSHA256: nil)
+        do { item.fingerprints = try file.fingerprints() } catch {
+            item.fingerprints = Fingerprints(
+                format: item.format, fileSHA256: (try? file.fileSHA256()) ?? "", contentSHA256: nil)
         }
         // Verify consent.
         let decision = ConsentPolicy.decide(
@@ -40,13 +43,20 @@ struct Stages: Sendable {
         // Sanitize only what may be published.
         guard decision.approved else { return item }
         do {
-            item.sanitized = try Sanitizer.sanitize(
-                bytes,
+            let destination = config.publish + "/" + asset + "." + Stages.fileExtension(file.format)
+            item.sanitized = try file.sanitize(
+                to: dryRun ? nil : destination,
                 options: SanitizeOptions(
-                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode)
-            )
+                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode),
+                knownContent: item.fingerprints?.contentSHA256)
         } catch {
-            item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
+            // A read or write failure (a full publish disk, say) is not the file's fault: delivery leaves the file
+            // claimed for the next run instead of quarantining it.
+            if case .io(let why) = error {
+                item.writeFailure = why
+            } else {
+                item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
+            }
         }
         return item
     }
@@ -87,7 +97,7 @@ struct Stages: Sendable {
                 "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
         case "superseded": return "A newer authorization replaces this one: check what it covers."
         case "cannot_sanitize", "unreadable", "empty":
-            return "The file cannot be cleaned safely: export it again as JPEG or PNG and drop the new file."
+            return "The file cannot be cleaned safely: export it again (JPEG, PNG, HEIC or MP4) and drop the new file."
         case "not_a_regular_file":
             return "Links and special files are never read: copy the picture itself into the drop folder."
         default: return "Ask the privacy office."

@@ -65,8 +65,7 @@ struct Authorize: ParsableCommand {
         var assets: [AssetReference] = []
         for file in files {
             do {
-                let bytes = try FileIO.readFile(atPath: file, limit: MediaLimits().maxFileBytes)
-                let prints = try Fingerprints.compute(bytes)
+                let prints = try MediaFile(path: file).fingerprints()
                 assets.append(
                     AssetReference(
                         contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: peopleInFrame

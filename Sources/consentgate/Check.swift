@@ -52,8 +52,8 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let now = try sources.moment()
-        let bytes: [UInt8]
-        do { bytes = try FileIO.readFile(atPath: file, limit: MediaLimits().maxFileBytes) } catch {
+        let media: MediaFile
+        do { media = try MediaFile(path: file) } catch {
             Output.error("check: \(error)")
             throw ExitCode(2)
         }
@@ -73,17 +73,14 @@ struct Check: ParsableCommand {
             }
         }
         let registry = try sources.registry(now: now, command: "check", fallback: fallback)
-        // From the file, so that video and phone formats (walked in place) show their metadata too.
-        let inspection =
-            MediaFormat.sniff(bytes).isISOBMFF
-            ? ((try? Inspector.inspect(path: file)) ?? Inspector.inspect(bytes)) : Inspector.inspect(bytes)
+        let inspection = media.inspect()
         let decision = ConsentPolicy.decide(
             contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
             registry: registry, now: now)
         var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
         let sanitizer: String
         do {
-            _ = try Sanitizer.sanitize(bytes, options: sanitizeOptions)
+            _ = try media.sanitize(to: nil, options: sanitizeOptions)
             sanitizer = "can be sanitized"
         } catch {
             sanitizer = error.description

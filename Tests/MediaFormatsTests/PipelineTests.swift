@@ -123,19 +123,21 @@ final class PipelineTests: XCTestCase {
         var inputs: [String: Int] = [:]
         for name in [
             "demo-phone-photo.jpg", "demo-group-photo.jpg", "demo-camera-photo.jpg", "demo-portrait.jpg",
-            "demo-ycck-print.jpg", "demo-screenshot.png", "not-a-picture.jpg",
+            "demo-ycck-print.jpg", "demo-screenshot.png", "not-a-picture.jpg", "demo-clip.mp4",
         ] {
             try drop(name, as: "Jane Demo-Doe " + name)
             inputs[MediaFormatsSHA.hex(try Fixtures.sample(name)), default: 0] += 1
         }
         let first = try runPipeline()
         XCTAssertEqual(first.status, 1, "\(first.summary)")
-        XCTAssertEqual(first.summary["published"] as? Int, 2)
+        XCTAssertEqual(first.summary["published"] as? Int, 3, "two photos and the clip (AUTH-DEMO-0007)")
         XCTAssertEqual(first.summary["quarantined"] as? Int, 5)
+        XCTAssertEqual(files(folder("publish")).filter { $0.hasSuffix(".mp4") }.count, 1)
         try assertInvariants(inputs: inputs)
         for name in files(folder("publish")) {
             XCTAssertNotNil(
-                name.range(of: #"^[0-9a-f]{32}\.jpg$"#, options: .regularExpression), "not an opaque name: \(name)")
+                name.range(of: #"^[0-9a-f]{32}\.(jpg|mp4)$"#, options: .regularExpression),
+                "not an opaque name: \(name)")
             let text = String(
                 decoding: try Data(contentsOf: folder("publish").appendingPathComponent(name)), as: UTF8.self)
             XCTAssertFalse(

@@ -93,7 +93,8 @@ final class SanitizerTests: XCTestCase {
     func testUnsupportedFormatsSayWhich() {
         let heic: [UInt8] = [0, 0, 0, 24] + Array("ftypheic".utf8) + [0, 0, 0, 0] + Array("mif1heic".utf8)
         XCTAssertThrowsError(try Sanitizer.sanitize(heic)) { error in
-            XCTAssertEqual("\(error)", "unsupported format: HEIC (support planned)")
+            XCTAssertEqual(
+                "\(error)", "unsupported format: HEIC is sanitized in place from a file (MediaFile), not from memory")
         }
         XCTAssertThrowsError(try Sanitizer.sanitize(Array("hello".utf8))) { error in
             XCTAssertEqual(

@@ -100,6 +100,13 @@ final class StageTests: XCTestCase {
         let registry = try Registry.load(
             folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
         let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
+        for folder in ["in", "auth"] {
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(
+            at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
+        try parsed.prepare(create: true)
         let stages = Stages(config: parsed, registry: registry, now: now)
         func process(_ name: String) throws -> Runner.Processed {
             let copy = root.appendingPathComponent(UUID().uuidString)
@@ -108,8 +115,26 @@ final class StageTests: XCTestCase {
         }
         let consented = try process("demo-phone-photo.jpg")
         XCTAssertEqual(consented.decision?.approved, true)
-        XCTAssertNotNil(consented.sanitized)
         XCTAssertTrue(consented.reasons.isEmpty)
+        // The verified output waits under a temporary name in the publish folder until delivery commits it.
+        let pending = try XCTUnwrap(consented.sanitized?.pending)
+        XCTAssertTrue(pending.temporaryPath.hasPrefix(parsed.publish + "/."))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: pending.temporaryPath))
+        pending.discard()
+        // A video is fingerprinted and sanitized in place, like a picture (AUTH-DEMO-0007 lists it).
+        let clip = try process("demo-clip.mp4")
+        XCTAssertEqual(clip.format, .mp4)
+        XCTAssertEqual(clip.decision?.approved, true, "\(clip.reasons)")
+        XCTAssertNotNil(clip.sanitized?.pending)
+        XCTAssertTrue(clip.sanitized?.removed.contains { $0.contains("udta") } ?? false)
+        clip.sanitized?.pending?.discard()
+        let dry = Stages(config: parsed, registry: registry, now: now, dryRun: true)
+        let copy = root.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.copyItem(at: Self.sampleMedia.appendingPathComponent("demo-clip.mp4"), to: copy)
+        let checked = dry.process(asset: "d", path: RawPath(copy.path), original: "demo-clip.mp4")
+        XCTAssertNotNil(checked.sanitized)
+        XCTAssertNil(checked.sanitized?.pending, "a dry run writes nothing")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [])
         let expired = try process("demo-camera-photo.jpg")
         XCTAssertEqual(expired.reasons.map(\.code), ["expired"])
         XCTAssertNil(expired.sanitized, "nothing unconsented is even sanitized")

@@ -1,0 +1,231 @@
+import Foundation
+import XCTest
+
+@testable import MediaFormats
+
+/// The ISO-BMFF sanitizer on files made here with ffmpeg and heif-enc, planted with metadata a patient could be
+/// identified by: titles, GPS, a subtitle track, a timecode track, Exif and XMP items.
+final class ISOSanitizerTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws { folder = try Fixtures.temporaryFolder() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func ffmpeg(_ arguments: [String]) throws {
+        let outcome = try Fixtures.run(try Fixtures.requireTool("ffmpeg"), ["-v", "error", "-y"] + arguments)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+    }
+
+    /// Sanitizes `input` into `output` through the public entry point and commits it.
+    @discardableResult
+    func strip(_ input: String, _ output: String) throws -> SanitizedFile {
+        let clean = try MediaFile(path: input).sanitize(to: output)
+        try XCTUnwrap(clean.pending).commit()
+        return clean
+    }
+
+    /// Video and audio as ffmpeg decodes them (no rotation applied), and the stream list.
+    func decoded(_ file: String) throws -> String {
+        let outcome = try Fixtures.run(
+            try Fixtures.requireTool("ffmpeg"),
+            ["-v", "error", "-noautorotate", "-i", file, "-map", "0:v?", "-map", "0:a?", "-f", "framemd5", "-"])
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        return outcome.text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+    }
+
+    func streams(_ file: String) throws -> [String] {
+        let outcome = try Fixtures.run(
+            try Fixtures.requireTool("ffprobe"),
+            ["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", file])
+        return outcome.text.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ", ")) }
+    }
+
+    func leakcheck(_ files: [String], needles: [String] = []) throws {
+        _ = try Fixtures.requireTool("exiftool")
+        guard FileManager.default.fileExists(atPath: Fixtures.leakcheck.path) else {
+            throw XCTSkip("../shared/tools/leakcheck is not beside this checkout")
+        }
+        let outcome = try Fixtures.run(
+            "/usr/bin/env", ["python3", Fixtures.leakcheck.path] + needles.flatMap { ["--needle", $0] } + files)
+        XCTAssertEqual(outcome.status, 0, outcome.text + outcome.stderr)
+    }
+
+    func contains(_ file: String, _ needle: String) throws -> Bool {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        return data.range(of: Data(needle.utf8)) != nil
+    }
+
+    func testSubtitleTimecodeAndUserDataAreGoneAndTheMediaIsUntouched() throws {
+        let subtitles = path("notes.srt")
+        try "1\n00:00:00,000 --> 00:00:01,000\nPatient Jane Roe, ward 7\n".write(
+            toFile: subtitles, atomically: true, encoding: .utf8)
+        let input = path("visit.mov")
+        try ffmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10:duration=1", "-f", "lavfi", "-i",
+            "sine=frequency=440:duration=1", "-i", subtitles, "-map", "0", "-map", "1", "-map", "2",
+            "-c:v", "mpeg4", "-c:a", "aac", "-c:s", "mov_text", "-timecode", "10:31:07:00",
+            "-metadata", "title=Jane Roe after surgery", "-metadata", "location=+51.5000-000.1000/",
+            "-metadata", "creation_time=2026-05-04T10:31:07Z", "-metadata:s:v", "handler_name=Jane Roe camera", input,
+        ])
+        // A phone held upright: exiftool writes the rotation into the video track's matrix.
+        let rotated = try Fixtures.run(
+            try Fixtures.requireTool("exiftool"), ["-q", "-overwrite_original", "-Rotation=90", input])
+        XCTAssertEqual(rotated.status, 0, rotated.stderr)
+        XCTAssertTrue(try contains(input, "Jane Roe"))
+        XCTAssertEqual(try streams(input).sorted(), ["audio", "data", "subtitle", "video"])
+        let output = path("clean.mov")
+        let clean = try strip(input, output)
+        XCTAssertTrue(clean.removed.contains { $0.contains("text") || $0.contains("sbtl") }, "\(clean.removed)")
+        XCTAssertTrue(clean.removed.contains { $0.contains("tmcd") }, "\(clean.removed)")
+        // Same size (offsets stay valid), no trace of the name in any byte, subtitle samples included.
+        XCTAssertEqual(
+            try Fixtures.bytes(URL(fileURLWithPath: output)).count,
+            try Fixtures.bytes(URL(fileURLWithPath: input)).count)
+        XCTAssertFalse(try contains(output, "Jane Roe"))
+        XCTAssertFalse(try contains(output, "ward 7"))
+        XCTAssertEqual(try streams(output).sorted(), ["audio", "video"])
+        XCTAssertEqual(try decoded(input), try decoded(output))
+        // The rotation (tkhd matrix) is kept, the capture times are gone.
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let before = try Fixtures.run(exiftool, ["-s3", "-n", "-Rotation", "-CreateDate", input]).text
+        let after = try Fixtures.run(exiftool, ["-s3", "-n", "-Rotation", "-CreateDate", output]).text
+        XCTAssertEqual(before.split(separator: "\n").first, "90")
+        XCTAssertEqual(after.split(separator: "\n").first, "90")
+        XCTAssertEqual(after.split(separator: "\n").last, "0000:00:00 00:00:00")
+        // Same content fingerprint before and after; the report of the output lists nothing.
+        XCTAssertEqual(
+            try MediaFile(path: input).fingerprints().contentSHA256,
+            try MediaFile(path: output).fingerprints().contentSHA256)
+        XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
+        try leakcheck([output], needles: ["Jane Roe"])
+    }
+
+    func testContentFingerprintSurvivesARemuxAndMetadataEditsButNotAReencode() throws {
+        let input = path("a.mp4")
+        try ffmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-f", "lavfi", "-i", "sine=duration=1",
+            "-c:v", "mpeg4", "-c:a", "aac", "-metadata", "title=first", input,
+        ])
+        let remuxed = path("b.mp4")
+        try ffmpeg(["-i", input, "-map", "0", "-c", "copy", "-map_metadata", "-1", "-metadata", "title=x", remuxed])
+        let reencoded = path("c.mp4")
+        try ffmpeg(["-i", input, "-c:v", "mpeg4", "-q:v", "9", "-c:a", "copy", reencoded])
+        let original = try MediaFile(path: input).fingerprints()
+        XCTAssertNotEqual(original.fileSHA256, try MediaFile(path: remuxed).fingerprints().fileSHA256)
+        XCTAssertEqual(original.contentSHA256, try MediaFile(path: remuxed).fingerprints().contentSHA256)
+        XCTAssertNotEqual(original.contentSHA256, try MediaFile(path: reencoded).fingerprints().contentSHA256)
+    }
+
+    func testFragmentedMoviesAndMetadataOnlyFilesAreRefused() throws {
+        let fragmented = path("live.mp4")
+        try ffmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-c:v", "mpeg4", "-movflags",
+            "frag_keyframe+empty_moov", fragmented,
+        ])
+        XCTAssertThrowsError(try MediaFile(path: fragmented).sanitize(to: path("x.mp4"))) { error in
+            XCTAssertTrue("\(error)".contains("fragmented"), "\(error)")
+        }
+        let subtitles = path("s.srt")
+        try "1\n00:00:00,000 --> 00:00:01,000\nJane Roe\n".write(toFile: subtitles, atomically: true, encoding: .utf8)
+        let textOnly = path("text.mp4")
+        try ffmpeg(["-i", subtitles, "-c:s", "mov_text", textOnly])
+        XCTAssertThrowsError(try MediaFile(path: textOnly).sanitize(to: path("y.mp4"))) { error in
+            XCTAssertTrue("\(error)".contains("no audio or video track"), "\(error)")
+        }
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") }, [])
+    }
+
+    func testHEICExifXMPAndTheirReferencesAreRemovedAndThePicturesKept() throws {
+        let encoder = try Fixtures.requireTool("heif-enc")
+        let convert = try Fixtures.requireTool("heif-convert")
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let jpeg = path("photo.jpg")
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=128x96", "-frames:v", "1", jpeg])
+        let tagged = try Fixtures.run(
+            exiftool,
+            [
+                "-q", "-overwrite_original", "-n", "-GPSLatitude=51.5", "-GPSLatitudeRef=N", "-GPSLongitude=0.1",
+                "-GPSLongitudeRef=W", "-Artist=Jane Roe", "-XMP:Creator=Jane Roe", "-Orientation=6", jpeg,
+            ])
+        XCTAssertEqual(tagged.status, 0, tagged.stderr)
+        let input = path("photo.heic")
+        let encoded = try Fixtures.run(encoder, ["-q", "50", "-t", "32", jpeg, "-o", input])
+        XCTAssertEqual(encoded.status, 0, encoded.stderr)
+        let before = try Inspector.inspect(path: input)
+        XCTAssertTrue(before.metadata.contains { $0.name == "Exif item" })
+        XCTAssertTrue(before.metadata.contains { $0.name == "XMP item" })
+        let output = path("clean.heic")
+        let clean = try strip(input, output)
+        XCTAssertEqual(clean.removed.filter { $0.hasPrefix("HEIF item") }.count, 2, "\(clean.removed)")
+        XCTAssertFalse(try contains(output, "Jane Roe"))
+        XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
+        XCTAssertEqual(
+            try MediaFile(path: input).fingerprints().contentSHA256,
+            try MediaFile(path: output).fingerprints().contentSHA256)
+        // Primary image and thumbnail decode to the same pixels, orientation (irot) applied as before.
+        func pixels(_ file: String, _ name: String) throws -> [String] {
+            let out = folder.appendingPathComponent(name, isDirectory: true)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let outcome = try Fixtures.run(convert, ["--quiet", file, out.appendingPathComponent("i.y4m").path])
+            XCTAssertEqual(outcome.status, 0, outcome.stderr)
+            return try FileManager.default.contentsOfDirectory(atPath: out.path).sorted().map {
+                $0 + sha256Hex(try Fixtures.bytes(out.appendingPathComponent($0)))
+            }
+        }
+        XCTAssertEqual(try pixels(input, "before"), try pixels(output, "after"))
+        try leakcheck([output], needles: ["Jane Roe"])
+    }
+
+    func testTheMetaBoxKeepsItsSizeAndOffsetsStayValid() throws {
+        let corpus = try Fixtures.requireCorpus()
+        // An iPhone HEIC: grid of tiles, Exif item, idat; every offset in iloc must still point at the same bytes.
+        let input = corpus.appendingPathComponent("mei__Issue_263_dotnet.heic").path
+        let output = path("iphone.heic")
+        try strip(input, output)
+        let a = try ISOMedia(source: try FileSource(path: input))
+        let b = try ISOMedia(source: try FileSource(path: output))
+        XCTAssertEqual(a.boxes.first { $0.type == "meta" }?.size, b.boxes.first { $0.type == "meta" }?.size)
+        func described(_ media: ISOMedia, _ item: HEIFMeta.Item) throws -> String {
+            "\(item.id) \(item.type) " + sha256Hex(try item.data.flatMap { try media.source.read($0) })
+        }
+        let keptBefore = try a.heif!.items.filter(\.keep).map { try described(a, $0) }
+        let after = try b.heif!.items.map { try described(b, $0) }
+        XCTAssertEqual(keptBefore, after)
+        XCTAssertEqual(
+            a.heif!.items.filter { $0.keep && !$0.inIdat }.map(\.data), b.heif!.items.filter { !$0.inIdat }.map(\.data),
+            "coded tiles stay where they were")
+        XCTAssertLessThan(after.count, a.heif!.items.count)
+    }
+
+    func testWrittenFileThatWasTamperedWithFailsVerification() throws {
+        let input = Fixtures.sampleMedia.appendingPathComponent("demo-clip.mp4").path
+        let media = try ISOMedia(source: try FileSource(path: input))
+        let plan = try ISOSanitizer.plan(media)
+        let content = try media.contentSHA256()
+        // A plan that forgets to free the user data: verification must catch the title left behind.
+        var forgetful = plan
+        forgetful.patches.removeAll { _ in true }
+        forgetful.zeros.removeAll { _ in true }
+        let pending = try ISOSanitizer.write(forgetful, from: media.source, to: path("bad.mp4"))
+        defer { pending.discard() }
+        XCTAssertThrowsError(
+            try ISOSanitizer.verify(path: pending.temporaryPath, size: media.source.count, expectedContent: content))
+        // The real plan passes.
+        let good = try ISOSanitizer.write(plan, from: media.source, to: path("good.mp4"))
+        defer { good.discard() }
+        XCTAssertNoThrow(
+            try ISOSanitizer.verify(path: good.temporaryPath, size: media.source.count, expectedContent: content))
+        // A plan that damages one media byte changes the content and fails.
+        var damaging = plan
+        let firstChunk = media.tracks.first { $0.keep }!.chunks[0]
+        let byte = try media.source.read(firstChunk.lowerBound..<(firstChunk.lowerBound + 1))[0]
+        damaging.patches.append((firstChunk.lowerBound, [byte ^ 0xFF]))
+        let damaged = try ISOSanitizer.write(damaging, from: media.source, to: path("damaged.mp4"))
+        defer { damaged.discard() }
+        XCTAssertThrowsError(
+            try ISOSanitizer.verify(path: damaged.temporaryPath, size: media.source.count, expectedContent: content))
+    }
+}
