@@ -24,7 +24,10 @@ enum ISOInspector {
     static func inspect(_ source: FileSource, into report: inout InspectReport) throws(MediaError) {
         let structure = try ISOStructure(source: source)
         var mdtaKeys: [Int: String] = [:]
+        // The most recent box at each depth: a box's parent, without searching the list (it may be long).
+        var lastAtDepth: [Int: ISOBox] = [:]
         for box in structure.boxes {
+            lastAtDepth[box.depth] = box
             report.structure.append(StructureEntry(offset: box.offset, length: box.size, name: box.path))
             var found: [MetadataItem] = []
             func item(_ family: String, _ name: String, _ value: String?) {
@@ -82,7 +85,7 @@ enum ISOInspector {
                 }
                 let parent = box.path.split(separator: "/").dropLast().last.map(String.init) ?? "?"
                 let keyIndex =
-                    structure.boxes.last { $0.offset < box.offset && $0.depth == box.depth - 1 }
+                    lastAtDepth[box.depth - 1]
                     .map { b -> Int in
                         let head = (try? source.read(b.offset + 4..<b.offset + 8)) ?? []
                         return be(head, 0..<4)

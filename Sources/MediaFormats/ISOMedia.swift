@@ -358,6 +358,8 @@ struct HEIFMeta {
         let primaryData = try media.payload(pitm, limit: 64)
         guard primaryData.count >= 6 else { throw fail("pitm is too short") }
         primary = primaryData[0] == 0 ? Bytes.be(primaryData, 4, 2) : Bytes.be(primaryData, 4, 4)
+        // Item ID -> position in `items` (a dictionary: a hostile file may describe many thousands).
+        var index: [Int: Int] = [:]
         for infe in media.children[iinf] where boxes[infe].type == "infe" {
             let data = try media.payload(infe, limit: 1 << 16)
             guard data.count >= 8 else { throw fail("infe at offset \(boxes[infe].offset) is too short") }
@@ -374,10 +376,11 @@ struct HEIFMeta {
             } else {
                 id = Bytes.be(data, 4, 2)
             }
-            guard !items.contains(where: { $0.id == id }) else { throw fail("item \(id) is described twice") }
+            guard index[id] == nil else { throw fail("item \(id) is described twice") }
+            index[id] = items.count
             items.append(Item(id: id, type: type, infe: infe, keep: HEIFMeta.imageTypes.contains(type)))
         }
-        guard let primaryIndex = items.firstIndex(where: { $0.id == primary }) else {
+        guard let primaryIndex = index[primary] else {
             throw fail("the primary item \(primary) is not described")
         }
         guard items[primaryIndex].keep else {
@@ -417,7 +420,7 @@ struct HEIFMeta {
                 let offset = try take(offsetSize)
                 pieces.append((offset, try take(lengthSize)))
             }
-            guard let index = items.firstIndex(where: { $0.id == id }) else {
+            guard let index = index[id] else {
                 // A location without a description: its data is unreferenced and is blanked with the rest of the mdat.
                 continue
             }

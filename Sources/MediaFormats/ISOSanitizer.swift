@@ -56,6 +56,7 @@ public enum ISOSanitizer {
         }
         let keptTracks = Set(media.tracks.filter(\.keep).map(\.box))
         let keptIDs = Set(media.tracks.filter(\.keep).map(\.id))
+        let trackByBox = Dictionary(media.tracks.map { ($0.box, $0) }, uniquingKeysWith: { a, _ in a })
 
         func describe(_ index: Int) -> String { "\(boxes[index].path) at offset \(boxes[index].offset)" }
         func rawHeader(_ index: Int) throws(MediaError) -> Int {
@@ -102,7 +103,7 @@ public enum ISOSanitizer {
                 switch childType {
                 case "trak":
                     guard keptTracks.contains(child) else {
-                        let track = media.tracks.first { $0.box == child }
+                        let track = trackByBox[child]
                         try free(
                             child,
                             "\(track?.handler ?? "?") track \(track?.id ?? 0)"

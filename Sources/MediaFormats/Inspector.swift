@@ -42,7 +42,21 @@ public enum Inspector {
             report.error = "\(error)"
             return report
         }
-        do { report.contentSHA256 = try ISOMedia(source: source).contentSHA256() } catch {
+        do {
+            let media = try ISOMedia(source: source)
+            report.contentSHA256 = try media.contentSHA256()
+            // What a HEIF's Exif items hold (GPS, maker notes, serials), read by libexif like a JPEG's.
+            for item in media.heif?.items ?? [] where item.type == "Exif" {
+                guard item.data.reduce(0, { $0 + $1.count }) <= 4 << 20 else { continue }
+                var bytes: [UInt8] = []
+                for piece in item.data { bytes += try source.read(piece) }
+                // The item starts with the offset of the TIFF header from the end of this 4-byte field.
+                let start = 4 + Bytes.be(bytes, 0, 4)
+                guard bytes.count >= 4, start < bytes.count else { continue }
+                report.metadata += exifItems(
+                    bytes[start...], offset: item.data.first?.lowerBound ?? 0, holder: "HEIF Exif item")
+            }
+        } catch {
             report.warnings.append("no content_sha256: \(error)")
         }
         return report

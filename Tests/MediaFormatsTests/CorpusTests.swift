@@ -229,5 +229,18 @@ final class CorpusTests: XCTestCase {
             checked += 1
         }
         XCTAssertGreaterThan(checked, 50)
+        // Video and phone files: the position is found in boxes, Apple keys or the HEIF Exif item.
+        var located = 0
+        for row in rows.dropFirst()
+        where row.count > gps && row[gps] == "yes" && ["HEIC", "MOV", "MP4"].contains(row[format]) {
+            let report = try Inspector.inspect(path: corpus.appendingPathComponent(row[0]).path)
+            XCTAssertNil(report.error, row[0])
+            XCTAssertTrue(
+                report.metadata.contains {
+                    $0.family == "GPS" || $0.family == "Location" || $0.name.lowercased().contains("location")
+                }, "\(row[0]): GPS not found")
+            located += 1
+        }
+        XCTAssertGreaterThanOrEqual(located, 6)
     }
 }
