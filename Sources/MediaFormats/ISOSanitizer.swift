@@ -169,6 +169,15 @@ public enum ISOSanitizer {
                 blanks.append(boxes[root].payload)
                 continue
             }
+            if type == "moov" && media.heif != nil {
+                try free(root, "a video in a HEIF picture (motion photo)")
+                continue
+            }
+            if type == "ftyp" && root != media.roots.first(where: { boxes[$0].type == "ftyp" }) {
+                try free(root, "a second file type box: another file appended")
+                blanks.append(boxes[root].payload)
+                continue
+            }
             switch type {
             case "moov": try clean(root)
             case "mdat": mdats.append(boxes[root].payload)

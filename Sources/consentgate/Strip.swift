@@ -10,11 +10,15 @@ struct Strip: ParsableCommand {
         discussion: """
             consentgate strip photo.jpg -o clean.jpg
             consentgate strip *.jpg *.png --output-dir clean/
+            consentgate strip clip.mov IMG_0001.heic --output-dir clean/
 
-            The output is rebuilt from an allowlist (SPEC §3): image data is copied byte for byte, never
-            re-encoded. EXIF Orientation and the ICC profile are kept unless told otherwise. Each output is
-            re-read and verified before it appears under its name; a refused file leaves nothing behind.
-            Files are processed on every core. Exit status: 0 all written and verified; 1 something refused
+            The output is rebuilt from an allowlist (SPEC §3): image data is copied byte for byte, never \
+            re-encoded. EXIF Orientation and the ICC profile are kept unless told otherwise. Videos (MP4, MOV, \
+            M4V, 3GP) and HEIC/HEIF/AVIF keep their size: metadata boxes become zeroed `free` boxes, capture \
+            times are zeroed, metadata/text/timecode tracks and Exif/XMP items are dropped with their data, \
+            and a video of any size is streamed, never loaded. Each output is re-read and verified before it \
+            appears under its name; a refused file leaves nothing behind. \
+            Files are processed on every core. Exit status: 0 all written and verified; 1 something refused \
             (reason on stderr); 2 usage error.
             """
     )

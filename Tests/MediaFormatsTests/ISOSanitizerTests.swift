@@ -179,6 +179,33 @@ final class ISOSanitizerTests: XCTestCase {
         try leakcheck([output], needles: ["Jane Roe"])
     }
 
+    func testAMotionPhotoKeepsThePictureAndLosesTheVideo() throws {
+        let encoder = try Fixtures.requireTool("heif-enc")
+        let jpeg = path("still.jpg")
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", jpeg])
+        let still = path("still.heic")
+        XCTAssertEqual(try Fixtures.run(encoder, ["-q", "50", jpeg, "-o", still]).status, 0)
+        let clip = path("motion.mp4")
+        try ffmpeg([
+            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-c:v", "mpeg4",
+            "-metadata", "title=Jane Roe moving", "-metadata", "location=+51.5000-000.1000/", clip,
+        ])
+        // A motion photo as some phones write it: the video file appended after the picture's boxes.
+        let input = path("motion.heic")
+        try Data(try Fixtures.bytes(URL(fileURLWithPath: still)) + Fixtures.bytes(URL(fileURLWithPath: clip))).write(
+            to: URL(fileURLWithPath: input))
+        XCTAssertTrue(try Inspector.inspect(path: input).structure.contains { $0.name == "moov" })
+        let output = path("motion-clean.heic")
+        let clean = try strip(input, output)
+        XCTAssertTrue(clean.removed.contains { $0.contains("motion photo") }, "\(clean.removed)")
+        XCTAssertFalse(try contains(output, "Jane Roe"))
+        XCTAssertFalse(try Inspector.inspect(path: output).structure.contains { $0.name == "moov" })
+        XCTAssertEqual(
+            try MediaFile(path: still).fingerprints().contentSHA256,
+            try MediaFile(path: output).fingerprints().contentSHA256, "the picture is the same picture")
+        try leakcheck([output], needles: ["Jane Roe"])
+    }
+
     func testTheMetaBoxKeepsItsSizeAndOffsetsStayValid() throws {
         let corpus = try Fixtures.requireCorpus()
         // An iPhone HEIC: grid of tiles, Exif item, idat; every offset in iloc must still point at the same bytes.
