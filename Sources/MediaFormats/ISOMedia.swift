@@ -497,6 +497,25 @@ enum Bytes {
         return merged
     }
 
+    /// The first offset where a range of `ranges` meets one of `sorted` (sorted and merged), if any.
+    static func firstOverlap(_ ranges: [Range<Int>], _ sorted: [Range<Int>]) -> Int? {
+        var first: Int? = nil
+        for range in ranges where !range.isEmpty {
+            // The last kept range starting before this one ends.
+            var low = 0
+            var high = sorted.count
+            while low < high {
+                let mid = (low + high) / 2
+                if sorted[mid].lowerBound < range.upperBound { low = mid + 1 } else { high = mid }
+            }
+            if low > 0, sorted[low - 1].upperBound > range.lowerBound {
+                let at = max(range.lowerBound, sorted[low - 1].lowerBound)
+                first = min(first ?? at, at)
+            }
+        }
+        return first
+    }
+
     /// The parts of `whole` outside every range of `kept` (sorted and merged).
     static func subtract(_ kept: [Range<Int>], from whole: Range<Int>) -> [Range<Int>] {
         var gaps: [Range<Int>] = []

@@ -192,6 +192,19 @@ public enum ISOSanitizer {
         where !mdats.contains(where: { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound }) {
             throw MediaError.unsupported("media data at offset \(range.lowerBound) lies outside the mdat boxes")
         }
+        // What is dropped must not share bytes with what is kept (a damaged or hostile table could point a picture
+        // item or a video chunk at the Exif data or a metadata track's samples): refuse rather than keep them.
+        // (A movie inside a HEIF picture is dropped whole with its moov; its chunk table is not consulted: an
+        // appended video's offsets count from its own start, not the file's.)
+        let dropped =
+            (media.heif == nil ? media.tracks.filter { !$0.keep }.flatMap(\.chunks) : [])
+            + (media.heif?.items.filter { !$0.keep }.flatMap(\.data) ?? [])
+        let keptAnywhere = Bytes.merge(kept + (media.heif?.items.filter { $0.keep && $0.inIdat }.flatMap(\.data) ?? []))
+        if let shared = Bytes.firstOverlap(dropped, keptAnywhere) {
+            throw MediaError.unsupported(
+                "kept media and dropped metadata share the bytes at offset \(shared): the file cannot be cleaned safely"
+            )
+        }
         for mdat in mdats { plan.zeros += Bytes.subtract(kept, from: mdat) }
         if let heif = media.heif {
             // Removed items' data outside mdat must lie in boxes that are blanked anyway (or in idat, rebuilt).

@@ -206,6 +206,47 @@ final class ISOSanitizerTests: XCTestCase {
         try leakcheck([output], needles: ["Jane Roe"])
     }
 
+    func testCorruptedAndTruncatedHEICNeverCrashesOrLeaks() throws {
+        let encoder = try Fixtures.requireTool("heif-enc")
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let jpeg = path("c.jpg")
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", jpeg])
+        XCTAssertEqual(
+            try Fixtures.run(
+                exiftool, ["-q", "-overwrite_original", "-Artist=Jane Roe", "-XMP:Creator=Jane Roe", jpeg]
+            )
+            .status, 0)
+        let input = path("c.heic")
+        XCTAssertEqual(try Fixtures.run(encoder, ["-q", "50", "-t", "16", jpeg, "-o", input]).status, 0)
+        let original = try Fixtures.bytes(URL(fileURLWithPath: input))
+        let media = try ISOMedia(source: try FileSource(path: input))
+        let meta = try XCTUnwrap(media.boxes.first { $0.type == "meta" })
+        var generator = SplitMix(seed: 11)
+        var written = 0
+        var variants: [[UInt8]] = stride(from: 8, to: original.count, by: 41).map { Array(original[0..<$0]) }
+        for _ in 0..<300 {
+            var bytes = original
+            // Damage the boxes that describe the picture (the meta box), where the parsing is.
+            for _ in 0..<Int(1 + generator.next() % 3) {
+                let at = meta.offset + Int(generator.next() % UInt64(meta.size))
+                bytes[at] = UInt8(truncatingIfNeeded: generator.next())
+            }
+            variants.append(bytes)
+        }
+        for bytes in variants {
+            let file = path("v.heic")
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            _ = try? Inspector.inspect(path: file)
+            if let clean = try? MediaFile(path: file).sanitize(to: path("v-out.heic")), let pending = clean.pending {
+                written += 1
+                XCTAssertFalse(
+                    try contains(pending.temporaryPath, "Jane Roe"), "a damaged file was written with the name")
+                pending.discard()
+            }
+        }
+        XCTAssertGreaterThan(written, 10, "some damage (in names, padding) still leaves a file that can be cleaned")
+    }
+
     func testTheMetaBoxKeepsItsSizeAndOffsetsStayValid() throws {
         let corpus = try Fixtures.requireCorpus()
         // An iPhone HEIC: grid of tiles, Exif item, idat; every offset in iloc must still point at the same bytes.
