@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the synthetic demo pictures in SampleMedia/ (nothing here is a real person or place).
-# Needs ffmpeg and exiftool. The pictures are test patterns drawn by ffmpeg; the metadata is invented.
+# Needs ffmpeg, exiftool and heif-enc. The pictures are test patterns drawn by ffmpeg; the metadata is invented.
 set -euo pipefail
 cd "$(dirname "$0")/../SampleMedia"
 tmp=$(mktemp -d)
@@ -87,6 +87,10 @@ ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=64x48:rate=5" -t 1 -c:v libx
   -metadata location="+47.3769+008.5417/" -metadata title="Jane Demo-Doe (FAKE) walking again" \
   -fflags +bitexact -flags:v +bitexact "$tmp/clip.mp4"
 cp "$tmp/clip.mp4" demo-clip.mp4
+
+# A phone-style HEIC: the phone photo (its EXIF with GPS and serials, its XMP) encoded by heif-enc, with a
+# thumbnail. Needs heif-enc (libheif-examples).
+heif-enc -q 40 -t 64 demo-phone-photo.jpg -o demo-phone-photo.heic >/dev/null
 
 # Something that is not a picture at all, to show a refusal.
 printf 'This is not a picture.\n' > not-a-picture.jpg

@@ -9,6 +9,7 @@
 #   AUTH-DEMO-0005  demo-portrait.jpg      revoked by AUTH-DEMO-0005-revoked-*  -> quarantined
 #   AUTH-DEMO-0006  demo-group-photo.jpg   valid (Scripts/demo revokes it)      -> published, then retracted
 #   AUTH-DEMO-0007  demo-clip.mp4          website + instagram, valid           -> published without GPS/title
+#   AUTH-DEMO-0008  demo-phone-photo.heic  website, valid (same patient as 0001) -> published without Exif/XMP
 # Subjects are pseudonymous (P-DEMO-...); nothing here is a real person.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,8 @@ common=(--key "$keys/demo-office.DEMO.key" --out "$records" --covered-entity "De
   --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-group-photo.jpg"
 "$bin" authorize "${common[@]}" --id AUTH-DEMO-0007 --subject P-DEMO-0007 --channels website,instagram \
   --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-clip.mp4"
+"$bin" authorize "${common[@]}" --id AUTH-DEMO-0008 --subject P-DEMO-0001 --channels website \
+  --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-phone-photo.heic"
 "$bin" revoke --key "$keys/demo-office.DEMO.key" --authorization AUTH-DEMO-0005 \
   --received-at 2026-03-01T09:00:00Z --recorded-by po-demo --out "$records"
 "$bin" records verify --authorizations "$records" --trust "$media/trust.DEMO.yml"

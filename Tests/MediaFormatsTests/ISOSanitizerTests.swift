@@ -247,6 +247,28 @@ final class ISOSanitizerTests: XCTestCase {
         XCTAssertGreaterThan(written, 10, "some damage (in names, padding) still leaves a file that can be cleaned")
     }
 
+    func testTheIPhoneFaceDetectionTracksThatExiftoolKeepsAreGone() throws {
+        let corpus = try Fixtures.requireCorpus()
+        let input = corpus.appendingPathComponent("mei__with-gps.mov").path
+        XCTAssertEqual(try streams(input).filter { $0 == "data" }.count, 2, "two mebx tracks in the original")
+        // exiftool -all= keeps them (the complaint); the sanitizer drops them and zeroes their samples.
+        let byExiftool = path("exiftool.mov")
+        _ = try Fixtures.run(try Fixtures.requireTool("exiftool"), ["-q", "-q", "-all=", "-o", byExiftool, input])
+        XCTAssertEqual(try streams(byExiftool).filter { $0 == "data" }.count, 2)
+        let output = path("clean.mov")
+        let clean = try strip(input, output)
+        XCTAssertEqual(clean.removed.filter { $0.contains("mebx") }.count, 2, "\(clean.removed)")
+        XCTAssertEqual(try streams(output).sorted(), ["audio", "video"])
+        XCTAssertEqual(try decoded(input), try decoded(output))
+        let media = try ISOMedia(source: try FileSource(path: input))
+        let out = try FileSource(path: output)
+        for track in media.tracks where !track.keep {
+            for chunk in track.chunks {
+                XCTAssertTrue(try out.read(chunk).allSatisfy { $0 == 0 }, "metadata samples left at \(chunk)")
+            }
+        }
+    }
+
     func testTheMetaBoxKeepsItsSizeAndOffsetsStayValid() throws {
         let corpus = try Fixtures.requireCorpus()
         // An iPhone HEIC: grid of tiles, Exif item, idat; every offset in iloc must still point at the same bytes.
