@@ -208,7 +208,7 @@ public enum ISOSanitizer {
         for mdat in mdats { plan.zeros += Bytes.subtract(kept, from: mdat) }
         if let heif = media.heif {
             // Removed items' data outside mdat must lie in boxes that are blanked anyway (or in idat, rebuilt).
-            for item in heif.items where !item.keep {
+            for item in heif.items where !item.keep && !item.inIdat {
                 for extent in item.data where !extent.isEmpty {
                     let inside = (mdats + blanks).contains {
                         $0.lowerBound <= extent.lowerBound && extent.upperBound <= $0.upperBound

@@ -269,6 +269,69 @@ final class ISOSanitizerTests: XCTestCase {
         }
     }
 
+    /// A minimal HEIF built by hand: a picture item in mdat and an Exif item inside the meta box's idat.
+    func handMadeHEIF(exif: [UInt8]) -> [UInt8] {
+        func box(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+            Bytes.put(payload.count + 8, 4) + Array(type.utf8) + payload
+        }
+        func full(_ type: String, _ version: UInt8, _ payload: [UInt8]) -> [UInt8] {
+            box(type, [version, 0, 0, 0] + payload)
+        }
+        let pixels = Array("CODED-PICTURE-DATA".utf8)
+        let ftyp = box("ftyp", Array("heic".utf8) + [0, 0, 0, 0] + Array("mif1heic".utf8))
+        let hdlr = full(
+            "hdlr", 0, [0, 0, 0, 0] + Array("pict".utf8) + [UInt8](repeating: 0, count: 12) + Array("Jane Roe\0".utf8))
+        let pitm = full("pitm", 0, [0, 1])
+        let iinf = full(
+            "iinf", 0,
+            [0, 2] + full("infe", 2, [0, 1, 0, 0] + Array("hvc1".utf8) + [0])
+                + full("infe", 2, [0, 2, 0, 0] + Array("Exif".utf8) + [0]))
+        let ipco = box(
+            "ipco", full("ispe", 0, Bytes.put(64, 4) + Bytes.put(48, 4)) + box("udes", Array("Jane Roe ward 7".utf8)))
+        let ipma = full("ipma", 0, Bytes.put(1, 4) + [0, 1, 2, 1, 2])
+        let idat = box("idat", exif)
+        // iloc v1: offset/length 4 bytes, base offset 0, index 0; item 1 in mdat (patched below), item 2 in idat.
+        func iloc(_ mdatOffset: Int) -> [UInt8] {
+            full(
+                "iloc", 1,
+                [0x44, 0x00] + [0, 2] + [0, 1] + [0, 0] + [0, 0] + [0, 1] + Bytes.put(mdatOffset, 4)
+                    + Bytes.put(pixels.count, 4) + [0, 2] + [0, 1] + [0, 0] + [0, 1] + Bytes.put(0, 4)
+                    + Bytes.put(exif.count, 4))
+        }
+        let iref = full("iref", 0, box("cdsc", [0, 2, 0, 1, 0, 1]))
+        let metaLength =
+            12 + hdlr.count + pitm.count + iloc(0).count + iinf.count + box("iprp", ipco + ipma).count
+            + iref.count + idat.count
+        let mdatOffset = ftyp.count + metaLength + 8
+        let meta = full("meta", 0, hdlr + pitm + iloc(mdatOffset) + iinf + box("iprp", ipco + ipma) + iref + idat)
+        return ftyp + meta + box("mdat", pixels)
+    }
+
+    func testAnExifItemInsideTheMetaBoxIsBlankedAndTheRestStaysInPlace() throws {
+        let exif = [0, 0, 0, 6] + Array("Exif\0\0MM\0*\0\0\0\u{8}Jane Roe".utf8)
+        let bytes = handMadeHEIF(exif: exif)
+        let input = path("hand.heic")
+        try Data(bytes).write(to: URL(fileURLWithPath: input))
+        let before = try ISOMedia(source: try FileSource(path: input))
+        XCTAssertEqual(before.heif?.items.map(\.type), ["hvc1", "Exif"])
+        XCTAssertEqual(before.heif?.items.last?.inIdat, true)
+        let output = path("hand-clean.heic")
+        let clean = try strip(input, output)
+        XCTAssertTrue(clean.removed.contains { $0.contains("HEIF item 2 (Exif)") }, "\(clean.removed)")
+        XCTAssertTrue(clean.removed.contains { $0.contains("property udes") }, "\(clean.removed)")
+        let written = try Fixtures.bytes(URL(fileURLWithPath: output))
+        XCTAssertEqual(written.count, bytes.count)
+        XCTAssertFalse(
+            try contains(output, "Jane Roe"), "Exif in idat, the udes property and the hdlr name are blanked")
+        let after = try ISOMedia(source: try FileSource(path: output))
+        XCTAssertEqual(after.heif?.items.map(\.type), ["hvc1"])
+        XCTAssertEqual(after.heif?.items.first?.data, before.heif?.items.first?.data, "the picture's data did not move")
+        XCTAssertEqual(
+            try MediaFile(path: input).fingerprints().contentSHA256,
+            try MediaFile(path: output).fingerprints().contentSHA256)
+        XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
+    }
+
     func testTheMetaBoxKeepsItsSizeAndOffsetsStayValid() throws {
         let corpus = try Fixtures.requireCorpus()
         // An iPhone HEIC: grid of tiles, Exif item, idat; every offset in iloc must still point at the same bytes.
