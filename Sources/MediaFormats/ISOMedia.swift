@@ -338,8 +338,13 @@ struct HEIFMeta {
         var data: [Range<Int>] = []
         var inIdat = false
         var keep: Bool
+        /// Why a picture item is dropped (a thumbnail, a depth map), for the report.
+        var role: String? = nil
         var fileExtents: [Range<Int>] { inIdat ? [] : data }
     }
+
+    /// Item references (iref): type, from, to.
+    var references: [(type: String, from: Int, to: [Int])] = []
 
     /// Item types that are pictures (coded images, derived images, tiles, gain maps); Exif, XMP (mime), uri and
     /// anything unknown is removed.
@@ -464,9 +469,88 @@ struct HEIFMeta {
             }
             items[index].data = resolved
         }
+        try dropThumbnailsAndDepth(media, index: index)
         for item in items where item.keep && item.ilocEntry == nil && item.type != "grid" && item.type != "iovl" {
             // Derived images without data (iden) are fine; coded ones must have a location.
             if item.type != "iden" { throw fail("item \(item.id) (\(item.type)) has no location") }
+        }
+    }
+}
+
+extension HEIFMeta {
+    /// Thumbnails (a `thmb` reference) and depth or disparity maps (an auxC property naming depth) are pictures
+    /// but not the picture: a thumbnail may still show what an edit cropped away, and a depth map is not needed
+    /// to display anything. They are dropped, with the tiles and auxiliary images that only they use. Alpha
+    /// planes and HDR gain maps stay (they change how the picture looks).
+    mutating func dropThumbnailsAndDepth(_ media: ISOMedia, index: [Int: Int]) throws(MediaError) {
+        func fail(_ reason: String) -> MediaError { .malformed(format: "HEIF", reason: reason) }
+        if let iref = media.child(meta, "iref") {
+            let data = try media.payload(iref, limit: 64 << 20)
+            guard data.count >= 4 else { throw fail("iref is too short") }
+            let idSize = data[0] == 0 ? 2 : 4
+            var at = 4
+            while at + 8 <= data.count {
+                let size = Bytes.be(data, at, 4)
+                guard size >= 8 + idSize + 2, at + size <= data.count else { throw fail("iref entry is malformed") }
+                let type = String(decoding: data[(at + 4)..<(at + 8)], as: UTF8.self)
+                let from = Bytes.be(data, at + 8, idSize)
+                let count = Bytes.be(data, at + 8 + idSize, 2)
+                guard 8 + idSize + 2 + count * idSize <= size else { throw fail("iref entry is cut short") }
+                references.append(
+                    (type, from, (0..<count).map { Bytes.be(data, at + 8 + idSize + 2 + $0 * idSize, idSize) }))
+                at += size
+            }
+        }
+        func drop(_ id: Int, _ role: String) {
+            guard id != primary, let position = index[id], items[position].keep else { return }
+            items[position].keep = false
+            items[position].role = role
+        }
+        for reference in references where reference.type == "thmb" { drop(reference.from, "thumbnail") }
+        // Depth and disparity maps, by their auxC property.
+        if let iprp = media.child(meta, "iprp"), let ipco = media.child(iprp, "ipco") {
+            let properties = media.children[ipco]
+            var depth: Set<Int> = []
+            for (number, property) in properties.enumerated() where media.boxes[property].type == "auxC" {
+                let text = String(decoding: try media.payload(property, limit: 1 << 16), as: UTF8.self).lowercased()
+                if text.contains("depth") || text.contains("disparity") { depth.insert(number + 1) }
+            }
+            for ipma in media.children[iprp] where media.boxes[ipma].type == "ipma" && !depth.isEmpty {
+                let data = try media.payload(ipma, limit: 64 << 20)
+                guard data.count >= 8 else { throw fail("ipma is too short") }
+                let idSize = data[0] < 1 ? 2 : 4
+                let wide = data[3] & 1 == 1
+                var at = 8
+                for _ in 0..<Bytes.be(data, 4, 4) {
+                    guard at + idSize + 1 <= data.count else { throw fail("ipma is cut short") }
+                    let id = Bytes.be(data, at, idSize)
+                    let count = Int(data[at + idSize])
+                    at += idSize + 1
+                    guard at + count * (wide ? 2 : 1) <= data.count else { throw fail("ipma is cut short") }
+                    for _ in 0..<count {
+                        let value = wide ? Bytes.be(data, at, 2) & 0x7FFF : Int(data[at]) & 0x7F
+                        if depth.contains(value) { drop(id, "depth map") }
+                        at += wide ? 2 : 1
+                    }
+                }
+            }
+        }
+        // Tiles (dimg) and auxiliary images (auxl) used only by dropped pictures go with them.
+        var changed = true
+        while changed {
+            changed = false
+            for position in items.indices where items[position].keep && items[position].id != primary {
+                let id = items[position].id
+                let users = references.filter { ($0.type == "dimg" && $0.to.contains(id)) }.map(\.from)
+                let auxOf = references.filter { $0.type == "auxl" && $0.from == id }.flatMap(\.to)
+                let owners = users + auxOf
+                guard !owners.isEmpty else { continue }
+                if owners.allSatisfy({ owner in index[owner].map { !items[$0].keep } ?? true }) {
+                    let role = items[index[owners[0]] ?? position].role ?? "part of a dropped picture"
+                    drop(id, role.hasSuffix("part") ? role : role + " part")
+                    changed = true
+                }
+            }
         }
     }
 }

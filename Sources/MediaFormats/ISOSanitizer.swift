@@ -238,7 +238,8 @@ public enum ISOSanitizer {
         let meta = boxes[heif.meta]
         let keptIDs = Set(heif.items.filter(\.keep).map(\.id))
         for item in heif.items where !item.keep {
-            removed.append("HEIF item \(item.id) (\(item.type == "mime" ? "XMP or other mime" : item.type))")
+            let what = item.role.map { "\(item.type) \($0)" } ?? (item.type == "mime" ? "XMP or other mime" : item.type)
+            removed.append("HEIF item \(item.id) (\(what))")
         }
         var children: [UInt8] = []
         for child in media.children[heif.meta] {

@@ -67,7 +67,9 @@ final class RecordLab {
         Array(try Data(contentsOf: sampleMedia.appendingPathComponent(name)))
     }
 
-    static func fingerprints(_ name: String) throws -> Fingerprints { try Fingerprints.compute(try sample(name)) }
+    static func fingerprints(_ name: String) throws -> Fingerprints {
+        try MediaFile(path: sampleMedia.appendingPathComponent(name).path).fingerprints()
+    }
 
     /// An authorization for a sample picture, with sensible defaults.
     func authorization(

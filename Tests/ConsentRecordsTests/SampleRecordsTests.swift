@@ -25,5 +25,14 @@ final class SampleRecordsTests: XCTestCase {
         XCTAssertEqual(try codes("demo-ycck-print.jpg"), ["not_everyone_consented"])
         XCTAssertEqual(try codes("demo-portrait.jpg"), ["revoked"])
         XCTAssertEqual(try codes("demo-group-photo.jpg"), ["approved"])
+        XCTAssertEqual(try codes("demo-clip.mp4"), ["approved"])
+        XCTAssertEqual(try codes("demo-phone-photo.heic"), ["approved"])
+        // A published (sanitized) copy has another file hash: its content fingerprint alone must find the record.
+        for name in ["demo-clip.mp4", "demo-phone-photo.heic", "demo-phone-photo.jpg"] {
+            let decision = ConsentPolicy.decide(
+                contentSHA256: try RecordLab.fingerprints(name).contentSHA256, fileSHA256: nil, channel: "website",
+                registry: registry, now: now)
+            XCTAssertTrue(decision.approved, "\(name): \(decision.reasons)")
+        }
     }
 }
