@@ -45,6 +45,24 @@ public enum Inspector {
         do {
             let media = try ISOMedia(source: source)
             report.contentSHA256 = try media.contentSHA256()
+            // What each track and item is, and whether publishing keeps it.
+            let entries = Dictionary(
+                report.structure.enumerated().map { ("\($0.element.offset) \($0.element.name)", $0.offset) },
+                uniquingKeysWith: { a, _ in a })
+            for track in media.tracks {
+                let box = media.boxes[track.box]
+                guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
+                report.structure[entry].detail =
+                    "track \(track.id): \(track.handler) \(track.sampleEntries.joined(separator: ",")), "
+                    + "\(track.chunks.count) chunk(s), \(track.keep ? "kept" : "dropped when published")"
+            }
+            for item in media.heif?.items ?? [] {
+                let box = media.boxes[item.infe]
+                guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
+                report.structure[entry].detail =
+                    "item \(item.id): \(item.type)\(item.role.map { " (\($0))" } ?? "")"
+                    + "\(item.id == media.heif?.primary ? ", primary" : ""), \(item.keep ? "kept" : "removed when published")"
+            }
             // What a HEIF's Exif items hold (GPS, maker notes, serials), read by libexif like a JPEG's.
             for item in media.heif?.items ?? [] where item.type == "Exif" {
                 guard item.data.reduce(0, { $0 + $1.count }) <= 4 << 20 else { continue }

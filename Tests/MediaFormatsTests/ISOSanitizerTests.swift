@@ -255,6 +255,10 @@ final class ISOSanitizerTests: XCTestCase {
         let corpus = try Fixtures.requireCorpus()
         let input = corpus.appendingPathComponent("mei__with-gps.mov").path
         XCTAssertEqual(try streams(input).filter { $0 == "data" }.count, 2, "two mebx tracks in the original")
+        // inspect says which tracks publishing keeps.
+        let details = try Inspector.inspect(path: input).structure.compactMap(\.detail)
+        XCTAssertEqual(details.filter { $0.contains("meta mebx") && $0.hasSuffix("dropped when published") }.count, 2)
+        XCTAssertEqual(details.filter { $0.hasSuffix(", kept") }.count, 2, "\(details)")
         // exiftool -all= keeps them (the complaint); the sanitizer drops them and zeroes their samples.
         let byExiftool = path("exiftool.mov")
         _ = try Fixtures.run(try Fixtures.requireTool("exiftool"), ["-q", "-q", "-all=", "-o", byExiftool, input])
