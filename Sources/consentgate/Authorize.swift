@@ -10,8 +10,8 @@ struct Authorize: ParsableCommand {
             consentgate authorize --key office.key --id AUTH-2026-0001 --subject P-7f3a9c \\
                 --channels website,instagram --expires 2027-06-30 --out authorizations/ before.jpg after.jpg
 
-            Computes each picture's content_sha256 and file_sha256 and writes ID.json with ID.json.minisig into
-            the output folder. The subject is a pseudonymous reference, never a name. Records are never
+            Computes each picture's content_sha256 and file_sha256 and writes ID.json with ID.json.minisig into \
+            the output folder. The subject is a pseudonymous reference, never a name. Records are never \
             replaced: to change one, write a new one with --supersedes. Exit status: 0 written; 2 error.
             """)
 

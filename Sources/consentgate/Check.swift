@@ -12,12 +12,12 @@ struct Check: ParsableCommand {
             consentgate check photo.jpg --channel instagram --authorizations /srv/share/authorizations \\
                 --trust /etc/consentgate/trust.yml
 
-            Publishable only when a valid authorization covers the picture on this channel (SPEC §5) and the
-            sanitizer can clean it. Every reason that applies is listed. Exit status: 0 publishable; 1 would be
+            Publishable only when a valid authorization covers the picture on this channel (SPEC §5) and the \
+            sanitizer can clean it. Every reason that applies is listed. Exit status: 0 publishable; 1 would be \
             quarantined; 2 error (unreadable file, bad trust file or folder).
             """)
 
-    @Argument(help: "The picture to check.") var file: String
+    @Argument(help: "The picture or video to check.") var file: String
     @Option(help: "A pipeline file: its channel, authorizations and trust file are used.") var pipeline: String?
     @Option(help: "The channel to publish on (website, facebook, instagram, print...).") var channel: String?
     @OptionGroup var sources: RecordSources

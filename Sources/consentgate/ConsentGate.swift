@@ -10,7 +10,7 @@ struct ConsentGate: ParsableCommand {
         abstract:
             "Gate patient photos and videos: strip identifying metadata losslessly, publish only with signed consent.",
         discussion: """
-            Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or
+            Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or \
             configuration error. Every subcommand takes --help.
             """,
         subcommands: [

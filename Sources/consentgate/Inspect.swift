@@ -5,8 +5,8 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a file's format, structure, every metadata item in it, and its fingerprints.",
         discussion: """
-            The format is detected from the bytes, never from the name. Metadata values are shown as found:
-            the output may contain personal data, so do not paste it into tickets or logs.
+            The format is detected from the bytes, never from the name. Metadata values are shown as found: \
+            the output may contain personal data, so do not paste it into tickets or logs. \
             Exit status: 0 read fully; 1 unreadable, malformed or unsupported; 2 usage error.
             """
     )

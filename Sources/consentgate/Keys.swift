@@ -10,9 +10,9 @@ struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an Ed25519 key pair: NAME.key (mode 0600) and NAME.pub (minisign format).",
             discussion: """
-                The secret key is written unencrypted in minisign's layout (as `minisign -G -W` would), so
-                `minisign -S -s NAME.key` can sign with it too. Keep it on the privacy office's machine only.
-                The command prints the entry to add to the trust file; an administrator decides its roles.
+                The secret key is written unencrypted in minisign's layout (as `minisign -G -W` would), so \
+                `minisign -S -s NAME.key` can sign with it too. Keep it on the privacy office's machine only. \
+                The command prints the entry to add to the trust file; an administrator decides its roles. \
                 Exit status: 0 written; 2 usage error or the files exist.
                 """)
 

@@ -45,10 +45,10 @@ struct Records: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every record and signature in a folder; list the invalid ones with why.",
             discussion: """
-                Each record must be signed (minisign format) by a key in the trust file that has the role for its
-                type, is not compromised, and was valid when it signed; its JSON must have no unknown fields,
-                duplicate keys, wrong types or missing required fields; its file name must be its id. Records
-                that lack a field an auditor expects are listed as warnings. Exit status: 0 all valid; 1 some
+                Each record must be signed (minisign format) by a key in the trust file that has the role for its \
+                type, is not compromised, and was valid when it signed; its JSON must have no unknown fields, \
+                duplicate keys, wrong types or missing required fields; its file name must be its id. Records \
+                that lack a field an auditor expects are listed as warnings. Exit status: 0 all valid; 1 some \
                 invalid; 2 usage or configuration error.
                 """)
 

@@ -9,7 +9,7 @@ struct Revoke: ParsableCommand {
         discussion: """
             consentgate revoke --key office.key --authorization AUTH-2026-0001 --out authorizations/
 
-            The revocation applies from --received-at (default: now), on every channel unless --channels names
+            The revocation applies from --received-at (default: now), on every channel unless --channels names \
             some. The next pipeline run retracts what it covered. Exit status: 0 written; 2 error.
             """)
 

@@ -9,11 +9,11 @@ struct Run: ParsableCommand {
         discussion: """
             consentgate run Pipelines/website.yml Pipelines/instagram.yml
 
-            Each pass recovers files an interrupted run had claimed, takes every settled file in the inbox,
-            publishes it sanitized under an opaque name (the original goes to the archive) or quarantines the
-            original with ASSET.reason.json, and retracts published pictures whose consent has expired or been
-            revoked. --dry-run reports what would happen and changes nothing.
-            Exit status: 0 all published or nothing to do; 1 something quarantined or retracted (a person
+            Each pass recovers files an interrupted run had claimed, takes every settled file in the inbox, \
+            publishes it sanitized under an opaque name (the original goes to the archive) or quarantines the \
+            original with ASSET.reason.json, and retracts published pictures whose consent has expired or been \
+            revoked. --dry-run reports what would happen and changes nothing. \
+            Exit status: 0 all published or nothing to do; 1 something quarantined or retracted (a person \
             should look); 2 usage or configuration error; 3 a file could not be brought to an outcome.
             """)
 

@@ -10,9 +10,9 @@ struct Watch: ParsableCommand {
         discussion: """
             consentgate watch Pipelines/website.yml
 
-            inotify makes local drops prompt; a rescan every rescan_seconds catches files written by other hosts
-            on SMB/NFS shares, which inotify does not see. Files still being copied are left until unchanged for
-            settle_seconds. SIGTERM or SIGINT: the files in hand are finished, then it exits. Run it under systemd
+            inotify makes local drops prompt; a rescan every rescan_seconds catches files written by other hosts \
+            on SMB/NFS shares, which inotify does not see. Files still being copied are left until unchanged for \
+            settle_seconds. SIGTERM or SIGINT: the files in hand are finished, then it exits. Run it under systemd \
             (see the README). Exit status on exit: as `run` (the worst of its passes); 2 on a configuration error.
             """)
 
