@@ -338,6 +338,16 @@ final class PipelineTests: XCTestCase {
             FileManager.default.fileExists(atPath: root.appendingPathComponent("out").path), "a dry run created folders"
         )
         XCTAssertFalse(FileManager.default.fileExists(atPath: inbox.appendingPathComponent(".consentgate-work").path))
+        // With a ledger from an earlier real run (closed cleanly), a dry run's sweep reads it and adds no file.
+        _ = try runPipeline()
+        try drop("demo-phone-photo.jpg", as: "c.jpg")
+        let before = try FileManager.default.contentsOfDirectory(atPath: folder("").path).sorted()
+        XCTAssertFalse(before.contains { $0.hasSuffix("-wal") || $0.hasSuffix("-shm") }, "\(before)")
+        let ledgerBytes = try Data(contentsOf: URL(fileURLWithPath: ledger))
+        let again = try runPipeline(["--dry-run"])
+        XCTAssertEqual(again.summary["published"] as? Int, 1, "\(again.summary)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder("").path).sorted(), before)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: ledger)), ledgerBytes)
     }
 
     func testExamplePipelinesParse() throws {
