@@ -1,6 +1,7 @@
 /// What an ISO-BMFF file holds once its box tree is understood: the tracks of a movie (MP4, MOV, M4V, 3GP) with
 /// the byte ranges of their chunks, and the items of a HEIF image (HEIC, HEIF, AVIF) with their extents.
-/// Both the sanitizer and the content fingerprint are built on it; media data itself is never read here.
+/// Both the sanitizer and the content fingerprint are built on it. It reads box headers and tables; media data
+/// is read only to compute the fingerprint, in 1 MiB pieces.
 struct ISOMedia {
     let source: FileSource
     let structure: ISOStructure
@@ -29,7 +30,8 @@ struct ISOMedia {
     /// timecode, hints, ...) is dropped.
     static let keptHandlers: Set<String> = ["vide", "soun"]
 
-    static let maxTableBytes = 256 << 20
+    /// The largest sample table or HEIF box read into memory (16 million samples in an stsz).
+    static let maxTableBytes = 64 << 20
 
     func fail(_ reason: String) -> MediaError { .malformed(format: "ISO-BMFF", reason: reason) }
 
@@ -187,7 +189,8 @@ struct ISOMedia {
             throw fail("\(where_) has no chunk offsets (stco/co64)")
         }
         // Sample sizes.
-        var sizes: [Int] = []
+        // 4 bytes a sample (sizes are 32-bit), so a long table costs what it costs in the file.
+        var sizes: [UInt32] = []
         var constant = 0
         var sampleCount = 0
         if let stsz = child(stbl, "stsz") {
@@ -198,7 +201,7 @@ struct ISOMedia {
             if constant == 0 {
                 guard sampleCount <= (data.count - 12) / 4 else { throw fail("stsz in \(where_) is cut short") }
                 sizes.reserveCapacity(sampleCount)
-                for index in 0..<sampleCount { sizes.append(Bytes.be(data, 12 + index * 4, 4)) }
+                for index in 0..<sampleCount { sizes.append(UInt32(Bytes.be(data, 12 + index * 4, 4))) }
             }
         } else if let stz2 = child(stbl, "stz2") {
             let data = try payload(stz2)
@@ -213,9 +216,9 @@ struct ISOMedia {
                 switch field {
                 case 4:
                     let byte = data[12 + index / 2]
-                    sizes.append(Int(index % 2 == 0 ? byte >> 4 : byte & 0x0F))
-                case 8: sizes.append(Int(data[12 + index]))
-                default: sizes.append(Bytes.be(data, 12 + index * 2, 2))
+                    sizes.append(UInt32(index % 2 == 0 ? byte >> 4 : byte & 0x0F))
+                case 8: sizes.append(UInt32(data[12 + index]))
+                default: sizes.append(UInt32(Bytes.be(data, 12 + index * 2, 2)))
                 }
             }
         } else {
@@ -247,7 +250,7 @@ struct ISOMedia {
                     guard !overflow else { throw fail("a chunk of \(where_) is impossibly large") }
                     length = product
                 } else {
-                    for index in sample..<(sample + perChunk) { length += sizes[index] }
+                    for index in sample..<(sample + perChunk) { length += Int(sizes[index]) }
                 }
                 sample += perChunk
                 let start = offsets[chunk]
