@@ -277,6 +277,54 @@ final class ISOSanitizerTests: XCTestCase {
         }
     }
 
+    func testAnUnknownPropertyIsBlankedInPlaceAndTheDecoderStillReadsThePicture() throws {
+        let encoder = try Fixtures.requireTool("heif-enc")
+        let convert = try Fixtures.requireTool("heif-convert")
+        let jpeg = path("p.jpg")
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", jpeg])
+        let encoded = path("p.heic")
+        XCTAssertEqual(try Fixtures.run(encoder, ["-q", "50", jpeg, "-o", encoded]).status, 0)
+        // Rename the pixi property to a type nobody knows and make every association non-essential, as a vendor
+        // property would be.
+        var bytes = try Fixtures.bytes(URL(fileURLWithPath: encoded))
+        let media = try ISOMedia(source: try FileSource(path: encoded))
+        let pixi = try XCTUnwrap(media.boxes.first { $0.type == "pixi" })
+        bytes.replaceSubrange((pixi.offset + 4)..<(pixi.offset + 8), with: Array("xixi".utf8))
+        let ipma = try XCTUnwrap(media.boxes.first { $0.type == "ipma" })
+        let wide = bytes[ipma.offset + 11] & 1 == 1
+        let idSize = bytes[ipma.offset + 8] < 1 ? 2 : 4
+        var at = ipma.offset + 16
+        for _ in 0..<Bytes.be(bytes, ipma.offset + 12, 4) {
+            at += idSize
+            let count = Int(bytes[at])
+            at += 1
+            for _ in 0..<count {
+                bytes[at] &= 0x7F
+                at += wide ? 2 : 1
+            }
+        }
+        let input = path("vendor.heic")
+        try Data(bytes).write(to: URL(fileURLWithPath: input))
+        let output = path("vendor-clean.heic")
+        let clean = try strip(input, output)
+        XCTAssertTrue(clean.removed.contains { $0.contains("property xixi") }, "\(clean.removed)")
+        // The property numbers of the others did not move: the picture decodes to the same pixels.
+        func pixels(_ file: String) throws -> String {
+            let out = path(UUID().uuidString + ".y4m")
+            XCTAssertEqual(try Fixtures.run(convert, ["--quiet", file, out]).status, 0)
+            return sha256Hex(try Fixtures.bytes(URL(fileURLWithPath: out)))
+        }
+        XCTAssertEqual(try pixels(input), try pixels(output))
+        // An essential property ConsentGate does not know is refused instead.
+        var essential = try Fixtures.bytes(URL(fileURLWithPath: encoded))
+        essential.replaceSubrange((pixi.offset + 4)..<(pixi.offset + 8), with: Array("xixi".utf8))
+        let strict = path("strict.heic")
+        try Data(essential).write(to: URL(fileURLWithPath: strict))
+        if try Inspector.inspect(path: strict).error == nil {
+            XCTAssertThrowsError(try MediaFile(path: strict).sanitize(to: path("strict-out.heic")))
+        }
+    }
+
     /// A minimal HEIF built by hand: a picture item in mdat and an Exif item inside the meta box's idat.
     func handMadeHEIF(exif: [UInt8]) -> [UInt8] {
         func box(_ type: String, _ payload: [UInt8]) -> [UInt8] {
