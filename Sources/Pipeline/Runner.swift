@@ -234,7 +234,10 @@ public final class Runner: Sendable {
         if alreadyPublished || (approved && !alreadyQuarantined) {
             if alreadyPublished {
                 item.sanitized?.pending?.discard()
-            } else if let pending = item.sanitized?.pending {
+            } else {
+                guard let pending = item.sanitized?.pending else {
+                    throw PipelineError("no verified copy of \(item.asset) was written to publish")
+                }
                 try wrap { () throws(MediaError) in try pending.commit() }
             }
             if try ledger.lastEvent(asset: item.asset, kinds: ["published"]) == nil {
