@@ -484,7 +484,7 @@ public enum ISOSanitizer {
         var mustBeZero: [Range<Int>] = []
         for (index, box) in boxes.enumerated() {
             let parentType = media.parent[index].map { boxes[$0].type } ?? ""
-            if blank.contains(box.type) {
+            if blank.contains(box.type) || box.type == "wide" {
                 mustBeZero.append(box.payload)
                 continue
             }
