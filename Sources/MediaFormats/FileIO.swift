@@ -15,44 +15,11 @@ public enum FileIO {
 
     /// Reads a regular file into memory, refusing anything larger than `limit` bytes.
     public static func readFile(atPath path: String, limit: Int) throws(MediaError) -> [UInt8] {
-        try readFile(atPathBytes: Array(path.utf8), limit: limit)
-    }
-
-    /// The same for a path given as raw bytes (file names on a share need not be valid UTF-8). With
-    /// `followLinks: false` a symbolic link is refused, not followed (the pipeline's reads).
-    public static func readFile(atPathBytes pathBytes: [UInt8], limit: Int, followLinks: Bool = true) throws(MediaError)
-        -> [UInt8]
-    {
-        let path = String(decoding: pathBytes, as: UTF8.self)  // for messages only
-        let flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW)
-        let fd = (pathBytes + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, flags) }
+        let source = try FileSource(path: path)
+        guard source.count <= limit else {
+            throw .limitExceeded("\(path) is \(source.count) bytes, over the limit of \(limit)")
         }
-        guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .io("cannot stat \(path): \(errnoText())") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io("\(path) is not a regular file") }
-        let size = Int(info.st_size)
-        guard size <= limit else { throw .limitExceeded("\(path) is \(size) bytes, over the limit of \(limit)") }
-        var failure: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            var done = 0
-            while done < size {
-                let got = read(fd, buffer.baseAddress! + done, size - done)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    break
-                }
-                if got == 0 { break }
-                done += got
-            }
-            initialized = done
-        }
-        guard failure == 0 else { throw .io("cannot read \(path): \(String(cString: strerror(failure)))") }
-        guard bytes.count == size else { throw .io("\(path) changed size while it was read") }
-        return bytes
+        return try source.read(0..<source.count)
     }
 
     /// True when the file at `path` holds exactly `expected`; read through a small buffer, no whole-file copy.
@@ -101,29 +68,78 @@ public enum FileIO {
     public static func writePending(_ bytes: [UInt8], finalPath: String, mode: mode_t = 0o644) throws(MediaError)
         -> PendingFile
     {
-        let (fd, temporary) = try createTemporary(beside: finalPath, mode: mode)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                write(fd, buffer.baseAddress! + written, bytes.count - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let why = errnoText()
-                close(fd)
-                unlink(temporary)
-                throw .io("cannot write \(temporary): \(why)")
-            }
-            written += result
+        try pending(finalPath: finalPath, mode: mode) { (fd) throws(MediaError) in
+            try writeAll(fd, bytes, bytes.count, at: 0)
         }
-        guard fsync(fd) == 0 else {
-            let why = errnoText()
+    }
+
+    /// Copies a file to a new temporary file beside `finalPath`, by the kernel where it can (no user-space copy:
+    /// a video of any size passes through no buffer of ours), lets `edit` write over the copy, and fsyncs it.
+    public static func copyPending(
+        _ source: FileSource, finalPath: String, mode: mode_t = 0o644,
+        edit: (Int32) throws(MediaError) -> Void = { _ in }
+    ) throws(MediaError) -> PendingFile {
+        try pending(finalPath: finalPath, mode: mode) { (fd) throws(MediaError) in
+            try copyContents(of: source, to: fd)
+            try edit(fd)
+        }
+    }
+
+    /// A temporary file beside `finalPath`, filled by `fill` and fsynced; removed again if anything fails.
+    static func pending(finalPath: String, mode: mode_t, fill: (Int32) throws(MediaError) -> Void) throws(MediaError)
+        -> PendingFile
+    {
+        let (fd, temporary) = try createTemporary(beside: finalPath, mode: mode)
+        do throws(MediaError) {
+            try fill(fd)
+            guard fsync(fd) == 0 else { throw .io("cannot fsync \(temporary): \(errnoText())") }
+        } catch {
             close(fd)
             unlink(temporary)
-            throw .io("cannot fsync \(temporary): \(why)")
+            throw error
         }
         close(fd)
         return PendingFile(temporaryPath: temporary, finalPath: finalPath)
+    }
+
+    /// Writes the first `count` bytes of `bytes` at `offset`.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ count: Int, at offset: Int) throws(MediaError) {
+        let failure = bytes.withUnsafeBytes { raw -> Int32 in
+            var done = 0
+            while done < count {
+                let wrote = pwrite(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
+                if wrote < 0 && errno == EINTR { continue }
+                guard wrote > 0 else { return wrote < 0 ? errno : EIO }
+                done += wrote
+            }
+            return 0
+        }
+        guard failure == 0 else { throw .io("cannot write: \(String(cString: strerror(failure)))") }
+    }
+
+    /// The whole of `source` into `fd`: copy_file_range (reflinks on filesystems that have them), or 1 MiB
+    /// reads and writes where the kernel cannot.
+    static func copyContents(of source: FileSource, to fd: Int32) throws(MediaError) {
+        var inOffset: Int64 = 0
+        var outOffset: Int64 = 0
+        var kernel = true
+        while Int(outOffset) < source.count {
+            let want = min(source.count - Int(outOffset), 1 << 30)
+            if kernel {
+                let copied = cgshim_copy_file_range(source.fd, &inOffset, fd, &outOffset, UInt(want))
+                if copied > 0 { continue }
+                if copied < 0 && errno == EINTR { continue }
+                if copied == 0 || [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno) {
+                    kernel = false
+                    continue
+                }
+                throw .io("cannot copy the file: \(errnoText())")
+            }
+            let piece = try source.read(Int(outOffset)..<(Int(outOffset) + min(want, 1 << 20)))
+            try writeAll(fd, piece, piece.count, at: Int(outOffset))
+            outOffset += Int64(piece.count)
+            inOffset = outOffset
+        }
     }
 
     /// A new file `.NAME.cg-RANDOM.tmp` beside `finalPath`, open for writing (the pipeline removes such files

@@ -57,13 +57,18 @@ public final class FileSource: Sendable {
     /// SHA-256 of the whole file, read in 1 MiB pieces.
     public func sha256() throws(MediaError) -> String {
         var hasher = RangeHasher()
-        var offset = 0
-        while offset < count {
-            let piece = try read(offset..<min(count, offset + (1 << 20)))
+        try hash(0..<count, into: &hasher)
+        return hasher.finalize()
+    }
+
+    /// Feeds the bytes of `range` to `hasher`, 1 MiB at a time.
+    func hash(_ range: Range<Int>, into hasher: inout RangeHasher) throws(MediaError) {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let piece = try read(offset..<min(range.upperBound, offset + (1 << 20)))
             hasher.update(piece)
             offset += piece.count
         }
-        return hasher.finalize()
     }
 }
 

@@ -11,18 +11,14 @@ enum ISOInspector {
     /// Seconds from 1904-01-01 (the QuickTime epoch) to 1970-01-01.
     static let epochOffset = 2_082_844_800
 
-    static func be(_ bytes: [UInt8], _ range: Range<Int>) -> Int {
-        guard range.upperBound <= bytes.count else { return 0 }
-        return bytes[range].reduce(0) { $0 << 8 | Int($1) }
-    }
-
     /// Text of a small box's payload, or nil when the box is large (media data is never read).
     static func payload(_ source: FileSource, _ box: ISOBox, limit: Int = 1 << 20) throws(MediaError) -> [UInt8]? {
         box.payload.count <= limit ? try source.read(box.payload) : nil
     }
 
-    static func inspect(_ source: FileSource, into report: inout InspectReport) throws(MediaError) {
-        let structure = try ISOStructure(source: source)
+    static func inspect(_ source: FileSource, _ structure: ISOStructure, into report: inout InspectReport)
+        throws(MediaError)
+    {
         var mdtaKeys: [Int: String] = [:]
         // The most recent box at each depth: a box's parent, without searching the list (it may be long).
         var lastAtDepth: [Int: ISOBox] = [:]
@@ -48,8 +44,8 @@ enum ISOInspector {
             case "mvhd", "tkhd", "mdhd":
                 guard let data = try payload(source, box), data.count >= 12 else { continue }
                 let wide = data[0] == 1
-                let created = wide ? be(data, 4..<12) : be(data, 4..<8)
-                let modified = wide ? be(data, 12..<20) : be(data, 8..<12)
+                let created = wide ? Bytes.be(data, 4, 8) : Bytes.be(data, 4, 4)
+                let modified = wide ? Bytes.be(data, 12, 8) : Bytes.be(data, 8, 4)
                 if created != 0 || modified != 0 {
                     let seconds = max(created, modified) - epochOffset
                     item("Time", "\(box.type) creation/modification time", "\(seconds) s since 1970 (UTC)")
@@ -72,7 +68,7 @@ enum ISOInspector {
                 var at = 8
                 var index = 1
                 while at + 8 <= data.count {
-                    let size = be(data, at..<(at + 4))
+                    let size = Bytes.be(data, at, 4)
                     guard size >= 8, at + size <= data.count else { break }
                     mdtaKeys[index] = String(decoding: data[(at + 8)..<(at + size)], as: UTF8.self)
                     index += 1
@@ -88,10 +84,10 @@ enum ISOInspector {
                     lastAtDepth[box.depth - 1]
                     .map { b -> Int in
                         let head = (try? source.read(b.offset + 4..<b.offset + 8)) ?? []
-                        return be(head, 0..<4)
+                        return Bytes.be(head, 0, 4)
                     } ?? 0
                 let name = mdtaKeys[keyIndex] ?? parent
-                let type = be(data, 0..<4)
+                let type = Bytes.be(data, 0, 4)
                 let value = type == 1 ? String(decoding: data[8...], as: UTF8.self) : nil
                 item("QuickTime metadata", name, value)
             case "infe":
@@ -110,7 +106,7 @@ enum ISOInspector {
                     // QuickTime user data text: 2-byte length, 2-byte language, text.
                     var value: String? = nil
                     if let data = try payload(source, box, limit: 4096), data.count >= 4 {
-                        let length = be(data, 0..<2)
+                        let length = Bytes.be(data, 0, 2)
                         if length > 0, 4 + length <= data.count {
                             value = String(decoding: data[4..<(4 + length)], as: UTF8.self)
                         }

@@ -35,9 +35,13 @@ struct ISOMedia {
 
     func fail(_ reason: String) -> MediaError { .malformed(format: "ISO-BMFF", reason: reason) }
 
-    init(source: FileSource) throws(MediaError) {
+    /// `structure` is the file's box tree when the caller has walked it already.
+    init(source: FileSource, structure: ISOStructure? = nil) throws(MediaError) {
         self.source = source
-        structure = try ISOStructure(source: source)
+        let walked: ISOStructure
+        if let structure { walked = structure } else { walked = try ISOStructure(source: source) }
+        let structure = walked
+        self.structure = structure
         var parent: [Int?] = []
         var children = [[Int]](repeating: [], count: structure.boxes.count)
         var roots: [Int] = []
@@ -304,13 +308,13 @@ struct ISOMedia {
         var digests: [[UInt8]] = []
         for track in tracks where track.keep {
             var hasher = RangeHasher()
-            for chunk in track.chunks { try feed(&hasher, chunk) }
+            for chunk in track.chunks { try source.hash(chunk, into: &hasher) }
             digests.append(hasher.finalizeBytes())
         }
         if let heif {
             var hasher = RangeHasher()
             for item in heif.items.sorted(by: { $0.id < $1.id }) where item.keep {
-                for piece in item.data { try feed(&hasher, piece) }
+                for piece in item.data { try source.hash(piece, into: &hasher) }
             }
             digests.append(hasher.finalizeBytes())
         }
@@ -319,14 +323,6 @@ struct ISOMedia {
         return outer.finalize()
     }
 
-    func feed(_ hasher: inout RangeHasher, _ range: Range<Int>) throws(MediaError) {
-        var at = range.lowerBound
-        while at < range.upperBound {
-            let piece = try source.read(at..<min(range.upperBound, at + (1 << 20)))
-            hasher.update(piece)
-            at += piece.count
-        }
-    }
 }
 
 /// The items of a HEIF image's meta box: their types, where their data lies, and which are kept.
@@ -346,8 +342,39 @@ struct HEIFMeta {
         var fileExtents: [Range<Int>] { inIdat ? [] : data }
     }
 
-    /// Item references (iref): type, from, to.
-    var references: [(type: String, from: Int, to: [Int])] = []
+    /// Item references (iref): type (its four bytes), from, to.
+    var references: [(type: [UInt8], from: Int, to: [Int])] = []
+
+    /// One entry of an ipma box: the item, the entry's bytes in the payload, and its property numbers.
+    struct Association {
+        var id: Int
+        var entry: Range<Int>
+        var properties: [(number: Int, essential: Bool)]
+    }
+
+    /// The entries of an ipma box's payload (version 0: 16-bit item ids; flag 1: 16-bit property numbers).
+    static func associations(_ data: [UInt8]) throws(MediaError) -> [Association] {
+        func fail(_ reason: String) -> MediaError { .malformed(format: "HEIF", reason: reason) }
+        guard data.count >= 8 else { throw fail("ipma is too short") }
+        let idSize = data[0] < 1 ? 2 : 4
+        let wide = data[3] & 1 == 1
+        var at = 8
+        var entries: [Association] = []
+        for _ in 0..<Bytes.be(data, 4, 4) {
+            guard at + idSize + 1 <= data.count else { throw fail("ipma is cut short") }
+            let count = Int(data[at + idSize])
+            let length = idSize + 1 + count * (wide ? 2 : 1)
+            guard at + length <= data.count else { throw fail("ipma is cut short") }
+            let properties = (0..<count).map { index -> (number: Int, essential: Bool) in
+                let value = wide ? Bytes.be(data, at + idSize + 1 + index * 2, 2) : Int(data[at + idSize + 1 + index])
+                return (value & (wide ? 0x7FFF : 0x7F), value & (wide ? 0x8000 : 0x80) != 0)
+            }
+            entries.append(
+                Association(id: Bytes.be(data, at, idSize), entry: at..<(at + length), properties: properties))
+            at += length
+        }
+        return entries
+    }
 
     /// Item types that are pictures (coded images, derived images, tiles, gain maps); Exif, XMP (mime), uri and
     /// anything unknown is removed.
@@ -473,9 +500,9 @@ struct HEIFMeta {
             items[index].data = resolved
         }
         try dropThumbnailsAndDepth(media, index: index)
-        for item in items where item.keep && item.ilocEntry == nil && item.type != "grid" && item.type != "iovl" {
-            // Derived images without data (iden) are fine; coded ones must have a location.
-            if item.type != "iden" { throw fail("item \(item.id) (\(item.type)) has no location") }
+        // Every kept picture has data, but an identity-derived one (iden), which is only its references.
+        if let item = items.first(where: { $0.keep && $0.ilocEntry == nil && $0.type != "iden" }) {
+            throw fail("item \(item.id) (\(item.type)) has no location")
         }
     }
 }
@@ -495,7 +522,7 @@ extension HEIFMeta {
             while at + 8 <= data.count {
                 let size = Bytes.be(data, at, 4)
                 guard size >= 8 + idSize + 2, at + size <= data.count else { throw fail("iref entry is malformed") }
-                let type = String(decoding: data[(at + 4)..<(at + 8)], as: UTF8.self)
+                let type = Array(data[(at + 4)..<(at + 8)])
                 let from = Bytes.be(data, at + 8, idSize)
                 let count = Bytes.be(data, at + 8 + idSize, 2)
                 guard 8 + idSize + 2 + count * idSize <= size else { throw fail("iref entry is cut short") }
@@ -509,7 +536,10 @@ extension HEIFMeta {
             items[position].keep = false
             items[position].role = role
         }
-        for reference in references where reference.type == "thmb" { drop(reference.from, "thumbnail") }
+        let thmb = Array("thmb".utf8)
+        let dimg = Array("dimg".utf8)
+        let auxl = Array("auxl".utf8)
+        for reference in references where reference.type == thmb { drop(reference.from, "thumbnail") }
         // Depth and disparity maps, by their auxC property.
         if let iprp = media.child(meta, "iprp"), let ipco = media.child(iprp, "ipco") {
             let properties = media.children[ipco]
@@ -519,22 +549,9 @@ extension HEIFMeta {
                 if text.contains("depth") || text.contains("disparity") { depth.insert(number + 1) }
             }
             for ipma in media.children[iprp] where media.boxes[ipma].type == "ipma" && !depth.isEmpty {
-                let data = try media.payload(ipma, limit: 64 << 20)
-                guard data.count >= 8 else { throw fail("ipma is too short") }
-                let idSize = data[0] < 1 ? 2 : 4
-                let wide = data[3] & 1 == 1
-                var at = 8
-                for _ in 0..<Bytes.be(data, 4, 4) {
-                    guard at + idSize + 1 <= data.count else { throw fail("ipma is cut short") }
-                    let id = Bytes.be(data, at, idSize)
-                    let count = Int(data[at + idSize])
-                    at += idSize + 1
-                    guard at + count * (wide ? 2 : 1) <= data.count else { throw fail("ipma is cut short") }
-                    for _ in 0..<count {
-                        let value = wide ? Bytes.be(data, at, 2) & 0x7FFF : Int(data[at]) & 0x7F
-                        if depth.contains(value) { drop(id, "depth map") }
-                        at += wide ? 2 : 1
-                    }
+                for entry in try HEIFMeta.associations(try media.payload(ipma, limit: 64 << 20))
+                where entry.properties.contains(where: { depth.contains($0.number) }) {
+                    drop(entry.id, "depth map")
                 }
             }
         }
@@ -544,8 +561,8 @@ extension HEIFMeta {
             changed = false
             for position in items.indices where items[position].keep && items[position].id != primary {
                 let id = items[position].id
-                let users = references.filter { ($0.type == "dimg" && $0.to.contains(id)) }.map(\.from)
-                let auxOf = references.filter { $0.type == "auxl" && $0.from == id }.flatMap(\.to)
+                let users = references.filter { $0.type == dimg && $0.to.contains(id) }.map(\.from)
+                let auxOf = references.filter { $0.type == auxl && $0.from == id }.flatMap(\.to)
                 let owners = users + auxOf
                 guard !owners.isEmpty else { continue }
                 if owners.allSatisfy({ owner in index[owner].map { !items[$0].keep } ?? true }) {

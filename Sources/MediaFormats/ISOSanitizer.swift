@@ -1,5 +1,3 @@
-internal import CMediaShims
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -275,25 +273,15 @@ public enum ISOSanitizer {
                 for item in kept { payload += Array(data[item.ilocEntry!]) }
                 children += box(type, payload)
             case "iref":
-                guard data.count >= 4 else { throw fail("iref is too short") }
+                // From the references already read, without those from or to a removed item.
                 let idSize = data[0] == 0 ? 2 : 4
                 var payload = Array(data[0..<4])
-                var at = 4
-                while at + 8 <= data.count {
-                    let size = Bytes.be(data, at, 4)
-                    guard size >= 8 + idSize + 2, at + size <= data.count else { throw fail("iref entry is malformed") }
-                    let referenceType = Array(data[(at + 4)..<(at + 8)])
-                    let from = Bytes.be(data, at + 8, idSize)
-                    let count = Bytes.be(data, at + 8 + idSize, 2)
-                    guard 8 + idSize + 2 + count * idSize <= size else { throw fail("iref entry is cut short") }
-                    let targets = (0..<count).map { Bytes.be(data, at + 8 + idSize + 2 + $0 * idSize, idSize) }
-                        .filter { keptIDs.contains($0) }
-                    if keptIDs.contains(from) && !targets.isEmpty {
-                        var entry = referenceType + Bytes.put(from, idSize) + Bytes.put(targets.count, 2)
-                        for target in targets { entry += Bytes.put(target, idSize) }
-                        payload += Bytes.put(entry.count + 4, 4) + entry
-                    }
-                    at += size
+                for reference in heif.references where keptIDs.contains(reference.from) {
+                    let targets = reference.to.filter { keptIDs.contains($0) }
+                    guard !targets.isEmpty else { continue }
+                    var entry = reference.type + Bytes.put(reference.from, idSize) + Bytes.put(targets.count, 2)
+                    for target in targets { entry += Bytes.put(target, idSize) }
+                    payload += Bytes.put(entry.count + 4, 4) + entry
                 }
                 if payload.count > 4 { children += box(type, payload) }
             case "iprp":
@@ -354,33 +342,16 @@ public enum ISOSanitizer {
                 continue
             }
             let data = try media.payload(child, limit: 64 << 20)
-            guard data.count >= 8 else { throw fail("ipma is too short") }
-            let idSize = data[0] < 1 ? 2 : 4
-            let wide = data[3] & 1 == 1
-            var at = 8
             var entries: [UInt8] = []
             var count = 0
-            for _ in 0..<Bytes.be(data, 4, 4) {
-                guard at + idSize + 1 <= data.count else { throw fail("ipma is cut short") }
-                let id = Bytes.be(data, at, idSize)
-                let associations = Int(data[at + idSize])
-                let length = idSize + 1 + associations * (wide ? 2 : 1)
-                guard at + length <= data.count else { throw fail("ipma is cut short") }
-                let list = Array(data[(at + idSize + 1)..<(at + length)])
-                for index in 0..<associations {
-                    let value = wide ? Bytes.be(list, index * 2, 2) : Int(list[index])
-                    let essential = value & (wide ? 0x8000 : 0x80) != 0
-                    let property = value & (wide ? 0x7FFF : 0x7F)
-                    if essential && blanked.contains(property) && keptIDs.contains(id) {
-                        throw MediaError.unsupported(
-                            "HEIF item \(id) needs a property ConsentGate does not know (number \(property))")
-                    }
+            for association in try HEIFMeta.associations(data) where keptIDs.contains(association.id) {
+                if let unknown = association.properties.first(where: { $0.essential && blanked.contains($0.number) }) {
+                    throw MediaError.unsupported(
+                        "HEIF item \(association.id) needs a property ConsentGate does not know (number \(unknown.number))"
+                    )
                 }
-                if keptIDs.contains(id) {
-                    entries += Array(data[at..<(at + length)])
-                    count += 1
-                }
-                at += length
+                entries += Array(data[association.entry])
+                count += 1
             }
             payload += box("ipma", Array(data[0..<4]) + Bytes.put(count, 4) + entries)
         }
@@ -389,77 +360,22 @@ public enum ISOSanitizer {
 
     // MARK: - Writing
 
-    /// Copies `source` to a new temporary file beside `finalPath`, writes the plan over it, fsyncs it and
-    /// verifies it. Nothing appears under `finalPath` until the caller commits.
+    /// Copies `source` to a new temporary file beside `finalPath` and writes the plan over it (zero ranges,
+    /// then patches). Nothing appears under `finalPath` until the caller verifies and commits.
     static func write(_ plan: Plan, from source: FileSource, to finalPath: String) throws(MediaError)
         -> FileIO.PendingFile
     {
-        let (fd, temporary) = try FileIO.createTemporary(beside: finalPath, mode: 0o644)
-        var closed = false
-        func give(up error: MediaError) -> MediaError {
-            if !closed { close(fd) }
-            unlink(temporary)
-            return error
-        }
-        do throws(MediaError) {
-            try copy(from: source, to: fd)
+        try FileIO.copyPending(source, finalPath: finalPath) { (fd) throws(MediaError) in
             let zeros = [UInt8](repeating: 0, count: 1 << 20)
             for range in plan.zeros {
                 var at = range.lowerBound
                 while at < range.upperBound {
                     let count = min(zeros.count, range.upperBound - at)
-                    try writeAll(fd, zeros, count, at: at)
+                    try FileIO.writeAll(fd, zeros, count, at: at)
                     at += count
                 }
             }
-            for patch in plan.patches {
-                try writeAll(fd, patch.bytes, patch.bytes.count, at: patch.offset)
-            }
-            guard fsync(fd) == 0 else { throw MediaError.io("cannot fsync \(temporary): \(FileIO.errnoText())") }
-            close(fd)
-            closed = true
-        } catch {
-            throw give(up: error)
-        }
-        return FileIO.PendingFile(temporaryPath: temporary, finalPath: finalPath)
-    }
-
-    /// Writes the first `count` bytes of `bytes` at `offset`.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ count: Int, at offset: Int) throws(MediaError) {
-        let failure = bytes.withUnsafeBytes { raw -> Int32 in
-            var done = 0
-            while done < count {
-                let wrote = pwrite(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
-                if wrote < 0 && errno == EINTR { continue }
-                guard wrote > 0 else { return wrote < 0 ? errno : EIO }
-                done += wrote
-            }
-            return 0
-        }
-        guard failure == 0 else { throw MediaError.io("cannot write: \(String(cString: strerror(failure)))") }
-    }
-
-    /// The whole file, by the kernel where it can (no user-space copy; reflinks on filesystems that have them).
-    static func copy(from source: FileSource, to fd: Int32) throws(MediaError) {
-        var inOffset: Int64 = 0
-        var outOffset: Int64 = 0
-        var kernel = true
-        while Int(outOffset) < source.count {
-            let want = min(source.count - Int(outOffset), 1 << 30)
-            if kernel {
-                let copied = cgshim_copy_file_range(source.fd, &inOffset, fd, &outOffset, UInt(want))
-                if copied > 0 { continue }
-                if copied < 0 && errno == EINTR { continue }
-                if copied == 0 || [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno) {
-                    kernel = false
-                    continue
-                }
-                throw MediaError.io("cannot copy the file: \(FileIO.errnoText())")
-            }
-            let piece = try source.read(Int(outOffset)..<(Int(outOffset) + min(want, 1 << 20)))
-            try writeAll(fd, piece, piece.count, at: Int(outOffset))
-            outOffset += Int64(piece.count)
-            inOffset = outOffset
+            for patch in plan.patches { try FileIO.writeAll(fd, patch.bytes, patch.bytes.count, at: patch.offset) }
         }
     }
 
@@ -476,7 +392,7 @@ public enum ISOSanitizer {
         guard media.tracks.allSatisfy(\.keep) else { throw failed("still holds a metadata or text track") }
         guard media.heif?.items.allSatisfy(\.keep) ?? true else { throw failed("still holds a non-image item") }
         var report = InspectReport(format: .mp4, bytes: size, fileSHA256: "")
-        try ISOInspector.inspect(source, into: &report)
+        try ISOInspector.inspect(source, media.structure, into: &report)
         if let first = report.metadata.first {
             throw failed("still holds metadata: \(first.family) \(first.name) at offset \(first.offset ?? 0)")
         }

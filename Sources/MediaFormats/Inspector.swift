@@ -25,25 +25,22 @@ public enum Inspector {
     /// Inspects a file on disk: ISO-BMFF media is walked in place (a video is never loaded whole); other
     /// formats are read into memory within the limits.
     public static func inspect(path: String, limits: MediaLimits = .init()) throws(MediaError) -> InspectReport {
-        let source = try FileSource(path: path)
-        let format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
-        guard format.isISOBMFF else {
-            return inspect(try FileIO.readFile(atPath: path, limit: limits.maxFileBytes), limits: limits)
-        }
-        return inspect(source: source, format: format)
+        try MediaFile(path: path, limits: limits).inspect(limits: limits)
     }
 
     static func inspect(source: FileSource, format: MediaFormat) -> InspectReport {
         var report = InspectReport(format: format, bytes: source.count, fileSHA256: "")
+        let structure: ISOStructure
         do {
             report.fileSHA256 = try source.sha256()
-            try ISOInspector.inspect(source, into: &report)
+            structure = try ISOStructure(source: source)
+            try ISOInspector.inspect(source, structure, into: &report)
         } catch {
             report.error = "\(error)"
             return report
         }
         do {
-            let media = try ISOMedia(source: source)
+            let media = try ISOMedia(source: source, structure: structure)
             report.contentSHA256 = try media.contentSHA256()
             // What each track and item is, and whether publishing keeps it.
             let entries = Dictionary(

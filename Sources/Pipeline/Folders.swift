@@ -128,9 +128,9 @@ enum Folders {
             throw PipelineError("cannot move \(source.display) across filesystems: not a regular file")
         }
         do {
-            let bytes = try FileIO.readFile(atPath: source.display, limit: Int.max)
-            let pending = try FileIO.writePending(bytes, finalPath: destination, mode: 0o600)
-            try pending.commit()
+            // Streamed by the kernel (a video may be gigabytes), from the raw name (it need not be UTF-8).
+            let file = try FileSource(pathBytes: source.bytes, followLinks: false)
+            try FileIO.copyPending(file, finalPath: destination, mode: 0o600).commit()
         } catch { throw PipelineError("cannot copy \(source.display) to \(destination): \(error)") }
         _ = source.withCString { unlink($0) }
     }

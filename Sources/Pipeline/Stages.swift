@@ -30,8 +30,15 @@ struct Stages: Sendable {
             return item
         }
         do { item.fingerprints = try file.fingerprints() } catch {
-            item.fingerprints = Fingerprints(
-                format: item.format, fileSHA256: (try? file.fileSHA256()) ?? "", contentSHA256: nil)
+            // Unparseable: no content fingerprint, so only a record naming this exact file could match (and the
+            // sanitizer will refuse it anyway).
+            do {
+                item.fingerprints = Fingerprints(
+                    format: item.format, fileSHA256: try file.fileSHA256(), contentSHA256: nil)
+            } catch {
+                item.reasons.append(("unreadable", "cannot be read: \(error)"))
+                return item
+            }
         }
         // Verify consent.
         let decision = ConsentPolicy.decide(

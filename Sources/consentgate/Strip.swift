@@ -144,17 +144,25 @@ struct Strip: ParsableCommand {
                 throw .io("output would replace the input")
             }
             let file = try MediaFile(path: input, limits: options.limits)
-            let clean = try file.sanitize(to: destination, options: options)
-            try clean.pending!.commit()
+            // The input's fingerprints first: the sanitizer then compares the output with this content_sha256
+            // instead of reading a video's media a second time.
+            let prints = fingerprints ? try file.fingerprints() : nil
+            let clean = try file.sanitize(to: destination, options: options, knownContent: prints?.contentSHA256)
+            let pending = clean.pending!
+            var outputSHA256: String? = nil
+            if fingerprints {
+                do { outputSHA256 = try FileSource(path: pending.temporaryPath).sha256() } catch {
+                    pending.discard()
+                    throw error
+                }
+            }
+            try pending.commit()
             report.status = "written"
             report.output = destination
             report.format = clean.format.rawValue
-            if fingerprints {
-                let input = try file.fingerprints()
-                report.fileSha256 = input.fileSHA256
-                report.contentSha256 = input.contentSHA256
-                report.outputSha256 = try FileSource(path: destination).sha256()
-            }
+            report.fileSha256 = prints?.fileSHA256
+            report.contentSha256 = prints?.contentSHA256
+            report.outputSha256 = outputSHA256
             report.orientation = clean.orientation
             report.removed = clean.removed
         } catch {

@@ -163,7 +163,9 @@ final class ISOSanitizerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(clean.removed.filter { $0.hasPrefix("HEIF item") }.count, 3, "\(clean.removed)")
         XCTAssertTrue(clean.removed.contains { $0.contains("thumbnail") }, "\(clean.removed)")
         XCTAssertFalse(
-            try ISOMedia(source: try FileSource(path: output)).heif!.references.contains { $0.type == "thmb" })
+            try ISOMedia(source: try FileSource(path: output)).heif!.references.contains {
+                $0.type == Array("thmb".utf8)
+            })
         XCTAssertFalse(try contains(output, "Jane Roe"))
         XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
         XCTAssertEqual(
@@ -320,8 +322,8 @@ final class ISOSanitizerTests: XCTestCase {
         essential.replaceSubrange((pixi.offset + 4)..<(pixi.offset + 8), with: Array("xixi".utf8))
         let strict = path("strict.heic")
         try Data(essential).write(to: URL(fileURLWithPath: strict))
-        if try Inspector.inspect(path: strict).error == nil {
-            XCTAssertThrowsError(try MediaFile(path: strict).sanitize(to: path("strict-out.heic")))
+        XCTAssertThrowsError(try MediaFile(path: strict).sanitize(to: path("strict-out.heic"))) { error in
+            XCTAssertTrue("\(error)".contains("needs a property ConsentGate does not know"), "\(error)")
         }
     }
 

@@ -94,6 +94,28 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(kinds.count, 4)
     }
 
+    func testAMoveAcrossFilesystemsStreamsTheFileAndKeepsRawNames() throws {
+        // /dev/shm is a tmpfs on Linux: a rename into it from the temporary folder fails with EXDEV.
+        var here = stat()
+        var there = stat()
+        guard stat(root.path, &here) == 0, stat("/dev/shm", &there) == 0, here.st_dev != there.st_dev else {
+            throw XCTSkip("no second filesystem at /dev/shm to move across")
+        }
+        let target = URL(fileURLWithPath: "/dev/shm").appendingPathComponent("cg-move-" + UUID().uuidString)
+        defer { try? FileManager.default.removeItem(at: target) }
+        // A name that is not UTF-8 (as a Windows share may hand over), holding 3 MiB.
+        let name: [UInt8] = Array("clip-".utf8) + [0xE9, 0xFF] + Array(".mp4".utf8)
+        let source = RawPath(Array(root.path.utf8)).appending(name)
+        let content = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let fd = source.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o600) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(content.withUnsafeBytes { write(fd, $0.baseAddress!, content.count) }, content.count)
+        close(fd)
+        try Folders.move(source, to: target.path, allowCopy: true)
+        XCTAssertEqual(Array(try Data(contentsOf: target)), content)
+        XCTAssertNotEqual(source.withCString { access($0, F_OK) }, 0, "the source is removed after the copy")
+    }
+
     func testStagesDecideAndSanitizeOnlyWhatIsConsented() throws {
         let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
         let now = Timestamp.parse("2027-01-15T00:00:00Z")!
