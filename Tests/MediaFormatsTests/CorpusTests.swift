@@ -30,33 +30,20 @@ final class CorpusTests: XCTestCase {
         return try decoder.decode([StripReport].self, from: outcome.stdout)
     }
 
-    /// exiftool's reading of Orientation and of the ICC profile, per file.
-    func orientationAndICC(_ paths: [String]) throws -> [String: String] {
+    /// exiftool's reading of the orientation and of the ICC profile, per file: EXIF IFD0 Orientation for
+    /// pictures; for video and phone formats the rotation (tkhd matrix, HEIF irot), since an Exif Orientation
+    /// inside a HEIC's Exif item does not count there (HEIF displays by irot/imir, which are kept).
+    func orientationAndICC(_ paths: [String], videoOrPhone: Bool = false) throws -> [String: String] {
         let exiftool = try Fixtures.requireTool("exiftool")
+        let orientation = videoOrPhone ? "-Composite:Rotation" : "-IFD0:Orientation"
         let outcome = try Fixtures.run(
-            exiftool, ["-j", "-n", "-G1", "-IFD0:Orientation", "-ICC_Profile:all", "-ICC-header:all"] + paths)
+            exiftool, ["-j", "-n", "-G1", orientation, "-ICC_Profile:all", "-ICC-header:all"] + paths)
         let records = try JSONSerialization.jsonObject(with: outcome.stdout) as? [[String: Any]] ?? []
         var result: [String: String] = [:]
         for record in records {
             let path = record["SourceFile"] as? String ?? ""
             let fields = record.filter { $0.key != "SourceFile" }.map { "\($0.key)=\($0.value)" }.sorted()
             result[path] = fields.joined(separator: "; ")
-        }
-        return result
-    }
-
-    /// exiftool's reading of the rotation (tkhd matrix, HEIF irot) and the ICC profile of video and phone formats.
-    /// An Exif Orientation inside a HEIC's Exif item is not part of it: HEIF displays by irot/imir, which are kept.
-    func rotationAndICC(_ paths: [String]) throws -> [String: String] {
-        let exiftool = try Fixtures.requireTool("exiftool")
-        let outcome = try Fixtures.run(
-            exiftool, ["-j", "-n", "-G1", "-Composite:Rotation", "-ICC_Profile:all", "-ICC-header:all"] + paths)
-        let records = try JSONSerialization.jsonObject(with: outcome.stdout) as? [[String: Any]] ?? []
-        var result: [String: String] = [:]
-        for record in records {
-            let path = record["SourceFile"] as? String ?? ""
-            result[path] = record.filter { $0.key != "SourceFile" }.map { "\($0.key)=\($0.value)" }.sorted()
-                .joined(separator: "; ")
         }
         return result
     }
@@ -154,9 +141,9 @@ final class CorpusTests: XCTestCase {
         let pictures = try written.filter { try !isVideoOrPhone($0) }
         let others = try written.filter(isVideoOrPhone)
         let before = try orientationAndICC(pictures.map(\.input)).merging(
-            try rotationAndICC(others.map(\.input)), uniquingKeysWith: { a, _ in a })
+            try orientationAndICC(others.map(\.input), videoOrPhone: true), uniquingKeysWith: { a, _ in a })
         let after = try orientationAndICC(pictures.map { $0.output! }).merging(
-            try rotationAndICC(others.map { $0.output! }), uniquingKeysWith: { a, _ in a })
+            try orientationAndICC(others.map { $0.output! }, videoOrPhone: true), uniquingKeysWith: { a, _ in a })
         for report in written {
             XCTAssertEqual(before[report.input], after[report.output!], "orientation/ICC changed for \(report.input)")
         }
