@@ -8,6 +8,21 @@
 public final class FileSource: Sendable {
     let fd: Int32
     public let count: Int
+    /// What fstat said right after the file was opened.
+    let opened: Snapshot
+
+    /// The size and times that change when anyone writes to the file (or changes its status).
+    struct Snapshot: Equatable {
+        var size: Int
+        var modifiedNanoseconds: Int
+        var changedNanoseconds: Int
+
+        init(_ info: stat) {
+            size = Int(info.st_size)
+            modifiedNanoseconds = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+            changedNanoseconds = Int(info.st_ctim.tv_sec) * 1_000_000_000 + Int(info.st_ctim.tv_nsec)
+        }
+    }
 
     public convenience init(path: String) throws(MediaError) {
         try self.init(pathBytes: Array(path.utf8))
@@ -27,9 +42,25 @@ public final class FileSource: Sendable {
             throw .io("\(path) is not a regular file")
         }
         count = Int(info.st_size)
+        opened = Snapshot(info)
     }
 
     deinit { close(fd) }
+
+    /// Nil when an fstat of the open descriptor shows the size, modification and status-change times it had when
+    /// opened; otherwise a sentence saying what changed. (Catches any writer that changes the file in place;
+    /// a file replaced by a rename is a different file, and this descriptor still reads the old one.)
+    public func changeSinceOpened() -> String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return "the file could not be checked for changes: \(String(cString: strerror(errno)))" }
+        let now = Snapshot(info)
+        guard now != opened else { return nil }
+        let what =
+            now.size != opened.size
+            ? "size \(opened.size) -> \(now.size)"
+            : now.modifiedNanoseconds != opened.modifiedNanoseconds ? "its modification time changed" : "its status changed"
+        return "the file changed while it was being processed (\(what))"
+    }
 
     /// Reads `range`, which must lie inside the file.
     public func read(_ range: Range<Int>) throws(MediaError) -> [UInt8] {
@@ -90,6 +121,14 @@ public struct ISOBox: Sendable, Equatable {
 /// nesting and box-count limits.
 public struct ISOStructure: Sendable {
     public var boxes: [ISOBox]
+    /// An Insta360 trailer after the last top-level box (serial number, GPS track, ...), when there is one.
+    public var trailer: Range<Int>?
+
+    /// The ASCII text an Insta360 camera ends its trailer with.
+    static let insta360Marker = Array("8db42d694ccc418790edff439fe026bf".utf8)
+    /// The fixed end of an Insta360 trailer: its last 78 bytes hold the trailer's length (4 bytes, little-endian)
+    /// 38 bytes in, and end with the marker.
+    static let insta360TailLength = 78
 
     static let containers: Set<String> = [
         "moov", "trak", "mdia", "minf", "stbl", "udta", "edts", "dinf", "iprp", "ipco", "moof", "traf", "mvex", "tref",
@@ -118,11 +157,30 @@ public struct ISOStructure: Sendable {
 
     public init(source: FileSource) throws(MediaError) {
         var boxes: [ISOBox] = []
-        try ISOStructure.walk(source, 0..<source.count, depth: 0, path: "", into: &boxes)
+        if let start = try ISOStructure.insta360TrailerStart(source),
+            (try? ISOStructure.walk(source, 0..<start, depth: 0, path: "", into: &boxes)) != nil
+        {
+            trailer = start..<source.count
+        } else {
+            boxes = []
+            try ISOStructure.walk(source, 0..<source.count, depth: 0, path: "", into: &boxes)
+        }
         guard boxes.contains(where: { $0.type == "moov" || $0.type == "meta" }) else {
             throw .malformed(format: "ISO-BMFF", reason: "no moov or meta box (nothing describes the media)")
         }
         self.boxes = boxes
+    }
+
+    /// Where an Insta360 trailer starts, when the file ends with one: the marker, and a length that leaves room
+    /// for boxes before it. The boxes before it must then be whole (the caller walks them); a file that is merely
+    /// cut off has no marker and stays truncated.
+    static func insta360TrailerStart(_ source: FileSource) throws(MediaError) -> Int? {
+        guard source.count >= insta360TailLength + 8 else { return nil }
+        let tail = try source.read((source.count - insta360TailLength)..<source.count)
+        guard tail.suffix(insta360Marker.count).elementsEqual(insta360Marker) else { return nil }
+        let length = (0..<4).reduce(0) { $0 | Int(tail[38 + $1]) << (8 * $1) }
+        guard length >= insta360TailLength, length <= source.count - 8 else { return nil }
+        return source.count - length
     }
 
     static func walk(_ source: FileSource, _ range: Range<Int>, depth: Int, path: String, into boxes: inout [ISOBox])

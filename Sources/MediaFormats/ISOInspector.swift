@@ -16,9 +16,33 @@ enum ISOInspector {
         box.payload.count <= limit ? try source.read(box.payload) : nil
     }
 
+    /// Where the 32-byte compressor name (a Pascal string naming the encoder or camera, "GoPro AVC encoder") lies in
+    /// each visual sample entry of an stsd payload: 50 bytes into the entry, after the sample entry header, the
+    /// reserved and pre-defined fields, size, resolution and frame count (ISO 14496-12 VisualSampleEntry; QuickTime's
+    /// video sample description has the same layout).
+    static func compressorNames(_ stsd: [UInt8]) -> [Range<Int>] {
+        var names: [Range<Int>] = []
+        var at = 8
+        while at + 8 <= stsd.count {
+            let size = Bytes.be(stsd, at, 4)
+            guard size >= 8, size <= stsd.count - at else { break }
+            if size >= 82 { names.append((at + 50)..<(at + 82)) }
+            at += size
+        }
+        return names
+    }
+
     static func inspect(_ source: FileSource, _ structure: ISOStructure, into report: inout InspectReport)
         throws(MediaError)
     {
+        if let trailer = structure.trailer {
+            report.metadata.append(
+                MetadataItem(
+                    family: "Trailer", name: "Insta360 trailer (serial number, GPS)", offset: trailer.lowerBound,
+                    bytes: trailer.count))
+        }
+        // The handler of the track being walked (its mdia/hdlr comes before its sample table).
+        var trackHandler = ""
         var mdtaKeys: [Int: String] = [:]
         // The most recent box at each depth: a box's parent, without searching the list (it may be long).
         var lastAtDepth: [Int: ISOBox] = [:]
@@ -34,7 +58,9 @@ enum ISOInspector {
             defer { report.metadata += found }
             switch box.type {
             case "uuid":
-                let user = try source.read((box.offset + box.headerSize - 16)..<(box.offset + box.headerSize))
+                // The 16-byte user type follows the size and type (a box too short for it is a vendor box too).
+                let user =
+                    box.headerSize >= 24 ? try source.read((box.offset + box.headerSize - 16)..<(box.offset + box.headerSize)) : []
                 if user == xmpUUID {
                     item("XMP", "XMP packet (uuid box)", nil)
                 } else {
@@ -50,9 +76,10 @@ enum ISOInspector {
                     let seconds = max(created, modified) - epochOffset
                     item("Time", "\(box.type) creation/modification time", "\(seconds) s since 1970 (UTC)")
                 }
+            case "trak": trackHandler = ""
             case "hdlr" where box.path.hasSuffix("mdia/hdlr"):
                 if let data = try payload(source, box), data.count >= 12 {
-                    let trackHandler = String(decoding: data[8..<12], as: UTF8.self)
+                    trackHandler = String(decoding: data[8..<12], as: UTF8.self)
                     if metadataHandlers.contains(trackHandler) {
                         item("Track", "\(trackHandler) track (timed metadata, text or timecode)", nil)
                     }
@@ -61,6 +88,12 @@ enum ISOInspector {
                 if let data = try payload(source, box), data.count >= 16 {
                     let entry = String(decoding: data[12..<16], as: UTF8.self)
                     if metadataEntries.contains(entry) { item("Track", "timed metadata or text track (\(entry))", nil) }
+                    if trackHandler == "vide" {
+                        for name in compressorNames(data) where !data[name].allSatisfy({ $0 == 0 }) {
+                            let text = data[(name.lowerBound + 1)..<min(name.upperBound, name.lowerBound + 1 + Int(data[name.lowerBound]))]
+                            item("Device", "compressor name (video sample entry)", String(decoding: text, as: UTF8.self))
+                        }
+                    }
                 }
             case "keys":
                 // Apple mdta keys: version/flags, count, then (size, namespace, key name) entries.

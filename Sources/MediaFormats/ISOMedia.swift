@@ -24,6 +24,8 @@ struct ISOMedia {
         var keep: Bool
         /// Chunk lengths not given by the sample table (see `readTrack`).
         var unsized: Bool
+        /// File ranges of the compressor names in a video track's sample entries (they name the encoder or camera).
+        var compressorNames: [Range<Int>] = []
     }
 
     /// Track handlers whose samples are pictures or sound; every other track (timed metadata, text, subtitles,
@@ -91,6 +93,25 @@ struct ISOMedia {
             throw MediaError.unsupported("no movie tracks and no HEIF image items: nothing to publish")
         }
         try resolveUnsizedChunks()
+        try refuseOverlappingRanges()
+    }
+
+    /// Every chunk of a movie's tracks, and every extent of a HEIF's items, must cover its bytes alone. Writers lay
+    /// each chunk and each item's data out once; a table that points many chunks (or items) at the same bytes would
+    /// make `content_sha256` hash them again and again (a 4 MB chunk named 100,000 times is 400 GB of work), and
+    /// would let a dropped track or item share bytes with a kept one. Such a file is malformed: refused.
+    ///
+    /// For HEIF nothing is shared legitimately either: coded images, tiles, alpha and gain maps, Exif and XMP each
+    /// have their own extents; derived items (grid, iden, iovl) have none or their own few bytes in idat. (A movie
+    /// inside a HEIF picture is dropped whole and its chunk table, whose offsets may count from where the video was
+    /// appended, is not consulted.)
+    func refuseOverlappingRanges() throws(MediaError) {
+        if heif == nil, let at = Bytes.firstOverlapWithin(tracks.flatMap(\.chunks)) {
+            throw fail("chunk ranges overlap (or repeat) at offset \(at)")
+        }
+        if let heif, let at = Bytes.firstOverlapWithin(heif.items.flatMap(\.data)) {
+            throw MediaError.malformed(format: "HEIF", reason: "item data ranges overlap (or repeat) at offset \(at)")
+        }
     }
 
     func child(_ index: Int, _ type: String) -> Int? { children[index].first { boxes[$0].type == type } }
@@ -131,8 +152,13 @@ struct ISOMedia {
         let handler = try self.handler(of: mdia) ?? "????"
         guard let stbl = path(mdia, ["minf", "stbl"]) else { throw fail("\(where_) has no sample table") }
         var entries: [String] = []
+        var compressorNames: [Range<Int>] = []
         if let stsd = child(stbl, "stsd") {
             let data = try payload(stsd)
+            if handler == "vide" {
+                let base = boxes[stsd].payload.lowerBound
+                compressorNames = ISOInspector.compressorNames(data).map { (base + $0.lowerBound)..<(base + $0.upperBound) }
+            }
             var at = 8
             while at + 8 <= data.count {
                 let size = Bytes.be(data, at, 4)
@@ -165,7 +191,8 @@ struct ISOMedia {
             }
         }
         return Track(
-            box: trak, id: id, handler: handler, sampleEntries: entries, chunks: chunks, keep: keep, unsized: unsized)
+            box: trak, id: id, handler: handler, sampleEntries: entries, chunks: chunks, keep: keep, unsized: unsized,
+            compressorNames: compressorNames)
     }
 
     func constantSampleSize(_ stbl: Int) throws(MediaError) -> Int? {
@@ -275,10 +302,10 @@ struct ISOMedia {
     mutating func resolveUnsizedChunks() throws(MediaError) {
         guard tracks.contains(where: \.unsized) else { return }
         let starts = Array(Set(tracks.flatMap { $0.chunks.map(\.lowerBound) })).sorted()
-        let mdats = roots.filter { boxes[$0].type == "mdat" }.map { boxes[$0].payload }
+        let mdats = roots.filter { boxes[$0].type == "mdat" }.map { boxes[$0].payload }.filter { !$0.isEmpty }
         for t in tracks.indices where tracks[t].unsized {
             tracks[t].chunks = try tracks[t].chunks.map { (chunk) throws(MediaError) -> Range<Int> in
-                guard let mdat = mdats.first(where: { $0.contains(chunk.lowerBound) }) else {
+                guard let mdat = Bytes.container(of: chunk.lowerBound..<(chunk.lowerBound + 1), in: mdats) else {
                     throw fail("a sound chunk at offset \(chunk.lowerBound) lies outside the media data")
                 }
                 var low = 0
@@ -306,23 +333,63 @@ struct ISOMedia {
     /// rewrites the moov, nor a remux that reorders tracks changes it.
     func contentSHA256() throws(MediaError) -> String {
         var digests: [[UInt8]] = []
-        for track in tracks where track.keep {
+        for stream in streams() {
             var hasher = RangeHasher()
-            for chunk in track.chunks { try source.hash(chunk, into: &hasher) }
+            for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())
         }
-        if let heif {
-            var hasher = RangeHasher()
-            for item in heif.items.sorted(by: { $0.id < $1.id }) where item.keep {
-                for piece in item.data { try source.hash(piece, into: &hasher) }
-            }
-            digests.append(hasher.finalizeBytes())
-        }
+        return ISOMedia.combine(digests)
+    }
+
+    /// The byte ranges of each stream `content_sha256` covers, in the order they are hashed.
+    func streams() -> [[Range<Int>]] {
+        var streams = tracks.filter(\.keep).map(\.chunks)
+        if let heif { streams.append(heif.items.sorted(by: { $0.id < $1.id }).filter(\.keep).flatMap(\.data)) }
+        return streams
+    }
+
+    static func combine(_ digests: [[UInt8]]) -> String {
         var outer = RangeHasher()
         for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { outer.update(digest) }
         return outer.finalize()
     }
 
+    /// `file_sha256` and `content_sha256` from one sequential read of the file, so both describe the same bytes:
+    /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
+    /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read, after which
+    /// the file must show the same size and times as when it was opened.
+    func fingerprints() throws(MediaError) -> (file: String, content: String) {
+        let streams = streams().map { $0.filter { !$0.isEmpty } }
+        var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
+        let inOrder = streams.map { ranges in zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound } }
+        // Every in-order stream's ranges, merged into one list by offset (ranges never overlap: see above).
+        var pending: [(range: Range<Int>, stream: Int)] = []
+        for (index, ranges) in streams.enumerated() where inOrder[index] {
+            pending += ranges.map { ($0, index) }
+        }
+        pending.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var fileHasher = RangeHasher()
+        var next = 0
+        var offset = 0
+        while offset < source.count {
+            let piece = try source.read(offset..<min(source.count, offset + (1 << 20)))
+            let end = offset + piece.count
+            fileHasher.update(piece)
+            while next < pending.count, pending[next].range.lowerBound < end {
+                let range = pending[next].range
+                let part = max(range.lowerBound, offset)..<min(range.upperBound, end)
+                hashers[pending[next].stream].update(piece, (part.lowerBound - offset)..<(part.upperBound - offset))
+                guard range.upperBound <= end else { break }
+                next += 1
+            }
+            offset = end
+        }
+        for (index, ranges) in streams.enumerated() where !inOrder[index] {
+            for range in ranges { try source.hash(range, into: &hashers[index]) }
+        }
+        if inOrder.contains(false), let change = source.changeSinceOpened() { throw .io(change) }
+        return (fileHasher.finalize(), ISOMedia.combine(hashers.map { $0.finalizeBytes() }))
+    }
 }
 
 /// The items of a HEIF image's meta box: their types, where their data lies, and which are kept.
@@ -391,6 +458,13 @@ struct HEIFMeta {
         self.meta = meta
         let boxes = media.boxes
         func fail(_ reason: String) -> MediaError { .malformed(format: "HEIF", reason: reason) }
+        // One of each: a second iloc, iinf or idat would be read by some decoders and not by others.
+        var seen: Set<String> = []
+        for child in media.children[meta] where !["free", "skip"].contains(boxes[child].type) {
+            guard seen.insert(boxes[child].type).inserted else {
+                throw fail("two \(boxes[child].type) boxes in the meta box (the second at offset \(boxes[child].offset))")
+            }
+        }
         guard let iinf = media.child(meta, "iinf") else { throw fail("no item information (iinf)") }
         guard let iloc = media.child(meta, "iloc") else { throw fail("no item locations (iloc)") }
         guard let pitm = media.child(meta, "pitm") else { throw fail("no primary item (pitm)") }
@@ -446,6 +520,9 @@ struct HEIFMeta {
         }
         let count = try take(version < 2 ? 2 : 4)
         let idatPayload = idat.map { boxes[$0].payload }
+        // With zero-width offset and length fields an extent takes no bytes of the table, so a few bytes could
+        // declare billions of them; no more extents than the table has bytes.
+        var extentBudget = data.count
         for _ in 0..<count {
             let start = at
             let id = try take(version < 2 ? 2 : 4)
@@ -453,6 +530,8 @@ struct HEIFMeta {
             let reference = try take(2)
             let base = try take(baseSize)
             let extents = try take(2)
+            guard extents <= extentBudget else { throw fail("iloc lists more extents than it has bytes") }
+            extentBudget -= extents
             // Length 0 means "to the end of the file (or idat)".
             var pieces: [(offset: Int, length: Int)] = []
             for _ in 0..<extents {
@@ -555,21 +634,46 @@ extension HEIFMeta {
                 }
             }
         }
-        // Tiles (dimg) and auxiliary images (auxl) used only by dropped pictures go with them.
-        var changed = true
-        while changed {
-            changed = false
-            for position in items.indices where items[position].keep && items[position].id != primary {
-                let id = items[position].id
-                let users = references.filter { $0.type == dimg && $0.to.contains(id) }.map(\.from)
-                let auxOf = references.filter { $0.type == auxl && $0.from == id }.flatMap(\.to)
-                let owners = users + auxOf
-                guard !owners.isEmpty else { continue }
-                if owners.allSatisfy({ owner in index[owner].map { !items[$0].keep } ?? true }) {
-                    let role = items[index[owners[0]] ?? position].role ?? "part of a dropped picture"
-                    drop(id, role.hasSuffix("part") ? role : role + " part")
-                    changed = true
-                }
+        dropPartsOfDroppedPictures(index: index)
+    }
+
+    /// Tiles (dimg) and auxiliary images (auxl) used only by dropped pictures go with them, transitively. Each
+    /// reference is looked at a bounded number of times, so a hostile iref costs what its bytes cost.
+    mutating func dropPartsOfDroppedPictures(index: [Int: Int]) {
+        let dimg = Array("dimg".utf8)
+        let auxl = Array("auxl".utf8)
+        // For each item, the described pictures that use it; for each picture, the items it uses.
+        var owners: [Int: Set<Int>] = [:]
+        var parts: [Int: Set<Int>] = [:]
+        func use(_ owner: Int, _ part: Int) {
+            owners[part, default: []].insert(owner)
+            if index[owner] != nil { parts[owner, default: []].insert(part) }
+        }
+        for reference in references {
+            if reference.type == dimg {
+                for part in reference.to { use(reference.from, part) }
+            } else if reference.type == auxl {
+                for owner in reference.to { use(owner, reference.from) }
+            }
+        }
+        // How many of each part's owners are described and not yet known to be dropped.
+        var keptOwners = owners.mapValues { $0.filter { index[$0] != nil }.count }
+        var work: [Int] = []
+        func drop(_ part: Int, because owner: Int?) {
+            guard part != primary, let position = index[part], items[position].keep else { return }
+            let role = owner.flatMap { index[$0] }.flatMap { items[$0].role } ?? "part of a dropped picture"
+            items[position].keep = false
+            items[position].role = role.hasSuffix("part") ? role : role + " part"
+            work.append(part)
+        }
+        work = items.filter { !$0.keep }.map(\.id)
+        // Parts whose every owner is undescribed are used by nothing that is shown.
+        for (part, count) in keptOwners where count == 0 { drop(part, because: nil) }
+        while let owner = work.popLast() {
+            for part in parts[owner] ?? [] {
+                guard let left = keptOwners[part], left > 0 else { continue }
+                keptOwners[part] = left - 1
+                if left == 1 { drop(part, because: owner) }
             }
         }
     }
@@ -620,15 +724,50 @@ enum Bytes {
         return first
     }
 
-    /// The parts of `whole` outside every range of `kept` (sorted and merged).
+    /// The parts of `whole` outside every range of `kept` (sorted and merged). Looks only at the ranges of `kept`
+    /// that meet `whole` (found by binary search), so subtracting from many boxes costs no more than their count.
     static func subtract(_ kept: [Range<Int>], from whole: Range<Int>) -> [Range<Int>] {
         var gaps: [Range<Int>] = []
         var at = whole.lowerBound
-        for range in kept where range.upperBound > whole.lowerBound && range.lowerBound < whole.upperBound {
+        var index = firstEnding(after: whole.lowerBound, in: kept)
+        while index < kept.count, kept[index].lowerBound < whole.upperBound {
+            let range = kept[index]
             if range.lowerBound > at { gaps.append(at..<range.lowerBound) }
             at = max(at, range.upperBound)
+            index += 1
         }
         if at < whole.upperBound { gaps.append(at..<whole.upperBound) }
         return gaps
+    }
+
+    /// The index of the first range of `sorted` (sorted and merged) that ends after `offset`.
+    static func firstEnding(after offset: Int, in sorted: [Range<Int>]) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid].upperBound <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// The range of `sorted` (sorted and merged) that holds all of `range`, if one does.
+    static func container(of range: Range<Int>, in sorted: [Range<Int>]) -> Range<Int>? {
+        let index = firstEnding(after: range.lowerBound, in: sorted)
+        guard index < sorted.count, sorted[index].lowerBound <= range.lowerBound,
+            range.upperBound <= sorted[index].upperBound
+        else { return nil }
+        return sorted[index]
+    }
+
+    /// The first offset at which two of `ranges` (empty ones aside) share a byte, if any.
+    static func firstOverlapWithin(_ ranges: [Range<Int>]) -> Int? {
+        let sorted = ranges.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var reach = Int.min
+        for range in sorted {
+            if range.lowerBound < reach { return range.lowerBound }
+            reach = max(reach, range.upperBound)
+        }
+        return nil
     }
 }

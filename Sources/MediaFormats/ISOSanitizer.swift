@@ -151,6 +151,7 @@ public enum ISOSanitizer {
         // Top level.
         var mdats: [Range<Int>] = []
         var blanks: [Range<Int>] = []
+        let firstFileType = media.roots.first { boxes[$0].type == "ftyp" }
         for root in media.roots {
             let type = boxes[root].type
             if let heif = media.heif, root == heif.meta {
@@ -171,7 +172,7 @@ public enum ISOSanitizer {
                 try free(root, "a video in a HEIF picture (motion photo)")
                 continue
             }
-            if type == "ftyp" && root != media.roots.first(where: { boxes[$0].type == "ftyp" }) {
+            if type == "ftyp" && root != firstFileType {
                 try free(root, "a second file type box: another file appended")
                 blanks.append(boxes[root].payload)
                 continue
@@ -186,9 +187,19 @@ public enum ISOSanitizer {
         // Media data: keep what kept tracks and items use, zero the rest (dropped tracks' samples, removed items,
         // embedded motion-photo video, padding).
         let kept = media.keptRanges()
-        for range in kept
-        where !mdats.contains(where: { $0.lowerBound <= range.lowerBound && range.upperBound <= $0.upperBound }) {
+        mdats = mdats.filter { !$0.isEmpty }  // top-level boxes: in file order, apart
+        for range in kept where Bytes.container(of: range, in: mdats) == nil {
             throw MediaError.unsupported("media data at offset \(range.lowerBound) lies outside the mdat boxes")
+        }
+        // The encoder or camera named in each kept video track's sample entries (dropped tracks are blanked whole).
+        for track in media.tracks where track.keep { plan.zeros += track.compressorNames }
+        if let trailer = media.structure.trailer {
+            // A free box of zeros in its place: the output stays the same size and is whole boxes to its end.
+            let header = trailer.count <= Int(UInt32.max) ? Bytes.put(trailer.count, 4) + Array("free".utf8)
+                : [0, 0, 0, 1] + Array("free".utf8) + Bytes.put(trailer.count, 8)
+            plan.zeros.append(trailer)
+            plan.patches.append((trailer.lowerBound, header))
+            plan.removed.append("Insta360 trailer at offset \(trailer.lowerBound) (\(trailer.count) bytes)")
         }
         // What is dropped must not share bytes with what is kept (a damaged or hostile table could point a picture
         // item or a video chunk at the Exif data or a metadata track's samples): refuse rather than keep them.
@@ -206,12 +217,10 @@ public enum ISOSanitizer {
         for mdat in mdats { plan.zeros += Bytes.subtract(kept, from: mdat) }
         if let heif = media.heif {
             // Removed items' data outside mdat must lie in boxes that are blanked anyway (or in idat, rebuilt).
+            let emptied = Bytes.merge(mdats + blanks)
             for item in heif.items where !item.keep && !item.inIdat {
                 for extent in item.data where !extent.isEmpty {
-                    let inside = (mdats + blanks).contains {
-                        $0.lowerBound <= extent.lowerBound && extent.upperBound <= $0.upperBound
-                    }
-                    guard inside else {
+                    guard Bytes.container(of: extent, in: emptied) != nil else {
                         throw MediaError.unsupported(
                             "the data of HEIF item \(item.id) (\(item.type)) at offset \(extent.lowerBound) lies inside another box"
                         )
@@ -412,6 +421,10 @@ public enum ISOSanitizer {
         let kept = media.keptRanges()
         for root in media.roots where boxes[root].type == "mdat" {
             mustBeZero += Bytes.subtract(kept, from: boxes[root].payload)
+        }
+        guard media.structure.trailer == nil else { throw failed("still ends with an Insta360 trailer") }
+        for field in media.tracks.flatMap(\.compressorNames) where try source.read(field).contains(where: { $0 != 0 }) {
+            throw failed("still names its encoder or camera (compressor name at offset \(field.lowerBound))")
         }
         for range in Bytes.merge(mustBeZero) {
             var at = range.lowerBound

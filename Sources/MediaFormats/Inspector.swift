@@ -32,49 +32,70 @@ public enum Inspector {
         var report = InspectReport(format: format, bytes: source.count, fileSHA256: "")
         let structure: ISOStructure
         do {
-            report.fileSHA256 = try source.sha256()
             structure = try ISOStructure(source: source)
             try ISOInspector.inspect(source, structure, into: &report)
         } catch {
             report.error = "\(error)"
+            report.fileSHA256 = (try? source.sha256()) ?? ""
+            return report
+        }
+        let media: ISOMedia
+        do {
+            media = try ISOMedia(source: source, structure: structure)
+        } catch {
+            // The structure is readable but the media is not understood: the file hash alone.
+            do { report.fileSHA256 = try source.sha256() } catch { report.error = "\(error)" }
+            report.warnings.append("no content_sha256: \(error)")
             return report
         }
         do {
-            let media = try ISOMedia(source: source, structure: structure)
-            report.contentSHA256 = try media.contentSHA256()
-            // What each track and item is, and whether publishing keeps it.
-            let entries = Dictionary(
-                report.structure.enumerated().map { ("\($0.element.offset) \($0.element.name)", $0.offset) },
-                uniquingKeysWith: { a, _ in a })
-            for track in media.tracks {
-                let box = media.boxes[track.box]
-                guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
-                report.structure[entry].detail =
-                    "track \(track.id): \(track.handler) \(track.sampleEntries.joined(separator: ",")), "
-                    + "\(track.chunks.count) chunk(s), \(track.keep ? "kept" : "dropped when published")"
-            }
-            for item in media.heif?.items ?? [] {
-                let box = media.boxes[item.infe]
-                guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
-                report.structure[entry].detail =
-                    "item \(item.id): \(item.type)\(item.role.map { " (\($0))" } ?? "")"
-                    + "\(item.id == media.heif?.primary ? ", primary" : ""), \(item.keep ? "kept" : "removed when published")"
-            }
-            // What a HEIF's Exif items hold (GPS, maker notes, serials), read by libexif like a JPEG's.
-            for item in media.heif?.items ?? [] where item.type == "Exif" {
-                guard item.data.reduce(0, { $0 + $1.count }) <= 4 << 20 else { continue }
-                var bytes: [UInt8] = []
-                for piece in item.data { bytes += try source.read(piece) }
-                // The item starts with the offset of the TIFF header from the end of this 4-byte field.
-                let start = 4 + Bytes.be(bytes, 0, 4)
-                guard bytes.count >= 4, start < bytes.count else { continue }
-                report.metadata += exifItems(
-                    bytes[start...], offset: item.data.first?.lowerBound ?? 0, holder: "HEIF Exif item")
-            }
+            (report.fileSHA256, report.contentSHA256) = try media.fingerprints()
         } catch {
-            report.warnings.append("no content_sha256: \(error)")
+            report.error = "\(error)"
+            return report
+        }
+        describeTracksAndItems(media, into: &report)
+        do {
+            try heifExifItems(media, into: &report)
+        } catch {
+            report.warnings.append("the Exif items could not be read: \(error)")
         }
         return report
+    }
+
+    /// What each track and item is, and whether publishing keeps it, beside its box in the structure.
+    static func describeTracksAndItems(_ media: ISOMedia, into report: inout InspectReport) {
+        let entries = Dictionary(
+            report.structure.enumerated().map { ("\($0.element.offset) \($0.element.name)", $0.offset) },
+            uniquingKeysWith: { a, _ in a })
+        for track in media.tracks {
+            let box = media.boxes[track.box]
+            guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
+            report.structure[entry].detail =
+                "track \(track.id): \(track.handler) \(track.sampleEntries.joined(separator: ",")), "
+                + "\(track.chunks.count) chunk(s), \(track.keep ? "kept" : "dropped when published")"
+        }
+        for item in media.heif?.items ?? [] {
+            let box = media.boxes[item.infe]
+            guard let entry = entries["\(box.offset) \(box.path)"] else { continue }
+            report.structure[entry].detail =
+                "item \(item.id): \(item.type)\(item.role.map { " (\($0))" } ?? "")"
+                + "\(item.id == media.heif?.primary ? ", primary" : ""), \(item.keep ? "kept" : "removed when published")"
+        }
+    }
+
+    /// What a HEIF's Exif items hold (GPS, maker notes, serials), read by libexif like a JPEG's.
+    static func heifExifItems(_ media: ISOMedia, into report: inout InspectReport) throws(MediaError) {
+        for item in media.heif?.items ?? [] where item.type == "Exif" {
+            guard item.data.reduce(0, { $0 + $1.count }) <= 4 << 20 else { continue }
+            var bytes: [UInt8] = []
+            for piece in item.data { bytes += try media.source.read(piece) }
+            // The item starts with the offset of the TIFF header from the end of this 4-byte field.
+            let start = 4 + Bytes.be(bytes, 0, 4)
+            guard bytes.count >= 4, start < bytes.count else { continue }
+            report.metadata += exifItems(
+                bytes[start...], offset: item.data.first?.lowerBound ?? 0, holder: "HEIF Exif item")
+        }
     }
 
     public static func inspect(_ bytes: [UInt8], limits: MediaLimits = .init()) -> InspectReport {
@@ -120,7 +141,7 @@ public enum Inspector {
             let payload = segment.payload
             switch segment.kind {
             case .exif:
-                let tiff = bytes[(payload.lowerBound + 6)..<payload.upperBound]
+                let tiff = JPEGSanitizer.exifTIFF(bytes, segment)
                 report.metadata += exifItems(tiff, offset: segment.offset, holder: "EXIF block")
             case .xmp:
                 report.metadata.append(
@@ -160,6 +181,11 @@ public enum Inspector {
                         MetadataItem(
                             family: "JFIF", name: "JFIF thumbnail", offset: segment.offset, bytes: payload.count - 14))
                 }
+            case .adobe where payload.count != JPEGSanitizer.adobePayloadLength:
+                report.metadata.append(
+                    MetadataItem(
+                        family: "APP14", name: "Adobe segment of non-standard length", offset: segment.offset,
+                        bytes: payload.count))
             case .flashPix, .otherApp:
                 let id = String(decoding: bytes[payload].prefix(32).prefix { $0 >= 0x20 && $0 < 0x7F }, as: UTF8.self)
                 report.metadata.append(
@@ -208,8 +234,9 @@ public enum Inspector {
                     MetadataItem(family: "PNG zTXt", name: keyword, offset: chunk.offset, bytes: data.count))
             case "iTXt":
                 let parts = data.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
-                let compressed =
-                    data.count > keyword.utf8.count + 1 && data[data.startIndex + keyword.utf8.count + 1] != 0
+                // The keyword's length in bytes (decoding invalid UTF-8 can make the string longer).
+                let keywordBytes = data.prefix(79).prefix { $0 != 0 }.count
+                let compressed = data.count > keywordBytes + 1 && data[data.startIndex + keywordBytes + 1] != 0
                 let value = !compressed && parts.count == 4 ? String(decoding: parts[3], as: UTF8.self) : nil
                 report.metadata.append(
                     MetadataItem(

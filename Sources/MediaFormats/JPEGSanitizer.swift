@@ -16,13 +16,38 @@ enum JPEGSanitizer {
         structure.segments.filter(\.kind.isCodedImageData).map(\.bytes)
     }
 
+    /// The TIFF block of an APP1 EXIF segment: what follows its 6-byte "Exif\0\0" header (empty when the
+    /// segment is shorter than that header; the segment is recognised by its first five bytes).
+    static func exifTIFF(_ bytes: [UInt8], _ segment: JPEGSegment) -> ArraySlice<UInt8> {
+        let payload = segment.payload
+        return bytes[min(payload.lowerBound + EXIF.header.count, payload.upperBound)..<payload.upperBound]
+    }
+
     /// IFD0 Orientation of the first EXIF block that libexif can read.
     static func orientation(_ bytes: [UInt8], _ structure: JPEGStructure) -> Int? {
         for segment in structure.segments where segment.kind == .exif {
-            let tiff = bytes[(segment.payload.lowerBound + 6)..<segment.payload.upperBound]
-            if let contents = EXIF.read(tiff: tiff) { return contents.orientation }
+            if let contents = EXIF.read(tiff: exifTIFF(bytes, segment)) { return contents.orientation }
         }
         return nil
+    }
+
+    /// Adobe's APP14 payload is exactly 12 bytes: "Adobe", version (2), flags0 (2), flags1 (2), transform (1).
+    static let adobePayloadLength = 12
+
+    /// The APP14 Adobe segment a decoder uses (libjpeg takes the last one before the first scan; a payload under
+    /// 12 bytes it ignores), as its index in `structure.segments`. Nil when there is none.
+    static func adobeSegment(_ structure: JPEGStructure) -> Int? {
+        let firstScan = structure.segments.firstIndex { $0.kind == .scan } ?? structure.segments.count
+        return structure.segments[..<firstScan].lastIndex {
+            $0.kind == .adobe && $0.payload.count >= adobePayloadLength
+        }
+    }
+
+    /// The Adobe segment rebuilt from its standard fields only: whatever a longer segment carries after them is
+    /// never copied (it is a place to hide data, and no decoder reads it).
+    static func rebuiltAdobe(_ bytes: [UInt8], _ segment: JPEGSegment) -> [UInt8] {
+        let fields = bytes[segment.payload.lowerBound..<(segment.payload.lowerBound + adobePayloadLength)]
+        return [0xFF, 0xEE, 0x00, UInt8(adobePayloadLength + 2)] + fields
     }
 
     static func sanitize(_ bytes: [UInt8], _ structure: JPEGStructure, options: SanitizeOptions) throws(MediaError)
@@ -46,10 +71,21 @@ enum JPEGSanitizer {
             output += block
             orientation = value
         }
-        for segment in structure.segments {
+        let adobe = adobeSegment(structure)
+        for (index, segment) in structure.segments.enumerated() {
             let keep: Bool
             switch segment.kind {
-            case .adobe: keep = true
+            case .adobe:
+                if index == adobe {
+                    output += rebuiltAdobe(bytes, segment)
+                    if segment.payload.count > adobePayloadLength {
+                        removed.append(
+                            "\(segment.payload.count - adobePayloadLength) bytes after the Adobe fields of APP14 at offset \(segment.offset)"
+                        )
+                    }
+                    continue
+                }
+                keep = false
             case .icc: keep = options.keepICC
             default: keep = segment.kind.isCodedImageData
             }
@@ -79,6 +115,7 @@ enum JPEGSanitizer {
             throw fail("output has data outside segments")
         }
         var exifBlocks = 0
+        var adobeSegments = 0
         for segment in structure.segments {
             switch segment.kind {
             case .jfif:
@@ -87,7 +124,7 @@ enum JPEGSanitizer {
                 else { throw fail("JFIF segment carries a thumbnail") }
             case .exif:
                 exifBlocks += 1
-                let tiff = output[(segment.payload.lowerBound + 6)..<segment.payload.upperBound]
+                let tiff = exifTIFF(output, segment)
                 guard exifBlocks == 1, TIFFDirectory.isOrientationOnly(tiff: tiff),
                     let contents = EXIF.read(tiff: tiff), contents.otherEntryCount == 0,
                     contents.thumbnailBytes == 0, contents.makerNoteEntryCount == 0,
@@ -96,7 +133,10 @@ enum JPEGSanitizer {
             case .icc:
                 guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
             case .adobe:
-                break
+                adobeSegments += 1
+                guard adobeSegments == 1, segment.payload.count == adobePayloadLength else {
+                    throw fail("APP14 Adobe segment left in the output is not one standard 12-byte segment")
+                }
             default:
                 guard segment.kind.isCodedImageData else {
                     throw fail("\(segment.name) \(segment.kind.rawValue) left in the output")

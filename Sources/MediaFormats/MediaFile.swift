@@ -17,8 +17,10 @@ public struct SanitizedFile: Sendable {
 public struct MediaFile: Sendable {
     public let format: MediaFormat
     public let size: Int
+    /// A picture's bytes, read whole; nil for ISO-BMFF media, read in place through `source`.
     let bytes: [UInt8]?
-    let source: FileSource?
+    /// Kept open for every format: ISO-BMFF media is read through it, and it tells whether the file changed.
+    let source: FileSource
 
     public init(path: String, followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
         try self.init(pathBytes: Array(path.utf8), followLinks: followLinks, limits: limits)
@@ -29,35 +31,39 @@ public struct MediaFile: Sendable {
         let source = try FileSource(pathBytes: pathBytes, followLinks: followLinks)
         size = source.count
         format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
+        self.source = source
         if format.isISOBMFF {
-            self.source = source
             bytes = nil
         } else {
             guard source.count <= limits.maxFileBytes else {
                 throw .limitExceeded("the file is \(source.count) bytes, over the limit of \(limits.maxFileBytes)")
             }
             bytes = try source.read(0..<source.count)
-            guard bytes?.count == size else { throw .io("the file changed size while it was read") }
-            self.source = nil
         }
     }
 
+    /// Nil when the file still has the size, modification time and status-change time (to the nanosecond) it had
+    /// right after it was opened; otherwise a short sentence saying it changed. Call it after the work on the file
+    /// is done: a writer that changed it meanwhile makes what was read (fingerprints, sanitized copy) untrustworthy.
+    public func changedSinceOpened() -> String? { source.changeSinceOpened() }
+
+    /// Both fingerprints, from one read of the file (pictures are read whole once; ISO-BMFF media in one
+    /// sequential pass, see `ISOMedia.fingerprints`).
     public func fingerprints() throws(MediaError) -> Fingerprints {
         if let bytes { return try Fingerprints.compute(bytes) }
-        let source = source!
-        let media = try ISOMedia(source: source)
-        return Fingerprints(format: format, fileSHA256: try source.sha256(), contentSHA256: try media.contentSHA256())
+        let both = try ISOMedia(source: source).fingerprints()
+        return Fingerprints(format: format, fileSHA256: both.file, contentSHA256: both.content)
     }
 
     /// SHA-256 of the file's bytes.
     public func fileSHA256() throws(MediaError) -> String {
         if let bytes { return sha256Hex(bytes) }
-        return try source!.sha256()
+        return try source.sha256()
     }
 
     public func inspect(limits: MediaLimits = .init()) -> InspectReport {
         if let bytes { return Inspector.inspect(bytes, limits: limits) }
-        return Inspector.inspect(source: source!, format: format)
+        return Inspector.inspect(source: source, format: format)
     }
 
     /// Sanitizes into a verified temporary file beside `destination` (commit it to make it appear), or, with
@@ -82,7 +88,6 @@ public struct MediaFile: Sendable {
             }
             return result
         }
-        let source = source!
         if options.verifyDecode {
             // No listed library decodes video, HEIC or AVIF; fail closed rather than skip the check asked for.
             throw .unsupported(
@@ -95,8 +100,10 @@ public struct MediaFile: Sendable {
         var content = knownContent ?? ""
         if knownContent == nil { content = try media.contentSHA256() }
         let pending = try ISOSanitizer.write(plan, from: source, to: destination)
-        do {
+        do throws(MediaError) {
             try ISOSanitizer.verify(path: pending.temporaryPath, size: source.count, expectedContent: content)
+            // The copy was made from the file as it is now; the plan from the file as it was read.
+            if let change = source.changeSinceOpened() { throw .io(change) }
         } catch {
             pending.discard()
             throw error

@@ -184,7 +184,9 @@ enum WebPSanitizer {
         var seen = Set<String>()
         for item in structure.chunks {
             switch item.fourCC {
-            case "VP8X": flags = output[item.payload.lowerBound]
+            case "VP8X":
+                guard item.payload.count >= 10 else { throw fail("VP8X chunk is too short") }
+                flags = output[item.payload.lowerBound]
             case "ICCP": guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
             case "EXIF":
                 let tiff = WebPSanitizer.exifTIFF(output, item)
