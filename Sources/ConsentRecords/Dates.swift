@@ -1,6 +1,7 @@
 import Foundation
 
-/// A calendar day (YYYY-MM-DD), compared in UTC. Records' `effective` and `expires` are days.
+/// A calendar day (YYYY-MM-DD). Records' `effective` and `expires` are days; which day an instant falls on
+/// depends on the time zone the registry judges in (UTC unless configured).
 public struct CalendarDay: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var year: Int
     public var month: Int
@@ -31,6 +32,21 @@ public struct CalendarDay: Comparable, Hashable, Sendable, CustomStringConvertib
         let (y, m, d) = CalendarDay.civil(fromDays: days)
         self.init(year: y, month: m, day: d)
     }
+
+    /// The day of an instant in a time zone (its offset from UTC at that instant), so a record that becomes
+    /// effective on a day in America/Chicago does not begin the evening before.
+    public init(_ date: Date, in zone: TimeZone) {
+        self.init(date.addingTimeInterval(TimeInterval(zone.secondsFromGMT(for: date))))
+    }
+
+    /// The day `count` days later (earlier when negative).
+    public func adding(days count: Int) -> CalendarDay {
+        let (y, m, d) = CalendarDay.civil(fromDays: daysSinceEpoch + count)
+        return CalendarDay(year: y, month: m, day: d)
+    }
+
+    /// Whole days from `self` to `other`.
+    public func days(until other: CalendarDay) -> Int { other.daysSinceEpoch - daysSinceEpoch }
 
     static func daysIn(month: Int, year: Int) -> Int {
         switch month {

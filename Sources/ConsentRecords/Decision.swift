@@ -4,6 +4,12 @@ import Foundation
 public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case noRecord
     case invalidRecord(id: String, why: String)
+    /// A file in the authorizations folder that is not a valid record names this authorization (or one of its
+    /// `supersedes` chain): refused as if revoked now (SPEC §5 "doubt blocks").
+    case blockedByInvalidRecord(id: String, file: String, why: String)
+    /// A file that is not a valid record and names no authorization: nothing new is published until it is fixed
+    /// or removed. Given only for a new publication (`decide(newPublication: true)`).
+    case heldByInvalidRecord(file: String, why: String)
     case notYetEffective(id: String, from: CalendarDay)
     case expired(id: String, on: CalendarDay)
     case revoked(id: String, on: Date, by: String)
@@ -16,6 +22,10 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .noRecord: return "no authorization lists this picture"
         case .invalidRecord(let id, let why): return "\(id): \(why)"
+        case .blockedByInvalidRecord(let id, let file, let why):
+            return "\(id): blocked by \(file), which is not a valid record (\(why))"
+        case .heldByInvalidRecord(let file, let why):
+            return "nothing new is published while \(file) is not a valid record and names no authorization (\(why))"
         case .notYetEffective(let id, let from): return "\(id): not effective until \(from)"
         case .expired(let id, let on): return "\(id): expired on \(on)"
         case .revoked(let id, let on, let by): return "\(id): revoked on \(Timestamp.format(on)) (\(by))"
@@ -30,7 +40,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     public var code: String {
         switch self {
         case .noRecord: return "no_record"
-        case .invalidRecord: return "invalid_record"
+        case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return "invalid_record"
         case .notYetEffective: return "not_yet_effective"
         case .expired: return "expired"
         case .revoked: return "revoked"
@@ -59,10 +69,14 @@ public struct ConsentDecision: Sendable, Equatable {
 public enum ConsentPolicy {
     public static let purpose = "marketing"
 
+    /// - Parameter newPublication: true when deciding whether to publish something not yet published (the
+    ///   pipeline's inbox, `check`): then a global doubt (`Registry.globalDoubts`) refuses too. False for
+    ///   re-checking what is already published (the sweep), which a global doubt alone does not retract.
     public static func decide(
-        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date
+        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date,
+        newPublication: Bool = false
     ) -> ConsentDecision {
-        let today = CalendarDay(now)
+        let today = registry.today(now)
         let candidates = registry.authorizations(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
         let broken = registry.invalidRecords(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
         var reasons: [RefusalReason] = broken.map { .invalidRecord(id: $0.id ?? $0.file, why: $0.reason) }
@@ -75,7 +89,8 @@ public enum ConsentPolicy {
             if today >= authorization.expires {
                 problems.append(.expired(id: authorization.id, on: authorization.expires))
             }
-            for revocation in registry.revocations[authorization.id] ?? [] where revocation.receivedAt <= now {
+            // Revoking any record of a supersedes chain revokes the whole chain.
+            for revocation in registry.revocations(affecting: authorization.id) where revocation.receivedAt <= now {
                 if revocation.channels == nil || revocation.channels!.contains(channel) {
                     problems.append(.revoked(id: authorization.id, on: revocation.receivedAt, by: revocation.id))
                 }
@@ -86,12 +101,9 @@ public enum ConsentPolicy {
             if !authorization.purposes.contains(purpose) {
                 problems.append(.purposeNotPermitted(id: authorization.id, purpose: purpose))
             }
-            // A revocation that cannot be verified is still doubt about this authorization: fail closed.
-            for bad in registry.invalid where bad.revokes == authorization.id {
-                problems.append(
-                    .invalidRecord(
-                        id: bad.id ?? bad.file,
-                        why: "a revocation of \(authorization.id) that cannot be verified: \(bad.reason)"))
+            // Doubt blocks: an invalid record that names this authorization (or its chain) refuses it, as if revoked.
+            for bad in registry.doubts(blocking: authorization.id) {
+                problems.append(.blockedByInvalidRecord(id: authorization.id, file: bad.file, why: bad.reason))
             }
             if let newer = registry.supersededBy[authorization.id] {
                 problems.append(.superseded(id: authorization.id, by: newer))
@@ -99,20 +111,23 @@ public enum ConsentPolicy {
             if problems.isEmpty { usable.append(authorization) } else { reasons += problems }
         }
         if candidates.isEmpty && broken.isEmpty { reasons.append(.noRecord) }
+        let held: [RefusalReason] =
+            newPublication ? registry.globalDoubts.map { .heldByInvalidRecord(file: $0.file, why: $0.reason) } : []
         // People in the frame: the largest count any valid record declares for this picture.
         func matches(_ asset: AssetReference) -> Bool {
             (contentSHA256 != nil && asset.contentSHA256 == contentSHA256)
                 || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
         }
         let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
-        let subjects = Set(usable.map(\.subject))
+        // Subjects are compared without regard to letter case: "P-1" and "p-1" are one person.
+        let subjects = Set(usable.map { $0.subject.lowercased() })
         if !usable.isEmpty && subjects.count < required {
             reasons.append(.notEveryoneConsented(consented: subjects.count, required: required))
         }
-        let approved = !usable.isEmpty && subjects.count >= required
+        let approved = !usable.isEmpty && subjects.count >= required && held.isEmpty
         return ConsentDecision(
             approved: approved, usedRecords: approved ? usable.map(\.id) : [],
             matchingRecords: (candidates.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
-            reasons: approved ? [] : reasons)
+            reasons: approved ? [] : reasons + held)
     }
 }

@@ -281,7 +281,13 @@ public enum RecordParser {
         case nil, .string("all")?:
             channels = nil
         case .array?:
-            channels = try reader.stringList("scope")
+            let list = try reader.stringList("scope")
+            // The same rule as an authorization's channels: a revocation for "Instagram " must not silently
+            // leave "instagram" published.
+            for channel in list where !isValidChannel(channel) {
+                throw RecordError(reason: "scope channel \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _)")
+            }
+            channels = list
         default:
             throw RecordError(reason: "\"scope\" must be \"all\" or a list of channels")
         }

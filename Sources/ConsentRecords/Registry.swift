@@ -1,17 +1,51 @@
+import Crypto
 import Dispatch
 import Foundation
 import Synchronization
 
-/// A record file that was refused, with why. Its JSON is never trusted; the fingerprints it names (if
-/// it parses) are kept only so that a check can say "this picture's record is invalid: WHY".
+/// A record file that was refused, or anything else in the authorizations folder that is not a valid record
+/// (SPEC §5 "doubt blocks"). Its content is never trusted to permit anything; what a lenient reading finds in it
+/// is used only to block: the fingerprints it names (so a check can say "this picture's record is invalid:
+/// WHY") and the authorizations it names (`blocks`, refused as if revoked now).
 public struct InvalidRecord: Error, Sendable, Equatable {
+    /// Its path in the authorizations folder ("old/x.json" in a subfolder); a name that is not UTF-8 is given
+    /// escaped. Print it through `Escape.display`.
     public var file: String
     public var id: String?
     public var reason: String
     public var contentSHA256s: [String] = []
     public var fileSHA256s: [String] = []
-    /// For a revocation that could not be verified: the authorization it names (which it then blocks).
-    public var revokes: String?
+    /// The authorization ids it blocks (sorted): ids of verified authorizations found in its name or bytes as a
+    /// whole token, and the `id` / `authorization` / `supersedes` values a lenient reading finds.
+    public var blocks: [String] = []
+    /// True when it cannot be told which authorization it concerns (nothing found, or it cannot be read: a
+    /// link, a FIFO, a file over the size cap...): nothing new may be published while it is there.
+    public var global: Bool = false
+
+    public init(
+        file: String, id: String? = nil, reason: String, contentSHA256s: [String] = [], fileSHA256s: [String] = [],
+        blocks: [String] = [], global: Bool = false
+    ) {
+        self.file = file
+        self.id = id
+        self.reason = reason
+        self.contentSHA256s = contentSHA256s
+        self.fileSHA256s = fileSHA256s
+        self.blocks = blocks
+        self.global = global
+    }
+}
+
+/// A record file read while loading, by its bytes' SHA-256: the pipeline stores new ones in its ledger so that
+/// the next load can say when ConsentGate first saw it (`Registry.load(firstSeen:)`).
+public struct RecordSighting: Sendable, Equatable, Hashable {
+    public var file: String
+    public var sha256: String
+
+    public init(file: String, sha256: String) {
+        self.file = file
+        self.sha256 = sha256
+    }
 }
 
 /// A record whose signature, signer and schema all check out.
@@ -27,71 +61,259 @@ public struct VerifiedRecord: Sendable {
 
 /// Every record of an authorizations folder, verified against a trust store.
 public struct Registry: Sendable {
+    public static let utc = TimeZone(secondsFromGMT: 0)!
+    /// Entries scanned inside subfolders of the authorizations folder, and how deep, before the rest is a
+    /// global doubt.
+    static let maxNestedEntries = 1000
+    static let maxNestedDepth = 4
+    /// Bytes of invalid entries scanned for ids, in all; past that, the rest are global doubts.
+    static let maxDoubtBytes = 256 << 20
+
     public var authorizations: [String: VerifiedRecord] = [:]
     /// Revocations by the id of the authorization they revoke.
     public var revocations: [String: [Revocation]] = [:]
     public var invalid: [InvalidRecord] = []
+    /// Things an operator should know that block nothing (a valid revocation of an authorization nobody has).
+    public var warnings: [String] = []
+    /// Every record file read, with the SHA-256 of its bytes.
+    public var sightings: [RecordSighting] = []
+    /// The zone whose calendar days records' dates are (SPEC §5); "today" is `CalendarDay(now, in: timeZone)`.
+    public var timeZone: TimeZone = Registry.utc
     /// Verified authorization ids by asset fingerprint.
     var byContent: [String: [String]] = [:]
     var byFile: [String: [String]] = [:]
     /// Ids of authorizations superseded by a verified authorization, and by which.
     var supersededBy: [String: String] = [:]
+    /// Each verified authorization's `supersedes` chain, itself included (in both directions).
+    var chains: [String: [String]] = [:]
+    /// Invalid records (indexes into `invalid`) by the authorization id they block, after chains.
+    var blockers: [String: [Int]] = [:]
 
     public var verifiedCount: Int { authorizations.count + revocations.values.reduce(0) { $0 + $1.count } }
 
-    /// Loads every `NAME.json` (with `NAME.json.minisig`) in `folder`. Unreadable or invalid records are
-    /// listed in `invalid`, never fatal; a folder that cannot be listed throws.
-    public static func load(folder: String, trust: TrustStore, now: Date = Date()) throws(RecordError) -> Registry {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-            throw RecordError(reason: "cannot list the authorizations folder \(folder): \(error.localizedDescription)")
-        }
-        let jsonFiles = names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
-        let results = Mutex([Result<VerifiedRecord, InvalidRecord>?](repeating: nil, count: jsonFiles.count))
-        DispatchQueue.concurrentPerform(iterations: jsonFiles.count) { index in
-            let outcome = RecordVerifier.verify(folder: folder, name: jsonFiles[index], trust: trust, now: now)
-            results.withLock { $0[index] = outcome }
+    /// Doubts that concern no authorization that can be named: while any is there, nothing new is published.
+    public var globalDoubts: [InvalidRecord] { invalid.filter(\.global) }
+
+    /// "Today" in the registry's zone.
+    public func today(_ now: Date) -> CalendarDay { CalendarDay(now, in: timeZone) }
+
+    /// The authorizations of `id`'s `supersedes` chain (itself included), both directions, cycles cut.
+    public func chain(of id: String) -> [String] { chains[id] ?? [id] }
+
+    /// Revocations of any authorization of `id`'s chain: revoking one record of a chain revokes the whole chain.
+    public func revocations(affecting id: String) -> [Revocation] {
+        chain(of: id).flatMap { revocations[$0] ?? [] }
+    }
+
+    /// Invalid records that block `id` (directly or through its chain).
+    public func doubts(blocking id: String) -> [InvalidRecord] {
+        (blockers[id] ?? []).map { invalid[$0] }
+    }
+
+    /// Loads every record of `folder`: `NAME.json` with `NAME.json.minisig`. Every other entry (another name,
+    /// a hidden file, an orphan `.minisig`, a subfolder and what it holds, a link, a FIFO, a device) and every
+    /// record that does not verify is listed in `invalid`, never fatal and never silent; a folder that cannot be
+    /// listed throws.
+    ///
+    /// - Parameters:
+    ///   - timeZone: the zone of records' days (default UTC).
+    ///   - firstSeen: when ConsentGate first saw `file` with bytes of this SHA-256 (the pipeline's ledger); a
+    ///     nil answer means now. A record signed by a retired key is refused when first seen after the key's
+    ///     `valid_until`. Without the function (no history at all: `records verify`, `check` without a
+    ///     pipeline) the signature's own time is judged, and the record carries a warning.
+    public static func load(
+        folder: String, trust: TrustStore, now: Date = Date(), timeZone: TimeZone = Registry.utc,
+        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)? = nil
+    ) throws(RecordError) -> Registry {
+        let folderBytes = Array(folder.utf8)
+        let entries: [FolderScan.Entry]
+        switch FolderScan.list(folderBytes, relative: [], followLink: true) {
+        case .success(let list): entries = list
+        case .failure(let failure): throw RecordError(reason: "cannot list the authorizations folder \(folder): \(failure.why)")
         }
         var registry = Registry()
-        for outcome in results.withLock({ $0 }) {
-            switch outcome {
-            case .success(let verified)?: registry.add(verified)
-            case .failure(let invalid)?: registry.invalid.append(invalid)
-            case nil: break
+        registry.timeZone = timeZone
+        // NAME.json (a regular file, a UTF-8 name, not hidden) is a record; its NAME.json.minisig goes with it.
+        var recordEntries: [FolderScan.Entry] = []
+        var recordNames = Set<[UInt8]>()
+        for entry in entries where entry.kind == .regular {
+            guard let name = String(validating: entry.name, as: UTF8.self), name.hasSuffix(".json"),
+                name.count > 5, !name.hasPrefix(".")
+            else { continue }
+            recordEntries.append(entry)
+            recordNames.insert(entry.name)
+        }
+        let suffix = Array(".minisig".utf8)
+        let others = FolderScan.withoutSignatures(entries).filter { !recordNames.contains($0.name) }
+        let toVerify = recordEntries
+        let results = Mutex([RecordVerifier.Outcome?](repeating: nil, count: toVerify.count))
+        DispatchQueue.concurrentPerform(iterations: toVerify.count) { index in
+            let outcome = RecordVerifier.verify(
+                folder: folder, entry: toVerify[index], trust: trust, now: now, timeZone: timeZone,
+                firstSeen: firstSeen)
+            results.withLock { $0[index] = outcome }
+        }
+        // Doubts: what to scan for ids once every verified authorization is known.
+        var doubts: [(record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool)] = []
+        for (index, outcome) in results.withLock({ $0 }).enumerated() {
+            guard let outcome else { continue }
+            if let sighting = outcome.sighting { registry.sightings.append(sighting) }
+            switch outcome.result {
+            case .success(let verified):
+                if let duplicate = registry.add(verified) {
+                    doubts.append((duplicate, [], [], true))
+                }
+            case .failure(let bad):
+                let path = recordEntries[index].path
+                doubts.append((bad, [path, path + suffix], [recordEntries[index].name], outcome.readable))
             }
+        }
+        var remainingNested = maxNestedEntries
+        for entry in others {
+            doubts += registry.doubts(for: entry, depth: 0, budget: &remainingNested)
+        }
+        // Lenient scan, one file at a time (memory stays flat), within a budget of bytes.
+        let known = Dictionary(
+            registry.authorizations.keys.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+        var budget = maxDoubtBytes
+        for doubt in doubts {
+            var record = doubt.record
+            var contents: [[UInt8]] = []
+            var readable = doubt.readable
+            for path in doubt.paths {
+                guard budget > 0 else {
+                    readable = false
+                    record.reason += "; not scanned for ids (over \(maxDoubtBytes) bytes of invalid entries)"
+                    break
+                }
+                if case .success(let bytes) = FolderScan.read(path, limit: min(RecordVerifier.maxRecordBytes, budget)) {
+                    budget -= bytes.count
+                    contents.append(bytes)
+                }
+            }
+            let scan = LenientScan(contents: contents, names: doubt.names, known: known)
+            record.blocks = Array(scan.blocks.union(record.blocks)).sorted()
+            record.global = record.global || !readable || !scan.concernKnown
+            registry.invalid.append(record)
         }
         registry.finishIndexes()
         return registry
     }
 
-    mutating func add(_ verified: VerifiedRecord) {
+    /// The doubt for an entry that is not a record (and, for a subfolder, for what it holds, bounded).
+    func doubts(for entry: FolderScan.Entry, depth: Int, budget: inout Int) -> [(
+        record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool
+    )] {
+        let file = entry.display
+        func doubt(_ why: String, readable: Bool, paths: [[UInt8]] = []) -> (
+            record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool
+        ) {
+            (InvalidRecord(file: file, reason: why, global: !readable), paths, [entry.name], readable)
+        }
+        switch entry.kind {
+        case .regular:
+            let why: String
+            if entry.name.first == 0x2E {
+                why = "a hidden file in the authorizations folder (records are NAME.json, signed in NAME.json.minisig)"
+            } else if String(validating: entry.name, as: UTF8.self) == nil {
+                why = "a name that is not UTF-8 (records are NAME.json, signed in NAME.json.minisig)"
+            } else if depth > 0 {
+                why = "a file in a subfolder (records are read from the authorizations folder itself)"
+            } else if entry.name.suffix(8).elementsEqual(Array(".minisig".utf8)) {
+                why = "a signature whose record is missing"
+            } else {
+                why = "not a record file (records are NAME.json, signed in NAME.json.minisig)"
+            }
+            if entry.size > RecordVerifier.maxRecordBytes {
+                return [doubt(why + "; \(entry.size) bytes, over \(RecordVerifier.maxRecordBytes): not read", readable: false)]
+            }
+            // Its signature beside it (if any) is read with it.
+            return [doubt(why, readable: true, paths: [entry.path, entry.path + Array(".minisig".utf8)])]
+        case .directory:
+            guard depth < Registry.maxNestedDepth else {
+                return [doubt("a folder nested more than \(Registry.maxNestedDepth) deep: not scanned", readable: false)]
+            }
+            let list: [FolderScan.Entry]
+            switch FolderScan.list(entry.path, relative: entry.relative, followLink: false) {
+            case .success(let entries): list = entries
+            case .failure(let failure): return [doubt("a folder that cannot be listed: \(failure.why)", readable: false)]
+            }
+            guard !list.isEmpty else {
+                return [doubt("an empty folder in the authorizations folder", readable: false)]
+            }
+            var found: [(record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool)] = []
+            for child in FolderScan.withoutSignatures(list) {
+                guard budget > 0 else {
+                    found.append(
+                        doubt(
+                            "a folder with more entries than \(Registry.maxNestedEntries) in subfolders: not all scanned",
+                            readable: false))
+                    break
+                }
+                budget -= 1
+                found += doubts(for: child, depth: depth + 1, budget: &budget)
+            }
+            return found
+        default:
+            return [doubt(entry.kind.words, readable: false)]
+        }
+    }
+
+    /// Adds a verified record; a second authorization with an id already taken is returned as invalid.
+    mutating func add(_ verified: VerifiedRecord) -> InvalidRecord? {
         switch verified.record {
         case .authorization(let authorization):
             if authorizations[authorization.id] != nil {
-                invalid.append(
-                    InvalidRecord(
-                        file: verified.file, id: authorization.id, reason: "a second record with id \(authorization.id)"
-                    ))
-                return
+                return InvalidRecord(
+                    file: verified.file, id: authorization.id, reason: "a second record with id \(authorization.id)",
+                    blocks: [authorization.id])
             }
             authorizations[authorization.id] = verified
         case .revocation(let revocation):
             revocations[revocation.authorization, default: []].append(revocation)
         }
+        return nil
     }
 
     mutating func finishIndexes() {
+        var neighbours: [String: Set<String>] = [:]
         for (id, verified) in authorizations {
             guard case .authorization(let authorization) = verified.record else { continue }
             for asset in authorization.assets {
                 if let content = asset.contentSHA256 { byContent[content, default: []].append(id) }
                 if let file = asset.fileSHA256 { byFile[file, default: []].append(id) }
             }
-            if let old = authorization.supersedes { supersededBy[old] = id }
+            if let old = authorization.supersedes {
+                supersededBy[old] = id
+                neighbours[id, default: []].insert(old)
+                neighbours[old, default: []].insert(id)
+            }
         }
         for key in byContent.keys { byContent[key] = Array(Set(byContent[key]!)).sorted() }
         for key in byFile.keys { byFile[key] = Array(Set(byFile[key]!)).sorted() }
-        invalid.sort { $0.file < $1.file }
+        // Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk).
+        for start in neighbours.keys where chains[start] == nil {
+            var seen: Set<String> = [start]
+            var queue = [start]
+            while let id = queue.popLast() {
+                for next in neighbours[id] ?? [] where seen.insert(next).inserted { queue.append(next) }
+            }
+            let members = seen.sorted()
+            for id in members { chains[id] = members }
+        }
+        invalid.sort { ($0.file, $0.reason) < ($1.file, $1.reason) }
+        for (index, bad) in invalid.enumerated() {
+            var blocked = Set<String>()
+            for id in bad.blocks { blocked.formUnion(chain(of: id)) }
+            for id in blocked { blockers[id, default: []].append(index) }
+        }
+        for (target, list) in revocations.sorted(by: { $0.key < $1.key })
+        where authorizations[target] == nil && neighbours[target] == nil {
+            for revocation in list {
+                warnings.append(
+                    "revocation \(revocation.id) names authorization \(target), which no valid record has")
+            }
+        }
     }
 
     /// Verified authorizations that list the asset by either fingerprint.
@@ -115,25 +337,37 @@ public struct Registry: Sendable {
 }
 
 /// Checks one record file: signature by a trusted key with the right role, status and validity window;
-/// strict schema; file name equal to the id.
+/// strict schema; file name equal to the id; plausible dates.
 enum RecordVerifier {
     static let maxRecordBytes = 1 << 20
     /// How far in the future a signature's own time may lie (clock skew between machines).
-    static let allowedSkew: TimeInterval = 300
+    static let allowedSkew: TimeInterval = Plausibility.timeSkew
 
-    static func verify(folder: String, name: String, trust: TrustStore, now: Date) -> Result<
-        VerifiedRecord, InvalidRecord
-    > {
-        let path = (folder as NSString).appendingPathComponent(name)
+    struct Outcome {
+        var result: Result<VerifiedRecord, InvalidRecord>
+        var sighting: RecordSighting?
+        /// False when the record's bytes could not be read at all.
+        var readable = true
+    }
+
+    static func verify(
+        folder: String, entry: FolderScan.Entry, trust: TrustStore, now: Date, timeZone: TimeZone,
+        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)?
+    ) -> Outcome {
+        let name = entry.display
         var invalid = InvalidRecord(file: name, reason: "")
-        func refuse(_ reason: String) -> Result<VerifiedRecord, InvalidRecord> {
+        var sighting: RecordSighting? = nil
+        func refuse(_ reason: String, readable: Bool = true) -> Outcome {
             invalid.reason = reason
-            return .failure(invalid)
+            return Outcome(result: .failure(invalid), sighting: sighting, readable: readable)
         }
-        guard let data = FileManager.default.contents(atPath: path), data.count <= maxRecordBytes else {
-            return refuse("cannot read the record, or it is over \(maxRecordBytes) bytes")
+        let bytes: [UInt8]
+        switch FolderScan.read(entry.path, limit: maxRecordBytes) {
+        case .success(let read): bytes = read
+        case .failure(let failure): return refuse("cannot read the record: \(failure.why)", readable: false)
         }
-        let bytes = Array(data)
+        let sha256 = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        sighting = RecordSighting(file: name, sha256: sha256)
         // Parsed once. Before the signature is checked, what it says is used only to report which pictures a
         // bad record names; it becomes the record only after every check below has passed.
         let parsed = Result { () throws(RecordError) -> Record in try RecordParser.parse(bytes) }
@@ -144,7 +378,7 @@ enum RecordVerifier {
             invalid.fileSHA256s = claimed.assets.compactMap(\.fileSHA256)
         case .success(.revocation(let claimed)):
             invalid.id = claimed.id
-            invalid.revokes = claimed.authorization
+            invalid.blocks = [claimed.authorization]
         case .failure:
             if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
                 case .string(let id)? = members.first(where: { $0.key == "id" })?.value
@@ -152,7 +386,18 @@ enum RecordVerifier {
                 invalid.id = id
             }
         }
-        guard let signatureText = try? String(contentsOfFile: path + ".minisig", encoding: .utf8) else {
+        let signatureText: String
+        switch FolderScan.read(entry.path + Array(".minisig".utf8), limit: 64 << 10) {
+        case .success(let read):
+            guard let text = String(validating: read, as: UTF8.self) else {
+                return refuse("signature invalid: \(name).minisig is not UTF-8 text")
+            }
+            signatureText = text
+        case .failure(let failure):
+            let why = failure.why
+            if FolderScan.exists(entry.path + Array(".minisig".utf8)) {
+                return refuse("signature invalid: \(name).minisig \(why)")
+            }
             return refuse("signature invalid: no signature file \(name).minisig")
         }
         let signature: Minisign.Signature
@@ -208,10 +453,11 @@ enum RecordVerifier {
         }
         // The key's window must cover when it signed (when unknown: now), and it must have begun by now.
         let when = signedAt ?? now
-        guard CalendarDay(now) >= key.validFrom, CalendarDay(when) >= key.validFrom else {
+        let today = CalendarDay(now, in: timeZone)
+        guard today >= key.validFrom, CalendarDay(when, in: timeZone) >= key.validFrom else {
             return refuse("signature invalid: key \(key.keyID) is valid only from \(key.validFrom)")
         }
-        if let until = key.validUntil, CalendarDay(when) > until {
+        if let until = key.validUntil, CalendarDay(when, in: timeZone) > until {
             return refuse("signature invalid: key \(key.keyID) was valid until \(until), the record was signed later")
         }
         if key.status == .retired && signedAt == nil {
@@ -219,12 +465,33 @@ enum RecordVerifier {
                 "signature invalid: key \(key.keyID) is retired and the record does not say when it was signed")
         }
         var warnings: [String] = []
+        // A retired key's secret still exists: what it signs now could carry any signed_at. Only when
+        // ConsentGate first saw the bytes tells a record of its time from a back-dated one.
+        if key.status == .retired, let until = key.validUntil {
+            if let firstSeen {
+                let seen = firstSeen(name, sha256) ?? now
+                if CalendarDay(seen, in: timeZone) > until {
+                    return refuse(
+                        "signature invalid: key \(key.keyID) is retired (valid until \(until)) and ConsentGate first saw this record on \(CalendarDay(seen, in: timeZone))"
+                    )
+                }
+            } else {
+                warnings.append(
+                    "signed by the retired key \(key.keyID): without a ledger, when ConsentGate first saw it cannot be checked"
+                )
+            }
+        }
+        if let implausible = Plausibility.problem(record, signedAt: signedAt, now: now, timeZone: timeZone) {
+            return refuse("implausible record: \(implausible)")
+        }
         if case .authorization(let authorization) = record, !authorization.missingAuditFields.isEmpty {
             warnings.append(
                 "missing fields an auditor expects: " + authorization.missingAuditFields.joined(separator: ", "))
         }
-        return .success(
-            VerifiedRecord(record: record, file: name, keyID: key.keyID, signedAt: signedAt, warnings: warnings))
+        return Outcome(
+            result: .success(
+                VerifiedRecord(record: record, file: name, keyID: key.keyID, signedAt: signedAt, warnings: warnings)),
+            sighting: sighting)
     }
 }
 

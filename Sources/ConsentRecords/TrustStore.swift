@@ -44,7 +44,16 @@ public struct TrustStore: Sendable {
         self.keys = Dictionary(keys.map { ($0.keyID, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// Reads the trust file, refusing one that group or others may write (as ssh refuses such an
+    /// `authorized_keys`): whoever can write it can make any key trusted.
     public static func load(path: String) throws(TrustStoreError) -> TrustStore {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o022 != 0 {
+            throw TrustStoreError(
+                message:
+                    "\(path): the trust file is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); whoever can write it decides which keys are trusted. Run: chmod go-w \(path)"
+            )
+        }
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw TrustStoreError(message: "\(path): cannot read the trust file (\(error.localizedDescription))")

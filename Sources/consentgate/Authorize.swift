@@ -43,10 +43,10 @@ struct Authorize: ParsableCommand {
             try RecordWriter.write(
                 RecordWriter.json(authorization), record: .authorization(authorization), to: out, key: signingKey)
             print(
-                "written \((out as NSString).appendingPathComponent(id + ".json")) and its .minisig (key \(signingKey.publicKey.keyIDHex))"
+                "written \(Escape.display((out as NSString).appendingPathComponent(id + ".json"))) and its .minisig (key \(signingKey.publicKey.keyIDHex))"
             )
         } catch {
-            Output.error("authorize: \(error)")
+            Output.error("authorize: \(Escape.display("\(error)"))")
             throw ExitCode(2)
         }
     }
@@ -55,12 +55,18 @@ struct Authorize: ParsableCommand {
         func fail(_ why: String) -> RecordError { RecordError(reason: why) }
         guard !files.isEmpty else { throw fail("name at least one picture") }
         guard let expiresDay = CalendarDay(expires) else { throw fail("--expires must be YYYY-MM-DD") }
+        // Days are the office's: today in this machine's time zone.
+        let now = Date()
+        let today = CalendarDay(now, in: TimeZone.current)
         let effectiveDay: CalendarDay
         if let effective {
             guard let day = CalendarDay(effective) else { throw fail("--effective must be YYYY-MM-DD") }
             effectiveDay = day
         } else {
-            effectiveDay = CalendarDay(Date())
+            effectiveDay = today
+        }
+        guard expiresDay > today else {
+            throw fail("--expires \(expiresDay) is not after today (\(today)): the authorization has already expired")
         }
         var assets: [AssetReference] = []
         for file in files {
@@ -92,10 +98,15 @@ struct Authorize: ParsableCommand {
             recipients: recipients.map(split), assets: assets, effective: effectiveDay, expires: expiresDay,
             signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) },
             form: form,
-            recordedBy: recordedBy, recordedAt: Date(), supersedes: supersedes)
+            recordedBy: recordedBy, recordedAt: now, supersedes: supersedes)
         if let signedOn, CalendarDay(signedOn) == nil { throw fail("--signed-on must be YYYY-MM-DD") }
-        // The record must pass the same strict reading every verifier applies.
+        // The record must pass the same strict reading every verifier applies, and be plausible.
         _ = try RecordParser.parse(RecordWriter.json(authorization))
+        if let problem = Plausibility.problem(
+            .authorization(authorization), signedAt: now, now: now, timeZone: TimeZone.current)
+        {
+            throw fail("the record would be invalid: \(problem)")
+        }
         return authorization
     }
 }

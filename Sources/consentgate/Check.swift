@@ -54,7 +54,7 @@ struct Check: ParsableCommand {
         let now = try sources.moment()
         let media: MediaFile
         do { media = try MediaFile(path: file) } catch {
-            Output.error("check: \(error)")
+            Output.error("check: \(Escape.display("\(error)"))")
             throw ExitCode(2)
         }
         var fallback: (authorizations: String, trust: String)? = nil
@@ -76,7 +76,7 @@ struct Check: ParsableCommand {
         let inspection = media.inspect()
         let decision = ConsentPolicy.decide(
             contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
-            registry: registry, now: now)
+            registry: registry, now: now, newPublication: true)
         var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
         let sanitizer: String
         do {
@@ -96,10 +96,13 @@ struct Check: ParsableCommand {
             Output.json(report)
         } else {
             print(publishable ? "PUBLISHABLE on \(channel)" : "NOT PUBLISHABLE on \(channel) (would be quarantined)")
-            for reason in reasons { print("  - \(reason.message)") }
-            if !decision.usedRecords.isEmpty { print("records used: \(decision.usedRecords.joined(separator: ", "))") }
+            // Reasons quote record files and fields: printed escaped, one line each.
+            for reason in reasons { print("  - \(Escape.display(reason.message))") }
+            if !decision.usedRecords.isEmpty {
+                print("records used: \(decision.usedRecords.map(Escape.display).joined(separator: ", "))")
+            }
             if !decision.matchingRecords.isEmpty {
-                print("records matching: \(decision.matchingRecords.joined(separator: ", "))")
+                print("records matching: \(decision.matchingRecords.map(Escape.display).joined(separator: ", "))")
             }
             print("format: \(report.format); content_sha256: \(report.contentSha256 ?? "(unknown)")")
             print("metadata found (removed on publishing): \(inspection.metadata.count) item(s)")

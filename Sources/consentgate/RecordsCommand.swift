@@ -7,6 +7,15 @@ struct RecordSources: ParsableArguments {
     @Option(help: "Folder of signed records (NAME.json + NAME.json.minisig).") var authorizations: String?
     @Option(help: "Trust file (YAML list of trusted keys).") var trust: String?
     @Option(help: "Judge as of this moment (RFC 3339) instead of now, e.g. for an audit.") var asOf: String?
+    @Option(help: "Time zone of the records' days (e.g. America/Chicago; default UTC).") var timeZone: String?
+
+    func zone() throws -> TimeZone {
+        guard let timeZone else { return Registry.utc }
+        guard let zone = TimeZone(identifier: timeZone) else {
+            throw ValidationError("--time-zone \(Escape.display(timeZone)) is not a known time zone (e.g. Europe/Paris)")
+        }
+        return zone
+    }
 
     func moment() throws -> Date {
         guard let asOf else { return Date() }
@@ -25,14 +34,15 @@ struct RecordSources: ParsableArguments {
             Output.error("\(command): give --authorizations DIR and --trust FILE")
             throw ExitCode(2)
         }
+        let zone = try zone()
         do {
             let store = try TrustStore.load(path: trustFile)
-            return try Registry.load(folder: folder, trust: store, now: now)
+            return try Registry.load(folder: folder, trust: store, now: now, timeZone: zone)
         } catch let error as TrustStoreError {
-            Output.error("\(command): \(error)")
+            Output.error("\(command): \(Escape.display(error.description))")
             throw ExitCode(2)
         } catch let error as RecordError {
-            Output.error("\(command): \(error)")
+            Output.error("\(command): \(Escape.display(error.description))")
             throw ExitCode(2)
         }
     }
@@ -48,8 +58,11 @@ struct Records: ParsableCommand {
                 Each record must be signed (minisign format) by a key in the trust file that has the role for its \
                 type, is not compromised, and was valid when it signed; its JSON must have no unknown fields, \
                 duplicate keys, wrong types or missing required fields; its file name must be its id. Records \
-                that lack a field an auditor expects are listed as warnings. Exit status: 0 all valid; 1 some \
-                invalid; 2 usage or configuration error.
+                that lack a field an auditor expects are listed as warnings. Every other entry of the folder \
+                (another name, a hidden file, a signature without its record, a subfolder, a link) is invalid \
+                too: it blocks the authorizations it names, and where it names none, nothing new is published \
+                until it is fixed or removed. Names and fields are printed escaped (\\n, \\xNN). Exit status: \
+                0 all valid; 1 some invalid; 2 usage or configuration error.
                 """)
 
         @OptionGroup var sources: RecordSources
@@ -60,6 +73,10 @@ struct Records: ParsableCommand {
                 var file: String
                 var id: String?
                 var reason: String
+                /// Authorization ids it blocks.
+                var blocks: [String]
+                /// Nothing new is published while it is there.
+                var global: Bool
             }
             struct Warning: Encodable {
                 var id: String
@@ -68,6 +85,7 @@ struct Records: ParsableCommand {
             var valid: Int
             var invalid: [Bad]
             var warnings: [Warning]
+            var folderWarnings: [String]
         }
 
         func run() throws {
@@ -78,13 +96,25 @@ struct Records: ParsableCommand {
             }
             let report = Report(
                 valid: registry.verifiedCount,
-                invalid: registry.invalid.map { .init(file: $0.file, id: $0.id, reason: $0.reason) },
-                warnings: warnings)
+                invalid: registry.invalid.map {
+                    .init(file: $0.file, id: $0.id, reason: $0.reason, blocks: $0.blocks, global: $0.global)
+                },
+                warnings: warnings, folderWarnings: registry.warnings)
             if json {
                 Output.json(report)
             } else {
-                for bad in report.invalid { print("INVALID \(bad.file): \(bad.reason)") }
-                for warning in report.warnings { print("warning \(warning.id): \(warning.warning)") }
+                // Every name and field is escaped: a file named "a\n3 valid, 0 invalid\n.json" prints one line.
+                for bad in report.invalid {
+                    let effect =
+                        bad.global
+                        ? "names no authorization: nothing new is published until it is fixed or removed"
+                        : "blocks " + bad.blocks.map(Escape.display).joined(separator: ", ")
+                    print("INVALID \(Escape.display(bad.file)): \(Escape.display(bad.reason)) [\(effect)]")
+                }
+                for warning in report.warnings {
+                    print("warning \(Escape.display(warning.id)): \(Escape.display(warning.warning))")
+                }
+                for warning in report.folderWarnings { print("warning: \(Escape.display(warning))") }
                 print("\(report.valid) valid, \(report.invalid.count) invalid")
             }
             if !report.invalid.isEmpty { throw ExitCode(1) }

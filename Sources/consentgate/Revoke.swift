@@ -17,7 +17,8 @@ struct Revoke: ParsableCommand {
     @Option(help: "Id of the authorization to revoke.") var authorization: String
     @Option(help: "When the revocation was received (RFC 3339, e.g. 2026-05-01T09:30:00Z; default now).")
     var receivedAt: String?
-    @Option(help: "Revoke only these channels (comma-separated; default all).") var channels: String?
+    @Option(help: "Revoke only these channels (comma-separated, as in the authorization; default all).")
+    var channels: String?
     @Option(help: "The revocation's own id (default AUTHORIZATION-revoked-TIMESTAMP).") var id: String?
     @Option(help: "The written revocation (scan, letter, e-mail): its SHA-256 is recorded.") var evidence: String?
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
@@ -41,16 +42,36 @@ struct Revoke: ParsableCommand {
                 }
                 evidenceHash = sha256Hex(bytes)
             }
+            var scope: [String]? = nil
+            if let channels {
+                let list = channels.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                for channel in list where !RecordParser.isValidChannel(channel) {
+                    throw RecordError(
+                        reason:
+                            "--channels: \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _, comma-separated)")
+                }
+                guard Set(list).count == list.count else { throw RecordError(reason: "--channels repeats a channel") }
+                scope = list
+            }
             let revocation = Revocation(
                 id: id ?? "\(authorization)-revoked-\(stamp)", authorization: authorization, receivedAt: received,
-                channels: channels.map { $0.split(separator: ",").map(String.init) }, evidenceSHA256: evidenceHash,
-                recordedBy: recordedBy)
+                channels: scope, evidenceSHA256: evidenceHash, recordedBy: recordedBy)
             let json = RecordWriter.json(revocation)
             _ = try RecordParser.parse(json)
-            let path = try RecordWriter.write(json, record: .revocation(revocation), to: out, key: signingKey)
-            print("written \(path) and its .minisig (key \(signingKey.publicKey.keyIDHex))")
+            let now = Date()
+            let path = try RecordWriter.write(json, record: .revocation(revocation), to: out, key: signingKey, now: now)
+            print("written \(Escape.display(path)) and its .minisig (key \(signingKey.publicKey.keyIDHex))")
+            if let problem = Plausibility.problem(
+                .revocation(revocation), signedAt: now, now: now, timeZone: TimeZone.current)
+            {
+                Output.error(
+                    "revoke: warning: \(Escape.display(problem)): until that time comes, `records verify` lists it as invalid and it blocks \(Escape.display(authorization)) now"
+                )
+            }
         } catch let error as RecordError {
-            Output.error("revoke: \(error)")
+            Output.error("revoke: \(Escape.display(error.description))")
             throw ExitCode(2)
         }
     }

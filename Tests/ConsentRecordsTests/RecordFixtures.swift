@@ -138,3 +138,28 @@ final class RecordLab {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+extension RecordLab {
+    /// Writes `bytes` as `name` in the authorizations folder (a path with '/' makes the subfolders), and, with a
+    /// key, `name.minisig` signed by it over exactly these bytes (trusted comment `comment`).
+    func writeRaw(
+        _ name: String, _ bytes: [UInt8], signedBy key: Minisign.SecretKey? = nil,
+        comment: String = "signed_at=2026-01-02T00:00:00Z"
+    ) throws {
+        let url = records.appendingPathComponent(name)
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        if let key {
+            let signature = try Minisign.sign(bytes, with: key, trustedComment: comment, untrustedComment: "test")
+            try Data(signature.utf8).write(to: URL(fileURLWithPath: url.path + ".minisig"))
+        }
+    }
+
+    func writeRaw(
+        _ name: String, _ text: String, signedBy key: Minisign.SecretKey? = nil,
+        comment: String = "signed_at=2026-01-02T00:00:00Z"
+    ) throws {
+        try writeRaw(name, Array(text.utf8), signedBy: key, comment: comment)
+    }
+}
