@@ -27,6 +27,8 @@ let package = Package(
             dependencies: ["CJPEG", "CPNG"],
             linkerSettings: [.linkedLibrary("z")]
         ),
+        // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE).
+        .target(name: "CSystemShims"),
         // Media formats: detection, structure walkers, inspection, fingerprints, lossless sanitizing.
         .target(
             name: "MediaFormats",
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "MediaFormats", "ConsentRecords",
+                "MediaFormats", "ConsentRecords", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 import MediaFormats
 
@@ -19,12 +20,62 @@ public struct RawPath: Sendable, Hashable {
     }
 }
 
+/// An open folder. Discovery and the claim work relative to it (`openat`, `fstatat`, `renameat`), so a folder
+/// swapped for a link between the listing and the claim cannot redirect anything: the descriptor still names the
+/// folder that was listed.
+public final class Directory: Sendable {
+    public let fd: Int32
+
+    /// Opens `name` inside `parent` (or a path, with `parent` nil) as a folder, never through a link.
+    init?(_ name: [UInt8], in parent: Directory?) {
+        let fd = (name + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) {
+                openat(parent?.fd ?? AT_FDCWD, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+        }
+        guard fd >= 0 else { return nil }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// The names in it, as raw bytes, without "." and "..".
+    func names() -> [[UInt8]]? {
+        let copy = dup(fd)
+        guard copy >= 0, let directory = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            return nil
+        }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+}
+
+/// An entry as discovery saw it: a name inside an open folder.
+public struct Place: Sendable {
+    public let folder: Directory
+    public let name: [UInt8]
+
+    func withName<T>(_ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        try (name + [0]).withUnsafeBufferPointer { buffer in
+            try buffer.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
+        }
+    }
+}
+
 /// What discovery found in the inbox.
 public enum Found: Sendable {
-    /// A settled regular file with one link.
-    case file(RawPath, relative: [UInt8], size: Int)
+    /// A regular file with one link whose mtime is at least `settle` old; `stamp` is its size, mtime and inode,
+    /// which must also be the same at two looks `settle` apart before it is taken (the runner keeps the looks).
+    case file(RawPath, relative: [UInt8], size: Int, stamp: String, place: Place)
     /// Something never to be read: a symlink, hard link, FIFO, device or socket (with why).
-    case hostile(RawPath, relative: [UInt8], why: String)
+    case hostile(RawPath, relative: [UInt8], why: String, place: Place)
     /// Still changing, skipped this pass.
     case unsettled(RawPath)
     /// Could not be examined (with why).
@@ -51,77 +102,136 @@ enum Folders {
         return found
     }
 
-    /// The same, handing each entry to `visit` as it is found, so nothing accumulates however many files
-    /// wait; `visit` returns false to stop the walk.
+    /// The same, handing each entry to `visit` as it is found (while its folder is open, so that a claim made in
+    /// `visit` works on the folder that was listed), so nothing accumulates however many files wait; `visit`
+    /// returns false to stop the walk. The inbox itself must not be a link.
     static func discover(inbox: String, settle: TimeInterval, now: Date, visit: (Found) throws -> Bool) rethrows {
-        _ = try walk(RawPath(inbox), relative: [], depth: 0, settle: settle, now: now, visit: visit)
+        guard let root = Directory(Array(inbox.utf8), in: nil) else {
+            let why = errno == ELOOP || errno == ENOTDIR ? "the inbox is a link or not a folder" : String(cString: strerror(errno))
+            _ = try visit(.unreadable(RawPath(inbox), why: "cannot open the inbox: \(why)"))
+            return
+        }
+        _ = try walk(root, path: RawPath(inbox), relative: [], depth: 0, settle: settle, now: now, visit: visit)
     }
 
-    /// What one directory entry is, from lstat (never following a link, never opening the file).
-    private static func classify(_ path: RawPath, relative: [UInt8], settle: TimeInterval, now: Date) -> Found? {
+    /// What one directory entry is, from fstatat on the open folder (never following a link, never opening the
+    /// file); nil for a folder.
+    private static func classify(
+        _ place: Place, path: RawPath, relative: [UInt8], settle: TimeInterval, now: Date
+    ) -> Found? {
         var info = stat()
-        guard path.withCString({ lstat($0, &info) }) == 0 else {
+        guard place.withName({ fstatat(place.folder.fd, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             return .unreadable(path, why: "cannot stat: \(String(cString: strerror(errno)))")
         }
+        func hostile(_ why: String) -> Found { .hostile(path, relative: relative, why: why, place: place) }
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             return nil
         case S_IFREG:
-            if info.st_nlink > 1 {
-                return .hostile(
-                    path, relative: relative, why: "a hard link (\(info.st_nlink) names for one file): never read")
-            }
+            if info.st_nlink > 1 { return hostile("a hard link (\(info.st_nlink) names for one file): never read") }
             let modified = Date(
                 timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
             if now.timeIntervalSince(modified) < settle { return .unsettled(path) }
-            return .file(path, relative: relative, size: Int(info.st_size))
-        case S_IFLNK: return .hostile(path, relative: relative, why: "a symbolic link: never followed")
-        case S_IFIFO: return .hostile(path, relative: relative, why: "a FIFO (named pipe): never read")
-        case S_IFCHR, S_IFBLK: return .hostile(path, relative: relative, why: "a device file: never read")
-        case S_IFSOCK: return .hostile(path, relative: relative, why: "a socket: never read")
-        default: return .hostile(path, relative: relative, why: "an unknown kind of file: never read")
+            return .file(
+                path, relative: relative, size: Int(info.st_size),
+                stamp: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)", place: place)
+        case S_IFLNK: return hostile("a symbolic link: never followed")
+        case S_IFIFO: return hostile("a FIFO (named pipe): never read")
+        case S_IFCHR, S_IFBLK: return hostile("a device file: never read")
+        case S_IFSOCK: return hostile("a socket: never read")
+        default: return hostile("an unknown kind of file: never read")
         }
     }
 
     /// Returns false when `visit` asked to stop.
     private static func walk(
-        _ folder: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date, visit: (Found) throws -> Bool
+        _ folder: Directory, path: RawPath, relative: [UInt8], depth: Int, settle: TimeInterval, now: Date,
+        visit: (Found) throws -> Bool
     ) rethrows -> Bool {
         guard depth <= maxDepth else {
-            return try visit(.unreadable(folder, why: "folders nested deeper than \(maxDepth) levels"))
+            return try visit(.unreadable(path, why: "folders nested deeper than \(maxDepth) levels"))
         }
-        guard let directory = folder.withCString({ opendir($0) }) else {
-            return try visit(.unreadable(folder, why: "cannot open folder: \(String(cString: strerror(errno)))"))
+        guard let names = folder.names() else {
+            return try visit(.unreadable(path, why: "cannot list folder: \(String(cString: strerror(errno)))"))
         }
-        var names: [[UInt8]] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-            if !skipped(name) { names.append(name) }
-        }
-        closedir(directory)
-        for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            let path = folder.appending(name)
+        for name in names where !skipped(name) {
+            let place = Place(folder: folder, name: name)
+            let childPath = path.appending(name)
             let rel = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
-            if let entry = classify(path, relative: rel, settle: settle, now: now) {
+            if let entry = classify(place, path: childPath, relative: rel, settle: settle, now: now) {
                 if try !visit(entry) { return false }
-            } else if try !walk(path, relative: rel, depth: depth + 1, settle: settle, now: now, visit: visit) {
+                continue
+            }
+            // A folder: opened relative to this one, never through a link (a folder swapped for a link since the
+            // listing is not entered).
+            guard let child = Directory(name, in: folder) else {
+                if errno == ELOOP || errno == ENOTDIR {
+                    // It became a link or a file since fstatat: look at it again as what it is now.
+                    if let entry = classify(place, path: childPath, relative: rel, settle: settle, now: now) {
+                        if try !visit(entry) { return false }
+                    }
+                    continue
+                }
+                if try !visit(.unreadable(childPath, why: "cannot open folder: \(String(cString: strerror(errno)))")) {
+                    return false
+                }
+                continue
+            }
+            if try !walk(child, path: childPath, relative: rel, depth: depth + 1, settle: settle, now: now, visit: visit) {
                 return false
             }
         }
         return true
     }
 
+    /// Moves an entry found by discovery (never followed) into ConsentGate's folder, never over anything there.
+    static func move(_ place: Place, to destination: String) throws(PipelineError) {
+        let result = place.withName { from in
+            destination.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) }
+        }
+        guard result == 0 else {
+            throw PipelineError("cannot move it to \(destination): \(String(cString: strerror(errno)))", exitCode: 3)
+        }
+        syncFolder(destination)
+    }
+
     /// Renames, or where the folders lie on different filesystems copies (temp, fsync, rename) and then
-    /// removes the source. A link or special file cannot be copied: that fails with the reason.
+    /// removes the source. A link or special file cannot be copied: that fails with the reason. An existing
+    /// destination is never replaced (an original in the archive or quarantine is kept whatever comes later),
+    /// except by the same bytes, left there by a copy that a kill interrupted before the source was removed.
     static func move(_ source: RawPath, to destination: String, allowCopy: Bool) throws(PipelineError) {
-        let result = source.withCString { from in rename(from, destination) }
+        let result = source.withCString { from in
+            destination.withCString { cgsys_rename_noreplace(AT_FDCWD, from, AT_FDCWD, $0) }
+        }
         if result == 0 {
             syncFolder(destination)
             return
         }
-        guard errno == EXDEV, allowCopy else {
-            throw PipelineError("cannot move \(source.display) to \(destination): \(String(cString: strerror(errno)))")
+        let failure = errno
+        if failure == EEXIST {
+            if sameBytes(source, destination) {
+                _ = source.withCString { unlink($0) }
+                return
+            }
+            throw PipelineError("cannot move \(source.display) to \(destination): something else is already there")
+        }
+        if failure == EINVAL || failure == ENOSYS {
+            // A filesystem without RENAME_NOREPLACE (some network filesystems): link, then unlink, never replaces.
+            if source.withCString({ from in destination.withCString { link(from, $0) } }) == 0 {
+                _ = source.withCString { unlink($0) }
+                syncFolder(destination)
+                return
+            }
+        }
+        guard failure == EXDEV, allowCopy else {
+            throw PipelineError("cannot move \(source.display) to \(destination): \(String(cString: strerror(failure)))")
+        }
+        guard !FileIO.exists(destination) else {
+            if sameBytes(source, destination) {
+                _ = source.withCString { unlink($0) }
+                return
+            }
+            throw PipelineError("cannot move \(source.display) to \(destination): something else is already there")
         }
         var info = stat()
         guard source.withCString({ lstat($0, &info) }) == 0, info.st_mode & S_IFMT == S_IFREG else {
@@ -135,12 +245,40 @@ enum Folders {
         _ = source.withCString { unlink($0) }
     }
 
+    /// True when both are regular files with the same bytes (compared by SHA-256, read in pieces).
+    static func sameBytes(_ a: RawPath, _ b: String) -> Bool {
+        guard let first = try? FileSource(pathBytes: a.bytes, followLinks: false),
+            let second = try? FileSource(pathBytes: Array(b.utf8), followLinks: false), first.count == second.count,
+            let one = try? first.sha256(), let two = try? second.sha256()
+        else { return false }
+        return one == two
+    }
+
     static func syncFolder(_ path: String) {
         let fd = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
         if fd >= 0 {
             fsync(fd)
             close(fd)
         }
+    }
+
+    /// The names in a folder, as raw bytes (a name need not be UTF-8), without "." and "..". Empty when the
+    /// folder cannot be read.
+    static func rawEntries(of folder: String) -> [[UInt8]] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).
+    static func entries(of folder: String) -> [String] {
+        rawEntries(of: folder).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A new opaque asset id: 128 random bits in hex.

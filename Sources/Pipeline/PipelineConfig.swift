@@ -4,7 +4,13 @@ import Yams
 /// A configuration error, naming the file and the key.
 public struct PipelineError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The exit status a command ends with for this error: 2 for configuration and usage errors, 3 when a run
+    /// could not be brought to an end (the pipeline lock held too long, a ledger that cannot be written).
+    public var exitCode: Int32
+    public init(_ message: String, exitCode: Int32 = 2) {
+        self.message = message
+        self.exitCode = exitCode
+    }
     public var description: String { message }
 }
 
@@ -26,14 +32,18 @@ public struct PipelineConfig: Sendable {
     public var keepOrientation = true
     public var keepICC = true
     public var verifyDecode = false
-
-    /// Where claimed files wait: inside the inbox (so the claim is a rename on one filesystem), hidden.
-    public var work: String { inbox + "/.consentgate-work" }
+    /// Where claimed files wait (`work:`): ConsentGate's own folder, outside the inbox (staff cannot place files
+    /// in it) but on the inbox's filesystem, so that a claim is one atomic rename (checked by `prepare`). Default:
+    /// `.consentgate-work/INBOX-NAME` beside the inbox.
+    public var work: String
+    /// The zone in which records' dates (`effective`, `expires`) are days (`timezone:`, default UTC).
+    public var timeZone = TimeZone(identifier: "UTC")!
+    /// How long a run waits for another run of the same pipeline to let go of the lock before it gives up (exit 3).
+    public var lockWaitSeconds: Double = 600
 
     static let topKeys: Set<String> = [
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
-        "sanitize",
-        "verify_decode",
+        "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
@@ -77,14 +87,28 @@ public struct PipelineConfig: Sendable {
             archive: resolve(try string(folders, "archive", "folders.")),
             retracted: resolve(try string(folders, "retracted", "folders.")),
             authorizations: resolve(try string(top, "authorizations")), trust: resolve(try string(top, "trust")),
-            ledger: resolve(try string(top, "ledger")))
+            ledger: resolve(try string(top, "ledger")), work: "")
+        config.work =
+            top["work"] != nil
+            ? resolve(try string(top, "work"))
+            : ((config.inbox as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                ".consentgate-work/" + (config.inbox as NSString).lastPathComponent)
+        if top["timezone"] != nil {
+            let identifier = try string(top, "timezone")
+            guard let zone = TimeZone(identifier: identifier) else {
+                throw fail("timezone \(identifier) is not a known time zone (e.g. UTC, America/Chicago, Europe/Berlin)")
+            }
+            config.timeZone = zone
+        }
         func number(_ key: String) throws(PipelineError) -> Double? {
             guard let node = top[key] else { return nil }
-            guard let value = node.scalar.flatMap({ Double($0.string) }), value >= 0, value < 86_400 else {
+            guard let value = node.scalar.flatMap({ Double($0.string) }), value.isFinite, value >= 0, value < 86_400
+            else {
                 throw fail("\(key) must be a number of seconds (0 to 86399)")
             }
             return value
         }
+        config.lockWaitSeconds = try number("lock_wait_seconds") ?? 600
         config.settleSeconds = try number("settle_seconds") ?? 30
         config.rescanSeconds = max(1, try number("rescan_seconds") ?? 60)
         func flag(_ values: [String: Node], _ key: String, _ place: String) throws(PipelineError) -> Bool? {
@@ -123,19 +147,50 @@ public struct PipelineConfig: Sendable {
         return values
     }
 
-    /// Folders that must not nest: ConsentGate's own folders may not lie inside the inbox (staff could read
-    /// or drop files there) and the inbox may not lie inside them.
+    /// Every place the pipeline reads or writes, named as in the YAML file.
+    var places: [(key: String, path: String)] {
+        [
+            ("folders.inbox", inbox), ("folders.publish", publish), ("folders.quarantine", quarantine),
+            ("folders.archive", archive), ("folders.retracted", retracted), ("work", work),
+            ("authorizations", authorizations), ("ledger", ledger), ("trust", trust),
+        ]
+    }
+
+    /// SPEC §1: the folders, the work folder, the authorizations folder, the ledger and the trust file must be
+    /// distinct and none may lie inside another, compared after resolving links (a publish folder that is a link
+    /// into the archive would publish originals). Run at load and again before each pass (links can appear later).
     func checkLayout(fail: (String) -> PipelineError) throws(PipelineError) {
-        func inside(_ child: String, _ parent: String) -> Bool { child == parent || child.hasPrefix(parent + "/") }
-        for (key, folder) in [
-            ("publish", publish), ("quarantine", quarantine), ("archive", archive), ("retracted", retracted),
-        ] {
-            if inside(folder, inbox) { throw fail("folders.\(key) (\(folder)) is inside the inbox") }
-            if inside(inbox, folder) { throw fail("the inbox is inside folders.\(key) (\(folder))") }
+        let resolved = places.map { (key: $0.key, given: $0.path, real: PipelineConfig.resolveLinks($0.path)) }
+        func inside(_ child: String, _ parent: String) -> Bool {
+            child == parent || parent == "/" || child.hasPrefix(parent + "/")
         }
-        if inside(ledger, inbox) { throw fail("the ledger is inside the inbox") }
-        if inside(authorizations, inbox) || inside(trust, inbox) {
-            throw fail("authorizations and trust must be outside the inbox")
+        for (i, a) in resolved.enumerated() {
+            for b in resolved[(i + 1)...] {
+                let relation = a.real == b.real ? "is the same place as" : inside(a.real, b.real) ? "lies inside" : nil
+                if let relation {
+                    throw fail("\(a.key) (\(a.given)) \(relation) \(b.key) (\(b.given)); they must be distinct and apart")
+                }
+                if inside(b.real, a.real) {
+                    throw fail("\(b.key) (\(b.given)) lies inside \(a.key) (\(a.given)); they must be distinct and apart")
+                }
+            }
+        }
+    }
+
+    /// The path with every link in its existing part resolved (the rest, not yet created, appended as written).
+    static func resolveLinks(_ path: String) -> String {
+        var existing = path
+        var rest: [String] = []
+        while true {
+            if let real = realpath(existing, nil) {
+                defer { free(real) }
+                let base = String(cString: real)
+                return rest.isEmpty ? base : (base == "/" ? "" : base) + "/" + rest.reversed().joined(separator: "/")
+            }
+            let parent = (existing as NSString).deletingLastPathComponent
+            if parent == existing || parent.isEmpty { return path }
+            rest.append((existing as NSString).lastPathComponent)
+            existing = parent
         }
     }
 
@@ -171,8 +226,16 @@ public struct PipelineConfig: Sendable {
                 throw PipelineError("\(file): \(folder) is not writable")
             }
         }
+        try checkLayout { PipelineError("\(file): \($0)") }
         let ledgerFolder = (ledger as NSString).deletingLastPathComponent
         if !create { return }
+        var inboxInfo = stat()
+        var workInfo = stat()
+        guard stat(inbox, &inboxInfo) == 0, stat(work, &workInfo) == 0, inboxInfo.st_dev == workInfo.st_dev else {
+            throw PipelineError(
+                "\(file): the work folder \(work) is not on the inbox's filesystem (\(inbox)); a claim must be one "
+                    + "atomic rename: set work: to a folder on the same share, outside the inbox")
+        }
         do { try manager.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true) } catch {
             throw PipelineError("\(file): cannot create the ledger's folder \(ledgerFolder)")
         }

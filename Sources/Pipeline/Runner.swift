@@ -1,3 +1,4 @@
+import CSystemShims
 import ConsentRecords
 import Dispatch
 import Foundation
@@ -27,6 +28,21 @@ public struct RunSummary: Sendable, Encodable {
     public var items: [ItemReport] = []
     public var itemsOmitted = 0
     public static let maxItems = 1000
+    /// Every file of the authorizations folder that is not a valid record (SPEC §5: doubt blocks).
+    public var invalidRecords: [InvalidRecordReport] = []
+    /// Record warnings (a revocation of an authorization nobody has, fields an auditor expects...).
+    public var warnings: [String] = []
+    /// Why nothing new was published this run (an invalid record that names no authorization), if so.
+    public var publishingStopped: [String] = []
+    /// Problems with the ledger's hash chain (an edited or deleted event).
+    public var ledgerProblems: [String] = []
+
+    public struct InvalidRecordReport: Sendable, Encodable {
+        public var file: String
+        public var reason: String
+        /// The authorizations it blocks; empty when it names none (then nothing new is published).
+        public var blocks: [String]
+    }
 
     /// Counts an outcome and keeps its report while there is room.
     public mutating func add(_ item: ItemReport) {
@@ -50,9 +66,13 @@ public struct RunSummary: Sendable, Encodable {
         itemsOmitted += other.itemsOmitted
     }
 
-    /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted; 3 a file could not
-    /// be brought to an outcome.
-    public var exitCode: Int32 { left > 0 ? 3 : (quarantined > 0 || retracted > 0 ? 1 : 0) }
+    /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted, or a doubt a person must
+    /// look at (an invalid record, a broken ledger chain); 3 a file could not be brought to an outcome.
+    public var exitCode: Int32 {
+        if left > 0 { return 3 }
+        let doubts = !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty
+        return quarantined > 0 || retracted > 0 || doubts ? 1 : 0
+    }
 }
 
 /// One pass over a pipeline: recover what a crashed run left claimed, discover, claim, inspect, verify
@@ -81,25 +101,33 @@ public final class Runner: Sendable {
     }
 
     /// `shouldStop` is asked before each new file is claimed (watch mode's SIGTERM): files in hand are finished.
-    public func run(dryRun: Bool = false, now: Date = Date(), shouldStop: @Sendable () -> Bool = { false })
+    /// `secondLook`: when a file is seen for the first time with its size and mtime, wait (at most 120 s) and look
+    /// again within this run (the cron job), instead of leaving it for the next run (watch mode passes false).
+    public func run(
+        dryRun: Bool = false, now: Date = Date(), secondLook: Bool = false, shouldStop: @Sendable () -> Bool = { false }
+    )
         throws(PipelineError)
         -> RunSummary
     {
         try config.prepare(create: !dryRun)
-        // A dry run takes no lock and writes nothing; it only reads the inbox and the records.
-        let lock = dryRun ? nil : try PipelineLock(folder: config.work)
+        // A dry run takes no lock and writes nothing; it only reads the inbox, the records and an existing ledger.
+        let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds)
         defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
         let trust: TrustStore
         do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }
-        let registry: Registry
-        do { registry = try Registry.load(folder: config.authorizations, trust: trust, now: now) } catch {
-            throw PipelineError("\(config.file): \(error)")
-        }
+        let ledger: Ledger? =
+            dryRun ? (FileIO.exists(config.ledger) ? try Ledger(path: config.ledger, create: false) : nil)
+            : try Ledger(path: config.ledger)
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
-        let ledger = dryRun ? nil : try Ledger(path: config.ledger)
-        let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun)
+        if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
+        let registry = try loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
 
+        // The sweep comes first: nothing in the inbox can delay a retraction.
+        let inHand = Set(Folders.entries(of: config.work).filter { !$0.hasPrefix(".") })
+        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
+
+        let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun)
         // CPU stages on a concurrent queue, delivery on one serial queue. A file is claimed only when a slot is
         // free, so at most `width` files are claimed-but-undelivered or in memory, however many wait.
         let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
@@ -119,83 +147,239 @@ public final class Runner: Sendable {
                 let processed = stages.process(asset: asset, path: path, original: original)
                 delivery.async(group: group) {
                     defer { slots.signal() }
-                    do {
-                        let report =
-                            dryRun
-                            ? self.wouldDeliver(processed) : try self.deliver(processed, ledger: ledger!, now: now)
-                        collected.withLock { $0.add(report) }
-                    } catch {
-                        processed.sanitized?.pending?.discard()
-                        collected.withLock {
-                            $0.add(
-                                ItemReport(asset: processed.asset, outcome: "left", reasons: ["\(error)"], records: []))
-                        }
-                    }
+                    let report =
+                        dryRun ? self.wouldDeliver(processed) : self.deliverOrLeave(processed, ledger: ledger!, now: now)
+                    collected.withLock { $0.add(report) }
                     self.progress?("\(number) file(s)")
                 }
             }
         }
+        // An invalid record that names no authorization: nothing new is published until it is fixed or removed.
+        let stopped = summary.publishingStopped
+        func hold(_ asset: String) {
+            summary.add(
+                ItemReport(
+                    asset: asset, outcome: "left",
+                    reasons: ["held until the invalid record is fixed or removed: " + stopped.joined(separator: "; ")],
+                    records: []))
+        }
 
         // First what an interrupted run had claimed, then what has settled in the inbox.
         if !dryRun {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: config.work)) ?? []
-            where !name.hasPrefix(".") {
+            for name in inHand.sorted() {
+                if !stopped.isEmpty {
+                    hold(name)
+                    continue
+                }
                 slots.wait()
-                hand(name, RawPath(config.work + "/" + name), "(recovered after an interrupted run)")
+                guard let (asset, path) = try recoverable(name, ledger: ledger!, now: now, summary: &summary) else {
+                    slots.signal()
+                    continue
+                }
+                hand(asset, path, "(recovered after an interrupted run)")
             }
         }
-        do {
-            try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: now) { entry in
-                if shouldStop() { return false }
-                switch entry {
-                case .unsettled:
-                    summary.unsettled += 1
-                case .unreadable(_, let why):
-                    summary.add(ItemReport(asset: "-", outcome: "left", reasons: [why], records: []))
-                case .hostile(let path, let relative, let why):
-                    let asset = Runner.hostileAssetID(path, relative: relative)
-                    if dryRun {
-                        summary.add(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
-                    } else {
+        // Files seen for the first time with their size and mtime (by that stamp): when each was first seen so.
+        var waiting: [String: Date] = [:]
+        var stillSettling = 0
+        func pass(firstLook: Bool) throws(PipelineError) {
+            do {
+                try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: Date()) { entry in
+                    if shouldStop() { return false }
+                    switch entry {
+                    case .unsettled:
+                        if firstLook { summary.unsettled += 1 }
+                    case .unreadable(let path, let why):
+                        guard firstLook else { return true }
                         summary.add(
-                            try deliverHostile(path, relative: relative, why: why, asset: asset, ledger: ledger!))
+                            ItemReport(
+                                asset: Runner.entryID(path.bytes), outcome: "left", reasons: [why], records: []))
+                    case .hostile(let path, let relative, let why, let place):
+                        guard firstLook else { return true }
+                        let asset = Runner.hostileAssetID(path, relative: relative)
+                        if dryRun {
+                            summary.add(ItemReport(asset: asset, outcome: "quarantined", reasons: [why], records: []))
+                        } else {
+                            summary.add(
+                                try deliverHostile(
+                                    path, place: place, relative: relative, why: why, asset: asset, ledger: ledger!))
+                        }
+                    case .file(let path, let relative, _, let stamp, let place):
+                        if !firstLook && waiting[stamp] == nil { return true }
+                        if !stopped.isEmpty {
+                            hold(Runner.entryID(relative))
+                            return true
+                        }
+                        if !dryRun, let firstSeen = try settled(relative, stamp: stamp, ledger: ledger!) {
+                            if firstLook { waiting[stamp] = firstSeen } else { stillSettling += 1 }
+                            return true
+                        }
+                        slots.wait()
+                        if dryRun {
+                            hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
+                            return true
+                        }
+                        switch try claim(place, relative: relative, ledger: ledger!, now: now) {
+                        case .claimed(let asset, let target):
+                            hand(asset, target, String(decoding: relative, as: UTF8.self))
+                        case .gone:
+                            slots.signal()
+                        case .failed(let why):
+                            slots.signal()
+                            summary.add(
+                                ItemReport(asset: Runner.entryID(relative), outcome: "left", reasons: [why], records: []))
+                        }
                     }
-                case .file(let path, let relative, _):
-                    slots.wait()
-                    if dryRun {
-                        hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
-                        return true
-                    }
-                    let asset = Folders.newAssetID()
-                    let target = config.work + "/" + asset
-                    // The claim: an atomic rename; if another instance took the file first, it is simply gone.
-                    guard path.withCString({ rename($0, target) }) == 0 else {
-                        slots.signal()
-                        return true
-                    }
-                    Folders.syncFolder(target)
-                    do {
-                        try ledger!.append(
-                            pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                            detail: ["source_path_sha256": sha256Hex(relative)], now: now)
-                    } catch {
-                        // The file stays claimed in the work folder; the next run recovers it.
-                        slots.signal()
-                        throw error
-                    }
-                    hand(asset, RawPath(target), String(decoding: relative, as: UTF8.self))
+                    return true
                 }
-                return true
+            } catch {
+                group.wait()
+                throw (error as? PipelineError) ?? PipelineError("\(error)", exitCode: 3)
             }
-        } catch {
-            group.wait()
-            throw (error as? PipelineError) ?? PipelineError("\(error)")
+        }
+        try pass(firstLook: true)
+        // The cron job's second look at files first seen now: wait until they could have settled, then look again.
+        if secondLook && !waiting.isEmpty && config.settleSeconds <= 120 && !shouldStop() {
+            let until = waiting.values.min()!.addingTimeInterval(config.settleSeconds + 0.05)
+            let delay = until.timeIntervalSinceNow
+            progress?("waiting \(Int(delay.rounded(.up))) s for \(waiting.count) new file(s) to settle")
+            if delay > 0 { usleep(UInt32(min(delay, 121) * 1_000_000)) }
+            try pass(firstLook: false)
+            summary.unsettled += stillSettling
+        } else {
+            summary.unsettled += waiting.count
         }
         group.wait()
         summary.merge(collected.withLock { $0 })
-        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        // And once more at the end: a publication that recovery finished is checked like every other one.
+        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: [], summary: &summary)
         return summary
     }
+
+    /// Loads and verifies the records; remembers in the ledger when each record file was first seen (so a retired
+    /// key cannot back-date one) and reports every invalid record, warning and global doubt in the summary.
+    func loadRegistry(trust: TrustStore, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
+        throws(PipelineError) -> Registry
+    {
+        let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
+        let registry: Registry
+        do {
+            registry = try Registry.load(
+                folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
+                firstSeen: { _, sha in firstSeen[sha] })
+        } catch { throw PipelineError("\(config.file): \(error)") }
+        if !dryRun, let ledger {
+            var recorded = Set(firstSeen.keys)
+            for sighting in registry.sightings where !recorded.contains(sighting.sha256) {
+                try ledger.append(
+                    pipeline: config.name, kind: "record_seen", asset: nil, fileSHA256: sighting.sha256,
+                    contentSHA256: nil, detail: [:], now: now)
+                recorded.insert(sighting.sha256)
+            }
+        }
+        summary.invalidRecords = registry.invalid.map {
+            RunSummary.InvalidRecordReport(file: Escape.display($0.file), reason: $0.reason, blocks: $0.blocks)
+        }
+        summary.warnings = registry.warnings
+        summary.publishingStopped = registry.globalDoubts.map {
+            "\(Escape.display($0.file)) is not a valid record and names no authorization (\($0.reason))"
+        }
+        return registry
+    }
+
+    /// Settling (SPEC §2): nil when the entry had this size and mtime at a look at least `settle_seconds` ago
+    /// (take it now); otherwise when it was first seen so, after recording this look.
+    func settled(_ relative: [UInt8], stamp: String, ledger: Ledger) throws(PipelineError) -> Date? {
+        if config.settleSeconds <= 0 { return nil }
+        let key = "inbox:" + sha256Hex(relative)
+        let now = Date()
+        if let seen = try ledger.observation(key), seen.mtime == stamp {
+            if now.timeIntervalSince(seen.firstSeen) >= config.settleSeconds {
+                try ledger.observe(key, nil)
+                return nil
+            }
+            return seen.firstSeen
+        }
+        try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: now, failures: 0))
+        return now
+    }
+
+    enum Claim {
+        case claimed(String, RawPath)
+        /// Another instance took it first.
+        case gone
+        case failed(String)
+    }
+
+    /// The claim: an atomic rename into the work folder (never over anything there), then the ledger's `claimed`
+    /// event. A file that cannot be renamed is counted as left, every run, until someone acts: never skipped in
+    /// silence.
+    func claim(_ place: Place, relative: [UInt8], ledger: Ledger, now: Date) throws(PipelineError) -> Claim {
+        let asset = Folders.newAssetID()
+        let target = config.work + "/" + asset
+        guard place.withName({ from in target.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) } })
+            == 0
+        else {
+            let failure = errno
+            if failure == ENOENT { return .gone }
+            return .failed(
+                "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
+                    + "its inbox folder into the work folder on the same filesystem")
+        }
+        Folders.syncFolder(target)
+        // If this append fails the file stays claimed in the work folder; the next run recovers it.
+        try ledger.append(
+            pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
+            detail: ["source_path_sha256": sha256Hex(relative)], now: now)
+        return .claimed(asset, RawPath(target))
+    }
+
+    /// What a file left in the work folder is: a claimed asset (the ledger has its `claimed` event) keeps its id;
+    /// anything else is claimed again under a new id (a kill between the rename and the ledger's event leaves
+    /// such a file), so no name in the work folder can make delivery replace another asset's original.
+    func recoverable(_ name: String, ledger: Ledger, now: Date, summary: inout RunSummary) throws(PipelineError)
+        -> (String, RawPath)?
+    {
+        let path = RawPath(config.work + "/" + name)
+        guard let work = Directory(Array(config.work.utf8), in: nil) else {
+            throw PipelineError("cannot open the work folder \(config.work)", exitCode: 3)
+        }
+        let place = Place(folder: work, name: Array(name.utf8))
+        var info = stat()
+        guard place.withName({ fstatat(work.fd, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
+        if info.st_mode & S_IFMT != S_IFREG {
+            let asset = Runner.hostileAssetID(path, relative: Array(name.utf8))
+            summary.add(
+                try deliverHostile(
+                    path, place: place, relative: Array(name.utf8), why: "not a regular file", asset: asset,
+                    ledger: ledger))
+            return nil
+        }
+        let isAssetID = name.count == 32 && name.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        if isAssetID, try ledger.lastEvent(asset: name, kinds: ["claimed"]) != nil {
+            // An asset whose original was already delivered cannot be in hand again: the work file is either
+            // what a cross-filesystem move left behind (the same bytes: finish it) or something else (a new asset).
+            let delivered = [config.archive, config.quarantine].flatMap { folder in
+                Folders.entries(of: folder).filter { $0.hasPrefix(name + ".") && !$0.hasSuffix(".reason.json") }
+                    .map { folder + "/" + $0 }
+            }
+            if delivered.isEmpty { return (name, path) }
+            if delivered.contains(where: { Folders.sameBytes(path, $0) }) {
+                _ = path.withCString { unlink($0) }
+                return nil
+            }
+        }
+        switch try claim(place, relative: Array(("work/" + name).utf8), ledger: ledger, now: now) {
+        case .claimed(let asset, let target): return (asset, target)
+        case .gone: return nil
+        case .failed(let why):
+            summary.add(ItemReport(asset: Runner.entryID(Array(name.utf8)), outcome: "left", reasons: [why], records: []))
+            return nil
+        }
+    }
+
+    /// An opaque id for an entry of the inbox in reports (never its name).
+    static func entryID(_ relative: [UInt8]) -> String { "entry-" + String(sha256Hex(relative).prefix(16)) }
 
     /// Temporary files (".NAME.cg-XXXX.tmp") that a killed run left in ConsentGate's folders. Under the
     /// pipeline lock no other run of this pipeline is writing, so every one of them is dead.
@@ -215,16 +399,52 @@ public final class Runner: Sendable {
             records: item.decision?.usedRecords ?? [])
     }
 
+    /// How many runs in a row may leave a file for an I/O error before it is quarantined with that error.
+    static let maxFailures = 3
+
+    /// Delivers, or, when delivery fails (a full disk, an unwritable folder), leaves the file claimed for the next
+    /// run; the third failure in a row quarantines it with the error instead of retrying it forever.
+    func deliverOrLeave(_ item: Processed, ledger: Ledger, now: Date) -> ItemReport {
+        let key = "work:" + item.asset
+        do {
+            let report = try deliver(item, ledger: ledger, now: now)
+            if item.writeFailure == nil { try? ledger.observe(key, nil) }
+            return report
+        } catch {
+            item.sanitized?.pending?.discard()
+            let failures = ((try? ledger.observation(key))??.failures ?? 0) + 1
+            if failures >= Runner.maxFailures {
+                var failed = item
+                failed.reasons.insert(
+                    ("io_error", "left \(failures) runs in a row for the same kind of error, now quarantined: \(error)"),
+                    at: 0)
+                failed.decision = nil
+                failed.sanitized = nil
+                failed.writeFailure = nil
+                if let report = try? deliver(failed, ledger: ledger, now: now) {
+                    try? ledger.observe(key, nil)
+                    return report
+                }
+            }
+            try? ledger.observe(
+                key, Ledger.Observation(size: 0, mtime: "", firstSeen: now, failures: failures))
+            return ItemReport(
+                asset: item.asset, outcome: "left", reasons: ["\(error) (run \(failures) of \(Runner.maxFailures))"],
+                records: [])
+        }
+    }
+
     /// Publish + archive, or quarantine with a reason. Crash-safe: every step can be repeated after a kill.
     func deliver(_ item: Processed, ledger: Ledger, now: Date) throws(PipelineError) -> ItemReport {
         if let why = item.writeFailure {
-            throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)")
+            throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3)
         }
         let ext = Stages.fileExtension(item.format)
         let publishedName = item.asset + "." + ext
         let publishedPath = config.publish + "/" + publishedName
-        // A publish file left by an interrupted run is finished, whatever is decided now: the sweep retracts it
-        // if consent has gone since. This keeps a file from ending both published and quarantined.
+        // A publish file left by an interrupted run is finished, whatever is decided now: the sweep at the end of
+        // this run retracts it if consent has gone since. This keeps a file from ending both published and
+        // quarantined.
         let alreadyPublished = FileIO.exists(publishedPath)
         // Likewise a quarantine the ledger already records is finished as recorded, even if consent arrived since:
         // the picture can be dropped again, and the ledger never says both.
@@ -232,21 +452,24 @@ public final class Runner: Sendable {
         let alreadyQuarantined = !alreadyPublished && recordedQuarantine != nil
         let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
         if alreadyPublished || (approved && !alreadyQuarantined) {
-            if alreadyPublished {
-                item.sanitized?.pending?.discard()
-            } else {
-                guard let pending = item.sanitized?.pending else {
-                    throw PipelineError("no verified copy of \(item.asset) was written to publish")
-                }
+            if let pending = item.sanitized?.pending {
+                // The copy verified in this run replaces whatever an interrupted run left under this name.
                 try wrap { () throws(MediaError) in try pending.commit() }
+            } else if !alreadyPublished {
+                throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3)
             }
-            if try ledger.lastEvent(asset: item.asset, kinds: ["published"]) == nil {
+            let identity = try Runner.identity(of: RawPath(publishedPath))
+            let recorded = try ledger.lastEvent(asset: item.asset, kinds: ["published"])
+            if recorded == nil || !(recorded!.detail.contains(identity.sha256)) {
                 try ledger.append(
                     pipeline: config.name, kind: "published", asset: item.asset,
                     fileSHA256: item.fingerprints?.fileSHA256,
                     contentSHA256: item.fingerprints?.contentSHA256,
-                    detail: ["published_name": publishedName, "records": item.decision?.usedRecords ?? []],
-                    publication: (config.channel, publishedName, item.decision?.usedRecords ?? []), now: now)
+                    detail: [
+                        "published_name": publishedName, "records": item.decision?.usedRecords ?? [],
+                        "channel": config.channel, "published_sha256": identity.sha256,
+                        "published_stat": identity.stat,
+                    ], now: now)
             }
             try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
             return ItemReport(
@@ -258,8 +481,8 @@ public final class Runner: Sendable {
         // After a kill the reason already written (with the original name) is kept.
         if !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json")) {
             try writeReason(
-                asset: item.asset, original: item.original, fingerprints: item.fingerprints, reasons: reasons,
-                records: item.decision?.matchingRecords ?? [], now: now)
+                folder: config.quarantine, asset: item.asset, original: item.original, fingerprints: item.fingerprints,
+                reasons: reasons, records: item.decision?.matchingRecords ?? [], now: now)
         }
         // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
         // next run finishes the move without a second event. The other order could lose the event for good.
@@ -276,30 +499,62 @@ public final class Runner: Sendable {
             records: item.decision?.matchingRecords ?? [])
     }
 
-    func deliverHostile(_ path: RawPath, relative: [UInt8], why: String, asset: String, ledger: Ledger)
-        throws(PipelineError) -> ItemReport
-    {
-        // Event first, then the move (see deliver); the asset id is derived from the entry itself, so a rerun
-        // after a kill finds the same id and does not record it twice.
+    /// A published file's SHA-256 and what stat says of it (size, mtime, ctime, inode): the sweep hashes a
+    /// published file again only when its stat has changed.
+    static func identity(of path: RawPath) throws(PipelineError) -> (sha256: String, stat: String) {
+        guard let stamp = statStamp(path) else { throw PipelineError("cannot stat \(path.display)", exitCode: 3) }
+        do {
+            let source = try FileSource(pathBytes: path.bytes, followLinks: false)
+            return (try source.sha256(), stamp)
+        } catch { throw PipelineError("cannot read \(path.display): \(error)", exitCode: 3) }
+    }
+
+    /// Size, mtime, ctime and inode of a regular file with one link (nil for anything else).
+    static func statStamp(_ path: RawPath) -> String? {
+        var info = stat()
+        guard path.withCString({ lstat($0, &info) }) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else {
+            return nil
+        }
+        return "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ctim.tv_sec)."
+            + "\(info.st_ctim.tv_nsec):\(info.st_dev):\(info.st_ino)"
+    }
+
+    /// A link, FIFO, device or hard link found in the inbox (or the work folder): never read, moved to quarantine
+    /// as it is with a reason. The move comes first and the event after it, so an entry that cannot be moved is
+    /// recorded as `left` with a reason code (once, not on every run), never as quarantined.
+    func deliverHostile(
+        _ path: RawPath, place: Place, relative: [UInt8], why: String, asset: String, ledger: Ledger
+    ) throws(PipelineError) -> ItemReport {
+        do {
+            try writeReason(
+                folder: config.quarantine, asset: asset, original: String(decoding: relative, as: UTF8.self),
+                fingerprints: nil, reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
+            try Folders.move(place, to: config.quarantine + "/" + asset + ".unread")
+        } catch {
+            try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
+            if try ledger.lastEvent(asset: asset, kinds: ["left", "quarantined"])?.kind != "left" {
+                try ledger.append(
+                    pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
+                    detail: ["reasons": ["not_a_regular_file", "cannot_move"]])
+            }
+            return ItemReport(
+                asset: asset, outcome: "left",
+                reasons: ["it is \(why), and it cannot be moved to the quarantine (\(Runner.errnoCode(error)))"],
+                records: [])
+        }
         if try ledger.lastEvent(asset: asset, kinds: ["quarantined"]) == nil {
             try ledger.append(
                 pipeline: config.name, kind: "quarantined", asset: asset, fileSHA256: nil, contentSHA256: nil,
                 detail: ["reasons": ["not_a_regular_file"]])
         }
-        do {
-            try writeReason(
-                asset: asset, original: String(decoding: relative, as: UTF8.self), fingerprints: nil,
-                reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
-            try Folders.move(path, to: config.quarantine + "/" + asset + ".unread", allowCopy: false)
-        } catch {
-            try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
-            try ledger.append(
-                pipeline: config.name, kind: "left", asset: asset, fileSHA256: nil, contentSHA256: nil,
-                detail: ["reason": "it is \(why), and it cannot be moved: \(error)"])
-            return ItemReport(
-                asset: asset, outcome: "left", reasons: ["it is \(why), and it cannot be moved"], records: [])
-        }
         return ItemReport(asset: asset, outcome: "quarantined", reasons: ["it is \(why)"], records: [])
+    }
+
+    /// The system's words for the last error only (never the paths a message may hold).
+    static func errnoCode(_ error: Error) -> String {
+        let text = "\(error)"
+        if let colon = text.range(of: ": ", options: .backwards) { return String(text[colon.upperBound...]) }
+        return "error"
     }
 
     /// A stable id for an entry that is never read: from its device, inode and path in the inbox.
@@ -310,10 +565,11 @@ public final class Runner: Sendable {
         return String(sha256Hex(key).prefix(32))
     }
 
-    /// `ASSET.reason.json` beside a quarantined original: every reason, and what a person can do.
+    /// `ASSET.reason.json` beside a quarantined original (or a withdrawn stranger): every reason, and what a person
+    /// can do. The only place an original name is kept; the folder is ConsentGate's own (0700).
     func writeReason(
-        asset: String, original: String, fingerprints: Fingerprints?, reasons: [(code: String, message: String)],
-        records: [String], now: Date
+        folder: String, asset: String, original: String, fingerprints: Fingerprints?,
+        reasons: [(code: String, message: String)], records: [String], now: Date
     ) throws(PipelineError) {
         let report: [String: Any] = [
             "asset": asset, "pipeline": config.name, "channel": config.channel,
@@ -328,71 +584,178 @@ public final class Runner: Sendable {
         do {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
             let pending = try FileIO.writePending(
-                Array(data), finalPath: config.quarantine + "/" + asset + ".reason.json", mode: 0o600)
+                Array(data), finalPath: folder + "/" + asset + ".reason.json", mode: 0o600)
             try pending.commit()
-        } catch { throw PipelineError("cannot write the reason for \(asset): \(error)") }
+        } catch { throw PipelineError("cannot write the reason for \(asset): \(error)", exitCode: 3) }
     }
 
-    /// Re-checks every live publication against today's records; retracts what is no longer covered.
-    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
+    /// SPEC §2.7: everything in the publish folder must be a live publication in the ledger (of any pipeline name:
+    /// renaming one changes nothing), unchanged since it was published, under an authorization valid now on this
+    /// channel. Anything else is withdrawn with a reason: a stranger, a file whose ledger event is gone, a file
+    /// that changed, a revoked, expired or doubtful consent. A live publication of this pipeline whose file is gone
+    /// from publish is recorded as retracted too. `inHand`: assets in the work folder, which recovery finishes.
+    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, inHand: Set<String>, summary: inout RunSummary)
         throws(PipelineError)
     {
-        var existing = ledger
-        if existing == nil && FileIO.exists(config.ledger) { existing = try Ledger(path: config.ledger) }
-        guard let ledger = existing else { return }
-        for publication in try ledger.livePublications(pipeline: config.name) {
+        let live = try ledger?.livePublications() ?? [:]
+        var present = Set<String>()
+        for raw in Folders.rawEntries(of: config.publish) {
+            let name = String(decoding: raw, as: UTF8.self)
+            if dryRun && raw.first == UInt8(ascii: ".") && name.hasSuffix(".tmp") && name.contains(".cg-") { continue }
+            if inHand.contains(String(name.prefix(32))) { continue }
+            let path = RawPath(config.publish).appending(raw)
+            guard String(validatingUTF8: name) != nil, Array(name.utf8) == raw, let publication = live[name] else {
+                try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+                continue
+            }
+            present.insert(name)
+            var reasons: [(code: String, message: String)] = []
+            if let stamp = Runner.statStamp(path) {
+                if stamp != publication.publishedStat {
+                    let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
+                    if sha == nil || sha != publication.publishedSHA256 {
+                        reasons.append(
+                            ("changed_in_publish", "the file in publish is not the one ConsentGate published (its SHA-256 differs)"))
+                    }
+                }
+            } else {
+                reasons.append(("changed_in_publish", "the published name is no longer a regular file with one link"))
+            }
             let decision = ConsentPolicy.decide(
                 contentSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256, channel: config.channel,
                 registry: registry, now: now)
-            if decision.approved { continue }
-            let reasons = decision.reasons.map(\.description)
-            let retracted = ItemReport(
-                asset: publication.asset, outcome: "retracted", reasons: reasons, records: publication.records)
-            if dryRun {
-                summary.add(retracted)
-                continue
-            }
-            // One publication that cannot be withdrawn must not keep the others published: report it (exit 3)
-            // and go on. Move first, then the event: after a kill the next sweep finds the file gone and records it.
-            do {
-                let source = config.publish + "/" + publication.name
-                if FileIO.exists(source) {
-                    try Folders.move(RawPath(source), to: config.retracted + "/" + publication.name, allowCopy: true)
-                }
-                try ledger.append(
-                    pipeline: config.name, kind: "retracted", asset: publication.asset,
-                    fileSHA256: publication.fileSHA256, contentSHA256: publication.contentSHA256,
-                    detail: ["reasons": decision.reasons.map(\.code), "records": publication.records], now: now)
-                summary.add(retracted)
-            } catch {
-                summary.add(
-                    ItemReport(
-                        asset: publication.asset, outcome: "left",
-                        reasons: [
-                            "consent is gone (\(reasons.joined(separator: "; "))) but it could not be retracted: \(error)"
-                        ],
-                        records: publication.records))
-            }
+            if !decision.approved { reasons += decision.reasons.map { ($0.code, $0.description) } }
+            if reasons.isEmpty { continue }
+            try withdraw(
+                publication, from: path, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        }
+        for (name, publication) in live.sorted(by: { $0.key < $1.key })
+        where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset) {
+            let reasons = [("missing_from_publish", "its file is gone from the publish folder (removed by someone)")]
+            try withdraw(
+                publication, from: nil, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }
     }
 
+    /// Takes a publication offline: moved to `retracted`, or where that fails deleted from publish (its original
+    /// stays in the archive); only when even that fails is it left (exit 3) with a loud reason.
+    func withdraw(
+        _ publication: Ledger.Publication, from path: RawPath?, reasons: [(code: String, message: String)],
+        ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+    ) throws(PipelineError) {
+        var report = ItemReport(
+            asset: publication.asset, outcome: "retracted", reasons: reasons.map(\.message), records: publication.records)
+        if dryRun || ledger == nil {
+            summary.add(report)
+            return
+        }
+        var how = "moved"
+        if let path {
+            do { try Folders.move(path, to: config.retracted + "/" + publication.name, allowCopy: true) } catch {
+                if path.withCString({ unlink($0) }) == 0 {
+                    how = "deleted"
+                    report.reasons.append(
+                        "it could not be moved to the retracted folder (\(Runner.errnoCode(error))), so it was deleted "
+                            + "from publish; the original stays in the archive")
+                } else {
+                    report.outcome = "left"
+                    report.reasons.append(
+                        "STILL PUBLISHED: it can be neither moved to the retracted folder nor deleted (\(Runner.errnoCode(error)))")
+                    summary.add(report)
+                    return
+                }
+            }
+        } else {
+            how = "missing"
+        }
+        // Move first, then the event: after a kill the next sweep finds the file gone and records it.
+        try ledger!.append(
+            pipeline: config.name, kind: "retracted", asset: publication.asset, fileSHA256: publication.fileSHA256,
+            contentSHA256: publication.contentSHA256,
+            detail: ["reasons": reasons.map(\.code), "records": publication.records, "withdrawn": how], now: now)
+        summary.add(report)
+    }
+
+    /// Something in publish that is no live publication: moved to `retracted` under a new opaque name, with a
+    /// reason file there (0700) keeping its old name; deleted from publish if it cannot be moved.
+    func withdrawStranger(
+        _ path: RawPath, raw: [UInt8], ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+    ) throws(PipelineError) {
+        let asset = "stranger-" + Folders.newAssetID()
+        let why = "not a live publication in the ledger (placed in publish by hand, or its ledger event is gone)"
+        var report = ItemReport(asset: asset, outcome: "retracted", reasons: [why], records: [])
+        guard !dryRun, let ledger else {
+            summary.add(report)
+            return
+        }
+        let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
+        var how = "moved"
+        do {
+            try writeReason(
+                folder: config.retracted, asset: asset, original: Escape.display(raw), fingerprints: nil,
+                reasons: [("not_a_publication", why)], records: [], now: now)
+            try Folders.move(path, to: config.retracted + "/" + asset, allowCopy: true)
+        } catch {
+            var info = stat()
+            let isFolder = path.withCString { lstat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFDIR
+            let removed =
+                isFolder
+                ? (try? FileManager.default.removeItem(atPath: path.display)) != nil && !FileIO.exists(path.display)
+                : path.withCString { unlink($0) } == 0
+            if removed {
+                how = "deleted"
+                report.reasons.append("it could not be moved to the retracted folder, so it was deleted from publish")
+            } else {
+                report.outcome = "left"
+                report.reasons.append("STILL IN PUBLISH: it can be neither moved nor deleted (\(Runner.errnoCode(error)))")
+                summary.add(report)
+                return
+            }
+        }
+        try ledger.append(
+            pipeline: config.name, kind: "retracted", asset: asset, fileSHA256: sha, contentSHA256: nil,
+            detail: ["reasons": ["not_a_publication"], "withdrawn": how], now: now)
+        summary.add(report)
+    }
+
     func wrap<T>(_ body: () throws(MediaError) -> T) throws(PipelineError) -> T {
-        do { return try body() } catch { throw PipelineError("\(error)") }
+        do { return try body() } catch { throw PipelineError("\(error)", exitCode: 3) }
     }
 }
 
 /// One instance at a time per pipeline (cron and a watcher): an exclusive flock on a file in the work folder.
+/// The holder writes its process id and start time into the file; a run that cannot take the lock within
+/// `wait` seconds gives up with exit 3, saying since when the other run has held it (runs never pile up).
 final class PipelineLock: Sendable {
     let fd: Int32
-    init(folder: String) throws(PipelineError) {
-        fd = open(folder + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw PipelineError("cannot open the pipeline lock in \(folder)") }
-        guard flock(fd, LOCK_EX) == 0 else {
-            close(fd)
-            throw PipelineError("cannot lock the pipeline")
+    init(folder: String, wait: TimeInterval) throws(PipelineError) {
+        fd = open(folder + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw PipelineError("cannot open the pipeline lock in \(folder)", exitCode: 3) }
+        let deadline = Date().addingTimeInterval(wait)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                close(fd)
+                throw PipelineError("cannot lock the pipeline: \(String(cString: strerror(errno)))", exitCode: 3)
+            }
+            if Date() >= deadline {
+                var buffer = [UInt8](repeating: 0, count: 256)
+                let count = pread(fd, &buffer, buffer.count, 0)
+                let holder = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                close(fd)
+                throw PipelineError(
+                    "another run of this pipeline has held its lock \(holder.isEmpty ? "(holder unknown)" : holder) "
+                        + "for longer than \(Int(wait)) s (lock_wait_seconds); not waiting any longer",
+                    exitCode: 3)
+            }
+            usleep(200_000)
         }
+        let note = Array("since \(Ledger.timestamp(Date())) (process \(getpid()))\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = note.withUnsafeBytes { pwrite(fd, $0.baseAddress, note.count, 0) }
     }
     func release() {
+        _ = ftruncate(fd, 0)
         flock(fd, LOCK_UN)
         close(fd)
     }

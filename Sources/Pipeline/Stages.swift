@@ -13,6 +13,12 @@ struct Stages: Sendable {
     /// folder, which delivery commits (rename) or discards.
     var dryRun = false
 
+    /// Called after the fingerprints are taken (tests use it to change a file while it is in hand).
+    var afterFingerprints: (@Sendable () -> Void)? = nil
+
+    /// One snapshot per file: the file is opened once (never through a link), and the fingerprints, the consent
+    /// decision, the sanitizing and its verification all use what was read through that descriptor. If its size,
+    /// mtime or ctime change while it is in hand (a writer still holding it open), it is quarantined.
     func process(asset: String, path: RawPath, original: String) -> Runner.Processed {
         var item = Runner.Processed(
             asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil,
@@ -29,6 +35,10 @@ struct Stages: Sendable {
             item.reasons.append(("empty", "the file is empty"))
             return item
         }
+        if file.format == .unknown {
+            item.reasons.append(
+                ("not_media", "this is not a picture or video ConsentGate can read (JPEG, PNG, WebP, GIF, HEIC/AVIF, MP4/MOV/3GP)"))
+        }
         do { item.fingerprints = try file.fingerprints() } catch {
             // Unparseable: no content fingerprint, so only a record naming this exact file could match (and the
             // sanitizer will refuse it anyway).
@@ -40,6 +50,7 @@ struct Stages: Sendable {
                 return item
             }
         }
+        afterFingerprints?()
         // Verify consent.
         let decision = ConsentPolicy.decide(
             contentSHA256: item.fingerprints?.contentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
@@ -47,23 +58,38 @@ struct Stages: Sendable {
             registry: registry, now: now)
         item.decision = decision
         item.reasons += decision.reasons.map { ($0.code, $0.description) }
-        // Sanitize only what may be published.
-        guard decision.approved else { return item }
-        do {
-            let destination = config.publish + "/" + asset + "." + Stages.fileExtension(file.format)
-            item.sanitized = try file.sanitize(
-                to: dryRun ? nil : destination,
-                options: SanitizeOptions(
-                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode),
-                knownContent: item.fingerprints?.contentSHA256)
-        } catch {
-            // A read or write failure (a full publish disk, say) is not the file's fault: delivery leaves the file
-            // claimed for the next run instead of quarantining it.
-            if case .io(let why) = error {
-                item.writeFailure = why
-            } else {
-                item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
+        // Sanitize what may be published; for the rest only check that it could be (so that its reasons are all
+        // listed), unless it is not media at all.
+        let approved = decision.approved && item.reasons.isEmpty
+        if file.format != .unknown {
+            do {
+                let destination = config.publish + "/" + asset + "." + Stages.fileExtension(file.format)
+                item.sanitized = try file.sanitize(
+                    to: dryRun || !approved ? nil : destination,
+                    options: SanitizeOptions(
+                        keepOrientation: config.keepOrientation, keepICC: config.keepICC,
+                        verifyDecode: config.verifyDecode),
+                    knownContent: item.fingerprints?.contentSHA256)
+                if !approved { item.sanitized = nil }
+            } catch {
+                // A read or write failure (a full publish disk, say) is not the file's fault: delivery leaves the
+                // file claimed for the next run instead of quarantining it.
+                if case .io(let why) = error, approved {
+                    item.writeFailure = why
+                } else {
+                    item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
+                }
             }
+        }
+        if let why = file.changedSinceOpened() {
+            item.sanitized?.pending?.discard()
+            item.sanitized = nil
+            item.writeFailure = nil
+            item.reasons.insert(("changed", why), at: 0)
+        }
+        if !item.reasons.isEmpty, let pending = item.sanitized?.pending {
+            pending.discard()
+            item.sanitized = nil
         }
         return item
     }
@@ -103,6 +129,12 @@ struct Stages: Sendable {
             return
                 "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
         case "superseded": return "A newer authorization replaces this one: check what it covers."
+        case "not_media":
+            return "This is not a picture or video: do not drop it here. Nothing about it can be published."
+        case "changed":
+            return "The file was still being written: drop it again once the copy is complete."
+        case "io_error":
+            return "The file could not be delivered on three runs in a row: check the disks, then drop it again."
         case "cannot_sanitize", "unreadable", "empty":
             return "The file cannot be cleaned safely: export it again (JPEG, PNG, HEIC or MP4) and drop the new file."
         case "not_a_regular_file":

@@ -1,5 +1,7 @@
 import ArgumentParser
+import ConsentRecords
 import Foundation
+import MediaFormats
 import Pipeline
 
 struct Run: ParsableCommand {
@@ -33,13 +35,13 @@ struct Run: ParsableCommand {
                     terminal
                     ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
                 let runner = Runner(config: config, progress: progress)
-                let summary = try runner.run(dryRun: dryRun)
+                let summary = try runner.run(dryRun: dryRun, secondLook: true)
                 if terminal { Output.error("") }
                 summaries.append(summary)
                 status = max(status, summary.exitCode == 3 ? 3 : summary.exitCode)
             } catch {
                 Output.error("run: \(error)")
-                status = max(status, 2)
+                status = max(status, error.exitCode)
             }
         }
         if json {
@@ -47,11 +49,18 @@ struct Run: ParsableCommand {
         } else {
             for summary in summaries {
                 print(
-                    "\(summary.pipeline)\(summary.dryRun ? " (dry run)" : ""): \(summary.published) published, "
+                    "\(Escape.display(summary.pipeline))\(summary.dryRun ? " (dry run)" : ""): \(summary.published) published, "
                         + "\(summary.quarantined) quarantined, \(summary.retracted) retracted, \(summary.left) left, "
-                        + "\(summary.unsettled) still settling")
+                        + "\(summary.unsettled) still settling, \(summary.invalidRecords.count) invalid record(s)")
+                for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
+                for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }
+                for record in summary.invalidRecords {
+                    let blocks = record.blocks.isEmpty ? "" : " (blocks \(record.blocks.joined(separator: ", ")))"
+                    print("  invalid record \(record.file): \(Escape.display(record.reason))\(blocks)")
+                }
+                for warning in summary.warnings { print("  warning: \(Escape.display(warning))") }
                 for item in summary.items where item.outcome != "published" {
-                    print("  \(item.outcome) \(item.asset): \(item.reasons.joined(separator: "; "))")
+                    print("  \(item.outcome) \(item.asset): \(Escape.display(item.reasons.joined(separator: "; ")))")
                 }
                 if summary.itemsOmitted > 0 {
                     print("  (\(summary.itemsOmitted) more; see the ledger: consentgate audit report)")
@@ -76,16 +85,17 @@ struct Audit: ParsableCommand {
         func run() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let problems = try Ledger(path: config.ledger).verifyChain()
+                let ledger = try Ledger(path: config.ledger, create: false)
+                let problems = try ledger.verifyChain()
                 if problems.isEmpty {
-                    print("ledger intact: \(try Ledger(path: config.ledger).events().count) events")
+                    print("ledger intact: \(try ledger.events().count) events")
                 } else {
                     for problem in problems { print("BROKEN: \(problem)") }
                     throw ExitCode(1)
                 }
             } catch let error as PipelineError {
                 Output.error("audit verify: \(error)")
-                throw ExitCode(2)
+                throw ExitCode(error.exitCode)
             }
         }
     }
@@ -104,19 +114,22 @@ struct Audit: ParsableCommand {
             guard format == "json" || format == "html" else { throw ValidationError("--format must be json or html") }
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let ledger = try Ledger(path: config.ledger)
+                let ledger = try Ledger(path: config.ledger, create: false)
                 let events = try ledger.events(where: "pipeline = ?", [config.name])
                 let problems = try ledger.verifyChain()
                 let text =
                     format == "json"
                     ? AuditReport.json(pipeline: config.name, events: events, chainProblems: problems)
                     : AuditReport.html(pipeline: config.name, events: events, chainProblems: problems)
-                try text.write(toFile: out, atomically: true, encoding: .utf8)
+                // Private like the ledger it comes from (0600): it lists every asset and record id.
+                do { try FileIO.writePending(Array(text.utf8), finalPath: out, mode: 0o600).commit() } catch {
+                    throw PipelineError("cannot write \(out): \(error)")
+                }
                 print("written \(out): \(events.count) events, chain \(problems.isEmpty ? "intact" : "BROKEN")")
                 if !problems.isEmpty { throw ExitCode(1) }
             } catch let error as PipelineError {
                 Output.error("audit report: \(error)")
-                throw ExitCode(2)
+                throw ExitCode(error.exitCode)
             }
         }
     }

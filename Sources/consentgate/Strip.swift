@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsentRecords
 import Dispatch
 import Foundation
 import MediaFormats
@@ -123,10 +124,10 @@ struct Strip: ParsableCommand {
             for report in all {
                 if report.status == "written" {
                     print(
-                        "written \(report.output ?? ""): \(report.format ?? ""), removed \(report.removed?.count ?? 0) structure(s)"
-                    )
+                        "written \(Escape.display(report.output ?? "")): \(report.format ?? ""), "
+                            + "removed \(report.removed?.count ?? 0) structure(s)")
                 } else {
-                    Output.error("refused \(report.input): \(report.reason ?? "")")
+                    Output.error("refused \(Escape.display(report.input)): \(Escape.display(report.reason ?? ""))")
                 }
             }
         }
@@ -139,10 +140,16 @@ struct Strip: ParsableCommand {
     ) -> FileReport {
         var report = FileReport(input: input, status: "refused")
         do throws(MediaError) {
-            if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
-            if (input as NSString).standardizingPath == (destination as NSString).standardizingPath {
-                throw .io("output would replace the input")
+            // Files, not strings: an output that is the input through any link (to the file or to a folder on the
+            // way) or another hard link to it would destroy the input.
+            var inputInfo = stat()
+            var outputInfo = stat()
+            if stat(input, &inputInfo) == 0, stat(destination, &outputInfo) == 0,
+                inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino
+            {
+                throw .io("the output is the input itself (the same file through another name); refused")
             }
+            if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
             let file = try MediaFile(path: input, limits: options.limits)
             // The input's fingerprints first: the sanitizer then compares the output with this content_sha256
             // instead of reading a video's media a second time.

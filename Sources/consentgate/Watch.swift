@@ -69,6 +69,12 @@ struct Watch: ParsableCommand {
                     inotify.addWatches(inbox: config.inbox)
                     let summary = try Runner(config: config).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
+                    for record in summary.invalidRecords {
+                        Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")
+                    }
+                    for line in summary.publishingStopped {
+                        Output.error("watch: \(config.name): nothing new published: \(line)")
+                    }
                     if summary.published + summary.quarantined + summary.retracted + summary.left > 0 {
                         print(
                             "\(Date()): \(summary.pipeline): \(summary.published) published, \(summary.quarantined) quarantined, "
@@ -76,8 +82,9 @@ struct Watch: ParsableCommand {
                         fflush(nil)
                     }
                 } catch {
+                    // The layout is checked again on every pass: an inbox swapped for a link stops this pipeline.
                     Output.error("watch: \(config.name): \(error)")
-                    status = max(status, 2)
+                    status = max(status, error.exitCode)
                 }
             }
             if stop.withLock({ $0 }) { break }

@@ -50,4 +50,32 @@ final class CommandLineTests: XCTestCase {
         let unreadable = try Fixtures.run(try Fixtures.consentgate, ["inspect", "/nonexistent/file.jpg"])
         XCTAssertEqual(unreadable.status, 1)
     }
+
+    func testStripNeverWritesOverItsOwnInputThroughALink() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("photo.jpg")
+        let original = try Fixtures.sample("demo-phone-photo.jpg")
+        try Data(original).write(to: input)
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("alias.jpg").path, withDestinationPath: input.path)
+        try FileManager.default.createSymbolicLink(
+            atPath: folder.appendingPathComponent("same-folder").path, withDestinationPath: folder.path)
+        XCTAssertEqual(link(input.path, folder.appendingPathComponent("hard.jpg").path), 0)
+        for output in ["alias.jpg", "same-folder/photo.jpg", "hard.jpg"] {
+            for extra in [[], ["--overwrite"]] {
+                let outcome = try Fixtures.run(
+                    try Fixtures.consentgate,
+                    ["strip", input.path, "-o", folder.appendingPathComponent(output).path] + extra)
+                XCTAssertEqual(outcome.status, 1, "\(output) \(extra): \(outcome.stderr)")
+                XCTAssertEqual(try Fixtures.bytes(input), original, "\(output) \(extra) destroyed the input")
+            }
+        }
+        let folderOutput = try Fixtures.run(
+            try Fixtures.consentgate,
+            ["strip", input.path, "--output-dir", folder.appendingPathComponent("same-folder").path, "--overwrite"])
+        XCTAssertEqual(folderOutput.status, 1, folderOutput.stderr)
+        XCTAssertTrue(folderOutput.stderr.contains("the output is the input itself"), folderOutput.stderr)
+        XCTAssertEqual(try Fixtures.bytes(input), original)
+    }
 }

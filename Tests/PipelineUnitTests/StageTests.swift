@@ -48,7 +48,19 @@ final class StageTests: XCTestCase {
         XCTAssertTrue(error(config("sanitize: {strip_all: true}")).hasSuffix("unknown key sanitize.strip_all"))
         XCTAssertTrue(
             error(config(folders: "{inbox: in, publish: in/pub, quarantine: q, archive: a, retracted: r}")).contains(
-                "is inside the inbox"))
+                "folders.publish (\(root.path)/in/pub) lies inside folders.inbox (\(root.path)/in)"))
+        XCTAssertTrue(error(config("timezone: Mars/Olympus")).contains("not a known time zone"))
+        XCTAssertEqual(
+            try PipelineConfig.parse(config("timezone: America/Chicago"), path: path).timeZone.identifier,
+            "America/Chicago")
+        XCTAssertEqual(parsed.work, root.appendingPathComponent(".consentgate-work/in").path, "beside the inbox")
+        // A link makes two different names one place: resolved before comparing.
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("real"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: root.appendingPathComponent("via-link").path, withDestinationPath: root.appendingPathComponent("real").path)
+        XCTAssertTrue(
+            error(config(folders: "{inbox: in, publish: via-link, quarantine: q, archive: real/a, retracted: r}"))
+                .contains("folders.archive"))
         XCTAssertTrue(
             error(config(folders: "{inbox: in, publish: p, quarantine: q, archive: a}")).hasSuffix(
                 "missing key folders.retracted"))
@@ -78,8 +90,8 @@ final class StageTests: XCTestCase {
         var kinds: [String: String] = [:]
         for entry in found {
             switch entry {
-            case .file(_, let relative, _): kinds[String(decoding: relative, as: UTF8.self)] = "file"
-            case .hostile(_, let relative, let why):
+            case .file(_, let relative, _, _, _): kinds[String(decoding: relative, as: UTF8.self)] = "file"
+            case .hostile(_, let relative, let why, _):
                 kinds[String(decoding: relative, as: UTF8.self)] = "hostile: " + why
             case .unsettled(let path): kinds[(path.display as NSString).lastPathComponent] = "unsettled"
             case .unreadable(let path, _): kinds[path.display] = "unreadable"
@@ -92,6 +104,40 @@ final class StageTests: XCTestCase {
         XCTAssertNil(kinds["upload.part"])
         XCTAssertNil(kinds[".hidden.jpg"])
         XCTAssertEqual(kinds.count, 4)
+    }
+
+    func testAFolderSwappedForALinkAfterTheListingCannotRedirectTheClaim() throws {
+        let inbox = root.appendingPathComponent("in")
+        let sub = inbox.appendingPathComponent("sub")
+        let records = root.appendingPathComponent("authorizations")
+        let work = root.appendingPathComponent("work")
+        for folder in [sub, records, work] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        try Data("picture a".utf8).write(to: sub.appendingPathComponent("a.jpg"))
+        try Data("picture b".utf8).write(to: sub.appendingPathComponent("b.jpg"))
+        try Data("a signed revocation".utf8).write(to: records.appendingPathComponent("b.jpg"))
+        var claimed: [String] = []
+        try Folders.discover(inbox: inbox.path, settle: 0, now: Date()) { entry in
+            guard case .file(_, let relative, _, _, let place) = entry else { return true }
+            let name = String(decoding: relative, as: UTF8.self)
+            if name == "sub/a.jpg" {
+                // The worst moment: after the listing, before the next claim, the subfolder becomes a link.
+                XCTAssertEqual(rename(sub.path, inbox.appendingPathComponent("sub-old").path), 0)
+                XCTAssertNoThrow(try FileManager.default.createSymbolicLink(at: sub, withDestinationURL: records))
+            }
+            let target = work.appendingPathComponent(String(claimed.count)).path
+            XCTAssertEqual(place.withName { renameat(place.folder.fd, $0, AT_FDCWD, target) }, 0, name)
+            claimed.append(name)
+            return true
+        }
+        XCTAssertEqual(claimed, ["sub/a.jpg", "sub/b.jpg"])
+        XCTAssertEqual(try String(contentsOf: records.appendingPathComponent("b.jpg"), encoding: .utf8), "a signed revocation")
+        XCTAssertEqual(try String(contentsOf: work.appendingPathComponent("1"), encoding: .utf8), "picture b")
+        // And an inbox that is itself a link is not walked at all.
+        let linkedInbox = root.appendingPathComponent("linked-in")
+        try FileManager.default.createSymbolicLink(at: linkedInbox, withDestinationURL: records)
+        let found = Folders.discover(inbox: linkedInbox.path, settle: 0, now: Date())
+        guard case .unreadable(_, let why)? = found.first, found.count == 1 else { return XCTFail("\(found)") }
+        XCTAssertTrue(why.contains("link"), why)
     }
 
     func testAMoveAcrossFilesystemsStreamsTheFileAndKeepsRawNames() throws {
@@ -161,11 +207,42 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(expired.reasons.map(\.code), ["expired"])
         XCTAssertNil(expired.sanitized, "nothing unconsented is even sanitized")
         let text = try process("not-a-picture.jpg")
-        XCTAssertEqual(text.reasons.map(\.code), ["no_record"])
+        XCTAssertEqual(text.reasons.map(\.code), ["not_media", "no_record"], "not media, said first")
         let empty = root.appendingPathComponent("empty")
         _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
         XCTAssertEqual(
             stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code), ["empty"])
+    }
+
+    func testAFileThatChangesWhileInHandIsQuarantined() throws {
+        let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
+        let now = Timestamp.parse("2027-01-15T00:00:00Z")!
+        let registry = try Registry.load(
+            folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
+        for folder in ["in", "auth"] {
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(
+            at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
+        let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
+        try parsed.prepare(create: true)
+        for sample in ["demo-phone-photo.jpg", "demo-clip.mp4"] {
+            let copy = root.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.copyItem(at: Self.sampleMedia.appendingPathComponent(sample), to: copy)
+            var stages = Stages(config: parsed, registry: registry, now: now)
+            // A writer that still holds the file appends to it after the fingerprints were taken.
+            stages.afterFingerprints = {
+                let handle = try? FileHandle(forWritingTo: copy)
+                handle?.seekToEndOfFile()
+                handle?.write(Data("appended by a slow upload".utf8))
+                try? handle?.close()
+            }
+            let item = stages.process(asset: "c", path: RawPath(copy.path), original: sample)
+            XCTAssertEqual(item.reasons.first?.code, "changed", "\(sample): \(item.reasons)")
+            XCTAssertNil(item.sanitized, "\(sample): nothing is published from a file that changed")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [], "no temporary left")
     }
 
     func testLedgerChainFindsEditsAndGaps() throws {
