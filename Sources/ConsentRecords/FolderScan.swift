@@ -35,10 +35,8 @@ enum FolderScan {
         var path: [UInt8]
         var kind: Kind
         var size: Int64
-        /// `relative` as text: the name itself when it is UTF-8, else its escaped form.
-        var display: String {
-            String(validating: relative, as: UTF8.self) ?? Escape.display(relative)
-        }
+        /// `relative` as text; bytes that are not UTF-8 become U+FFFD (`relative` keeps them).
+        var display: String { String(decoding: relative, as: UTF8.self) }
     }
 
     /// Why an entry could not be listed or read, in words.

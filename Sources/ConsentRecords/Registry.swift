@@ -8,9 +8,13 @@ import Synchronization
 /// is used only to block: the fingerprints it names (so a check can say "this picture's record is invalid:
 /// WHY") and the authorizations it names (`blocks`, refused as if revoked now).
 public struct InvalidRecord: Error, Sendable, Equatable {
-    /// Its path in the authorizations folder ("old/x.json" in a subfolder); a name that is not UTF-8 is given
-    /// escaped. Print it through `Escape.display`.
+    /// Its path in the authorizations folder ("old/x.json" in a subfolder); bytes of a name that are not UTF-8
+    /// become U+FFFD here (`fileBytes` keeps them). Print `displayFile`, or `file` through `Escape.display`.
     public var file: String
+    /// The exact bytes of its path in the authorizations folder.
+    public var fileBytes: [UInt8]
+    /// `fileBytes` escaped for printing on one line (`Escape.display`): "REV-\xFF.json", "a\nb.json".
+    public var displayFile: String { Escape.display(fileBytes) }
     public var id: String?
     public var reason: String
     public var contentSHA256s: [String] = []
@@ -23,10 +27,11 @@ public struct InvalidRecord: Error, Sendable, Equatable {
     public var global: Bool = false
 
     public init(
-        file: String, id: String? = nil, reason: String, contentSHA256s: [String] = [], fileSHA256s: [String] = [],
-        blocks: [String] = [], global: Bool = false
+        file: String, fileBytes: [UInt8]? = nil, id: String? = nil, reason: String, contentSHA256s: [String] = [],
+        fileSHA256s: [String] = [], blocks: [String] = [], global: Bool = false
     ) {
         self.file = file
+        self.fileBytes = fileBytes ?? Array(file.utf8)
         self.id = id
         self.reason = reason
         self.contentSHA256s = contentSHA256s
@@ -208,7 +213,7 @@ public struct Registry: Sendable {
         func doubt(_ why: String, readable: Bool, paths: [[UInt8]] = []) -> (
             record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool
         ) {
-            (InvalidRecord(file: file, reason: why, global: !readable), paths, [entry.name], readable)
+            (InvalidRecord(file: file, fileBytes: entry.relative, reason: why, global: !readable), paths, [entry.name], readable)
         }
         switch entry.kind {
         case .regular:

@@ -71,6 +71,8 @@ struct Records: ParsableCommand {
         struct Report: Encodable {
             struct Bad: Encodable {
                 var file: String
+                /// The name escaped as the text report prints it (exact for bytes that are not UTF-8).
+                var fileEscaped: String
                 var id: String?
                 var reason: String
                 /// Authorization ids it blocks.
@@ -97,7 +99,8 @@ struct Records: ParsableCommand {
             let report = Report(
                 valid: registry.verifiedCount,
                 invalid: registry.invalid.map {
-                    .init(file: $0.file, id: $0.id, reason: $0.reason, blocks: $0.blocks, global: $0.global)
+                    .init(
+                        file: $0.file, fileEscaped: $0.displayFile, id: $0.id, reason: $0.reason, blocks: $0.blocks, global: $0.global)
                 },
                 warnings: warnings, folderWarnings: registry.warnings)
             if json {
@@ -109,7 +112,7 @@ struct Records: ParsableCommand {
                         bad.global
                         ? "names no authorization: nothing new is published until it is fixed or removed"
                         : "blocks " + bad.blocks.map(Escape.display).joined(separator: ", ")
-                    print("INVALID \(Escape.display(bad.file)): \(Escape.display(bad.reason)) [\(effect)]")
+                    print("INVALID \(bad.fileEscaped): \(Escape.display(bad.reason)) [\(effect)]")
                 }
                 for warning in report.warnings {
                     print("warning \(Escape.display(warning.id)): \(Escape.display(warning.warning))")

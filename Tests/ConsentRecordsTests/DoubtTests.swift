@@ -196,7 +196,9 @@ final class DoubtTests: XCTestCase {
         XCTAssertEqual(bytes.withUnsafeBytes { write(fd, $0.baseAddress!, bytes.count) }, bytes.count)
         close(fd)
         let registry = try lab.registry()
-        XCTAssertEqual(registry.invalid.map(\.file), ["REV-\\xFF\\xFE.json"])
+        XCTAssertEqual(registry.invalid.map(\.displayFile), ["REV-\\xFF\\xFE.json"])
+        XCTAssertEqual(registry.invalid.map(\.file), ["REV-\u{FFFD}\u{FFFD}.json"])
+        XCTAssertEqual(registry.invalid.map(\.fileBytes), [name])
         XCTAssertEqual(registry.invalid.first?.blocks, ["AUTH-5"])
         try assertBlocked(lab, "a name that is not UTF-8")
     }
