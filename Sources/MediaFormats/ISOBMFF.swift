@@ -50,6 +50,12 @@ public final class FileSource: Sendable {
     /// Nil when an fstat of the open descriptor shows the size, modification and status-change times it had when
     /// opened; otherwise a sentence saying what changed. (Catches any writer that changes the file in place;
     /// a file replaced by a rename is a different file, and this descriptor still reads the old one.)
+    /// How many names the open file has now (fstat on the descriptor, never on a path).
+    public var linkCount: Int {
+        var info = stat()
+        return fstat(fd, &info) == 0 ? Int(info.st_nlink) : 0
+    }
+
     public func changeSinceOpened() -> String? {
         var info = stat()
         guard fstat(fd, &info) == 0 else { return "the file could not be checked for changes: \(String(cString: strerror(errno)))" }

@@ -47,6 +47,10 @@ public struct MediaFile: Sendable {
     /// is done: a writer that changed it meanwhile makes what was read (fingerprints, sanitized copy) untrustworthy.
     public func changedSinceOpened() -> String? { source.changeSinceOpened() }
 
+    /// How many names the open file has (fstat on the descriptor): the pipeline reads only files with one, since
+    /// a second name is a way to change the bytes while they are in hand.
+    public var linkCount: Int { source.linkCount }
+
     /// Both fingerprints, from one read of the file (pictures are read whole once; ISO-BMFF media in one
     /// sequential pass, see `ISOMedia.fingerprints`).
     public func fingerprints() throws(MediaError) -> Fingerprints {

@@ -262,10 +262,10 @@ enum Folders {
         }
     }
 
-    /// The names in a folder, as raw bytes (a name need not be UTF-8), without "." and "..". Empty when the
-    /// folder cannot be read.
-    static func rawEntries(of folder: String) -> [[UInt8]] {
-        guard let directory = opendir(folder) else { return [] }
+    /// The names in a folder, as raw bytes (a name need not be UTF-8), without "." and "..". Nil when the
+    /// folder cannot be read (a missing folder has no names).
+    static func rawEntries(of folder: String) -> [[UInt8]]? {
+        guard let directory = opendir(folder) else { return errno == ENOENT ? [] : nil }
         defer { closedir(directory) }
         var names: [[UInt8]] = []
         while let entry = readdir(directory) {
@@ -278,7 +278,7 @@ enum Folders {
 
     /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).
     static func entries(of folder: String) -> [String] {
-        rawEntries(of: folder).map { String(decoding: $0, as: UTF8.self) }
+        (rawEntries(of: folder) ?? []).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A new opaque asset id: 128 random bits in hex.

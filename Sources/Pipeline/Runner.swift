@@ -125,7 +125,8 @@ public final class Runner: Sendable {
 
         // The sweep comes first: nothing in the inbox can delay a retraction.
         let inHand = Set(Folders.entries(of: config.work).filter { !$0.hasPrefix(".") })
-        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
+        let swept = try sweep(
+            registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun)
         // CPU stages on a concurrent queue, delivery on one serial queue. A file is claimed only when a slot is
@@ -251,8 +252,12 @@ public final class Runner: Sendable {
         }
         group.wait()
         summary.merge(collected.withLock { $0 })
-        // And once more at the end: a publication that recovery finished is checked like every other one.
-        try sweep(registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: [], summary: &summary)
+        // And once more at the end (a dry run changed nothing, so it has nothing more to see): a publication that
+        // recovery finished is checked like every other one.
+        if !dryRun {
+            try sweep(
+                registry: registry, ledger: ledger, dryRun: false, now: now, inHand: [], skip: swept, summary: &summary)
+        }
         return summary
     }
 
@@ -594,17 +599,28 @@ public final class Runner: Sendable {
     /// channel. Anything else is withdrawn with a reason: a stranger, a file whose ledger event is gone, a file
     /// that changed, a revoked, expired or doubtful consent. A live publication of this pipeline whose file is gone
     /// from publish is recorded as retracted too. `inHand`: assets in the work folder, which recovery finishes.
-    func sweep(registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, inHand: Set<String>, summary: inout RunSummary)
-        throws(PipelineError)
-    {
+    /// Returns the names it withdrew or could not withdraw, which a later sweep of the same run passes over.
+    @discardableResult
+    func sweep(
+        registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
+        summary: inout RunSummary
+    ) throws(PipelineError) -> Set<[UInt8]> {
+        var handled = Set<[UInt8]>()
         let live = try ledger?.livePublications() ?? [:]
         var present = Set<String>()
-        for raw in Folders.rawEntries(of: config.publish) {
+        // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
+        guard let names = Folders.rawEntries(of: config.publish) else {
+            throw PipelineError(
+                "cannot list the publish folder \(config.publish) to sweep it: \(String(cString: strerror(errno)))",
+                exitCode: 3)
+        }
+        for raw in names where !skip.contains(raw) {
             let name = String(decoding: raw, as: UTF8.self)
             if dryRun && raw.first == UInt8(ascii: ".") && name.hasSuffix(".tmp") && name.contains(".cg-") { continue }
             if inHand.contains(String(name.prefix(32))) { continue }
             let path = RawPath(config.publish).appending(raw)
-            guard String(validatingUTF8: name) != nil, Array(name.utf8) == raw, let publication = live[name] else {
+            guard Array(name.utf8) == raw, let publication = live[name] else {
+                handled.insert(raw)
                 try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
                 continue
             }
@@ -626,15 +642,20 @@ public final class Runner: Sendable {
                 registry: registry, now: now)
             if !decision.approved { reasons += decision.reasons.map { ($0.code, $0.description) } }
             if reasons.isEmpty { continue }
+            handled.insert(raw)
             try withdraw(
                 publication, from: path, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }
         for (name, publication) in live.sorted(by: { $0.key < $1.key })
-        where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset) {
+        where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset)
+            && !skip.contains(Array(name.utf8))
+        {
             let reasons = [("missing_from_publish", "its file is gone from the publish folder (removed by someone)")]
+            handled.insert(Array(name.utf8))
             try withdraw(
                 publication, from: nil, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }
+        return handled
     }
 
     /// Takes a publication offline: moved to `retracted`, or where that fails deleted from publish (its original

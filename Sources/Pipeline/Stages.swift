@@ -31,6 +31,11 @@ struct Stages: Sendable {
             return item
         }
         item.format = file.format
+        guard file.linkCount == 1 else {
+            item.reasons.append(
+                ("not_a_regular_file", "it has \(file.linkCount) names (a hard link made before the claim): never read"))
+            return item
+        }
         guard file.size > 0 else {
             item.reasons.append(("empty", "the file is empty"))
             return item

@@ -243,6 +243,14 @@ final class StageTests: XCTestCase {
             XCTAssertNil(item.sanitized, "\(sample): nothing is published from a file that changed")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [], "no temporary left")
+        // A second name made for the file before it was opened (after discovery looked): never read.
+        let claimed = root.appendingPathComponent("claimed")
+        try FileManager.default.copyItem(at: Self.sampleMedia.appendingPathComponent("demo-phone-photo.jpg"), to: claimed)
+        XCTAssertEqual(link(claimed.path, root.appendingPathComponent("second-name").path), 0)
+        let linked = Stages(config: parsed, registry: registry, now: now).process(
+            asset: "l", path: RawPath(claimed.path), original: "x")
+        XCTAssertEqual(linked.reasons.map(\.code), ["not_a_regular_file"])
+        XCTAssertNil(linked.fingerprints, "not read")
     }
 
     func testLedgerChainFindsEditsAndGaps() throws {
