@@ -58,13 +58,16 @@ public final class FileSource: Sendable {
 
     public func changeSinceOpened() -> String? {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return "the file could not be checked for changes: \(String(cString: strerror(errno)))" }
+        guard fstat(fd, &info) == 0 else {
+            return "the file could not be checked for changes: \(String(cString: strerror(errno)))"
+        }
         let now = Snapshot(info)
         guard now != opened else { return nil }
         let what =
             now.size != opened.size
             ? "size \(opened.size) -> \(now.size)"
-            : now.modifiedNanoseconds != opened.modifiedNanoseconds ? "its modification time changed" : "its status changed"
+            : now.modifiedNanoseconds != opened.modifiedNanoseconds
+                ? "its modification time changed" : "its status changed"
         return "the file changed while it was being processed (\(what))"
     }
 

@@ -60,7 +60,8 @@ enum ISOInspector {
             case "uuid":
                 // The 16-byte user type follows the size and type (a box too short for it is a vendor box too).
                 let user =
-                    box.headerSize >= 24 ? try source.read((box.offset + box.headerSize - 16)..<(box.offset + box.headerSize)) : []
+                    box.headerSize >= 24
+                    ? try source.read((box.offset + box.headerSize - 16)..<(box.offset + box.headerSize)) : []
                 if user == xmpUUID {
                     item("XMP", "XMP packet (uuid box)", nil)
                 } else {
@@ -90,8 +91,11 @@ enum ISOInspector {
                     if metadataEntries.contains(entry) { item("Track", "timed metadata or text track (\(entry))", nil) }
                     if trackHandler == "vide" {
                         for name in compressorNames(data) where !data[name].allSatisfy({ $0 == 0 }) {
-                            let text = data[(name.lowerBound + 1)..<min(name.upperBound, name.lowerBound + 1 + Int(data[name.lowerBound]))]
-                            item("Device", "compressor name (video sample entry)", String(decoding: text, as: UTF8.self))
+                            let text = data[
+                                (name.lowerBound + 1)..<min(
+                                    name.upperBound, name.lowerBound + 1 + Int(data[name.lowerBound]))]
+                            item(
+                                "Device", "compressor name (video sample entry)", String(decoding: text, as: UTF8.self))
                         }
                     }
                 }

@@ -157,7 +157,9 @@ struct ISOMedia {
             let data = try payload(stsd)
             if handler == "vide" {
                 let base = boxes[stsd].payload.lowerBound
-                compressorNames = ISOInspector.compressorNames(data).map { (base + $0.lowerBound)..<(base + $0.upperBound) }
+                compressorNames = ISOInspector.compressorNames(data).map {
+                    (base + $0.lowerBound)..<(base + $0.upperBound)
+                }
             }
             var at = 8
             while at + 8 <= data.count {
@@ -356,12 +358,14 @@ struct ISOMedia {
 
     /// `file_sha256` and `content_sha256` from one sequential read of the file, so both describe the same bytes:
     /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
-    /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read, after which
-    /// the file must show the same size and times as when it was opened.
+    /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
+    /// file must show the size and times it had when it was opened.
     func fingerprints() throws(MediaError) -> (file: String, content: String) {
         let streams = streams().map { $0.filter { !$0.isEmpty } }
         var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
-        let inOrder = streams.map { ranges in zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound } }
+        let inOrder = streams.map { ranges in
+            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
+        }
         // Every in-order stream's ranges, merged into one list by offset (ranges never overlap: see above).
         var pending: [(range: Range<Int>, stream: Int)] = []
         for (index, ranges) in streams.enumerated() where inOrder[index] {
@@ -387,7 +391,8 @@ struct ISOMedia {
         for (index, ranges) in streams.enumerated() where !inOrder[index] {
             for range in ranges { try source.hash(range, into: &hashers[index]) }
         }
-        if inOrder.contains(false), let change = source.changeSinceOpened() { throw .io(change) }
+        // The tables were read before this pass: a writer in between would make the two disagree.
+        if let change = source.changeSinceOpened() { throw .io(change) }
         return (fileHasher.finalize(), ISOMedia.combine(hashers.map { $0.finalizeBytes() }))
     }
 }
@@ -462,7 +467,8 @@ struct HEIFMeta {
         var seen: Set<String> = []
         for child in media.children[meta] where !["free", "skip"].contains(boxes[child].type) {
             guard seen.insert(boxes[child].type).inserted else {
-                throw fail("two \(boxes[child].type) boxes in the meta box (the second at offset \(boxes[child].offset))")
+                throw fail(
+                    "two \(boxes[child].type) boxes in the meta box (the second at offset \(boxes[child].offset))")
             }
         }
         guard let iinf = media.child(meta, "iinf") else { throw fail("no item information (iinf)") }

@@ -195,7 +195,9 @@ public enum ISOSanitizer {
         for track in media.tracks where track.keep { plan.zeros += track.compressorNames }
         if let trailer = media.structure.trailer {
             // A free box of zeros in its place: the output stays the same size and is whole boxes to its end.
-            let header = trailer.count <= Int(UInt32.max) ? Bytes.put(trailer.count, 4) + Array("free".utf8)
+            let header =
+                trailer.count <= Int(UInt32.max)
+                ? Bytes.put(trailer.count, 4) + Array("free".utf8)
                 : [0, 0, 0, 1] + Array("free".utf8) + Bytes.put(trailer.count, 8)
             plan.zeros.append(trailer)
             plan.patches.append((trailer.lowerBound, header))

@@ -180,7 +180,9 @@ final class HostileInputTests: XCTestCase {
         }
         var payloads: [(String, [UInt8])] = []
         for type in ["eXIf", "iTXt", "zTXt", "tEXt", "iCCP", "tIME", "prVt"] {
-            for count in 0..<10 { payloads.append((type, Array([0xFF, 0x00, 0x4D, 0x4D, 0x00, 0x2A, 0xFF, 0, 0, 8].prefix(count)))) }
+            for count in 0..<10 {
+                payloads.append((type, Array([0xFF, 0x00, 0x4D, 0x4D, 0x00, 0x2A, 0xFF, 0, 0, 8].prefix(count))))
+            }
         }
         // iTXt whose keyword is not UTF-8 (its decoded text is longer than its bytes).
         payloads.append(("iTXt", [0xFF, 0xFE, 0xFD, 0x00, 0x01]))
@@ -203,13 +205,19 @@ final class HostileInputTests: XCTestCase {
         let vp8 = chunk("VP8L", [0x2F, 0, 0, 0, 0])
         let variants: [[UInt8]] = [
             riff([], size: 0xFFFF_FFFF), riff([], size: 0), riff(vp8, size: 3),
-            riff(chunk("VP8X", [], size: 0xFFFF_FFF0)), riff(chunk("VP8X", []) + vp8), riff(chunk("VP8X", [0x08]) + vp8),
+            riff(chunk("VP8X", [], size: 0xFFFF_FFF0)), riff(chunk("VP8X", []) + vp8),
+            riff(chunk("VP8X", [0x08]) + vp8),
             riff(chunk("VP8X", [UInt8](repeating: 0, count: 10)) + chunk("EXIF", []) + vp8),
             riff(chunk("VP8X", [UInt8](repeating: 0, count: 10)) + chunk("EXIF", Array("Exif\0\0".utf8)) + vp8),
-            riff(chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9)) + chunk("ANIM", [0, 0]) + chunk("ANMF", [1, 2, 3])),
-            riff(chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9)) + chunk("ANMF", [UInt8](repeating: 0, count: 16))),
-            riff(chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9))
-                + chunk("ANMF", [UInt8](repeating: 0, count: 16) + chunk("VP8L", [0x2F], size: 0x7FFF_FFFF))),
+            riff(
+                chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9)) + chunk("ANIM", [0, 0])
+                    + chunk("ANMF", [1, 2, 3])),
+            riff(
+                chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9))
+                    + chunk("ANMF", [UInt8](repeating: 0, count: 16))),
+            riff(
+                chunk("VP8X", [0x02] + [UInt8](repeating: 0, count: 9))
+                    + chunk("ANMF", [UInt8](repeating: 0, count: 16) + chunk("VP8L", [0x2F], size: 0x7FFF_FFFF))),
             riff(vp8 + chunk("ICCP", [], size: 0xFFFF_FFFF)),
         ]
         for variant in variants { Self.exercise(variant) }
@@ -257,20 +265,29 @@ final class HostileInputTests: XCTestCase {
         variants.append(good + [0, 0, 0, 1] + Array("mdat".utf8) + [0xFF] + Self.be(0, 7))
         // Every table and full box with its payload cut to each length from 0 to 24 bytes.
         for type in ["mvhd", "tkhd", "mdhd", "hdlr", "stsd", "stsc", "stsz", "stco", "dref", "elst", "tref"] {
-            for keep in 0...24 { variants.append(M.movie(media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], truncating: type, to: keep)) }
+            for keep in 0...24 {
+                variants.append(
+                    M.movie(
+                        media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], truncating: type, to: keep))
+            }
         }
-        variants.append(M.movie(media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], count: "stsd", as: -1))
+        variants.append(
+            M.movie(media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], count: "stsd", as: -1))
         for variant in variants { _ = try Self.exerciseFile(variant, in: folder) }
         // Counts larger than their box, sample sizes whose product overflows, chunks outside the media data.
         var refused: [[UInt8]] = []
         for (type, count) in [("stco", 0x7FFF_FFFF), ("stsz", 0xFFFF_FFFF), ("stsc", 0x1000_0000)] {
-            refused.append(M.movie(media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], count: type, as: count))
+            refused.append(
+                M.movie(media: media, tracks: [.init(chunks: [0, 2000], sampleSize: 2000)], count: type, as: count))
         }
-        refused.append(M.movie(media: media, tracks: [.init(chunks: [0], sampleSize: 0x7FFF_FFFF, samplesPerChunk: 0x7FFF_FFFF)]))
+        refused.append(
+            M.movie(media: media, tracks: [.init(chunks: [0], sampleSize: 0x7FFF_FFFF, samplesPerChunk: 0x7FFF_FFFF)]))
         refused.append(M.movie(media: media, tracks: [.init(chunks: [3999], sampleSize: 2)]))
         refused.append(M.movie(media: media, tracks: [.init(chunks: [-40], sampleSize: 2)]))
         for (index, variant) in refused.enumerated() {
-            if case .success = try Self.exerciseFile(variant, in: folder) { XCTFail("damaged table \(index) was accepted") }
+            if case .success = try Self.exerciseFile(variant, in: folder) {
+                XCTFail("damaged table \(index) was accepted")
+            }
         }
     }
 
@@ -301,7 +318,8 @@ final class HostileInputTests: XCTestCase {
         // Truncated iloc, iinf, pitm, ipma and iref boxes, and second copies of them.
         for type in ["iloc", "iinf", "pitm", "ipma", "iref", "infe", "hdlr"] {
             for keep in 0...12 {
-                _ = try Self.exerciseFile(H.file(data: data, items: [(1, "hvc1", [(0, 1000)])], truncating: type, to: keep), in: folder)
+                _ = try Self.exerciseFile(
+                    H.file(data: data, items: [(1, "hvc1", [(0, 1000)])], truncating: type, to: keep), in: folder)
             }
         }
         for type in ["iloc", "iref", "iinf", "idat", "pitm"] {

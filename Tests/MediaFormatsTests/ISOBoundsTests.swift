@@ -63,7 +63,9 @@ final class ISOBoundsTests: XCTestCase {
             [.init(chunks: [0, 0], sampleSize: 10)],
         ]
         for tracks in cases {
-            XCTAssertThrowsError(try MediaFile(path: try write(SyntheticMovie.movie(media: media, tracks: tracks))).fingerprints()) {
+            XCTAssertThrowsError(
+                try MediaFile(path: try write(SyntheticMovie.movie(media: media, tracks: tracks))).fingerprints()
+            ) {
                 error in
                 XCTAssertTrue("\(error)".contains("chunk ranges overlap"), "\(error)")
             }
@@ -82,10 +84,14 @@ final class ISOBoundsTests: XCTestCase {
     /// The one-pass fingerprints have the values the two-pass definition gives, and the values recorded for the demo.
     func testOnePassFingerprintsKeepTheirDefinition() throws {
         let recorded = [
-            "demo-clip.mp4": ("589624b612a59c21ba7a06f9811b80e1ea02ac92568d3d051a558a28e339a983",
-                "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47"),
-            "demo-phone-photo.heic": ("1dc8e3b32e8c73cc3bc15b593385ccc8540fd10e730aca61430b431b8b6b388a",
-                "f33a27602b3ba7c7500a05275035ae6c1d4b8889126a68ca66e8d91c98983cfa"),
+            "demo-clip.mp4": (
+                "589624b612a59c21ba7a06f9811b80e1ea02ac92568d3d051a558a28e339a983",
+                "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47"
+            ),
+            "demo-phone-photo.heic": (
+                "1dc8e3b32e8c73cc3bc15b593385ccc8540fd10e730aca61430b431b8b6b388a",
+                "f33a27602b3ba7c7500a05275035ae6c1d4b8889126a68ca66e8d91c98983cfa"
+            ),
         ]
         for (name, expected) in recorded {
             let path = Fixtures.sampleMedia.appendingPathComponent(name).path
@@ -102,7 +108,10 @@ final class ISOBoundsTests: XCTestCase {
         let media = (0..<9000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let layouts: [[SyntheticMovie.Track]] = [
             [.init(chunks: [6000, 3000, 0], sampleSize: 3000)],
-            [.init(chunks: [0, 4000, 8000], sampleSize: 1000), .init(handler: "soun", chunks: [1000, 5000], sampleSize: 3000)],
+            [
+                .init(chunks: [0, 4000, 8000], sampleSize: 1000),
+                .init(handler: "soun", chunks: [1000, 5000], sampleSize: 3000),
+            ],
         ]
         for tracks in layouts {
             let path = try write(SyntheticMovie.movie(media: media, tracks: tracks))
@@ -157,7 +166,8 @@ final class ISOBoundsTests: XCTestCase {
         for track in media.tracks where track.handler == "vide" {
             for field in track.compressorNames {
                 let text = Array(name.utf8)
-                bytes.replaceSubrange(field, with: [UInt8(text.count)] + text + [UInt8](repeating: 0, count: 31 - text.count))
+                bytes.replaceSubrange(
+                    field, with: [UInt8(text.count)] + text + [UInt8](repeating: 0, count: 31 - text.count))
                 planted += 1
             }
         }
@@ -194,7 +204,8 @@ final class ISOBoundsTests: XCTestCase {
         XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
         XCTAssertEqual(try framemd5(input), try framemd5(output))
         XCTAssertEqual(
-            try MediaFile(path: input).fingerprints().contentSHA256, try MediaFile(path: output).fingerprints().contentSHA256)
+            try MediaFile(path: input).fingerprints().contentSHA256,
+            try MediaFile(path: output).fingerprints().contentSHA256)
 
         // The outside judges: exiftool-based leakcheck and the needle search (CompressorName is one of its tags).
         _ = try Fixtures.requireTool("exiftool")
@@ -213,10 +224,12 @@ final class ISOBoundsTests: XCTestCase {
     /// The verifier, not only the sanitizer, insists on a blank compressor name.
     func testVerificationRefusesACompressorName() throws {
         let media = [UInt8](repeating: 1, count: 2000)
-        let named = SyntheticMovie.movie(media: media, tracks: [.init(chunks: [0], sampleSize: 2000, compressorName: "DJI AVC")])
+        let named = SyntheticMovie.movie(
+            media: media, tracks: [.init(chunks: [0], sampleSize: 2000, compressorName: "DJI AVC")])
         let path = try write(named)
         let content = try XCTUnwrap(try MediaFile(path: path).fingerprints().contentSHA256)
-        XCTAssertThrowsError(try ISOSanitizer.verify(path: path, size: named.count, expectedContent: content)) { error in
+        XCTAssertThrowsError(try ISOSanitizer.verify(path: path, size: named.count, expectedContent: content)) {
+            error in
             XCTAssertTrue("\(error)".contains("compressor name") || "\(error)".contains("unused bytes"), "\(error)")
         }
     }

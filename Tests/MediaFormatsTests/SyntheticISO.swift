@@ -71,7 +71,8 @@ enum SyntheticMovie {
         "mp4a", SyntheticISO.zeros(6) + [0, 1] + SyntheticISO.zeros(8) + [0, 2, 0, 16, 0, 0, 0, 0, 0xAC, 0x44, 0, 0])
 
     static func movie(
-        media: [UInt8], tracks: [Track], truncating type: String? = nil, to keep: Int = 0, count countType: String? = nil,
+        media: [UInt8], tracks: [Track], truncating type: String? = nil, to keep: Int = 0,
+        count countType: String? = nil,
         as count: Int = 0
     ) -> [UInt8] {
         typealias I = SyntheticISO
@@ -84,10 +85,12 @@ enum SyntheticMovie {
             let entry = track.handler == "vide" ? visualEntry(compressorName: track.compressorName) : audioEntry
             let stbl = I.box(
                 "stbl",
-                I.full("stsd", I.be(1, 4) + entry, edit) + I.full("stts", I.be(1, 4) + I.be(samples, 4) + I.be(1, 4), edit)
+                I.full("stsd", I.be(1, 4) + entry, edit)
+                    + I.full("stts", I.be(1, 4) + I.be(samples, 4) + I.be(1, 4), edit)
                     + I.full("stsc", I.be(1, 4) + I.be(1, 4) + I.be(track.samplesPerChunk, 4) + I.be(1, 4), edit)
                     + I.full("stsz", I.be(track.sampleSize, 4) + I.be(samples, 4), edit)
-                    + I.full("stco", I.be(track.chunks.count, 4) + track.chunks.flatMap { I.be(mediaOffset + $0, 4) }, edit),
+                    + I.full(
+                        "stco", I.be(track.chunks.count, 4) + track.chunks.flatMap { I.be(mediaOffset + $0, 4) }, edit),
                 edit)
             let header =
                 track.handler == "vide" ? I.full("vmhd", I.zeros(8), flags: 1, edit) : I.full("smhd", I.zeros(4), edit)
@@ -98,7 +101,8 @@ enum SyntheticMovie {
                     + I.full("hdlr", I.zeros(4) + Array(track.handler.utf8) + I.zeros(12) + [0], edit)
                     + I.box("minf", header + dinf + stbl, edit), edit)
             let tkhd = I.full("tkhd", I.zeros(8) + I.be(index + 1, 4) + I.zeros(68), flags: 3, edit)
-            let edts = I.box("edts", I.full("elst", I.be(1, 4) + I.be(1000, 4) + I.zeros(4) + [0, 1, 0, 0], edit), edit)
+            let edts = I.box(
+                "edts", I.full("elst", I.be(1, 4) + I.be(1000, 4) + I.zeros(4) + [0, 1, 0, 0], edit), edit)
             traks += I.box("trak", tkhd + edts + mdia, edit)
         }
         let moov = I.box("moov", I.full("mvhd", I.zeros(96), edit) + traks, edit)
@@ -150,7 +154,8 @@ enum SyntheticHEIF {
                 children += I.box(target, target == "iref" ? I.zeros(4) : I.zeros(8), edit)
             }
             if case .truncate("iref", _) = edit {
-                children += I.full("iref", I.be(12, 4) + Array("thmb".utf8) + I.be(2, 2) + I.be(1, 2) + I.be(1, 2), edit)
+                children += I.full(
+                    "iref", I.be(12, 4) + Array("thmb".utf8) + I.be(2, 2) + I.be(1, 2) + I.be(1, 2), edit)
             }
             return I.full("meta", children)
         }
