@@ -58,12 +58,14 @@ struct Check: ParsableCommand {
             throw ExitCode(2)
         }
         var fallback: (authorizations: String, trust: String)? = nil
+        var zone: TimeZone? = nil
         var channel = self.channel ?? ""
         var sanitizeOptions = SanitizeOptions()
         if let pipeline {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
                 fallback = (config.authorizations, config.trust)
+                zone = config.timeZone
                 channel = config.channel
                 sanitizeOptions = SanitizeOptions(
                     keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode)
@@ -72,7 +74,7 @@ struct Check: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let registry = try sources.registry(now: now, command: "check", fallback: fallback)
+        let registry = try sources.registry(now: now, command: "check", fallback: fallback, fallbackTimeZone: zone)
         let inspection = media.inspect()
         let decision = ConsentPolicy.decide(
             contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,

@@ -27,14 +27,15 @@ struct RecordSources: ParsableArguments {
 
     /// The registry, or exit 2 with the configuration error. `fallback` supplies the folder and trust file
     /// (from a pipeline) when they were not given.
-    func registry(now: Date, command: String, fallback: (authorizations: String, trust: String)? = nil) throws
-        -> Registry
-    {
+    func registry(
+        now: Date, command: String, fallback: (authorizations: String, trust: String)? = nil,
+        fallbackTimeZone: TimeZone? = nil
+    ) throws -> Registry {
         guard let folder = authorizations ?? fallback?.authorizations, let trustFile = trust ?? fallback?.trust else {
             Output.error("\(command): give --authorizations DIR and --trust FILE")
             throw ExitCode(2)
         }
-        let zone = try zone()
+        let zone = timeZone == nil ? (fallbackTimeZone ?? Registry.utc) : try zone()
         do {
             let store = try TrustStore.load(path: trustFile)
             return try Registry.load(folder: folder, trust: store, now: now, timeZone: zone)
