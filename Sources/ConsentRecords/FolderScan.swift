@@ -121,7 +121,8 @@ enum FolderScan {
     static func read(_ path: [UInt8], limit: Int) -> Result<[UInt8], Failure> {
         let fd = open(cString(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            return .failure(Failure(errno == ELOOP ? "a symbolic link (never followed)" : "cannot be read: \(errnoText())"))
+            return .failure(
+                Failure(errno == ELOOP ? "a symbolic link (never followed)" : "cannot be read: \(errnoText())"))
         }
         defer { close(fd) }
         var info = stat()

@@ -19,8 +19,11 @@ struct LenientScan {
         var ids: [String] = []
         var targets: [String] = []
         func note(type: String) {
-            if type.contains("revocation") { kind = .revocation }
-            else if type.contains("authorization") && kind == .unknown { kind = .authorization }
+            if type.contains("revocation") {
+                kind = .revocation
+            } else if type.contains("authorization") && kind == .unknown {
+                kind = .authorization
+            }
         }
         var texts: [[UInt8]] = names
         for bytes in contents {
@@ -89,7 +92,9 @@ struct LenientScan {
         if let id = known[token] { return [id] }
         var found: [String] = []
         var candidate = Substring(token)
-        while let first = candidate.first, first == "." || first == "-" || first == "_" { candidate = candidate.dropFirst() }
+        while let first = candidate.first, first == "." || first == "-" || first == "_" {
+            candidate = candidate.dropFirst()
+        }
         while !candidate.isEmpty {
             if let id = known[String(candidate)] { found.append(id) }
             if let range = candidate.range(of: "-revoked"), let id = known[String(candidate[..<range.lowerBound])] {

@@ -285,7 +285,8 @@ public enum RecordParser {
             // The same rule as an authorization's channels: a revocation for "Instagram " must not silently
             // leave "instagram" published.
             for channel in list where !isValidChannel(channel) {
-                throw RecordError(reason: "scope channel \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _)")
+                throw RecordError(
+                    reason: "scope channel \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _)")
             }
             channels = list
         default:

@@ -134,7 +134,8 @@ public struct Registry: Sendable {
         let entries: [FolderScan.Entry]
         switch FolderScan.list(folderBytes, relative: [], followLink: true) {
         case .success(let list): entries = list
-        case .failure(let failure): throw RecordError(reason: "cannot list the authorizations folder \(folder): \(failure.why)")
+        case .failure(let failure):
+            throw RecordError(reason: "cannot list the authorizations folder \(folder): \(failure.why)")
         }
         var registry = Registry()
         registry.timeZone = timeZone
@@ -185,15 +186,22 @@ public struct Registry: Sendable {
             var record = doubt.record
             var contents: [[UInt8]] = []
             var readable = doubt.readable
-            for path in doubt.paths {
+            for (index, path) in doubt.paths.enumerated() where readable {
                 guard budget > 0 else {
                     readable = false
                     record.reason += "; not scanned for ids (over \(maxDoubtBytes) bytes of invalid entries)"
                     break
                 }
-                if case .success(let bytes) = FolderScan.read(path, limit: min(RecordVerifier.maxRecordBytes, budget)) {
+                switch FolderScan.read(path, limit: min(RecordVerifier.maxRecordBytes, budget)) {
+                case .success(let bytes):
                     budget -= bytes.count
                     contents.append(bytes)
+                case .failure(let failure):
+                    // The entry itself must be scanned; a signature beside it may be absent.
+                    if index == 0 || FolderScan.exists(path) {
+                        readable = false
+                        record.reason += "; cannot be scanned for ids: \(failure.why)"
+                    }
                 }
             }
             let scan = LenientScan(contents: contents, names: doubt.names, known: known)
@@ -213,7 +221,10 @@ public struct Registry: Sendable {
         func doubt(_ why: String, readable: Bool, paths: [[UInt8]] = []) -> (
             record: InvalidRecord, paths: [[UInt8]], names: [[UInt8]], readable: Bool
         ) {
-            (InvalidRecord(file: file, fileBytes: entry.relative, reason: why, global: !readable), paths, [entry.name], readable)
+            (
+                InvalidRecord(file: file, fileBytes: entry.relative, reason: why, global: !readable), paths,
+                [entry.name], readable
+            )
         }
         switch entry.kind {
         case .regular:
@@ -230,18 +241,24 @@ public struct Registry: Sendable {
                 why = "not a record file (records are NAME.json, signed in NAME.json.minisig)"
             }
             if entry.size > RecordVerifier.maxRecordBytes {
-                return [doubt(why + "; \(entry.size) bytes, over \(RecordVerifier.maxRecordBytes): not read", readable: false)]
+                return [
+                    doubt(
+                        why + "; \(entry.size) bytes, over \(RecordVerifier.maxRecordBytes): not read", readable: false)
+                ]
             }
             // Its signature beside it (if any) is read with it.
             return [doubt(why, readable: true, paths: [entry.path, entry.path + Array(".minisig".utf8)])]
         case .directory:
             guard depth < Registry.maxNestedDepth else {
-                return [doubt("a folder nested more than \(Registry.maxNestedDepth) deep: not scanned", readable: false)]
+                return [
+                    doubt("a folder nested more than \(Registry.maxNestedDepth) deep: not scanned", readable: false)
+                ]
             }
             let list: [FolderScan.Entry]
             switch FolderScan.list(entry.path, relative: entry.relative, followLink: false) {
             case .success(let entries): list = entries
-            case .failure(let failure): return [doubt("a folder that cannot be listed: \(failure.why)", readable: false)]
+            case .failure(let failure):
+                return [doubt("a folder that cannot be listed: \(failure.why)", readable: false)]
             }
             guard !list.isEmpty else {
                 return [doubt("an empty folder in the authorizations folder", readable: false)]

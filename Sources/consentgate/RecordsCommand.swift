@@ -12,7 +12,8 @@ struct RecordSources: ParsableArguments {
     func zone() throws -> TimeZone {
         guard let timeZone else { return Registry.utc }
         guard let zone = TimeZone(identifier: timeZone) else {
-            throw ValidationError("--time-zone \(Escape.display(timeZone)) is not a known time zone (e.g. Europe/Paris)")
+            throw ValidationError(
+                "--time-zone \(Escape.display(timeZone)) is not a known time zone (e.g. Europe/Paris)")
         }
         return zone
     }
@@ -101,7 +102,8 @@ struct Records: ParsableCommand {
                 valid: registry.verifiedCount,
                 invalid: registry.invalid.map {
                     .init(
-                        file: $0.file, fileEscaped: $0.displayFile, id: $0.id, reason: $0.reason, blocks: $0.blocks, global: $0.global)
+                        file: $0.file, fileEscaped: $0.displayFile, id: $0.id, reason: $0.reason, blocks: $0.blocks,
+                        global: $0.global)
                 },
                 warnings: warnings, folderWarnings: registry.warnings)
             if json {

@@ -50,7 +50,8 @@ struct Revoke: ParsableCommand {
                 for channel in list where !RecordParser.isValidChannel(channel) {
                     throw RecordError(
                         reason:
-                            "--channels: \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _, comma-separated)")
+                            "--channels: \"\(channel)\" is not a valid channel name (a-z, 0-9, - and _, comma-separated)"
+                    )
                 }
                 guard Set(list).count == list.count else { throw RecordError(reason: "--channels repeats a channel") }
                 scope = list

@@ -32,22 +32,35 @@ final class DoubtTests: XCTestCase {
     func testInvalidRevocationsBlockTheirAuthorization() throws {
         let good = Self.revocation
         let variants: [(String, String, [UInt8], Bool)] = [
-            ("a day, not an RFC 3339 time", "REV-5.json",
-                Array(good.replacingOccurrences(of: "2026-05-01T09:00:00Z", with: "2026-05-01").utf8), true),
-            ("an unknown field", "REV-5.json",
-                Array(good.replacingOccurrences(of: "\"scope\"", with: "\"note\": \"x\", \"scope\"").utf8), true),
+            (
+                "a day, not an RFC 3339 time", "REV-5.json",
+                Array(good.replacingOccurrences(of: "2026-05-01T09:00:00Z", with: "2026-05-01").utf8), true
+            ),
+            (
+                "an unknown field", "REV-5.json",
+                Array(good.replacingOccurrences(of: "\"scope\"", with: "\"note\": \"x\", \"scope\"").utf8), true
+            ),
             ("no signature", "REV-5.json", Array(good.utf8), false),
             ("trailing garbage", "REV-5.json", Array((good + " }x").utf8), true),
-            ("duplicate keys", "REV-5.json",
-                Array(good.replacingOccurrences(of: "\"scope\"", with: "\"authorization\": \"AUTH-6\", \"scope\"").utf8),
-                true),
-            ("a wrong type for the channels", "REV-5.json",
-                Array(good.replacingOccurrences(of: "\"all\"", with: "[1, 2]").utf8), true),
-            ("an invalid channel name", "REV-5.json",
-                Array(good.replacingOccurrences(of: "\"all\"", with: "[\"Web Site\"]").utf8), true),
-            ("bytes that are not UTF-8", "REV-5.json",
+            (
+                "duplicate keys", "REV-5.json",
+                Array(
+                    good.replacingOccurrences(of: "\"scope\"", with: "\"authorization\": \"AUTH-6\", \"scope\"").utf8),
+                true
+            ),
+            (
+                "a wrong type for the channels", "REV-5.json",
+                Array(good.replacingOccurrences(of: "\"all\"", with: "[1, 2]").utf8), true
+            ),
+            (
+                "an invalid channel name", "REV-5.json",
+                Array(good.replacingOccurrences(of: "\"all\"", with: "[\"Web Site\"]").utf8), true
+            ),
+            (
+                "bytes that are not UTF-8", "REV-5.json",
                 Array(good.replacingOccurrences(of: "}", with: ", \"recorded_by\": \"").utf8) + [0xC3, 0x28]
-                    + Array("\"}".utf8), true),
+                    + Array("\"}".utf8), true
+            ),
             ("a file name that is not its id", "REV-6.json", Array(good.utf8), true),
             ("a hidden name", ".AUTH-5-revoked.json", Array(good.utf8), true),
             ("an upper-case extension", "REV-5.JSON", Array(good.utf8), true),
@@ -142,7 +155,8 @@ final class DoubtTests: XCTestCase {
             registry: try lab.registry(now: now), now: now, newPublication: true)
         XCTAssertFalse(decision.approved)
         XCTAssertEqual(decision.reasons.map(\.code), ["invalid_record", "invalid_record"])
-        XCTAssertTrue(decision.reasons.contains(.heldByInvalidRecord(file: "scan.txt", why: registry.invalid[1].reason)))
+        XCTAssertTrue(
+            decision.reasons.contains(.heldByInvalidRecord(file: "scan.txt", why: registry.invalid[1].reason)))
     }
 
     func testLinksPipesAndHugeFilesAreNeverReadAndAreGlobal() throws {

@@ -36,7 +36,8 @@ final class RecordRulesTests: XCTestCase {
             registry.invalid.first?.reason.contains("first saw this record on 2026-06-01") ?? false,
             "\(registry.invalid)")
         XCTAssertEqual(
-            Set(registry.sightings), [
+            Set(registry.sightings),
+            [
                 RecordSighting(file: "AUTH-OLD.json", sha256: oldHash),
                 RecordSighting(
                     file: "AUTH-BACKDATED.json",
@@ -113,7 +114,8 @@ final class RecordRulesTests: XCTestCase {
     }
 
     let hash = String(repeating: "ab", count: 32)
-    func authorization(_ extra: String = "", effective: String = "2026-01-01", expires: String = "2027-01-01") -> String {
+    func authorization(_ extra: String = "", effective: String = "2026-01-01", expires: String = "2027-01-01") -> String
+    {
         """
         {"type": "consentgate.authorization/v1", "id": "AUTH-1", "subject": "P-1", "purposes": ["marketing"], \
         "channels": ["website"], "assets": [{"content_sha256": "\(hash)"}], "effective": "\(effective)", \
@@ -177,8 +179,8 @@ final class RecordRulesTests: XCTestCase {
         XCTAssertEqual(Escape.display("evil\u{202E}gnp.json"), "evil\\u{202E}gnp.json")
         XCTAssertEqual(Escape.display("café 写真"), "café 写真")
         XCTAssertEqual(Escape.display([0x61, 0xFF, 0xC3, 0xA9, 0xC3, 0x0A, 0xE2, 0x82]), "a\\xFFé\\xC3\\n\\xE2\\x82")
-        XCTAssertEqual(Escape.display([0xC0, 0xAF, 0xED, 0xA0, 0x80]), "\\xC0\\xAF\\xED\\xA0\\x80", "overlong, surrogate")
+        XCTAssertEqual(
+            Escape.display([0xC0, 0xAF, 0xED, 0xA0, 0x80]), "\\xC0\\xAF\\xED\\xA0\\x80", "overlong, surrogate")
         XCTAssertFalse(Escape.display(Array("x\u{85}y\u{2028}z".utf8)).contains { $0.isNewline })
     }
 }
-

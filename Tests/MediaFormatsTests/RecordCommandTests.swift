@@ -45,7 +45,9 @@ final class RecordCommandTests: XCTestCase {
     }
 
     func check(_ channel: String = "website") throws -> (status: Int32, codes: [String], text: String) {
-        let outcome = try cg(["check", photo, "--channel", channel, "--authorizations", auth, "--trust", trust, "--json"])
+        let outcome = try cg([
+            "check", photo, "--channel", channel, "--authorizations", auth, "--trust", trust, "--json",
+        ])
         let report = (try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [String: Any] ?? [:]
         let codes = (report["reasons"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
         return (outcome.status, codes, outcome.text + outcome.stderr)
@@ -74,7 +76,8 @@ final class RecordCommandTests: XCTestCase {
         XCTAssertFalse(outcome.text.utf8.contains(0x1B), "no terminal escape reaches the terminal")
         XCTAssertTrue(outcome.text.contains("nothing new is published until it is fixed or removed"), outcome.text)
         // As data, the JSON report keeps the name (JSON escapes it).
-        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: try verify(json: true).stdout) as? [String: Any])
+        let report = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: try verify(json: true).stdout) as? [String: Any])
         let files = (report["invalid"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
         XCTAssertTrue(files.contains(lying), "\(files)")
         XCTAssertTrue((report["invalid"] as? [[String: Any]] ?? []).allSatisfy { $0["global"] as? Bool == true })
@@ -93,8 +96,11 @@ final class RecordCommandTests: XCTestCase {
         // Someone "corrects" the revocation's time to a day: it no longer verifies, and still blocks AUTH-1.
         let path = (auth as NSString).appendingPathComponent("REV-1.json")
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        try text.replacingOccurrences(of: #""received_at": "(\d{4}-\d{2}-\d{2})T[^"]*""#, with: "\"received_at\": \"$1\"", options: .regularExpression)
-            .write(toFile: path, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: #""received_at": "(\d{4}-\d{2}-\d{2})T[^"]*""#, with: "\"received_at\": \"$1\"",
+            options: .regularExpression
+        )
+        .write(toFile: path, atomically: true, encoding: .utf8)
         let outcome = try verify()
         XCTAssertEqual(outcome.status, 1)
         XCTAssertTrue(outcome.text.contains("INVALID REV-1.json: "), outcome.text)
