@@ -26,18 +26,26 @@ public struct RawPath: Sendable, Hashable {
 public final class Directory: Sendable {
     public let fd: Int32
 
-    /// Opens `name` inside `parent` (or a path, with `parent` nil) as a folder, never through a link.
-    init?(_ name: [UInt8], in parent: Directory?) {
+    /// Opens `name` inside `parent` (or a path, with `parent` nil) as a folder, never through a link (with
+    /// `followLinks`, links in the path are followed; where the folder really is is then `location`).
+    init?(_ name: [UInt8], in parent: Directory?, followLinks: Bool = false) {
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW)
         let fd = (name + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) {
-                openat(parent?.fd ?? AT_FDCWD, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            }
+            buffer.withMemoryRebound(to: CChar.self) { openat(parent?.fd ?? AT_FDCWD, $0.baseAddress!, flags) }
         }
         guard fd >= 0 else { return nil }
         self.fd = fd
     }
 
     deinit { close(fd) }
+
+    /// Where the open folder is now (the kernel's name for it), or nil where /proc is not mounted.
+    var location: String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// The names in it, as raw bytes, without "." and "..".
     func names() -> [[UInt8]]? {
@@ -47,6 +55,8 @@ public final class Directory: Sendable {
             return nil
         }
         defer { closedir(directory) }
+        // The copy shares the folder's read position with `fd`: start from the beginning every time.
+        rewinddir(directory)
         var names: [[UInt8]] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
@@ -111,7 +121,14 @@ enum Folders {
             _ = try visit(.unreadable(RawPath(inbox), why: "cannot open the inbox: \(why)"))
             return
         }
-        _ = try walk(root, path: RawPath(inbox), relative: [], depth: 0, settle: settle, now: now, visit: visit)
+        try discover(root, path: inbox, settle: settle, now: now, visit: visit)
+    }
+
+    /// The same, from an inbox already open (the run's held folder).
+    static func discover(
+        _ root: Directory, path: String, settle: TimeInterval, now: Date, visit: (Found) throws -> Bool
+    ) rethrows {
+        _ = try walk(root, path: RawPath(path), relative: [], depth: 0, settle: settle, now: now, visit: visit)
     }
 
     /// What one directory entry is, from fstatat on the open folder (never following a link, never opening the

@@ -159,8 +159,10 @@ public struct PipelineConfig: Sendable {
     /// SPEC §1: the folders, the work folder, the authorizations folder, the ledger and the trust file must be
     /// distinct and none may lie inside another, compared after resolving links (a publish folder that is a link
     /// into the archive would publish originals). Run at load and again before each pass (links can appear later).
-    func checkLayout(fail: (String) -> PipelineError) throws(PipelineError) {
-        let resolved = places.map { (key: $0.key, given: $0.path, real: PipelineConfig.resolveLinks($0.path)) }
+    func checkLayout(real: [String: String] = [:], fail: (String) -> PipelineError) throws(PipelineError) {
+        let resolved = places.map {
+            (key: $0.key, given: $0.path, real: real[$0.key] ?? PipelineConfig.resolveLinks($0.path))
+        }
         func inside(_ child: String, _ parent: String) -> Bool {
             child == parent || parent == "/" || child.hasPrefix(parent + "/")
         }
@@ -192,6 +194,34 @@ public struct PipelineConfig: Sendable {
             rest.append((existing as NSString).lastPathComponent)
             existing = parent
         }
+    }
+
+    /// Opens the folders a run works in, once, and checks the layout against where those open folders really are
+    /// (from the descriptors, not the names), so that what was checked is what is used: a folder renamed or
+    /// swapped for a link after this point changes nothing. The returned configuration names each folder through
+    /// its descriptor (`/proc/self/fd/N`, which Linux resolves to the open folder itself).
+    public func hold() throws(PipelineError) -> (PipelineConfig, HeldFolders) {
+        var opened: [String: Directory] = [:]
+        var real: [String: String] = [:]
+        var held = self
+        for (key, path) in places where key.hasPrefix("folders.") || key == "work" {
+            guard let folder = Directory(Array(path.utf8), in: nil, followLinks: true) else {
+                throw PipelineError("\(file): cannot open \(key) \(path): \(String(cString: strerror(errno)))")
+            }
+            opened[key] = folder
+            guard let location = folder.location else {
+                throw PipelineError("\(file): cannot tell where \(key) \(path) is (is /proc mounted?)")
+            }
+            real[key] = location
+        }
+        try checkLayout(real: real) { PipelineError("\(file): \($0)") }
+        func via(_ key: String) -> String { "/proc/self/fd/\(opened[key]!.fd)" }
+        held.publish = via("folders.publish")
+        held.quarantine = via("folders.quarantine")
+        held.archive = via("folders.archive")
+        held.retracted = via("folders.retracted")
+        held.work = via("work")
+        return (held, HeldFolders(inbox: opened["folders.inbox"]!, others: Array(opened.values)))
     }
 
     /// Checks what must exist and creates ConsentGate's own folders (quarantine, archive, retracted: 0700).
@@ -242,5 +272,15 @@ public struct PipelineConfig: Sendable {
         guard manager.isWritableFile(atPath: ledgerFolder) else {
             throw PipelineError("\(file): the ledger's folder \(ledgerFolder) is not writable")
         }
+    }
+}
+
+/// The folders of one run, held open for as long as it lasts.
+public final class HeldFolders: Sendable {
+    let inbox: Directory
+    let others: [Directory]
+    init(inbox: Directory, others: [Directory]) {
+        self.inbox = inbox
+        self.others = others
     }
 }

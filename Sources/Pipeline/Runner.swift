@@ -110,7 +110,22 @@ public final class Runner: Sendable {
         -> RunSummary
     {
         try config.prepare(create: !dryRun)
-        // A dry run takes no lock and writes nothing; it only reads the inbox, the records and an existing ledger.
+        // A dry run takes no lock and writes nothing; it only reads the inbox, the records and an existing ledger
+        // (and its folders need not exist yet).
+        if dryRun {
+            return try pass(dryRun: true, now: now, secondLook: secondLook, inbox: nil, shouldStop: shouldStop)
+        }
+        // Every folder is opened once and used through its descriptor for the whole run (see `hold`).
+        let (held, folders) = try config.hold()
+        return try withExtendedLifetime(folders) { () throws(PipelineError) -> RunSummary in
+            try Runner(config: held, progress: progress).pass(
+                dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, shouldStop: shouldStop)
+        }
+    }
+
+    func pass(
+        dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, shouldStop: @Sendable () -> Bool
+    ) throws(PipelineError) -> RunSummary {
         let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds)
         defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
@@ -173,7 +188,13 @@ public final class Runner: Sendable {
                     continue
                 }
                 slots.wait()
-                guard let (asset, path) = try recoverable(name, ledger: ledger!, now: now, summary: &summary) else {
+                let recovered: (String, RawPath)?
+                do { recovered = try recoverable(name, ledger: ledger!, now: now, summary: &summary) } catch {
+                    slots.signal()
+                    group.wait()
+                    throw error
+                }
+                guard let (asset, path) = recovered else {
                     slots.signal()
                     continue
                 }
@@ -185,7 +206,7 @@ public final class Runner: Sendable {
         var stillSettling = 0
         func pass(firstLook: Bool) throws(PipelineError) {
             do {
-                try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: Date()) { entry in
+                func visit(_ entry: Found) throws -> Bool {
                     if shouldStop() { return false }
                     switch entry {
                     case .unsettled:
@@ -220,7 +241,12 @@ public final class Runner: Sendable {
                             hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
                             return true
                         }
-                        switch try claim(place, relative: relative, ledger: ledger!, now: now) {
+                        let claimed: Claim
+                        do { claimed = try claim(place, relative: relative, ledger: ledger!, now: now) } catch {
+                            slots.signal()
+                            throw error
+                        }
+                        switch claimed {
                         case .claimed(let asset, let target):
                             hand(asset, target, String(decoding: relative, as: UTF8.self))
                         case .gone:
@@ -232,6 +258,11 @@ public final class Runner: Sendable {
                         }
                     }
                     return true
+                }
+                if let inbox {
+                    try Folders.discover(inbox, path: config.inbox, settle: config.settleSeconds, now: Date(), visit: visit)
+                } else {
+                    try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: Date(), visit: visit)
                 }
             } catch {
                 group.wait()
@@ -283,11 +314,11 @@ public final class Runner: Sendable {
             }
         }
         summary.invalidRecords = registry.invalid.map {
-            RunSummary.InvalidRecordReport(file: Escape.display($0.file), reason: $0.reason, blocks: $0.blocks)
+            RunSummary.InvalidRecordReport(file: $0.displayFile, reason: $0.reason, blocks: $0.blocks)
         }
         summary.warnings = registry.warnings
         summary.publishingStopped = registry.globalDoubts.map {
-            "\(Escape.display($0.file)) is not a valid record and names no authorization (\($0.reason))"
+            "\($0.displayFile) is not a valid record and names no authorization (\(Escape.display($0.reason)))"
         }
         return registry
     }
@@ -346,7 +377,7 @@ public final class Runner: Sendable {
         -> (String, RawPath)?
     {
         let path = RawPath(config.work + "/" + name)
-        guard let work = Directory(Array(config.work.utf8), in: nil) else {
+        guard let work = Directory(Array(config.work.utf8), in: nil, followLinks: true) else {
             throw PipelineError("cannot open the work folder \(config.work)", exitCode: 3)
         }
         let place = Place(folder: work, name: Array(name.utf8))

@@ -59,8 +59,7 @@ struct Stages: Sendable {
         // Verify consent.
         let decision = ConsentPolicy.decide(
             contentSHA256: item.fingerprints?.contentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
-            channel: config.channel,
-            registry: registry, now: now)
+            channel: config.channel, registry: registry, now: now, newPublication: true)
         item.decision = decision
         item.reasons += decision.reasons.map { ($0.code, $0.description) }
         // Sanitize what may be published; for the rest only check that it could be (so that its reasons are all

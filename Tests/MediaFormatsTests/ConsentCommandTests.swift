@@ -76,7 +76,10 @@ final class ConsentCommandTests: XCTestCase {
         XCTAssertEqual(revoked.status, 1)
         XCTAssertEqual(codes(revoked.report), ["revoked"])
 
-        let verify = try cg(["records", "verify", "--authorizations", auth, "--trust", trust])
+        // Judged when the revocation has been received: a revocation dated more than a day ahead is a doubt.
+        let verify = try cg([
+            "records", "verify", "--authorizations", auth, "--trust", trust, "--as-of", fromNow(days: 29.5),
+        ])
         XCTAssertEqual(verify.status, 0, verify.text + verify.stderr)
         XCTAssertTrue(verify.text.contains("2 valid, 0 invalid"), verify.text)
         XCTAssertTrue(verify.text.contains("missing fields an auditor expects"), verify.text)

@@ -23,6 +23,8 @@ class PipelineTestCase: XCTestCase {
         try FileManager.default.copyItem(
             at: Fixtures.sampleMedia.appendingPathComponent("trust.DEMO.yml"),
             to: root.appendingPathComponent("trust.yml"))
+        // A checkout under umask 002 makes it group-writable, which ConsentGate refuses for a trust file.
+        chmod(root.appendingPathComponent("trust.yml").path, 0o644)
         try writePipeline(settle: 0)
     }
 
