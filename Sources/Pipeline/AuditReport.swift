@@ -1,8 +1,46 @@
+import ConsentRecords
 import Foundation
 
-/// The audit report: every event with its asset id, hashes and records, as JSON or as a page for a privacy officer.
+/// The audit report: every event with its asset id, hashes and records, as JSON for scripts or as a page a privacy
+/// officer reads (reasons in words, what is live now, the real time of each event, a legend).
 public enum AuditReport {
-    public static func json(pipeline: String, events: [LedgerEvent], chainProblems: [String]) -> String {
+    /// The report for a pipeline's ledger, with what is live now and each authorization's expiry (from the records
+    /// that verify today; an authorization no longer in the folder shows none).
+    public static func make(config: PipelineConfig, html: Bool, now: Date = Date()) throws(PipelineError)
+        -> (text: String, events: Int, chainProblems: [String])
+    {
+        let ledger = try Ledger(path: config.ledger, create: false)
+        let events = try ledger.events(where: "pipeline = ?", [config.name])
+        let problems = try ledger.verifyChain()
+        let live = try ledger.livePublications().values.filter { $0.pipeline == config.name }
+        guard html else {
+            return (json(pipeline: config.name, events: events, chainProblems: problems, live: live), events.count,
+                problems)
+        }
+        let text = self.html(
+            pipeline: config.name, events: events, chainProblems: problems, live: live,
+            expiries: expiries(config: config, ledger: ledger, now: now), timeZone: config.timeZone, now: now)
+        return (text, events.count, problems)
+    }
+
+    /// Each authorization's expiry day, from the records that verify now (empty when they cannot be read).
+    static func expiries(config: PipelineConfig, ledger: Ledger, now: Date) -> [String: String] {
+        guard let trust = try? TrustStore.load(path: config.trust) else { return [:] }
+        let firstSeen = (try? ledger.recordsFirstSeen()) ?? [:]
+        guard
+            let registry = try? Registry.load(
+                folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
+                firstSeen: { _, sha in firstSeen[sha] })
+        else { return [:] }
+        return registry.authorizations.compactMapValues {
+            if case .authorization(let authorization) = $0.record { return "\(authorization.expires)" }
+            return nil
+        }
+    }
+
+    public static func json(
+        pipeline: String, events: [LedgerEvent], chainProblems: [String], live: [Ledger.Publication] = []
+    ) -> String {
         let rows: [[String: Any]] = events.map { event in
             [
                 "seq": event.seq, "at": event.at, "kind": event.kind, "asset": event.asset ?? NSNull(),
@@ -14,45 +52,305 @@ public enum AuditReport {
         let report: [String: Any] = [
             "pipeline": pipeline, "chain_intact": chainProblems.isEmpty, "chain_problems": chainProblems,
             "events": rows,
+            "live_publications": live.sorted { $0.name < $1.name }.map {
+                ["name": $0.name, "asset": $0.asset, "records": $0.records] as [String: Any]
+            },
         ]
         let data =
             (try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    public static func html(pipeline: String, events: [LedgerEvent], chainProblems: [String]) -> String {
-        func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+    /// Kinds that are bookkeeping rather than decisions: counted under the table, listed in the JSON.
+    static let bookkeeping: Set<String> = ["claimed", "record_seen"]
+
+    public static func html(
+        pipeline: String, events: [LedgerEvent], chainProblems: [String], live: [Ledger.Publication] = [],
+        expiries: [String: String] = [:], timeZone: TimeZone = TimeZone(identifier: "UTC")!, now: Date = Date()
+    ) -> String {
+        let escape = PlainWords.html
+        let history = AssetHistory(events: events, live: live, timeZone: timeZone)
         let counts = Dictionary(grouping: events, by: \.kind).mapValues(\.count)
-        var page = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>ConsentGate audit: \(escape(pipeline))</title>
-            <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%}
-            th{background:#eee}td:nth-child(2){white-space:nowrap}.published{color:#060}.quarantined{color:#a60}.retracted{color:#a00}.broken{color:#a00;font-weight:bold}
-            code{font-size:85%}</style></head><body>
-            <h1>ConsentGate audit report: \(escape(pipeline))</h1>
-            <p>Ledger chain: \(chainProblems.isEmpty ? "intact" : "<span class=\"broken\">BROKEN</span>") ·
-            published \(counts["published"] ?? 0) · quarantined \(counts["quarantined"] ?? 0) · retracted \(counts["retracted"] ?? 0) ·
-            generated \(escape(Ledger.timestamp(Date())))</p>
-            """
-        for problem in chainProblems { page += "<p class=\"broken\">\(escape(problem))</p>" }
-        page +=
-            "<table><tr><th>#</th><th>when (UTC)</th><th>what</th><th>asset</th><th>authorizations / reasons</th><th>content SHA-256</th></tr>\n"
-        for event in events where event.kind != "claimed" {
-            var detail = event.detail
-            if let object = try? JSONSerialization.jsonObject(with: Data(event.detail.utf8)) as? [String: Any] {
-                detail = object.sorted { $0.key < $1.key }.compactMap { key, value in
-                    let text = (value as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? "\(value)"
-                    return text.isEmpty ? nil : "\(key): " + text
-                }.joined(separator: "; ")
-            }
-            page +=
-                "<tr class=\"\(escape(event.kind))\"><td>\(event.seq)</td><td>\(escape(event.at))</td><td>\(escape(event.kind))</td>"
-            page += "<td><code>\(escape(event.asset ?? "-"))</code></td><td>\(escape(detail))</td>"
-            let content = event.contentSHA256.map { String($0.prefix(16)) + "…" } ?? "—"
-            page += "<td><code>\(escape(content))</code></td></tr>\n"
+        func authorizations(_ ids: [String]) -> String {
+            ids.isEmpty
+                ? "—"
+                : ids.map { id in
+                    escape(id) + (expiries[id].map { " <span class=\"minor\">(expires \(escape($0)))</span>" } ?? "")
+                }.joined(separator: "<br>")
         }
-        return page + "</table></body></html>\n"
+        var page = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8">
+            <title>ConsentGate audit report: \(escape(pipeline))</title>
+            <style>\(style)</style></head><body>
+            <h1>Audit report: \(escape(pipeline))</h1>
+            <p class="lead">\(chainProblems.isEmpty
+                ? "The ledger is intact: no event was edited, deleted or reordered."
+                : "<span class=\"broken\">The ledger is BROKEN: events were edited, deleted or reordered (below). Do not trust this history; call the administrator.</span>")
+            \(live.count) picture(s) are live now. So far \(counts["published", default: 0] + counts["released", default: 0]) were published, \
+            \(counts["quarantined", default: 0]) quarantined and \(counts["retracted", default: 0]) retracted. \
+            Times are in \(escape(timeZone.identifier)); generated \(escape(PlainWords.time(now, in: timeZone))).</p>
+            """
+        for problem in chainProblems { page += "<p class=\"broken\">\(escape(problem))</p>\n" }
+        page += "<h2>Live now</h2>\n"
+        if live.isEmpty {
+            page += "<p>Nothing from this pipeline is in the publish folder.</p>\n"
+        } else {
+            page += "<table><tr><th>published file</th><th>since</th><th>authorizations</th></tr>\n"
+            for publication in live.sorted(by: { $0.name < $1.name }) {
+                let since = history.publishedAt[publication.asset].map { PlainWords.time($0, in: timeZone) } ?? "—"
+                page += "<tr><td><code>\(escape(publication.name))</code></td><td class=\"when\">\(escape(since))</td>"
+                page += "<td>\(authorizations(publication.records))</td></tr>\n"
+            }
+            page += "</table>\n"
+        }
+        page += """
+            <h2>Every decision, oldest first</h2>
+            <table><tr><th>when</th><th>what happened</th><th>picture</th><th>channel</th><th>authorizations</th>\
+            <th>why</th><th>now</th></tr>\n
+            """
+        for event in events where !bookkeeping.contains(event.kind) {
+            let detail = Detail(event.detail)
+            let today = event.asset.map { history.state(of: $0) } ?? AssetHistory.State(text: "—", css: "")
+            var what = PlainWords.eventTitle(event.kind)
+            if let withdrawn = detail.withdrawn { what += " <span class=\"minor\">(\(escape(PlainWords.withdrawn(withdrawn))))</span>" }
+            if detail.pending { what += " <span class=\"minor\">(waiting for consent)</span>" }
+            var picture = "<code title=\"asset id\">\(escape(event.asset.map { String($0.prefix(12)) + "…" } ?? "—"))</code>"
+            if let name = detail.publishedName { picture += "<br><span class=\"minor\">as \(escape(name))</span>" }
+            let why = detail.reasons.isEmpty
+                ? "—" : detail.reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
+                    .joined(separator: "<br>")
+            page += "<tr class=\"\(escape(event.kind))\"><td class=\"when\">\(escape(PlainWords.time(event.at, in: timeZone)))</td>"
+            page += "<td>\(what)</td><td>\(picture)</td><td>\(escape(detail.channel ?? (event.asset == nil ? "—" : "")))</td>"
+            page += "<td>\(authorizations(detail.records))</td><td>\(why)</td><td class=\"\(today.css)\">\(escape(today.text))</td></tr>\n"
+        }
+        page += "</table>\n"
+        let hidden = events.filter { bookkeeping.contains($0.kind) }.count
+        if hidden > 0 {
+            page += "<p class=\"minor\">Not listed above: \(counts["claimed", default: 0]) claim(s) and "
+            page += "\(counts["record_seen", default: 0]) first sighting(s) of a record file (see the legend); "
+            page += "<code>consentgate audit report --format json</code> lists every event.</p>\n"
+        }
+        page += "<h2>What the words mean</h2>\n<dl class=\"legend\">\n"
+        for kind in PlainWords.eventKinds {
+            page += "<dt>\(PlainWords.eventTitle(kind))</dt><dd>\(escape(PlainWords.eventLegend(kind)))</dd>\n"
+        }
+        page += """
+            <dt>Picture</dt><dd>Pictures are named by an opaque asset id, never by file or patient name; the \
+            quarantine review page (consentgate review) shows the original names to the privacy office.</dd>
+            <dt>Now</dt><dd>What is true of that picture today: live in the publish folder, retracted later, still \
+            in quarantine, or published later after its consent arrived.</dd>
+            </dl></body></html>\n
+            """
+        return page
+    }
+
+    static let style = """
+        body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222;line-height:1.4}
+        table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%;vertical-align:top;text-align:left}
+        th{background:#eee}.when{white-space:nowrap}.minor{color:#666;font-size:90%}
+        tr.published td:nth-child(2),tr.released td:nth-child(2){color:#060}tr.quarantined td:nth-child(2){color:#a60}
+        tr.retracted td:nth-child(2){color:#a00;font-weight:bold}.live{color:#060;font-weight:bold}.gone{color:#a00;font-weight:bold}
+        .broken{color:#a00;font-weight:bold}.lead{font-size:105%}code{font-size:85%}
+        dl.legend dt{font-weight:bold;margin-top:.5em}dl.legend dd{margin-left:1.5em}
+        """
+
+    /// The fields of an event's detail JSON the report shows.
+    struct Detail {
+        var reasons: [String] = []
+        var records: [String] = []
+        var channel: String?
+        var publishedName: String?
+        var withdrawn: String?
+        var pending = false
+
+        init(_ text: String) {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                return
+            }
+            reasons = object["reasons"] as? [String] ?? []
+            records = object["records"] as? [String] ?? []
+            channel = object["channel"] as? String
+            publishedName = object["published_name"] as? String
+            withdrawn = object["withdrawn"] as? String
+            pending = object["pending"] as? Bool ?? false
+        }
+    }
+}
+
+/// What became of each asset, replayed from its events: for the "now" column.
+struct AssetHistory {
+    struct State {
+        var text: String
+        var css: String
+    }
+
+    var latest: [String: LedgerEvent] = [:]
+    var publishedAt: [String: String] = [:]
+    var liveName: [String: String] = [:]
+    let timeZone: TimeZone
+
+    /// Kinds that change where an asset is.
+    static let deciding: Set<String> = [
+        "published", "released", "quarantined", "retracted", "duplicate", "left", "release_started",
+    ]
+
+    init(events: [LedgerEvent], live: [Ledger.Publication], timeZone: TimeZone) {
+        self.timeZone = timeZone
+        for event in events where Self.deciding.contains(event.kind) {
+            guard let asset = event.asset else { continue }
+            latest[asset] = event
+            if event.kind == "published" || event.kind == "released" { publishedAt[asset] = event.at }
+        }
+        for publication in live { liveName[publication.asset] = publication.name }
+    }
+
+    func state(of asset: String) -> State {
+        if let name = liveName[asset] { return State(text: "live now as \(name)", css: "live") }
+        guard let event = latest[asset] else { return State(text: "—", css: "") }
+        let when = PlainWords.time(event.at, in: timeZone)
+        switch event.kind {
+        case "retracted":
+            let wasPublished = publishedAt[asset] != nil
+            return State(
+                text: wasPublished ? "retracted on \(when): no longer published" : "withdrawn on \(when)", css: "gone")
+        case "quarantined", "release_started": return State(text: "in quarantine", css: "")
+        case "duplicate": return State(text: "not published (a copy of a live picture)", css: "")
+        case "left": return State(text: "could not be moved (see the run's summary)", css: "gone")
+        default: return State(text: "no longer published", css: "gone")
+        }
+    }
+}
+
+/// Words for a person: reason codes, ledger event kinds and times as a privacy officer reads them. Unknown codes
+/// are shown as they are.
+public enum PlainWords {
+    public static func reason(_ code: String) -> String {
+        switch code {
+        case "no_record": return "No signed authorization lists this picture."
+        case "not_yet_effective": return "The authorization that lists it has not taken effect yet."
+        case "expired": return "The authorization that listed it has expired."
+        case "revoked": return "The patient revoked consent."
+        case "channel_not_permitted": return "The authorization does not allow this channel."
+        case "purpose_not_permitted": return "The authorization does not allow marketing use."
+        case "not_everyone_consented": return "Not everyone in the picture has consented."
+        case "invalid_record": return "A consent record for it is invalid (unsigned, altered or unreadable)."
+        case "superseded": return "A newer authorization replaces the one that listed it."
+        case "not_media": return "It is not a picture or video."
+        case "not_a_regular_file": return "It is a link or special file, which is never opened."
+        case "changed": return "It changed while it was being processed (a copy still being written)."
+        case "io_error": return "A disk error kept it from being delivered three runs in a row."
+        case "cannot_sanitize": return "Its identifying metadata cannot be removed safely."
+        case "unreadable": return "It cannot be read."
+        case "empty": return "The file is empty."
+        case "changed_in_publish": return "The published file was changed after it was published."
+        case "missing_from_publish": return "Someone removed the published file from the publish folder."
+        case "not_a_publication": return "A file in the publish folder that ConsentGate never published."
+        case "cannot_move": return "It could not be moved."
+        case "duplicate", "already_published": return "The same picture is already published."
+        case "unknown": return "Not approved (no reason was recorded)."
+        default: return code
+        }
+    }
+
+    /// Every event kind the legend explains, in the order a picture meets them.
+    public static let eventKinds = [
+        "record_seen", "claimed", "published", "quarantined", "release_started", "released", "duplicate",
+        "retracted", "left",
+    ]
+
+    public static func eventTitle(_ kind: String) -> String {
+        switch kind {
+        case "claimed": return "Taken in"
+        case "published": return "Published"
+        case "released": return "Published after consent arrived"
+        case "duplicate": return "Not published again"
+        case "quarantined": return "Quarantined"
+        case "release_started": return "Release begun"
+        case "retracted": return "Retracted"
+        case "left": return "Left in place"
+        case "record_seen": return "Record seen"
+        default: return kind
+        }
+    }
+
+    public static func eventLegend(_ kind: String) -> String {
+        switch kind {
+        case "claimed":
+            return "A file was taken from the inbox to be checked (moved into ConsentGate's work folder)."
+        case "published":
+            return "A signed authorization covered the picture: its metadata was removed and the clean copy was put "
+                + "in the publish folder; the original went to the archive."
+        case "released":
+            return "A quarantined picture waiting for consent became covered by a new authorization and was published "
+                + "like a new file; its quarantine entry was removed."
+        case "duplicate":
+            return "The same picture (same pixels) is already live in the publish folder, so it was not published a "
+                + "second time; the original went to the archive."
+        case "quarantined":
+            return "The picture may not be published (the reasons say why): the original was kept, untouched, in the "
+                + "quarantine folder, which only ConsentGate's account can read."
+        case "release_started":
+            return "A quarantined picture is being published now that its consent arrived (the next event says how "
+                + "it ended)."
+        case "retracted":
+            return "A published picture was taken out of the publish folder, because consent was revoked or expired, "
+                + "or the published file was changed or removed. Posts that used it must come down too."
+        case "left":
+            return "A file could not be moved at all (for example no permission); it stays where it was and every run "
+                + "reports it."
+        case "record_seen":
+            return "A consent record file was seen for the first time (so a record signed with a retired key cannot "
+                + "be back-dated)."
+        default: return kind
+        }
+    }
+
+    static func withdrawn(_ how: String) -> String {
+        switch how {
+        case "moved": return "moved to the retracted folder"
+        case "deleted": return "deleted from the publish folder; the original stays in the archive"
+        case "missing": return "its file was already gone"
+        default: return how
+        }
+    }
+
+    /// HTML text: every character that could open markup or end an attribute, escaped.
+    public static func html(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+
+    /// A ledger timestamp as a person reads it, in the pipeline's time zone ("3 Mar 2026, 14:05:07 CST").
+    static func time(_ iso: String, in zone: TimeZone) -> String {
+        guard let date = Ledger.parseTimestamp(iso) else { return iso }
+        return time(date, in: zone)
+    }
+
+    static func time(_ date: Date, in zone: TimeZone) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "d MMM yyyy, HH:mm:ss zzz"
+        return formatter.string(from: date)
+    }
+
+    static func day(_ iso: String, in zone: TimeZone) -> String {
+        guard let date = Ledger.parseTimestamp(iso) else { return iso }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "EEEE d MMMM yyyy"
+        return formatter.string(from: date)
     }
 }

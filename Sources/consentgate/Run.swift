@@ -114,18 +114,12 @@ struct Audit: ParsableCommand {
             guard format == "json" || format == "html" else { throw ValidationError("--format must be json or html") }
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let ledger = try Ledger(path: config.ledger, create: false)
-                let events = try ledger.events(where: "pipeline = ?", [config.name])
-                let problems = try ledger.verifyChain()
-                let text =
-                    format == "json"
-                    ? AuditReport.json(pipeline: config.name, events: events, chainProblems: problems)
-                    : AuditReport.html(pipeline: config.name, events: events, chainProblems: problems)
+                let (text, events, problems) = try AuditReport.make(config: config, html: format == "html")
                 // Private like the ledger it comes from (0600): it lists every asset and record id.
                 do { try FileIO.writePending(Array(text.utf8), finalPath: out, mode: 0o600).commit() } catch {
                     throw PipelineError("cannot write \(out): \(error)")
                 }
-                print("written \(out): \(events.count) events, chain \(problems.isEmpty ? "intact" : "BROKEN")")
+                print("written \(out): \(events) events, chain \(problems.isEmpty ? "intact" : "BROKEN")")
                 if !problems.isEmpty { throw ExitCode(1) }
             } catch let error as PipelineError {
                 Output.error("audit report: \(error)")

@@ -65,3 +65,19 @@ int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, 
 
 /// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
 long cgshim_copy_file_range(int in_fd, long long *in_offset, int out_fd, long long *out_offset, unsigned long length);
+
+// Previews for the review page (preview_shim.c): pixels only, never a metadata byte of the original.
+
+/// Decodes a JPEG at the largest libjpeg scale (1/8, 1/4, 1/2) that keeps max_side pixels on its long side,
+/// box-averaged to at most max_side a side: 8-bit RGB in a malloc'd buffer (free with cgshim_free).
+int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
+                        cgshim_image_info *info, uint8_t **rgb, uint32_t *width, uint32_t *height);
+
+/// Decodes a PNG row by row (whole only when interlaced), alpha over white, box-averaged to at most max_side a
+/// side: 8-bit RGB in a malloc'd buffer (free with cgshim_free).
+int cgshim_png_preview(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
+                       cgshim_image_info *info, uint8_t **rgb, uint32_t *width, uint32_t *height);
+
+/// Encodes 8-bit RGB as a baseline JPEG with no JFIF, Adobe or any other marker (free *out with cgshim_free).
+int cgshim_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
+                           cgshim_image_info *info, uint8_t **out, size_t *out_length);

@@ -1,0 +1,219 @@
+import Foundation
+import MediaFormats
+
+/// The privacy office's review page (`consentgate review`): one card per quarantined file with a preview made
+/// fresh from its pixels (no metadata), its reasons in words and what to do, where and when it was dropped, its
+/// content fingerprint and a ready `consentgate authorize` line. It shows original names: it is written 0600,
+/// for the office's eyes only.
+public enum ReviewPage {
+    public struct Page: Sendable {
+        public var html: String
+        public var cards: Int
+        public var pending: Int
+    }
+
+    /// What a card shows in place of the picture.
+    enum Thumbnail: Equatable {
+        case picture(dataURI: String, width: Int, height: Int)
+        case placeholder(String)
+    }
+
+    /// Reasons that an authorization can answer: the card then offers the `authorize` line.
+    static let consentReasons: Set<String> = QuarantineState.curable.union(["expired", "superseded"])
+
+    public static func make(config: PipelineConfig, now: Date = Date()) throws(PipelineError) -> Page {
+        let entries = try QuarantineState.list(config: config, now: now)
+        let pending = entries.filter(\.pending)
+        let person = entries.filter { !$0.pending }
+        let zone = config.timeZone
+        let escape = PlainWords.html
+        var page = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8">
+            <title>Quarantine review: \(escape(config.name))</title>
+            <style>\(style)</style></head><body>
+            <h1>Quarantine review: \(escape(config.name))</h1>
+            <p class="private">For the privacy office only: this page shows the names files were dropped under. \
+            Do not forward it or leave it on a shared drive.</p>
+            <p class="lead">\(summary(total: entries.count, pending: pending.count, person: person.count, config: config))</p>
+            <p class="minor">Channel <b>\(escape(config.channel))</b> · made \(escape(PlainWords.time(now, in: zone))).</p>\n
+            """
+        if !pending.isEmpty {
+            page += "<h2>Waiting for consent (\(pending.count))</h2>\n"
+            for entry in pending { page += card(entry, config: config) }
+        }
+        if !person.isEmpty {
+            page += "<h2>Need a person (\(person.count))</h2>\n"
+            for entry in person { page += card(entry, config: config) }
+        }
+        page += legend(config: config) + "</body></html>\n"
+        return Page(html: page, cards: entries.count, pending: pending.count)
+    }
+
+    static func summary(total: Int, pending: Int, person: Int, config: PipelineConfig) -> String {
+        guard total > 0 else { return "Nothing is in quarantine: every dropped file was published or retracted." }
+        var text = total == 1 ? "One file is in quarantine." : "\(total) files are in quarantine."
+        if pending > 0 {
+            text += " \(pending == 1 ? "One is" : "\(pending) are") <b>waiting for consent</b>: once a signed "
+                + "authorization covering \(pending == 1 ? "it" : "them") is recorded (the line on each card does "
+                + "that), the next run publishes \(pending == 1 ? "it" : "them"), with no file moved by hand."
+        }
+        if person > 0 {
+            text += " \(person == 1 ? "One needs" : "\(person) need") <b>a person</b>: each card says what to do."
+        }
+        return text
+    }
+
+    static func card(_ entry: QuarantineEntry, config: PipelineConfig) -> String {
+        let escape = PlainWords.html
+        let zone = config.timeZone
+        let name = entry.originalName.isEmpty ? "(name not kept)" : entry.originalName
+        var html = "<article class=\"card \(entry.pending ? "pending" : "person")\">\n<div class=\"preview\">"
+        switch thumbnail(entry, config: config) {
+        case .picture(let uri, let width, let height):
+            html += "<img src=\"\(uri)\" width=\"\(width)\" height=\"\(height)\" alt=\"preview of \(escape(name))\">"
+        case .placeholder(let label): html += "<div class=\"placeholder\">\(escape(label))</div>"
+        }
+        html += "</div>\n<div class=\"body\">\n<h3>\(escape(name))</h3>\n"
+        if entry.pending {
+            let until = entry.pendingUntil.map { PlainWords.day($0, in: zone) } ?? "the end of its waiting period"
+            html += "<p class=\"status pending\">Waiting for consent: every run checks it again until "
+            html += "\(escape(until)). Once an authorization covers it, the next run publishes it.</p>\n"
+        } else {
+            html += "<p class=\"status person\">Needs a person: \(escape(whyNotPending(entry, config: config)))</p>\n"
+        }
+        let folder = entry.subfolder.isEmpty ? "the inbox itself" : "the inbox folder “\(entry.subfolder)”"
+        let age = entry.ageDays == 0 ? "today" : entry.ageDays == 1 ? "yesterday" : "\(entry.ageDays) days ago"
+        html += "<p>Dropped into \(escape(folder)); quarantined \(escape(PlainWords.time(entry.quarantinedAt, in: zone)))"
+        html += " (\(escape(age))).</p>\n<ul class=\"reasons\">\n"
+        for reason in entry.reasons {
+            html += "<li><b>\(escape(PlainWords.reason(reason.code)))</b>"
+            if !reason.message.isEmpty { html += " <span class=\"minor\">(\(escape(reason.message)))</span>" }
+            html += "<br>What to do: \(escape(advice(reason, entry: entry)))</li>\n"
+        }
+        html += "</ul>\n"
+        if let content = entry.contentSHA256 {
+            html += "<p>Content fingerprint: <code class=\"hash\">\(escape(content))</code></p>\n"
+            if entry.reasons.contains(where: { consentReasons.contains($0.code) })
+                && !entry.reasons.contains(where: { ["revoked", "not_media", "not_a_regular_file"].contains($0.code) })
+            {
+                html += "<p class=\"minor\">To record consent, fill in the key, the authorization id, the patient "
+                html += "reference and the expiry day:</p>\n"
+                html += "<pre class=\"command\">\(escape(authorizeLine(content: content, config: config)))</pre>\n"
+            }
+        }
+        html += "<p class=\"minor\">Asset id \(escape(entry.asset)) · kept as \(escape(entry.file)) in the quarantine folder.</p>\n"
+        return html + "</div>\n</article>\n"
+    }
+
+    /// The `authorize` command for this picture's fingerprint, with the pipeline's channel and authorizations folder.
+    static func authorizeLine(content: String, config: PipelineConfig) -> String {
+        "consentgate authorize --key KEY.key --id AUTH-... --subject PATIENT-REF --channels "
+            + shellWord(config.channel) + " --expires YYYY-MM-DD --content-sha256 " + content + " --out "
+            + shellWord(config.authorizations)
+    }
+
+    /// A word the shell reads as itself: quoted when it holds anything but plain path characters.
+    static func shellWord(_ text: String) -> String {
+        let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+:@,")
+        if !text.isEmpty && text.unicodeScalars.allSatisfy({ plain.contains($0) }) { return text }
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func whyNotPending(_ entry: QuarantineEntry, config: PipelineConfig) -> String {
+        let curable = !entry.reasons.isEmpty && entry.reasons.allSatisfy { QuarantineState.curable.contains($0.code) }
+        if curable {
+            return "it was quarantined more than \(Int(config.pendingDays)) days ago, so runs no longer check it. "
+                + "Record the authorization, then drop the file into the inbox again."
+        }
+        return "a new authorization alone cannot publish it. Follow the steps below, then drop the file again if it "
+            + "should be published."
+    }
+
+    /// What to do about one reason. For a picture waiting for consent, recording the authorization is enough.
+    static func advice(_ reason: QuarantineEntry.Reason, entry: QuarantineEntry) -> String {
+        if entry.pending && QuarantineState.curable.contains(reason.code) {
+            switch reason.code {
+            case "not_everyone_consented":
+                return "Record an authorization for each further person in the picture; the next run publishes it."
+            case "not_yet_effective": return "Nothing: the next run after the authorization takes effect publishes it."
+            default: return "Record the signed authorization (the line below); the next run publishes it."
+            }
+        }
+        return reason.whatToDo.isEmpty ? "Ask the privacy office." : reason.whatToDo
+    }
+
+    /// A preview for JPEG and PNG within the preview limits; a labelled placeholder for everything else. A link
+    /// or special file (kept as `.unread`) is never opened.
+    static func thumbnail(_ entry: QuarantineEntry, config: PipelineConfig) -> Thumbnail {
+        if entry.file.hasSuffix(".unread") { return .placeholder("link or special file: never opened") }
+        let path = config.quarantine + "/" + entry.file
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return .placeholder("original missing from the quarantine folder") }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .placeholder("not a regular file: never opened") }
+        do {
+            let preview = try Preview.make(path: path)
+            return .picture(
+                dataURI: "data:image/jpeg;base64," + Data(preview.jpeg).base64EncodedString(), width: preview.width,
+                height: preview.height)
+        } catch {
+            switch error {
+            case .unsupported(let format): return .placeholder(placeholder(format: format))
+            case .limitExceeded: return .placeholder("too large for a preview")
+            case .malformed: return .placeholder("damaged picture: no preview")
+            default: return .placeholder("cannot be read: no preview")
+            }
+        }
+    }
+
+    static func placeholder(format: String) -> String {
+        switch MediaFormat(rawValue: format) {
+        case .mp4, .mov, .threeGP: return "video: no preview"
+        case .heic, .heif, .avif: return "HEIC/AVIF phone picture: no preview"
+        case .webp: return "WebP picture: no preview"
+        case .gif: return "GIF animation: no preview"
+        default: return "not a picture or video: nothing to show"
+        }
+    }
+
+    static func legend(config: PipelineConfig) -> String {
+        """
+        <h2>What the page means</h2>
+        <dl class="legend">
+        <dt><span class="badge pending">Waiting for consent</span></dt><dd>Every reason is one a new or corrected \
+        authorization can answer (no record yet, not yet in effect, not everyone in the picture, channel or purpose \
+        not covered). Every run checks it again, for \(Int(config.pendingDays)) days after it was quarantined.</dd>
+        <dt><span class="badge person">Needs a person</span></dt><dd>Consent was revoked, a record is invalid, the \
+        file is not a picture, is damaged or changed while it was read, or the waiting period is over. ConsentGate \
+        never publishes these by itself.</dd>
+        <dt>Preview</dt><dd>Made fresh from the picture's pixels (at most 256 pixels a side) and carries none of the \
+        original's metadata. Videos, HEIC, WebP, GIF and files that are not pictures show a label instead.</dd>
+        <dt>Content fingerprint</dt><dd>The SHA-256 of the picture's content: an authorization that names it \
+        (<code>--content-sha256</code>) covers this picture, whatever its file name or metadata.</dd>
+        <dt>The authorize line</dt><dd>Records a signed authorization for the picture by its fingerprint, into \
+        this pipeline's authorizations folder. Replace KEY.key with the office's signing key, AUTH-... with the \
+        form's id, PATIENT-REF with the patient's reference and YYYY-MM-DD with the day consent ends.</dd>
+        <dt>Asset id</dt><dd>ConsentGate's opaque name for the file: the audit report and the ledger use only this.</dd>
+        </dl>
+
+        """
+    }
+
+    static let style = """
+        body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222;line-height:1.4}
+        .lead{font-size:110%}.minor{color:#555;font-size:90%}
+        .private{background:#fff3cd;border:1px solid #e0c36a;padding:.5em 1em;border-radius:4px}
+        .card{display:flex;gap:1.2em;border:1px solid #ccc;border-left:6px solid #999;border-radius:6px;padding:1em;margin:1em 0}
+        .card.pending{border-left-color:#2a7ab0}.card.person{border-left-color:#c0392b}
+        .preview{flex:0 0 256px;display:flex;align-items:flex-start;justify-content:center}
+        .preview img{max-width:256px;max-height:256px;border:1px solid #ddd}
+        .placeholder{width:256px;height:160px;display:flex;align-items:center;justify-content:center;text-align:center;
+        background:#f2f2f2;color:#555;border:1px dashed #bbb;font-size:95%;padding:0 1em;box-sizing:border-box}
+        .body{flex:1;min-width:0}.body h3{margin:0 0 .3em;word-break:break-all}
+        .status{font-weight:bold}.status.pending{color:#1d5f8a}.status.person{color:#a12a1e}
+        ul.reasons{padding-left:1.2em}ul.reasons li{margin-bottom:.4em}
+        code.hash{word-break:break-all}
+        pre.command{background:#f6f6f6;border:1px solid #ddd;padding:.6em;white-space:pre-wrap;word-break:break-all;user-select:all}
+        .badge{padding:0 .4em;border-radius:3px;color:#fff}.badge.pending{background:#2a7ab0}.badge.person{background:#c0392b}
+        dl.legend dt{margin-top:.6em;font-weight:bold}dl.legend dd{margin-left:1.5em}
+        """
+}
