@@ -3,6 +3,9 @@ import Foundation
 /// A reason a picture may not be published on a channel. Every reason that applied is reported.
 public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case noRecord
+    /// A valid authorization names the picture only by `content_sha256` under its old definition (coded data only,
+    /// blind to edit lists, crops and colour): it approves nothing until re-recorded with `presented_sha256`.
+    case oldFingerprint(id: String)
     case invalidRecord(id: String, why: String)
     /// A file in the authorizations folder that is not a valid record names this authorization (or one of its
     /// `supersedes` chain): refused as if revoked now (SPEC §5 "doubt blocks").
@@ -21,6 +24,9 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noRecord: return "no authorization lists this picture"
+        case .oldFingerprint(let id):
+            return "\(id): lists this picture only by content_sha256, recorded under the old fingerprint definition "
+                + "(coded data only): re-record it (presented_sha256)"
         case .invalidRecord(let id, let why): return "\(id): \(why)"
         case .blockedByInvalidRecord(let id, let file, let why):
             return "\(id): blocked by \(file), which is not a valid record (\(why))"
@@ -40,6 +46,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     public var code: String {
         switch self {
         case .noRecord: return "no_record"
+        case .oldFingerprint: return "old_fingerprint"
         case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return "invalid_record"
         case .notYetEffective: return "not_yet_effective"
         case .expired: return "expired"
@@ -72,14 +79,23 @@ public enum ConsentPolicy {
     /// - Parameter newPublication: true when deciding whether to publish something not yet published (the
     ///   pipeline's inbox, `check`): then a global doubt (`Registry.globalDoubts`) refuses too. False for
     ///   re-checking what is already published (the sweep), which a global doubt alone does not retract.
+    ///
+    /// The picture is matched by `presentedSHA256` and `fileSHA256`. `legacyContentSHA256`, its fingerprint under
+    /// the old definition, approves nothing: it only names the records to re-record (`oldFingerprint`).
     public static func decide(
-        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date,
-        newPublication: Bool = false
+        presentedSHA256: String?, legacyContentSHA256: String? = nil, fileSHA256: String?, channel: String,
+        registry: Registry, now: Date, newPublication: Bool = false
     ) -> ConsentDecision {
         let today = registry.today(now)
-        let candidates = registry.authorizations(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
-        let broken = registry.invalidRecords(contentSHA256: contentSHA256, fileSHA256: fileSHA256)
+        let candidates = registry.authorizations(presentedSHA256: presentedSHA256, fileSHA256: fileSHA256)
+        let candidateIDs = Set(candidates.map(\.id))
+        let old = registry.oldDefinitionAuthorizations(contentSHA256: legacyContentSHA256).filter {
+            !candidateIDs.contains($0.id)
+        }
+        let broken = registry.invalidRecords(
+            contentSHA256s: [presentedSHA256, legacyContentSHA256], fileSHA256: fileSHA256)
         var reasons: [RefusalReason] = broken.map { .invalidRecord(id: $0.id ?? $0.file, why: $0.reason) }
+        reasons += old.map { .oldFingerprint(id: $0.id) }
         var usable: [Authorization] = []
         for authorization in candidates {
             var problems: [RefusalReason] = []
@@ -110,12 +126,12 @@ public enum ConsentPolicy {
             }
             if problems.isEmpty { usable.append(authorization) } else { reasons += problems }
         }
-        if candidates.isEmpty && broken.isEmpty { reasons.append(.noRecord) }
+        if candidates.isEmpty && broken.isEmpty && old.isEmpty { reasons.append(.noRecord) }
         let held: [RefusalReason] =
             newPublication ? registry.globalDoubts.map { .heldByInvalidRecord(file: $0.file, why: $0.reason) } : []
         // People in the frame: the largest count any valid record declares for this picture.
         func matches(_ asset: AssetReference) -> Bool {
-            (contentSHA256 != nil && asset.contentSHA256 == contentSHA256)
+            (presentedSHA256 != nil && asset.presentedSHA256 == presentedSHA256)
                 || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
         }
         let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
@@ -127,7 +143,18 @@ public enum ConsentPolicy {
         let approved = !usable.isEmpty && subjects.count >= required && held.isEmpty
         return ConsentDecision(
             approved: approved, usedRecords: approved ? usable.map(\.id) : [],
-            matchingRecords: (candidates.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
+            matchingRecords: (candidates.map(\.id) + old.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
             reasons: approved ? [] : reasons + held)
+    }
+
+    /// The name callers used before fingerprint definition 2: `contentSHA256` is the presented fingerprint.
+    @available(*, deprecated, renamed: "decide(presentedSHA256:legacyContentSHA256:fileSHA256:channel:registry:now:newPublication:)")
+    public static func decide(
+        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date,
+        newPublication: Bool = false
+    ) -> ConsentDecision {
+        decide(
+            presentedSHA256: contentSHA256, fileSHA256: fileSHA256, channel: channel, registry: registry, now: now,
+            newPublication: newPublication)
     }
 }

@@ -18,6 +18,9 @@ public enum RecordWriter {
                 .array(
                     a.assets.map { asset in
                         var fields: [(key: String, value: JSONValue)] = []
+                        if let presented = asset.presentedSHA256 {
+                            fields.append(("presented_sha256", .string(presented)))
+                        }
                         if let content = asset.contentSHA256 { fields.append(("content_sha256", .string(content))) }
                         if let file = asset.fileSHA256 { fields.append(("file_sha256", .string(file))) }
                         if let label = asset.label { fields.append(("label", .string(label))) }

@@ -2,18 +2,30 @@ import Foundation
 
 /// One picture an authorization covers, by its fingerprints.
 public struct AssetReference: Sendable, Equatable {
+    /// `presented_sha256` (SPEC §4, definition 2): the coded data and everything kept that changes what a viewer
+    /// sees or hears. What the decision matches.
+    public var presentedSHA256: String?
+    /// `content_sha256`, the old definition 1 (coded data only, blind to edit lists, crops and colour). A record
+    /// may still carry it, but it matches nothing: an asset named only by it must be re-recorded.
     public var contentSHA256: String?
     public var fileSHA256: String?
     public var label: String?
     /// How many people the picture shows; each must hold an authorization for it.
     public var peopleInFrame: Int?
 
-    public init(contentSHA256: String?, fileSHA256: String?, label: String? = nil, peopleInFrame: Int? = nil) {
+    public init(
+        presentedSHA256: String?, contentSHA256: String? = nil, fileSHA256: String?, label: String? = nil,
+        peopleInFrame: Int? = nil
+    ) {
+        self.presentedSHA256 = presentedSHA256
         self.contentSHA256 = contentSHA256
         self.fileSHA256 = fileSHA256
         self.label = label
         self.peopleInFrame = peopleInFrame
     }
+
+    /// Named by the old content fingerprint and by nothing current: it approves no picture.
+    public var isOldDefinitionOnly: Bool { contentSHA256 != nil && presentedSHA256 == nil && fileSHA256 == nil }
 }
 
 /// `consentgate.authorization/v1`: a patient's signed marketing authorization (45 CFR 164.508).
@@ -207,11 +219,12 @@ public enum RecordParser {
         var assets: [AssetReference] = []
         for (index, value) in assetValues.enumerated() {
             let asset = try ObjectReader(value, place: "asset \(index + 1)")
-            try asset.refuseUnknown(["content_sha256", "file_sha256", "label", "people_in_frame"])
+            try asset.refuseUnknown(["presented_sha256", "content_sha256", "file_sha256", "label", "people_in_frame"])
+            let presented = try asset.optionalHash("presented_sha256")
             let content = try asset.optionalHash("content_sha256")
             let file = try asset.optionalHash("file_sha256")
-            guard content != nil || file != nil else {
-                throw RecordError(reason: "asset \(index + 1) has neither content_sha256 nor file_sha256")
+            guard presented != nil || content != nil || file != nil else {
+                throw RecordError(reason: "asset \(index + 1) has neither presented_sha256 nor file_sha256")
             }
             let people = try asset.optionalInteger("people_in_frame")
             if let people, !(1...100).contains(people) {
@@ -219,8 +232,8 @@ public enum RecordParser {
             }
             assets.append(
                 AssetReference(
-                    contentSHA256: content, fileSHA256: file, label: try asset.optionalString("label"),
-                    peopleInFrame: people))
+                    presentedSHA256: presented, contentSHA256: content, fileSHA256: file,
+                    label: try asset.optionalString("label"), peopleInFrame: people))
         }
         let effective = try reader.day("effective")
         let expires = try reader.day("expires")

@@ -17,6 +17,7 @@ public struct InvalidRecord: Error, Sendable, Equatable {
     public var displayFile: String { Escape.display(fileBytes) }
     public var id: String?
     public var reason: String
+    /// The content fingerprints it names (`presented_sha256`, and old `content_sha256`).
     public var contentSHA256s: [String] = []
     public var fileSHA256s: [String] = []
     /// The authorization ids it blocks (sorted): ids of verified authorizations found in its name or bytes as a
@@ -85,7 +86,9 @@ public struct Registry: Sendable {
     /// The zone whose calendar days records' dates are (SPEC §5); "today" is `CalendarDay(now, in: timeZone)`.
     public var timeZone: TimeZone = Registry.utc
     /// Verified authorization ids by asset fingerprint.
-    var byContent: [String: [String]] = [:]
+    var byPresented: [String: [String]] = [:]
+    /// Assets named by `content_sha256` (definition 1): never approvals, only to say which record to re-record.
+    var byOldContent: [String: [String]] = [:]
     var byFile: [String: [String]] = [:]
     /// Ids of authorizations superseded by a verified authorization, and by which.
     var supersededBy: [String: String] = [:]
@@ -302,7 +305,8 @@ public struct Registry: Sendable {
         for (id, verified) in authorizations {
             guard case .authorization(let authorization) = verified.record else { continue }
             for asset in authorization.assets {
-                if let content = asset.contentSHA256 { byContent[content, default: []].append(id) }
+                if let presented = asset.presentedSHA256 { byPresented[presented, default: []].append(id) }
+                if let content = asset.contentSHA256 { byOldContent[content, default: []].append(id) }
                 if let file = asset.fileSHA256 { byFile[file, default: []].append(id) }
             }
             if let old = authorization.supersedes {
@@ -311,7 +315,8 @@ public struct Registry: Sendable {
                 neighbours[old, default: []].insert(id)
             }
         }
-        for key in byContent.keys { byContent[key] = Array(Set(byContent[key]!)).sorted() }
+        for key in byPresented.keys { byPresented[key] = Array(Set(byPresented[key]!)).sorted() }
+        for key in byOldContent.keys { byOldContent[key] = Array(Set(byOldContent[key]!)).sorted() }
         for key in byFile.keys { byFile[key] = Array(Set(byFile[key]!)).sorted() }
         // Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk).
         for start in neighbours.keys where chains[start] == nil {
@@ -338,21 +343,33 @@ public struct Registry: Sendable {
         }
     }
 
-    /// Verified authorizations that list the asset by either fingerprint.
-    public func authorizations(contentSHA256: String?, fileSHA256: String?) -> [Authorization] {
+    /// Verified authorizations that list the asset by `presented_sha256` or `file_sha256`.
+    public func authorizations(presentedSHA256: String?, fileSHA256: String?) -> [Authorization] {
         var ids = Set<String>()
-        if let contentSHA256 { ids.formUnion(byContent[contentSHA256] ?? []) }
+        if let presentedSHA256 { ids.formUnion(byPresented[presentedSHA256] ?? []) }
         if let fileSHA256 { ids.formUnion(byFile[fileSHA256] ?? []) }
-        return ids.sorted().compactMap {
+        return records(ids)
+    }
+
+    /// Verified authorizations that list the asset only by its old-definition `content_sha256`: they approve
+    /// nothing (they were signed against a fingerprint blind to edit lists, crops and colour).
+    public func oldDefinitionAuthorizations(contentSHA256: String?) -> [Authorization] {
+        guard let contentSHA256 else { return [] }
+        return records(Set(byOldContent[contentSHA256] ?? []))
+    }
+
+    func records(_ ids: Set<String>) -> [Authorization] {
+        ids.sorted().compactMap {
             if case .authorization(let a)? = authorizations[$0]?.record { return a }
             return nil
         }
     }
 
     /// Invalid records that name the asset.
-    public func invalidRecords(contentSHA256: String?, fileSHA256: String?) -> [InvalidRecord] {
-        invalid.filter { record in
-            (contentSHA256.map { record.contentSHA256s.contains($0) } ?? false)
+    public func invalidRecords(contentSHA256s: [String?], fileSHA256: String?) -> [InvalidRecord] {
+        let hashes = contentSHA256s.compactMap { $0 }
+        return invalid.filter { record in
+            hashes.contains { record.contentSHA256s.contains($0) }
                 || record.fileSHA256s.contains(fileSHA256 ?? "")
         }
     }
@@ -396,7 +413,7 @@ enum RecordVerifier {
         switch parsed {
         case .success(.authorization(let claimed)):
             invalid.id = claimed.id
-            invalid.contentSHA256s = claimed.assets.compactMap(\.contentSHA256)
+            invalid.contentSHA256s = claimed.assets.flatMap { [$0.presentedSHA256, $0.contentSHA256] }.compactMap { $0 }
             invalid.fileSHA256s = claimed.assets.compactMap(\.fileSHA256)
         case .success(.revocation(let claimed)):
             invalid.id = claimed.id
@@ -505,6 +522,13 @@ enum RecordVerifier {
         }
         if let implausible = Plausibility.problem(record, signedAt: signedAt, now: now, timeZone: timeZone) {
             return refuse("implausible record: \(implausible)")
+        }
+        if case .authorization(let authorization) = record {
+            for (index, asset) in authorization.assets.enumerated() where asset.isOldDefinitionOnly {
+                warnings.append(
+                    "asset \(index + 1) is named only by content_sha256, recorded under the old fingerprint definition: "
+                        + "it matches no picture; re-record it (consentgate authorize writes presented_sha256)")
+            }
         }
         if case .authorization(let authorization) = record, !authorization.missingAuditFields.isEmpty {
             warnings.append(

@@ -329,7 +329,8 @@ struct ISOMedia {
         return Bytes.merge(all)
     }
 
-    /// SPEC §4 for ISO-BMFF: one SHA-256 per stream (each kept audio or video track: its chunks in decoding
+    /// Definition 1 of `content_sha256` (coded data only; records that name only it are refused, see
+    /// `ISOPresentation.swift` for definition 2): one SHA-256 per stream (each kept audio or video track: its chunks in decoding
     /// order; the kept image items of a HEIF: their data in item-ID order), then SHA-256 over those digests
     /// sorted bytewise. Boxes, sample tables and metadata are outside it, so neither sanitizing, nor a tool that
     /// rewrites the moov, nor a remux that reorders tracks changes it.
@@ -356,11 +357,14 @@ struct ISOMedia {
         return outer.finalize()
     }
 
-    /// `file_sha256` and `content_sha256` from one sequential read of the file, so both describe the same bytes:
+    /// `file_sha256`, `presented_sha256` and definition 1's `content_sha256` from one sequential read of the file, so both describe the same bytes:
     /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
     /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
     /// file must show the size and times it had when it was opened.
-    func fingerprints() throws(MediaError) -> (file: String, content: String) {
+    func fingerprints() throws(MediaError) -> (file: String, presented: String, content: String) {
+        // The tables are read before the pass over the media, and checked unchanged after it.
+        let presentations = try presentations()
+        let movie = try moviePresentation()
         let streams = streams().map { $0.filter { !$0.isEmpty } }
         var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
         let inOrder = streams.map { ranges in
@@ -393,7 +397,9 @@ struct ISOMedia {
         }
         // The tables were read before this pass: a writer in between would make the two disagree.
         if let change = source.changeSinceOpened() { throw .io(change) }
-        return (fileHasher.finalize(), ISOMedia.combine(hashers.map { $0.finalizeBytes() }))
+        let values = ISOMedia.fingerprintValues(
+            data: hashers.map { $0.finalizeBytes() }, presentations: presentations, movie: movie)
+        return (fileHasher.finalize(), values.presented, values.content)
     }
 }
 

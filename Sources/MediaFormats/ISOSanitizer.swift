@@ -52,6 +52,7 @@ public enum ISOSanitizer {
         guard media.tracks.contains(where: \.keep) || media.heif != nil else {
             throw MediaError.unsupported("no audio or video track to publish (only metadata, text or timecode tracks)")
         }
+        try media.refuseHiddenMedia()
         let keptTracks = Set(media.tracks.filter(\.keep).map(\.box))
         let keptIDs = Set(media.tracks.filter(\.keep).map(\.id))
         let trackByBox = Dictionary(media.tracks.map { ($0.box, $0) }, uniquingKeysWith: { a, _ in a })
@@ -438,6 +439,8 @@ public enum ISOSanitizer {
                 at += piece.count
             }
         }
-        guard try media.contentSHA256() == expectedContent else { throw failed("has different media data") }
+        guard try media.presentedSHA256() == expectedContent else {
+            throw failed("presents something else (different media data, timing, edit lists or picture properties)")
+        }
     }
 }

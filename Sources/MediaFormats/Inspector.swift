@@ -11,6 +11,9 @@ public struct InspectReport: Codable, Sendable {
     public var format: MediaFormat
     public var bytes: Int
     public var fileSHA256: String
+    /// `presented_sha256` (definition 2): what records name.
+    public var presentedSHA256: String?
+    /// `content_sha256` under its old definition 1 (coded data only), to find records that must be re-recorded.
     public var contentSHA256: String?
     public var image: ImageHeader?
     public var structure: [StructureEntry] = []
@@ -45,11 +48,11 @@ public enum Inspector {
         } catch {
             // The structure is readable but the media is not understood: the file hash alone.
             do { report.fileSHA256 = try source.sha256() } catch { report.error = "\(error)" }
-            report.warnings.append("no content_sha256: \(error)")
+            report.warnings.append("no presented_sha256: \(error)")
             return report
         }
         do {
-            (report.fileSHA256, report.contentSHA256) = try media.fingerprints()
+            (report.fileSHA256, report.presentedSHA256, report.contentSHA256) = try media.fingerprints()
         } catch {
             report.error = "\(error)"
             return report
@@ -112,6 +115,7 @@ public enum Inspector {
                 throw MediaError.unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
             default: throw MediaError.unsupported("\(format.rawValue) is inspected in place from a file")
             }
+            (report.presentedSHA256, report.contentSHA256) = try PresentedFingerprint.pictureValues(format, bytes)
             if format == .jpeg || format == .png {
                 report.image = try ImageCodec.readHeader(format, bytes, limits: limits)
                 if let warning = report.image?.firstWarning { report.warnings.append("decoder: \(warning)") }

@@ -55,8 +55,10 @@ public struct MediaFile: Sendable {
     /// sequential pass, see `ISOMedia.fingerprints`).
     public func fingerprints() throws(MediaError) -> Fingerprints {
         if let bytes { return try Fingerprints.compute(bytes) }
-        let both = try ISOMedia(source: source).fingerprints()
-        return Fingerprints(format: format, fileSHA256: both.file, contentSHA256: both.content)
+        let values = try ISOMedia(source: source).fingerprints()
+        return Fingerprints(
+            format: format, fileSHA256: values.file, presentedSHA256: values.presented,
+            legacyContentSHA256: values.content)
     }
 
     /// SHA-256 of the file's bytes.
@@ -72,12 +74,21 @@ public struct MediaFile: Sendable {
 
     /// Sanitizes into a verified temporary file beside `destination` (commit it to make it appear), or, with
     /// `destination` nil, only checks that the file can be sanitized. `knownContent` is the input's
-    /// `content_sha256` when the caller has computed it already (saves a pass over a large video).
+    /// `presented_sha256` as records name it (default options) when the caller has computed it: the output must
+    /// present exactly that, so options that drop a picture's ICC profile or Orientation refuse the picture rather
+    /// than publish it changed (for video it also saves a second pass over the media).
     public func sanitize(to destination: String?, options: SanitizeOptions = .init(), knownContent: String? = nil)
         throws(MediaError) -> SanitizedFile
     {
         if let bytes {
             let clean = try Sanitizer.sanitize(bytes, options: options)
+            if let knownContent,
+                try PresentedFingerprint.pictureValues(clean.format, clean.output).presented != knownContent
+            {
+                throw .verificationFailed(
+                    "the published copy would present differently from the picture its consent names "
+                        + "(presented_sha256): dropping its ICC profile or Orientation changes how it looks")
+            }
             var result = SanitizedFile(
                 format: clean.format, pending: nil, orientation: clean.orientation, removed: clean.removed,
                 pixelSHA256: clean.pixelSHA256)
@@ -102,7 +113,7 @@ public struct MediaFile: Sendable {
         var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
         guard let destination else { return result }
         var content = knownContent ?? ""
-        if knownContent == nil { content = try media.contentSHA256() }
+        if knownContent == nil { content = try media.presentedSHA256() }
         let pending = try ISOSanitizer.write(plan, from: source, to: destination)
         do throws(MediaError) {
             try ISOSanitizer.verify(path: pending.temporaryPath, size: source.count, expectedContent: content)

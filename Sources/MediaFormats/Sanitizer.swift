@@ -37,8 +37,8 @@ public struct SanitizedMedia: Sendable {
 }
 
 /// Sanitizes media losslessly and verifies the result independently before anyone may write it.
-/// It computes no fingerprints (callers that need them use `Fingerprints`): verification compares the
-/// coded bytes themselves, which is stronger than comparing their hashes.
+/// Verification compares the coded bytes themselves (stronger than comparing their hashes) and the output's
+/// `presented_sha256` with the input's.
 public enum Sanitizer {
     public static func sanitize(_ bytes: [UInt8], options: SanitizeOptions = .init()) throws(MediaError)
         -> SanitizedMedia
@@ -80,6 +80,12 @@ public enum Sanitizer {
             throw .unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
         default:
             throw .unsupported("\(format.rawValue) is sanitized in place from a file (MediaFile), not from memory")
+        }
+        // What the output presents must be what the input presents as published with these options (SPEC §4,
+        // presented_sha256): an ICC profile, a gamma, an orientation lost or changed on the way is refused.
+        let expected = try PresentedFingerprint.pictureValues(format, bytes, options: options).presented
+        guard try PresentedFingerprint.pictureValues(format, built.output).presented == expected else {
+            throw .verificationFailed("what the picture presents (presented_sha256) changed")
         }
         if options.verifyDecode && (format == .webp || format == .gif) {
             // No listed library decodes these formats; fail closed rather than skip the check asked for.
@@ -124,33 +130,40 @@ public func sha256Hex(_ bytes: [UInt8]) -> String { RangeHasher.sha256(bytes) }
 public struct Fingerprints: Codable, Sendable, Equatable {
     public var format: MediaFormat
     public var fileSHA256: String
-    /// Nil for formats whose coded data ConsentGate cannot yet delimit.
-    public var contentSHA256: String?
+    /// `presented_sha256` (definition 2): the coded data and everything kept that changes what a viewer sees or
+    /// hears (`PresentedFingerprint`, `ISOMedia.presentation`). What records name and the decision matches.
+    public var presentedSHA256: String?
+    /// `content_sha256` under its old definition (1: coded data only). Records that name a picture only by it were
+    /// signed against a fingerprint blind to edit lists, crops and colour: they match nothing any more, and this
+    /// value only lets `check` tell which old record to re-record.
+    public var legacyContentSHA256: String?
 
-    public init(format: MediaFormat, fileSHA256: String, contentSHA256: String?) {
+    public init(format: MediaFormat, fileSHA256: String, presentedSHA256: String?, legacyContentSHA256: String?) {
         self.format = format
         self.fileSHA256 = fileSHA256
-        self.contentSHA256 = contentSHA256
+        self.presentedSHA256 = presentedSHA256
+        self.legacyContentSHA256 = legacyContentSHA256
     }
 
-    /// Computes both fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
+    /// The name callers used before definition 2; it is the presented fingerprint now.
+    @available(*, deprecated, renamed: "presentedSHA256")
+    public var contentSHA256: String? {
+        get { presentedSHA256 }
+        set { presentedSHA256 = newValue }
+    }
+
+    @available(*, deprecated, renamed: "init(format:fileSHA256:presentedSHA256:legacyContentSHA256:)")
+    public init(format: MediaFormat, fileSHA256: String, contentSHA256: String?) {
+        self.init(format: format, fileSHA256: fileSHA256, presentedSHA256: contentSHA256, legacyContentSHA256: nil)
+    }
+
+    /// Computes the fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
     public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
         guard !bytes.isEmpty else { throw .malformed(format: "file", reason: "the file is empty") }
         let format = MediaFormat.sniff(bytes)
+        let values = try PresentedFingerprint.pictureValues(format, bytes)
         return Fingerprints(
-            format: format, fileSHA256: RangeHasher.sha256(bytes), contentSHA256: try contentSHA256(format, bytes))
-    }
-
-    /// The format's `content_sha256` (definitions in the README and beside each format's sanitizer).
-    static func contentSHA256(_ format: MediaFormat, _ bytes: [UInt8]) throws(MediaError) -> String {
-        switch format {
-        case .jpeg: return JPEGSanitizer.contentSHA256(bytes, try JPEGStructure(parsing: bytes))
-        case .png: return PNGSanitizer.contentSHA256(bytes, try PNGStructure(parsing: bytes))
-        case .webp: return WebPSanitizer.contentSHA256(bytes, try WebPStructure(parsing: bytes))
-        case .gif: return GIFSanitizer.contentSHA256(bytes, try GIFStructure(parsing: bytes))
-        case .unknown: throw .unsupported("not an image or video format ConsentGate knows")
-        case .tiff: throw .unsupported("TIFF is not a publishing format (export the picture as JPEG or PNG)")
-        default: throw .unsupported("\(format.rawValue) is fingerprinted in place from a file (MediaFile)")
-        }
+            format: format, fileSHA256: RangeHasher.sha256(bytes), presentedSHA256: values.presented,
+            legacyContentSHA256: values.content)
     }
 }

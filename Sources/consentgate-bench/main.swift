@@ -44,7 +44,7 @@ for index in 0..<count {
         id: String(format: "BENCH-%06d", index), subject: String(format: "P-%06d", index % 7919),
         coveredEntity: "Benchmark Clinic (synthetic)", purposes: ["marketing"], channels: ["website", "instagram"],
         recipients: ["marketing office"],
-        assets: [AssetReference(contentSHA256: randomHash(), fileSHA256: randomHash())],
+        assets: [AssetReference(presentedSHA256: randomHash(), fileSHA256: randomHash())],
         effective: CalendarDay("2026-01-01")!, expires: CalendarDay("2030-01-01")!,
         signedOn: CalendarDay("2026-01-01")!,
         signer: .init(kind: "patient"), form: .init(templateID: "bench-form-v1", documentSHA256: randomHash()),

@@ -42,7 +42,9 @@ struct Inspect: ParsableCommand {
                 "image: \(image.width)x\(image.height), \(image.components) components, \(image.bitDepth) bits")
         }
         lines.append("file_sha256: \(report.fileSHA256)")
-        lines.append("content_sha256: \(report.contentSHA256 ?? "(unknown)")")
+        lines.append("presented_sha256: \(report.presentedSHA256 ?? "(unknown)")")
+        // Definition 1, which old records name: shown to find a record to re-record, never matched.
+        lines.append("content_sha256 (old definition, matches no record): \(report.contentSHA256 ?? "(unknown)")")
         if !report.structure.isEmpty {
             lines.append("structure:")
             for entry in report.structure {

@@ -77,7 +77,7 @@ struct Strip: ParsableCommand {
         var status: String
         var format: String?
         var fileSha256: String?
-        var contentSha256: String?
+        var presentedSha256: String?
         var outputSha256: String?
         var orientation: Int?
         var removed: [String]?
@@ -151,10 +151,14 @@ struct Strip: ParsableCommand {
             }
             if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
             let file = try MediaFile(path: input, limits: options.limits)
-            // The input's fingerprints first: the sanitizer then compares the output with this content_sha256
+            // The input's fingerprints first: the sanitizer then compares the output with this presented_sha256
             // instead of reading a video's media a second time.
             let prints = fingerprints ? try file.fingerprints() : nil
-            let clean = try file.sanitize(to: destination, options: options, knownContent: prints?.contentSHA256)
+            // Options that drop a picture's ICC profile or Orientation change what it presents on purpose here:
+            // the sanitizer then checks the output against the input as published with those options.
+            let keepsAll = options.keepICC && options.keepOrientation
+            let clean = try file.sanitize(
+                to: destination, options: options, knownContent: keepsAll ? prints?.presentedSHA256 : nil)
             let pending = clean.pending!
             var outputSHA256: String? = nil
             if fingerprints {
@@ -168,7 +172,7 @@ struct Strip: ParsableCommand {
             report.output = destination
             report.format = clean.format.rawValue
             report.fileSha256 = prints?.fileSHA256
-            report.contentSha256 = prints?.contentSHA256
+            report.presentedSha256 = prints?.presentedSHA256
             report.outputSha256 = outputSHA256
             report.orientation = clean.orientation
             report.removed = clean.removed

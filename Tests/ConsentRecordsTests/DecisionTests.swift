@@ -111,17 +111,58 @@ final class DecisionTests: XCTestCase {
         let stripped = lab.folder.appendingPathComponent("stripped.jpg").path
         let reencoded = lab.folder.appendingPathComponent("reencoded.jpg").path
         let original = RecordLab.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
-        XCTAssertEqual(try RecordLab.run(exiftool, ["-q", "-all=", "-o", stripped, original]).status, 0)
+        let unturned = lab.folder.appendingPathComponent("unturned.jpg").path
+        // Every tag removed but the Orientation publishing keeps: metadata only.
+        XCTAssertEqual(
+            try RecordLab.run(exiftool, ["-q", "-all=", "-tagsfromfile", "@", "-Orientation", "-o", stripped, original])
+                .status, 0)
+        // -all= also drops the Orientation: the photo would show sideways, not as consented to.
+        XCTAssertEqual(try RecordLab.run(exiftool, ["-q", "-all=", "-o", unturned, original]).status, 0)
         XCTAssertEqual(try RecordLab.run(ffmpeg, ["-v", "error", "-i", original, "-q:v", "3", reencoded]).status, 0)
         let registry = try lab.registry()
         func decide(_ path: String) throws -> ConsentDecision {
             let prints = try Fingerprints.compute(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
             return ConsentPolicy.decide(
-                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+                presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: "website",
                 registry: registry,
                 now: RecordLab.date("2026-06-01T12:00:00Z"))
         }
-        XCTAssertTrue(try decide(stripped).approved, "exiftool -all= keeps the coded picture: same content_sha256")
+        XCTAssertTrue(try decide(stripped).approved, "a metadata-only edit keeps presented_sha256")
+        XCTAssertEqual(try decide(unturned).reasons, [.noRecord], "losing the Orientation changes what is presented")
         XCTAssertEqual(try decide(reencoded).reasons, [.noRecord])
+    }
+
+    /// A record signed when `content_sha256` hashed only the coded data approves nothing under definition 2: it is
+    /// valid (its revocations and doubts still count) but the decision says to re-record it, and `records verify`
+    /// warns. Its file_sha256, if any, still matches the exact file.
+    func testARecordUnderTheOldFingerprintDefinitionApprovesNothing() throws {
+        let lab = try RecordLab()
+        let key = lab.trust("office")
+        let prints = try RecordLab.fingerprints("demo-phone-photo.jpg")
+        let old = try XCTUnwrap(prints.legacyContentSHA256)
+        XCTAssertNotEqual(old, prints.presentedSHA256)
+        try lab.writeRaw(
+            "AUTH-OLD.json",
+            """
+            {"type": "consentgate.authorization/v1", "id": "AUTH-OLD", "subject": "P-1", "purposes": ["marketing"], \
+            "channels": ["website"], "assets": [{"content_sha256": "\(old)"}], "effective": "2026-01-01", \
+            "expires": "2027-01-01"}
+            """, signedBy: key)
+        let registry = try lab.registry()
+        XCTAssertEqual(registry.invalid.map(\.reason), [])
+        XCTAssertTrue(
+            registry.authorizations["AUTH-OLD"]?.warnings.contains { $0.contains("old fingerprint definition") } ?? false)
+        let now = RecordLab.date("2026-06-01T12:00:00Z")
+        let decision = ConsentPolicy.decide(
+            presentedSHA256: prints.presentedSHA256, legacyContentSHA256: prints.legacyContentSHA256,
+            fileSHA256: prints.fileSHA256, channel: "website", registry: registry, now: now)
+        XCTAssertFalse(decision.approved)
+        XCTAssertEqual(decision.reasons, [.oldFingerprint(id: "AUTH-OLD")])
+        XCTAssertTrue(decision.reasons[0].description.contains("re-record"))
+        XCTAssertEqual(decision.matchingRecords, ["AUTH-OLD"])
+        // Even handed the old value as if it were the new one (a caller not yet migrated), nothing matches.
+        XCTAssertFalse(
+            ConsentPolicy.decide(presentedSHA256: old, fileSHA256: nil, channel: "website", registry: registry, now: now)
+                .approved)
     }
 }

@@ -151,7 +151,7 @@ final class DoubtTests: XCTestCase {
         let prints = try RecordLab.fingerprints("demo-phone-photo.jpg")
         let now = RecordLab.date("2026-06-01T12:00:00Z")
         let decision = ConsentPolicy.decide(
-            contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+            presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: "website",
             registry: try lab.registry(now: now), now: now, newPublication: true)
         XCTAssertFalse(decision.approved)
         XCTAssertEqual(decision.reasons.map(\.code), ["invalid_record", "invalid_record"])

@@ -83,7 +83,7 @@ final class RecordLab {
             id: id, subject: subject, purposes: purposes, channels: channels,
             assets: [
                 AssetReference(
-                    contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: people)
+                    presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: people)
             ],
             effective: CalendarDay(effective)!, expires: CalendarDay(expires)!, supersedes: supersedes)
     }
@@ -108,7 +108,7 @@ final class RecordLab {
     ) throws -> ConsentDecision {
         let prints = try RecordLab.fingerprints(picture)
         return ConsentPolicy.decide(
-            contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: channel,
+            presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: channel,
             registry: try registry(now: RecordLab.date(now)), now: RecordLab.date(now))
     }
 

@@ -69,7 +69,7 @@ final class RecordRulesTests: XCTestCase {
             let registry = try Registry.load(folder: lab.records.path, trust: try lab.store(), now: now, timeZone: zone)
             XCTAssertEqual(registry.timeZone, zone)
             return ConsentPolicy.decide(
-                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+                presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: "website",
                 registry: registry, now: now)
         }
         XCTAssertEqual(
@@ -118,7 +118,7 @@ final class RecordRulesTests: XCTestCase {
     {
         """
         {"type": "consentgate.authorization/v1", "id": "AUTH-1", "subject": "P-1", "purposes": ["marketing"], \
-        "channels": ["website"], "assets": [{"content_sha256": "\(hash)"}], "effective": "\(effective)", \
+        "channels": ["website"], "assets": [{"presented_sha256": "\(hash)"}], "effective": "\(effective)", \
         "expires": "\(expires)"\(extra)}
         """
     }

@@ -14,7 +14,7 @@ final class SampleRecordsTests: XCTestCase {
         func codes(_ picture: String) throws -> [String] {
             let prints = try RecordLab.fingerprints(picture)
             let decision = ConsentPolicy.decide(
-                contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, channel: "website",
+                presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: "website",
                 registry: registry, now: now)
             return decision.approved ? ["approved"] : decision.reasons.map(\.code)
         }
@@ -30,7 +30,7 @@ final class SampleRecordsTests: XCTestCase {
         // A published (sanitized) copy has another file hash: its content fingerprint alone must find the record.
         for name in ["demo-clip.mp4", "demo-phone-photo.heic", "demo-phone-photo.jpg"] {
             let decision = ConsentPolicy.decide(
-                contentSHA256: try RecordLab.fingerprints(name).contentSHA256, fileSHA256: nil, channel: "website",
+                presentedSHA256: try RecordLab.fingerprints(name).presentedSHA256, fileSHA256: nil, channel: "website",
                 registry: registry, now: now)
             XCTAssertTrue(decision.approved, "\(name): \(decision.reasons)")
         }

@@ -21,7 +21,7 @@ final class StrictRecordTests: XCTestCase {
         [
             "type": "\"consentgate.authorization/v1\"", "id": "\"AUTH-1\"", "subject": "\"P-0001\"",
             "purposes": "[\"marketing\"]", "channels": "[\"website\"]",
-            "assets": "[{\"content_sha256\": \"\(hash)\"}]", "effective": "\"2026-01-01\"", "expires": "\"2027-01-01\"",
+            "assets": "[{\"presented_sha256\": \"\(hash)\"}]", "effective": "\"2026-01-01\"", "expires": "\"2027-01-01\"",
         ]
     }
 
@@ -61,12 +61,12 @@ final class StrictRecordTests: XCTestCase {
         XCTAssertTrue(try verdict(json(fields)).contains("never a name"))
 
         fields = base
-        fields["assets"] = "[{\"content_sha256\": \"\(hash)\", \"people_in_frame\": 1.5}]"
+        fields["assets"] = "[{\"presented_sha256\": \"\(hash)\", \"people_in_frame\": 1.5}]"
         XCTAssertTrue(try verdict(json(fields)).contains("must be a whole number"))
 
         fields = base
         fields["assets"] = "[{\"label\": \"no fingerprint\"}]"
-        XCTAssertTrue(try verdict(json(fields)).contains("neither content_sha256 nor file_sha256"))
+        XCTAssertTrue(try verdict(json(fields)).contains("neither presented_sha256 nor file_sha256"))
 
         fields = base
         fields["expires"] = "\"2025-01-01\""

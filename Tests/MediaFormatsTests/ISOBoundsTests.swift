@@ -86,23 +86,29 @@ final class ISOBoundsTests: XCTestCase {
         let recorded = [
             "demo-clip.mp4": (
                 "589624b612a59c21ba7a06f9811b80e1ea02ac92568d3d051a558a28e339a983",
-                "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47"
+                "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47",
+                "105a06944faafed3ad1d0cf48bd2717b342b3ffffd927ac60842a55b363e6ee4"
             ),
             "demo-phone-photo.heic": (
                 "1dc8e3b32e8c73cc3bc15b593385ccc8540fd10e730aca61430b431b8b6b388a",
-                "f33a27602b3ba7c7500a05275035ae6c1d4b8889126a68ca66e8d91c98983cfa"
+                "f33a27602b3ba7c7500a05275035ae6c1d4b8889126a68ca66e8d91c98983cfa",
+                "78c8a01d70f555cc5891a6d1fc1eb41ab8bd5edb3e1169172f9d877b908576ac"
             ),
         ]
         for (name, expected) in recorded {
             let path = Fixtures.sampleMedia.appendingPathComponent(name).path
             let fingerprints = try MediaFile(path: path).fingerprints()
             XCTAssertEqual(fingerprints.fileSHA256, expected.0, name)
-            XCTAssertEqual(fingerprints.contentSHA256, expected.1, name)
+            // Definition 1 (what old records name) is still computed the same way, to tell which to re-record.
+            XCTAssertEqual(fingerprints.legacyContentSHA256, expected.1, name)
+            XCTAssertEqual(fingerprints.presentedSHA256, expected.2, name)
             let source = try FileSource(path: path)
             XCTAssertEqual(try ISOMedia(source: source).contentSHA256(), expected.1, name)
+            XCTAssertEqual(try ISOMedia(source: source).presentedSHA256(), expected.2, name)
             let report = try Inspector.inspect(path: path)
             XCTAssertEqual(report.fileSHA256, expected.0)
             XCTAssertEqual(report.contentSHA256, expected.1)
+            XCTAssertEqual(report.presentedSHA256, expected.2)
         }
         // Chunks stored against decoding order (the second pass) and interleaved tracks give the same values too.
         let media = (0..<9000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
@@ -120,6 +126,7 @@ final class ISOBoundsTests: XCTestCase {
             let onePass = try media.fingerprints()
             XCTAssertEqual(onePass.file, sha256Hex(bytes))
             XCTAssertEqual(onePass.content, try media.contentSHA256())
+            XCTAssertEqual(onePass.presented, try media.presentedSHA256())
         }
     }
 
@@ -204,8 +211,8 @@ final class ISOBoundsTests: XCTestCase {
         XCTAssertEqual(try Inspector.inspect(path: output).metadata, [])
         XCTAssertEqual(try framemd5(input), try framemd5(output))
         XCTAssertEqual(
-            try MediaFile(path: input).fingerprints().contentSHA256,
-            try MediaFile(path: output).fingerprints().contentSHA256)
+            try MediaFile(path: input).fingerprints().presentedSHA256,
+            try MediaFile(path: output).fingerprints().presentedSHA256)
 
         // The outside judges: exiftool-based leakcheck and the needle search (CompressorName is one of its tags).
         _ = try Fixtures.requireTool("exiftool")
@@ -227,7 +234,7 @@ final class ISOBoundsTests: XCTestCase {
         let named = SyntheticMovie.movie(
             media: media, tracks: [.init(chunks: [0], sampleSize: 2000, compressorName: "DJI AVC")])
         let path = try write(named)
-        let content = try XCTUnwrap(try MediaFile(path: path).fingerprints().contentSHA256)
+        let content = try XCTUnwrap(try MediaFile(path: path).fingerprints().presentedSHA256)
         XCTAssertThrowsError(try ISOSanitizer.verify(path: path, size: named.count, expectedContent: content)) {
             error in
             XCTAssertTrue("\(error)".contains("compressor name") || "\(error)".contains("unused bytes"), "\(error)")

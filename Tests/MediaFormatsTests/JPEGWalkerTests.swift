@@ -78,8 +78,8 @@ final class JPEGWalkerTests: XCTestCase {
         let clean = try Sanitizer.sanitize(bytes)
         XCTAssertEqual(try JPEGStructure(parsing: clean.output).strayBytes.count, 0)
         XCTAssertEqual(
-            try Fingerprints.compute(clean.output).contentSHA256,
-            try Fingerprints.compute(Fixtures.sample("demo-camera-photo.jpg")).contentSHA256)
+            try Fingerprints.compute(clean.output).presentedSHA256,
+            try Fingerprints.compute(Fixtures.sample("demo-camera-photo.jpg")).presentedSHA256)
     }
 }
 

@@ -97,7 +97,7 @@ enum SyntheticMovie {
             let dinf = I.box("dinf", I.full("dref", I.be(1, 4) + I.full("url ", [], flags: 1), edit), edit)
             let mdia = I.box(
                 "mdia",
-                I.full("mdhd", I.zeros(20), edit)
+                I.full("mdhd", I.zeros(8) + I.be(1000, 4) + I.zeros(8), edit)
                     + I.full("hdlr", I.zeros(4) + Array(track.handler.utf8) + I.zeros(12) + [0], edit)
                     + I.box("minf", header + dinf + stbl, edit), edit)
             let tkhd = I.full("tkhd", I.zeros(8) + I.be(index + 1, 4) + I.zeros(68), flags: 3, edit)
@@ -105,12 +105,13 @@ enum SyntheticMovie {
                 "edts", I.full("elst", I.be(1, 4) + I.be(1000, 4) + I.zeros(4) + [0, 1, 0, 0], edit), edit)
             traks += I.box("trak", tkhd + edts + mdia, edit)
         }
-        let moov = I.box("moov", I.full("mvhd", I.zeros(96), edit) + traks, edit)
+        let moov = I.box("moov", I.full("mvhd", I.zeros(8) + I.be(1000, 4) + I.zeros(84), edit) + traks, edit)
         return fileType + I.box("mdat", media) + moov
     }
 }
 
-/// A HEIF image: ftyp, meta (hdlr pict, pitm, iloc version 1, iinf, iprp with an empty ipco and an ipma), mdat.
+/// A HEIF image: ftyp, meta (hdlr pict, pitm, iloc version 1, iinf, iprp with an ipco, empty unless `properties`
+/// are given, and an ipma), mdat.
 /// Item 1 is the primary item.
 enum SyntheticHEIF {
     typealias Item = (id: Int, type: String, extents: [(offset: Int, length: Int)])
@@ -122,7 +123,7 @@ enum SyntheticHEIF {
     /// start of the mdat payload.
     static func file(
         data: [UInt8], items: [Item], zeroWidthExtents: Int = 0, truncating type: String? = nil, to keep: Int = 0,
-        duplicating duplicate: String? = nil
+        duplicating duplicate: String? = nil, properties: [[UInt8]] = []
     ) -> [UInt8] {
         typealias I = SyntheticISO
         var edit = I.Edit.none
@@ -147,8 +148,12 @@ enum SyntheticHEIF {
                 I.full("infe", I.be(item.id, 2) + I.zeros(2) + Array(item.type.utf8) + [0], version: 2, edit)
             }
             let iinf = I.full("iinf", I.be(items.count, 2) + infes.flatMap { $0 }, edit)
-            let ipma = I.full("ipma", I.be(0, 4), edit)
-            let iprp = I.box("iprp", I.box("ipco", []) + ipma, edit)
+            // `properties` (whole boxes) all belong to item 1, in order, none essential.
+            let associations =
+                properties.isEmpty
+                ? I.be(0, 4) : I.be(1, 4) + I.be(1, 2) + [UInt8(properties.count)] + (1...properties.count).map { UInt8($0) }
+            let ipma = I.full("ipma", associations, edit)
+            let iprp = I.box("iprp", I.box("ipco", properties.flatMap { $0 }) + ipma, edit)
             var children = hdlr + pitm + I.full("iloc", iloc, version: 1, edit) + iinf + iprp
             if case .duplicate(let target) = edit, ["iref", "idat"].contains(target) {
                 children += I.box(target, target == "iref" ? I.zeros(4) : I.zeros(8), edit)

@@ -12,7 +12,7 @@ final class WebPGIFTests: XCTestCase {
         XCTAssertEqual(clean.output[structure.chunks[0].payload.lowerBound], 0x08, "VP8X flags: EXIF only")
         XCTAssertEqual(WebPStructure.le32(clean.output, 4) + 8, clean.output.count)
         XCTAssertEqual(
-            try Fingerprints.compute(clean.output).contentSHA256, try Fingerprints.compute(bytes).contentSHA256)
+            try Fingerprints.compute(clean.output).presentedSHA256, try Fingerprints.compute(bytes).presentedSHA256)
         let text = String(decoding: clean.output, as: UTF8.self)
         XCTAssertFalse(text.contains("Demo-Doe") || text.contains("DemoPhone"))
         let bare = try Sanitizer.sanitize(bytes, options: .init(keepOrientation: false))
@@ -32,7 +32,7 @@ final class WebPGIFTests: XCTestCase {
         XCTAssertEqual(kinds.filter { $0 == .image }.count, 6)
         XCTAssertEqual(clean.output.last, 0x3B)
         XCTAssertEqual(
-            try Fingerprints.compute(clean.output).contentSHA256, try Fingerprints.compute(bytes).contentSHA256)
+            try Fingerprints.compute(clean.output).presentedSHA256, try Fingerprints.compute(bytes).presentedSHA256)
         XCTAssertFalse(String(decoding: clean.output, as: UTF8.self).contains("Demo-Doe"))
     }
 
