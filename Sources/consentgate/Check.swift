@@ -37,7 +37,7 @@ struct Check: ParsableCommand {
         var channel: String
         var format: String
         var fileSha256: String
-        var contentSha256: String?
+        var presentedSha256: String?
         var reasons: [Reason]
         var recordsUsed: [String]
         var recordsMatching: [String]
@@ -77,12 +77,14 @@ struct Check: ParsableCommand {
         let registry = try sources.registry(now: now, command: "check", fallback: fallback, fallbackTimeZone: zone)
         let inspection = media.inspect()
         let decision = ConsentPolicy.decide(
-            contentSHA256: inspection.contentSHA256, fileSHA256: inspection.fileSHA256, channel: channel,
-            registry: registry, now: now, newPublication: true)
+            presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.contentSHA256,
+            fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
         var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
         let sanitizer: String
         do {
-            _ = try media.sanitize(to: nil, options: sanitizeOptions)
+            // As the pipeline does: the copy must present what the records name (options that drop an ICC
+            // profile or Orientation refuse such a picture).
+            _ = try media.sanitize(to: nil, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
             sanitizer = "can be sanitized"
         } catch {
             sanitizer = error.description
@@ -92,7 +94,7 @@ struct Check: ParsableCommand {
         let report = Report(
             publishable: publishable, channel: channel, format: inspection.format.rawValue,
             fileSha256: inspection.fileSHA256,
-            contentSha256: inspection.contentSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
+            presentedSha256: inspection.presentedSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
             recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer)
         if json {
             Output.json(report)
@@ -106,7 +108,7 @@ struct Check: ParsableCommand {
             if !decision.matchingRecords.isEmpty {
                 print("records matching: \(decision.matchingRecords.map(Escape.display).joined(separator: ", "))")
             }
-            print("format: \(report.format); content_sha256: \(report.contentSha256 ?? "(unknown)")")
+            print("format: \(report.format); presented_sha256: \(report.presentedSha256 ?? "(unknown)")")
             print("metadata found (removed on publishing): \(inspection.metadata.count) item(s)")
             for family in Dictionary(grouping: inspection.metadata, by: \.family).sorted(by: { $0.key < $1.key }) {
                 print("  \(family.key): \(family.value.count)")
