@@ -10,7 +10,7 @@ struct Authorize: ParsableCommand {
             consentgate authorize --key office.key --id AUTH-2026-0001 --subject P-7f3a9c \\
                 --channels website,instagram --expires 2027-06-30 --out authorizations/ before.jpg after.jpg
 
-            Computes each picture's content_sha256 and file_sha256 and writes ID.json with ID.json.minisig into \
+            Computes each picture's presented_sha256 and file_sha256 and writes ID.json with ID.json.minisig into \
             the output folder. The subject is a pseudonymous reference, never a name. Records are never \
             replaced: to change one, write a new one with --supersedes. Exit status: 0 written; 2 error.
             """)
@@ -74,8 +74,8 @@ struct Authorize: ParsableCommand {
                 let prints = try MediaFile(path: file).fingerprints()
                 assets.append(
                     AssetReference(
-                        contentSHA256: prints.contentSHA256, fileSHA256: prints.fileSHA256, peopleInFrame: peopleInFrame
-                    ))
+                        presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256,
+                        peopleInFrame: peopleInFrame))
             } catch {
                 throw fail("cannot fingerprint \(file): \(error)")
             }
