@@ -299,4 +299,37 @@ final class PresentedFingerprintTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("disabled"), "\(error)")
         }
     }
+
+    // MARK: - Corpus
+
+    /// Every corpus file the sanitizer writes presents what its input presents (the sanitizer verifies it; this
+    /// recomputes both from the files on disk), and none is refused for hiding media or for a presentation change.
+    func testEveryWrittenCorpusFileKeepsItsPresentedFingerprint() throws {
+        let corpus = try Fixtures.requireCorpus()
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var written = 0
+        var refused: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted() where name != "SOURCES.tsv" {
+            let input = corpus.appendingPathComponent(name)
+            guard let file = try? MediaFile(path: input.path), let before = try? file.fingerprints() else { continue }
+            let clean: SanitizedFile
+            do {
+                clean = try file.sanitize(
+                    to: folder.appendingPathComponent(name).path, knownContent: before.presentedSHA256)
+            } catch {
+                refused.append("\(name): \(error)")
+                XCTAssertFalse("\(error)".contains("hides") || "\(error)".contains("presented_sha256"), "\(name): \(error)")
+                continue
+            }
+            let after = try prints(URL(fileURLWithPath: clean.pending!.temporaryPath))
+            clean.pending?.discard()
+            XCTAssertEqual(after.presentedSHA256, before.presentedSHA256, name)
+            XCTAssertEqual(after.legacyContentSHA256, before.legacyContentSHA256, name)
+            written += 1
+        }
+        print("presented_sha256 kept by \(written) written corpus files; \(refused.count) refused:")
+        for line in refused { print("  " + line) }
+        XCTAssertGreaterThan(written, 80)
+    }
 }
