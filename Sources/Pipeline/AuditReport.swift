@@ -18,12 +18,13 @@ public enum AuditReport {
                 problems)
         }
         let text = self.html(
-            pipeline: config.name, events: events, chainProblems: problems, live: live,
+            pipeline: config.name, channel: config.channel, events: events, chainProblems: problems, live: live,
             expiries: expiries(config: config, ledger: ledger, now: now), timeZone: config.timeZone, now: now)
         return (text, events.count, problems)
     }
 
-    /// Each authorization's expiry day, from the records that verify now (empty when they cannot be read).
+    /// Each authorization's expiry day and when it was revoked, from the records that verify now (empty when they
+    /// cannot be read).
     static func expiries(config: PipelineConfig, ledger: Ledger, now: Date) -> [String: String] {
         guard let trust = try? TrustStore.load(path: config.trust) else { return [:] }
         let firstSeen = (try? ledger.recordsFirstSeen()) ?? [:]
@@ -32,10 +33,15 @@ public enum AuditReport {
                 folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
                 firstSeen: { _, sha in firstSeen[sha] })
         else { return [:] }
-        return registry.authorizations.compactMapValues {
-            if case .authorization(let authorization) = $0.record { return "\(authorization.expires)" }
-            return nil
+        var notes: [String: String] = [:]
+        for (id, verified) in registry.authorizations {
+            guard case .authorization(let authorization) = verified.record else { continue }
+            let revoked = registry.revocations(affecting: id).filter { $0.receivedAt <= now }.map(\.receivedAt).min()
+            notes[id] =
+                (revoked.map { "revoked " + PlainWords.time($0, in: config.timeZone) + "; " } ?? "")
+                + "expires \(authorization.expires)"
         }
+        return notes
     }
 
     public static func json(
@@ -65,7 +71,7 @@ public enum AuditReport {
     static let bookkeeping: Set<String> = ["claimed", "record_seen"]
 
     public static func html(
-        pipeline: String, events: [LedgerEvent], chainProblems: [String], live: [Ledger.Publication] = [],
+        pipeline: String, channel: String? = nil, events: [LedgerEvent], chainProblems: [String], live: [Ledger.Publication] = [],
         expiries: [String: String] = [:], timeZone: TimeZone = TimeZone(identifier: "UTC")!, now: Date = Date()
     ) -> String {
         let escape = PlainWords.html
@@ -75,7 +81,7 @@ public enum AuditReport {
             ids.isEmpty
                 ? "—"
                 : ids.map { id in
-                    escape(id) + (expiries[id].map { " <span class=\"minor\">(expires \(escape($0)))</span>" } ?? "")
+                    escape(id) + (expiries[id].map { " <span class=\"minor\">(\(escape($0)))</span>" } ?? "")
                 }.joined(separator: "<br>")
         }
         var page = """
@@ -86,9 +92,9 @@ public enum AuditReport {
             <p class="lead">\(chainProblems.isEmpty
                 ? "The ledger is intact: no event was edited, deleted or reordered."
                 : "<span class=\"broken\">The ledger is BROKEN: events were edited, deleted or reordered (below). Do not trust this history; call the administrator.</span>")
-            \(live.count) picture(s) are live now. So far \(counts["published", default: 0] + counts["released", default: 0]) were published, \
+            \(live.count == 1 ? "One picture is" : "\(live.count) pictures are") live now. So far \(counts["published", default: 0] + counts["released", default: 0]) were published, \
             \(counts["quarantined", default: 0]) quarantined and \(counts["retracted", default: 0]) retracted. \
-            Times are in \(escape(timeZone.identifier)); generated \(escape(PlainWords.time(now, in: timeZone))).</p>
+            Times are in \(escape(PlainWords.zoneName(timeZone))); generated \(escape(PlainWords.time(now, in: timeZone))).</p>
             """
         for problem in chainProblems { page += "<p class=\"broken\">\(escape(problem))</p>\n" }
         page += "<h2>Live now</h2>\n"
@@ -105,7 +111,7 @@ public enum AuditReport {
         }
         page += """
             <h2>Every decision, oldest first</h2>
-            <table><tr><th>when</th><th>what happened</th><th>picture</th><th>channel</th><th>authorizations</th>\
+            <table class="events"><tr><th>when (\(escape(PlainWords.zoneName(timeZone))))</th><th>what happened</th><th>picture</th><th>channel</th><th>authorizations</th>\
             <th>why</th><th>now</th></tr>\n
             """
         for event in events where !bookkeeping.contains(event.kind) {
@@ -115,12 +121,15 @@ public enum AuditReport {
             if let withdrawn = detail.withdrawn { what += " <span class=\"minor\">(\(escape(PlainWords.withdrawn(withdrawn))))</span>" }
             if detail.pending { what += " <span class=\"minor\">(waiting for consent)</span>" }
             var picture = "<code title=\"asset id\">\(escape(event.asset.map { String($0.prefix(12)) + "…" } ?? "—"))</code>"
-            if let name = detail.publishedName { picture += "<br><span class=\"minor\">as \(escape(name))</span>" }
+            if let name = detail.publishedName, !name.hasPrefix(event.asset ?? name) {
+                picture += "<br><span class=\"minor\" title=\"\(escape(name))\">as \(escape(PlainWords.shortName(name)))</span>"
+            }
             let why = detail.reasons.isEmpty
                 ? "—" : detail.reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
                     .joined(separator: "<br>")
-            page += "<tr class=\"\(escape(event.kind))\"><td class=\"when\">\(escape(PlainWords.time(event.at, in: timeZone)))</td>"
-            page += "<td>\(what)</td><td>\(picture)</td><td>\(escape(detail.channel ?? (event.asset == nil ? "—" : "")))</td>"
+            let when = PlainWords.time(event.at, in: timeZone, precise: true)
+            page += "<tr class=\"\(escape(event.kind))\"><td class=\"when\">\(escape(when))</td>"
+            page += "<td>\(what)</td><td>\(picture)</td><td>\(escape(detail.channel ?? channel ?? "—"))</td>"
             page += "<td>\(authorizations(detail.records))</td><td>\(why)</td><td class=\"\(today.css)\">\(escape(today.text))</td></tr>\n"
         }
         page += "</table>\n"
@@ -146,7 +155,7 @@ public enum AuditReport {
 
     static let style = """
         body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222;line-height:1.4}
-        table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%;vertical-align:top;text-align:left}
+        table{border-collapse:collapse;margin-bottom:1em}table.events{width:100%}td,th{border:1px solid #ccc;padding:4px 8px;font-size:90%;vertical-align:top;text-align:left}
         th{background:#eee}.when{white-space:nowrap}.minor{color:#666;font-size:90%}
         tr.published td:nth-child(2),tr.released td:nth-child(2){color:#060}tr.quarantined td:nth-child(2){color:#a60}
         tr.retracted td:nth-child(2){color:#a00;font-weight:bold}.live{color:#060;font-weight:bold}.gone{color:#a00;font-weight:bold}
@@ -205,7 +214,7 @@ struct AssetHistory {
     }
 
     func state(of asset: String) -> State {
-        if let name = liveName[asset] { return State(text: "live now as \(name)", css: "live") }
+        if liveName[asset] != nil { return State(text: "live now", css: "live") }
         guard let event = latest[asset] else { return State(text: "—", css: "") }
         let when = PlainWords.time(event.at, in: timeZone)
         switch event.kind {
@@ -332,17 +341,31 @@ public enum PlainWords {
     }
 
     /// A ledger timestamp as a person reads it, in the pipeline's time zone ("3 Mar 2026, 14:05:07 CST").
-    static func time(_ iso: String, in zone: TimeZone) -> String {
+    /// With `precise`, to the millisecond and without the zone (a table says it once in its heading): one run's
+    /// events fall within a second, and their real times still show their order.
+    static func time(_ iso: String, in zone: TimeZone, precise: Bool = false) -> String {
         guard let date = Ledger.parseTimestamp(iso) else { return iso }
-        return time(date, in: zone)
+        return time(date, in: zone, precise: precise)
     }
 
-    static func time(_ date: Date, in zone: TimeZone) -> String {
+    static func time(_ date: Date, in zone: TimeZone, precise: Bool = false) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = zone
-        formatter.dateFormat = "d MMM yyyy, HH:mm:ss zzz"
-        return formatter.string(from: date)
+        formatter.dateFormat = precise ? "d MMM yyyy HH:mm:ss.SSS" : "d MMM yyyy, HH:mm:ss"
+        return formatter.string(from: date) + (precise ? "" : " " + zoneName(zone, at: date))
+    }
+
+    /// "UTC", or the zone's abbreviation ("CST").
+    static func zoneName(_ zone: TimeZone, at date: Date = Date()) -> String {
+        zone.secondsFromGMT(for: date) == 0 && ["UTC", "GMT", "Etc/UTC"].contains(zone.identifier)
+            ? "UTC" : zone.abbreviation(for: date) ?? zone.identifier
+    }
+
+    /// A published name short enough for a table cell ("55952f86b250…jpg"); the full name goes in a tooltip.
+    static func shortName(_ name: String) -> String {
+        guard name.count > 20, let dot = name.lastIndex(of: ".") else { return name }
+        return String(name.prefix(12)) + "…" + String(name[name.index(after: dot)...])
     }
 
     static func day(_ iso: String, in zone: TimeZone) -> String {

@@ -70,7 +70,10 @@ public enum ReviewPage {
         var html = "<article class=\"card \(entry.pending ? "pending" : "person")\">\n<div class=\"preview\">"
         switch thumbnail(entry, config: config) {
         case .picture(let uri, let width, let height):
-            html += "<img src=\"\(uri)\" width=\"\(width)\" height=\"\(height)\" alt=\"preview of \(escape(name))\">"
+            // A small picture (a 96-pixel print proof) is shown larger, so a person can tell what it is.
+            let scale = max(1.0, 160.0 / Double(max(width, height)))
+            html += "<img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
+            html += " alt=\"preview of \(escape(name))\">"
         case .placeholder(let label): html += "<div class=\"placeholder\">\(escape(label))</div>"
         }
         html += "</div>\n<div class=\"body\">\n<h3>\(escape(name))</h3>\n"
@@ -85,9 +88,12 @@ public enum ReviewPage {
         let age = entry.ageDays == 0 ? "today" : entry.ageDays == 1 ? "yesterday" : "\(entry.ageDays) days ago"
         html += "<p>Dropped into \(escape(folder)); quarantined \(escape(PlainWords.time(entry.quarantinedAt, in: zone)))"
         html += " (\(escape(age))).</p>\n<ul class=\"reasons\">\n"
-        for reason in entry.reasons {
+        for reason in shownReasons(entry) {
             html += "<li><b>\(escape(PlainWords.reason(reason.code)))</b>"
-            if !reason.message.isEmpty { html += " <span class=\"minor\">(\(escape(reason.message)))</span>" }
+            // The record and dates behind a reason; "no record" has nothing to add.
+            if !reason.message.isEmpty && reason.code != "no_record" {
+                html += " <span class=\"minor\">(\(escape(reason.message)))</span>"
+            }
             html += "<br>What to do: \(escape(advice(reason, entry: entry)))</li>\n"
         }
         html += "</ul>\n"
@@ -119,14 +125,35 @@ public enum ReviewPage {
         return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
+    /// The reasons a card lists: for a file that is no picture at all, only that (that no record lists it is moot).
+    static func shownReasons(_ entry: QuarantineEntry) -> [QuarantineEntry.Reason] {
+        let blocking: Set<String> = ["not_media", "not_a_regular_file", "empty", "unreadable"]
+        guard entry.reasons.contains(where: { blocking.contains($0.code) }) else { return entry.reasons }
+        return entry.reasons.filter { !consentReasons.contains($0.code) }
+    }
+
+    /// Why a file is not waiting for consent, from its weightiest reason.
     static func whyNotPending(_ entry: QuarantineEntry, config: PipelineConfig) -> String {
-        let curable = !entry.reasons.isEmpty && entry.reasons.allSatisfy { QuarantineState.curable.contains($0.code) }
-        if curable {
+        let codes = Set(entry.reasons.map(\.code))
+        let order: [(String, String)] = [
+            ("revoked", "the patient withdrew consent. It must not be published."),
+            ("not_media", "this is not a picture or video, so it can never be published."),
+            ("not_a_regular_file", "a link or special file was dropped, not a picture. Copy the picture itself."),
+            ("invalid_record", "a consent record for it is invalid. Have the records checked first."),
+            ("changed", "it was still being written when it was read. Drop it again once the copy is complete."),
+            ("cannot_sanitize", "its metadata cannot be removed safely. Export it again and drop the new file."),
+            ("unreadable", "it cannot be read. Export it again and drop the new file."),
+            ("empty", "the file is empty. Drop the real picture."),
+            ("io_error", "a disk error kept it from being delivered. Check the disks, then drop it again."),
+            ("expired", "its authorization has expired. Record a new one, then drop the file again."),
+            ("superseded", "a newer authorization replaces its own. Check what that covers, then drop it again."),
+        ]
+        if let (_, sentence) = order.first(where: { codes.contains($0.0) }) { return sentence }
+        if !codes.isEmpty && codes.isSubset(of: QuarantineState.curable) {
             return "it was quarantined more than \(Int(config.pendingDays)) days ago, so runs no longer check it. "
                 + "Record the authorization, then drop the file into the inbox again."
         }
-        return "a new authorization alone cannot publish it. Follow the steps below, then drop the file again if it "
-            + "should be published."
+        return "a new authorization alone cannot publish it. See what to do below."
     }
 
     /// What to do about one reason. For a picture waiting for consent, recording the authorization is enough.
@@ -212,7 +239,7 @@ public enum ReviewPage {
         .status{font-weight:bold}.status.pending{color:#1d5f8a}.status.person{color:#a12a1e}
         ul.reasons{padding-left:1.2em}ul.reasons li{margin-bottom:.4em}
         code.hash{word-break:break-all}
-        pre.command{background:#f6f6f6;border:1px solid #ddd;padding:.6em;white-space:pre-wrap;word-break:break-all;user-select:all}
+        pre.command{background:#f6f6f6;border:1px solid #ddd;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;user-select:all}
         .badge{padding:0 .4em;border-radius:3px;color:#fff}.badge.pending{background:#2a7ab0}.badge.person{background:#c0392b}
         dl.legend dt{margin-top:.6em;font-weight:bold}dl.legend dd{margin-left:1.5em}
         """
