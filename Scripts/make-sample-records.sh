@@ -13,8 +13,10 @@
 # Subjects are pseudonymous (P-DEMO-...); nothing here is a real person.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build --product consentgate >/dev/null
-bin=$(swift build --show-bin-path)/consentgate
+# SCRATCH: the build folder to use (default .build), e.g. SCRATCH=.build-fp beside another build.
+scratch=${SCRATCH:-.build}
+swift build --scratch-path "$scratch" --product consentgate >/dev/null
+bin=$(swift build --scratch-path "$scratch" --show-bin-path)/consentgate
 media=SampleMedia
 keys=$media/keys
 records=$media/records
@@ -34,8 +36,17 @@ common=(--key "$keys/demo-office.DEMO.key" --out "$records" --covered-entity "De
   --recorded-by po-demo --effective 2026-01-01)
 "$bin" authorize "${common[@]}" --id AUTH-DEMO-0001 --subject P-DEMO-0001 --channels website,instagram \
   --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-phone-photo.jpg"
-"$bin" authorize "${common[@]}" --id AUTH-DEMO-0002 --subject P-DEMO-0002 --channels website \
-  --expires 2026-06-01 --signed-on 2026-01-01 "$media/demo-camera-photo.jpg"
+# AUTH-DEMO-0002 is expired on purpose, and `authorize` refuses to write an expired record: it is written with a
+# later expiry into a scratch folder, its expiry set back to 2026-06-01, and signed with the stock minisign tool
+# (the DEMO key is minisign's unencrypted layout), with the trusted comment ConsentGate writes.
+expired=$(mktemp -d)
+trap 'rm -rf "$expired"' EXIT
+"$bin" authorize "${common[@]}" --out "$expired" --id AUTH-DEMO-0002 --subject P-DEMO-0002 --channels website \
+  --expires 2036-01-01 --signed-on 2026-01-01 "$media/demo-camera-photo.jpg" >/dev/null
+sed 's/"expires": "2036-01-01"/"expires": "2026-06-01"/' "$expired/AUTH-DEMO-0002.json" > "$records/AUTH-DEMO-0002.json"
+signed_at=$(sed -n 's/.*"recorded_at": "\(.*\)".*/\1/p' "$records/AUTH-DEMO-0002.json")
+minisign -S -s "$keys/demo-office.DEMO.key" -m "$records/AUTH-DEMO-0002.json" \
+  -t "type=consentgate.authorization/v1 id=AUTH-DEMO-0002 signed_at=$signed_at" </dev/null >/dev/null
 "$bin" authorize "${common[@]}" --id AUTH-DEMO-0003 --subject P-DEMO-0003 --channels print \
   --expires 2036-01-01 "$media/demo-screenshot.png"
 "$bin" authorize "${common[@]}" --id AUTH-DEMO-0004 --subject P-DEMO-0004 --channels website \
