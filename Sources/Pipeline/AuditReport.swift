@@ -122,10 +122,12 @@ public enum AuditReport {
             if detail.pending { what += " <span class=\"minor\">(waiting for consent)</span>" }
             var picture = "<code title=\"asset id\">\(escape(event.asset.map { String($0.prefix(12)) + "…" } ?? "—"))</code>"
             if let name = detail.publishedName, !name.hasPrefix(event.asset ?? name) {
-                picture += "<br><span class=\"minor\" title=\"\(escape(name))\">as \(escape(PlainWords.shortName(name)))</span>"
+                let how = event.kind == "duplicate" ? "same picture as" : "as"
+                picture += "<br><span class=\"minor\" title=\"\(escape(name))\">\(how) \(escape(PlainWords.shortName(name)))</span>"
             }
-            let why = detail.reasons.isEmpty
-                ? "—" : detail.reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
+            let reasons = detail.reasons.isEmpty && event.kind == "duplicate" ? ["duplicate"] : detail.reasons
+            let why = reasons.isEmpty
+                ? "—" : reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
                     .joined(separator: "<br>")
             let when = PlainWords.time(event.at, in: timeZone, precise: true)
             page += "<tr class=\"\(escape(event.kind))\"><td class=\"when\">\(escape(when))</td>"
