@@ -58,6 +58,12 @@ exiftool -q -overwrite_original -Make="DemoCam" -Model="DemoCam X100 (DEMO)" -Se
   -Artist="Demo Photographer" -DateTimeOriginal="2026:04:01 15:00:00" "$tmp/f.jpg"
 cp "$tmp/f.jpg" demo-group-photo.jpg
 
+# A photo dropped before its (fictitious) patient's consent is recorded: the demo's pending story.
+ffmpeg -loglevel error -y -f lavfi -i "smptehdbars=size=480x320:rate=1" -frames:v 1 -q:v 4 "$tmp/h.jpg"
+exiftool -q -overwrite_original -Make="DemoPhone" -Model="DemoPhone 12 (DEMO)" -GPSLatitude=41.88 -GPSLatitudeRef=N \
+  -GPSLongitude=87.63 -GPSLongitudeRef=W -ImageDescription="Patient DEMO-P-0009 first visit (FAKE)" "$tmp/h.jpg"
+cp "$tmp/h.jpg" demo-before-consent.jpg
+
 # An animated GIF (it loops) with a comment and XMP naming a fictitious patient.
 ffmpeg -loglevel error -y -f lavfi -i "testsrc=size=160x120:rate=5" -frames:v 6 -loop 0 "$tmp/g.gif"
 exiftool -q -overwrite_original -Comment="Jane Demo-Doe (FAKE) physio session 3" \

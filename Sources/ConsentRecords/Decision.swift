@@ -106,7 +106,11 @@ public enum ConsentPolicy {
                 problems.append(.expired(id: authorization.id, on: authorization.expires))
             }
             // Revoking any record of a supersedes chain revokes the whole chain.
-            for revocation in registry.revocations(affecting: authorization.id) where revocation.receivedAt <= now {
+            // A revocation applies from when it was received; one dated ahead of the real clock (at most a day: more
+            // is a doubt) applies at once, since nobody can receive a letter tomorrow. (`now` may lie in the past, for
+            // an audit: a revocation received after it, and before the real now, did not apply then.)
+            for revocation in registry.revocations(affecting: authorization.id)
+            where revocation.receivedAt <= now || revocation.receivedAt > Date() {
                 if revocation.channels == nil || revocation.channels!.contains(channel) {
                     problems.append(.revoked(id: authorization.id, on: revocation.receivedAt, by: revocation.id))
                 }

@@ -334,8 +334,18 @@ public struct Registry: Sendable {
             for id in bad.blocks { blocked.formUnion(chain(of: id)) }
             for id in blocked { blockers[id, default: []].append(index) }
         }
+        // A revocation that names an authorization in another letter case (`auth-demo-0001`) revokes it: ids
+        // are compared exactly everywhere else, but a revocation must never miss by a typo.
+        let byFolded = Dictionary(grouping: authorizations.keys, by: { $0.lowercased() })
+        for (target, list) in revocations where authorizations[target] == nil {
+            for id in byFolded[target.lowercased()] ?? [] where id != target {
+                revocations[id, default: []] += list
+            }
+        }
         for (target, list) in revocations.sorted(by: { $0.key < $1.key })
-        where authorizations[target] == nil && neighbours[target] == nil {
+        where authorizations[target] == nil && neighbours[target] == nil
+            && (byFolded[target.lowercased()] ?? []).isEmpty
+        {
             for revocation in list {
                 warnings.append(
                     "revocation \(revocation.id) names authorization \(target), which no valid record has")

@@ -148,7 +148,8 @@ enum Folders {
             if info.st_nlink > 1 { return hostile("a hard link (\(info.st_nlink) names for one file): never read") }
             let modified = Date(
                 timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
-            if now.timeIntervalSince(modified) < settle { return .unsettled(path) }
+            // A modification time in the future says nothing about settling: the two looks decide alone.
+            if modified <= now && now.timeIntervalSince(modified) < settle { return .unsettled(path) }
             return .file(
                 path, relative: relative, size: Int(info.st_size),
                 stamp: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)", place: place)

@@ -68,7 +68,7 @@ public final class Ledger: Sendable {
                           failures INTEGER NOT NULL DEFAULT 0);
                         """)
             }
-        } catch { throw PipelineError("ledger \(path): \(error)") }
+        } catch { throw PipelineError("ledger \(path): \(error)", exitCode: 3) }
     }
 
     /// Appends an event in one transaction. What is published is derived from these events alone (see
@@ -76,14 +76,15 @@ public final class Ledger: Sendable {
     @discardableResult
     public func append(
         pipeline: String, kind: String, asset: String?, fileSHA256: String?, contentSHA256: String?,
-        detail: [String: Any], now: Date = Date()
+        detail: [String: Any]
     ) throws(PipelineError) -> LedgerEvent {
         let detailText: String
         do {
             detailText = String(
                 decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
         } catch { throw PipelineError("ledger: detail is not JSON: \(error)") }
-        let at = Self.timestamp(now)
+        // The real time of the event (a run decides as of one moment, but its events happen one after another).
+        let at = Self.timestamp(Date())
         let event: LedgerEvent
         do {
             event = try queue.write { db -> LedgerEvent in
@@ -169,7 +170,7 @@ public final class Ledger: Sendable {
     public func livePublications() throws(PipelineError) -> [String: Publication] {
         var live: [String: Publication] = [:]
         var nameOf: [String: String] = [:]
-        for event in try events(where: "kind IN ('published', 'retracted')") {
+        for event in try events(where: "kind IN ('published', 'released', 'retracted')") {
             guard let asset = event.asset else { continue }
             if event.kind == "retracted" {
                 if let name = nameOf.removeValue(forKey: asset) { live[name] = nil }

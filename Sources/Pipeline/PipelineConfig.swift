@@ -40,10 +40,16 @@ public struct PipelineConfig: Sendable {
     public var timeZone = TimeZone(identifier: "UTC")!
     /// How long a run waits for another run of the same pipeline to let go of the lock before it gives up (exit 3).
     public var lockWaitSeconds: Double = 600
+    /// How long a quarantine that a new record can cure is decided again on every run (`pending_days`).
+    public var pendingDays: Double = 90
+    /// A command told of every event (`notify:`), one JSON document on its standard input.
+    public var notify: String? = nil
+    /// How long the notify command may take for one event.
+    public static let notifyTimeout: TimeInterval = 10
 
     static let topKeys: Set<String> = [
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
-        "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds",
+        "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
@@ -64,7 +70,7 @@ public struct PipelineConfig: Sendable {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
         func resolve(_ value: String) -> String {
             let absolute = value.hasPrefix("/") ? value : (base as NSString).appendingPathComponent(value)
-            return (absolute as NSString).standardizingPath
+            return PipelineConfig.normalize(absolute)
         }
         func string(_ values: [String: Node], _ key: String, _ place: String = "") throws(PipelineError) -> String {
             guard let value = values[key] else { throw fail("missing key \(place)\(key)") }
@@ -79,6 +85,12 @@ public struct PipelineConfig: Sendable {
                 ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
             })
         else { throw fail("channel must be lower-case letters, digits, '-' or '_'") }
+        let ledgerValue = try string(top, "ledger")
+        if ledgerValue.contains("://") {
+            throw fail(
+                "ledger \(ledgerValue): only a SQLite file path is supported by this version (PostgreSQL ledgers are "
+                    + "not yet); a URL is never taken for a file name")
+        }
         var config = PipelineConfig(
             file: path, name: try string(top, "name"), channel: channel,
             inbox: resolve(try string(folders, "inbox", "folders.")),
@@ -87,7 +99,7 @@ public struct PipelineConfig: Sendable {
             archive: resolve(try string(folders, "archive", "folders.")),
             retracted: resolve(try string(folders, "retracted", "folders.")),
             authorizations: resolve(try string(top, "authorizations")), trust: resolve(try string(top, "trust")),
-            ledger: resolve(try string(top, "ledger")), work: "")
+            ledger: resolve(ledgerValue), work: "")
         config.work =
             top["work"] != nil
             ? resolve(try string(top, "work"))
@@ -109,6 +121,19 @@ public struct PipelineConfig: Sendable {
             return value
         }
         config.lockWaitSeconds = try number("lock_wait_seconds") ?? 600
+        if let node = top["pending_days"] {
+            guard let days = node.scalar.flatMap({ Double($0.string) }), days.isFinite, days >= 0, days <= 3650 else {
+                throw fail("pending_days must be a number of days (0 to 3650)")
+            }
+            config.pendingDays = days
+        }
+        if top["notify"] != nil {
+            let command = resolve(try string(top, "notify"))
+            guard FileManager.default.isExecutableFile(atPath: command) else {
+                throw fail("notify: \(command) is not an executable file")
+            }
+            config.notify = command
+        }
         config.settleSeconds = try number("settle_seconds") ?? 30
         config.rescanSeconds = max(1, try number("rescan_seconds") ?? 60)
         func flag(_ values: [String: Node], _ key: String, _ place: String) throws(PipelineError) -> Bool? {
@@ -179,6 +204,44 @@ public struct PipelineConfig: Sendable {
         }
     }
 
+    /// "." and ".." and repeated slashes taken out of an absolute path, textually: links are NOT resolved here
+    /// (Foundation's `standardizingPath` may resolve them, which would hide an inbox swapped for a link).
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                _ = parts.popLast()
+                continue
+            }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// Pipelines run together (one `run` or `watch` command) must not share folders either: one's quarantine must
+    /// not be another's publish folder. The authorizations folder, the trust file and the ledger may be shared.
+    public static func checkTogether(_ configs: [PipelineConfig]) throws(PipelineError) {
+        let shareable: Set<String> = ["authorizations", "ledger", "trust"]
+        func inside(_ child: String, _ parent: String) -> Bool { child == parent || child.hasPrefix(parent + "/") }
+        for (i, a) in configs.enumerated() {
+            for b in configs[(i + 1)...] {
+                for x in a.places {
+                    for y in b.places where !(shareable.contains(x.key) && x.key == y.key && x.path == y.path) {
+                        if shareable.contains(x.key) && shareable.contains(y.key) { continue }
+                        let rx = resolveLinks(x.path)
+                        let ry = resolveLinks(y.path)
+                        if inside(rx, ry) || inside(ry, rx) {
+                            throw PipelineError(
+                                "\(a.file): \(x.key) (\(x.path)) overlaps \(b.file): \(y.key) (\(y.path)); pipelines run "
+                                    + "together must keep their folders apart")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The path with every link in its existing part resolved (the rest, not yet created, appended as written).
     static func resolveLinks(_ path: String) -> String {
         var existing = path
@@ -205,8 +268,22 @@ public struct PipelineConfig: Sendable {
         var real: [String: String] = [:]
         var held = self
         for (key, path) in places where key.hasPrefix("folders.") || key == "work" {
-            guard let folder = Directory(Array(path.utf8), in: nil, followLinks: true) else {
-                throw PipelineError("\(file): cannot open \(key) \(path): \(String(cString: strerror(errno)))")
+            // The inbox and the work folder sit on the share, where staff could swap them for links: never
+            // through a link (their parents may be). ConsentGate's other folders may be links (resolved below).
+            let strict = key == "folders.inbox" || key == "work"
+            guard let folder = Directory(Array(path.utf8), in: nil, followLinks: !strict) else {
+                let why =
+                    errno == ELOOP || errno == ENOTDIR
+                    ? "it is a symbolic link (never followed) or not a folder" : String(cString: strerror(errno))
+                throw PipelineError("\(file): cannot open \(key) \(path): \(why)")
+            }
+            var info = stat()
+            if key != "folders.inbox", fstat(folder.fd, &info) == 0,
+                info.st_mode & (key == "folders.publish" ? 0o002 : 0o022) != 0
+            {
+                throw PipelineError(
+                    "\(file): \(key) \(path) may be written by \(key == "folders.publish" ? "anyone" : "group or others") "
+                        + "(mode \(String(info.st_mode & 0o777, radix: 8))); it is ConsentGate's own: chmod go-w it")
             }
             opened[key] = folder
             guard let location = folder.location else {

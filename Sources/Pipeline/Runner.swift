@@ -20,10 +20,16 @@ public struct RunSummary: Sendable, Encodable {
     public var pipeline: String
     public var dryRun: Bool
     public var published = 0
+    /// Pending quarantines published once their consent arrived (counted in `published` too).
+    public var released = 0
+    /// Second copies of a picture already live in publish: archived, not published again.
+    public var duplicates = 0
     public var quarantined = 0
     public var retracted = 0
     public var left = 0
     public var unsettled = 0
+    /// Events the `notify` command failed to take (logged and counted; never changes an outcome).
+    public var notifyFailures = 0
     /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
     public var itemsOmitted = 0
@@ -48,6 +54,10 @@ public struct RunSummary: Sendable, Encodable {
     public mutating func add(_ item: ItemReport) {
         switch item.outcome {
         case "published": published += 1
+        case "released":
+            published += 1
+            released += 1
+        case "duplicate": duplicates += 1
         case "quarantined": quarantined += 1
         case "retracted": retracted += 1
         default: left += 1
@@ -57,6 +67,9 @@ public struct RunSummary: Sendable, Encodable {
 
     mutating func merge(_ other: RunSummary) {
         published += other.published
+        released += other.released
+        duplicates += other.duplicates
+        notifyFailures += other.notifyFailures
         quarantined += other.quarantined
         retracted += other.retracted
         left += other.left
@@ -80,10 +93,18 @@ public struct RunSummary: Sendable, Encodable {
 public final class Runner: Sendable {
     public let config: PipelineConfig
     let progress: (@Sendable (String) -> Void)?
+    let notifier: Notifier?
+    /// Content fingerprints live in this pipeline's publish folder (one picture, one publication).
+    let live = Mutex(Set<String>())
 
     public init(config: PipelineConfig, progress: (@Sendable (String) -> Void)? = nil) {
         self.config = config
         self.progress = progress
+        notifier = config.notify.map {
+            Notifier(
+                command: $0, pipeline: config.name, channel: config.channel,
+                log: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
+        }
     }
 
     /// An item after the CPU stages, ready for delivery.
@@ -103,8 +124,11 @@ public final class Runner: Sendable {
     /// `shouldStop` is asked before each new file is claimed (watch mode's SIGTERM): files in hand are finished.
     /// `secondLook`: when a file is seen for the first time with its size and mtime, wait (at most 120 s) and look
     /// again within this run (the cron job), instead of leaving it for the next run (watch mode passes false).
+    /// `inbox: false` (`quarantine recheck`): the sweep, recovery and the pending quarantines only; the inbox is
+    /// not looked at.
     public func run(
-        dryRun: Bool = false, now: Date = Date(), secondLook: Bool = false, shouldStop: @Sendable () -> Bool = { false }
+        dryRun: Bool = false, now: Date = Date(), secondLook: Bool = false, inbox takeNew: Bool = true,
+        shouldStop: @Sendable () -> Bool = { false }
     )
         throws(PipelineError)
         -> RunSummary
@@ -113,18 +137,20 @@ public final class Runner: Sendable {
         // A dry run takes no lock and writes nothing; it only reads the inbox, the records and an existing ledger
         // (and its folders need not exist yet).
         if dryRun {
-            return try pass(dryRun: true, now: now, secondLook: secondLook, inbox: nil, shouldStop: shouldStop)
+            return try pass(
+                dryRun: true, now: now, secondLook: secondLook, inbox: nil, takeNew: takeNew, shouldStop: shouldStop)
         }
         // Every folder is opened once and used through its descriptor for the whole run (see `hold`).
         let (held, folders) = try config.hold()
         return try withExtendedLifetime(folders) { () throws(PipelineError) -> RunSummary in
             try Runner(config: held, progress: progress).pass(
-                dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, shouldStop: shouldStop)
+                dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, takeNew: takeNew,
+                shouldStop: shouldStop)
         }
     }
 
     func pass(
-        dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, shouldStop: @Sendable () -> Bool
+        dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, takeNew: Bool, shouldStop: @Sendable () -> Bool
     ) throws(PipelineError) -> RunSummary {
         let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds)
         defer { lock?.release() }
@@ -143,6 +169,10 @@ public final class Runner: Sendable {
         let swept = try sweep(
             registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
+        let livePublications = try ledger?.livePublications() ?? [:]
+        live.withLock { set in
+            set = Set(livePublications.values.filter { $0.pipeline == config.name }.compactMap(\.contentSHA256))
+        }
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun)
         // CPU stages on a concurrent queue, delivery on one serial queue. A file is claimed only when a slot is
         // free, so at most `width` files are claimed-but-undelivered or in memory, however many wait.
@@ -180,7 +210,12 @@ public final class Runner: Sendable {
                     records: []))
         }
 
-        // First what an interrupted run had claimed, then what has settled in the inbox.
+        // First what an interrupted run had claimed, then the pending quarantines whose consent has arrived, then
+        // what has settled in the inbox.
+        var releasing: [(String, RawPath, String)] = []
+        if !dryRun && stopped.isEmpty {
+            releasing = try releasable(registry: registry, ledger: ledger!, now: now, summary: &summary)
+        }
         if !dryRun {
             for name in inHand.sorted() {
                 if !stopped.isEmpty {
@@ -202,6 +237,10 @@ public final class Runner: Sendable {
             }
         }
         // Files seen for the first time with their size and mtime (by that stamp): when each was first seen so.
+        for (asset, path, original) in releasing {
+            slots.wait()
+            hand(asset, path, original)
+        }
         var waiting: [String: Date] = [:]
         var stillSettling = 0
         func pass(firstLook: Bool) throws(PipelineError) {
@@ -238,7 +277,7 @@ public final class Runner: Sendable {
                         }
                         slots.wait()
                         if dryRun {
-                            hand(Folders.newAssetID(), path, String(decoding: relative, as: UTF8.self))
+                            hand(Folders.newAssetID(), path, Escape.display(relative))
                             return true
                         }
                         let claimed: Claim
@@ -248,7 +287,7 @@ public final class Runner: Sendable {
                         }
                         switch claimed {
                         case .claimed(let asset, let target):
-                            hand(asset, target, String(decoding: relative, as: UTF8.self))
+                            hand(asset, target, Escape.display(relative))
                         case .gone:
                             slots.signal()
                         case .failed(let why):
@@ -269,7 +308,7 @@ public final class Runner: Sendable {
                 throw (error as? PipelineError) ?? PipelineError("\(error)", exitCode: 3)
             }
         }
-        try pass(firstLook: true)
+        if takeNew { try pass(firstLook: true) }
         // The cron job's second look at files first seen now: wait until they could have settled, then look again.
         if secondLook && !waiting.isEmpty && config.settleSeconds <= 120 && !shouldStop() {
             let until = waiting.values.min()!.addingTimeInterval(config.settleSeconds + 0.05)
@@ -289,7 +328,51 @@ public final class Runner: Sendable {
             try sweep(
                 registry: registry, ledger: ledger, dryRun: false, now: now, inHand: [], skip: swept, summary: &summary)
         }
+        summary.notifyFailures += notifier?.finish() ?? 0
         return summary
+    }
+
+    /// Pending quarantines (every reason curable by a new record, quarantined at most `pending_days` ago) that
+    /// today's records approve: each is taken back into the work folder (a `release_started` event first, so
+    /// that a kill between the two leaves it pending) and then handled like a new file.
+    func releasable(registry: Registry, ledger: Ledger, now: Date, summary: inout RunSummary) throws(PipelineError)
+        -> [(String, RawPath, String)]
+    {
+        var taken: [(String, RawPath, String)] = []
+        for candidate in try QuarantineState.pending(
+            ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
+        {
+            let decision = ConsentPolicy.decide(
+                contentSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
+                registry: registry, now: now, newPublication: true)
+            guard decision.approved else { continue }
+            let names = Folders.entries(of: config.quarantine)
+            guard
+                let original = names.first(where: {
+                    $0.hasPrefix(candidate.asset + ".") && !$0.hasSuffix(".reason.json")
+                })
+            else { continue }
+            let reasonPath = config.quarantine + "/" + candidate.asset + ".reason.json"
+            let report =
+                FileManager.default.contents(atPath: reasonPath).flatMap {
+                    (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any]
+                } ?? [:]
+            try ledger.append(
+                pipeline: config.name, kind: "release_started", asset: candidate.asset,
+                fileSHA256: candidate.fileSHA256, contentSHA256: candidate.contentSHA256,
+                detail: ["records": decision.usedRecords])
+            let target = config.work + "/" + candidate.asset
+            do { try Folders.move(RawPath(config.quarantine + "/" + original), to: target, allowCopy: true) } catch {
+                summary.add(
+                    ItemReport(
+                        asset: candidate.asset, outcome: "left",
+                        reasons: ["its consent arrived, but it cannot be taken out of quarantine: \(error)"],
+                        records: decision.usedRecords))
+                continue
+            }
+            taken.append((candidate.asset, RawPath(target), report["original_name"] as? String ?? "(released)"))
+        }
+        return taken
     }
 
     /// Loads and verifies the records; remembers in the ledger when each record file was first seen (so a retired
@@ -297,26 +380,17 @@ public final class Runner: Sendable {
     func loadRegistry(trust: TrustStore, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
         throws(PipelineError) -> Registry
     {
-        let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
-        let registry: Registry
-        do {
-            registry = try Registry.load(
-                folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
-                firstSeen: { _, sha in firstSeen[sha] })
-        } catch { throw PipelineError("\(config.file): \(error)") }
-        if !dryRun, let ledger {
-            var recorded = Set(firstSeen.keys)
-            for sighting in registry.sightings where !recorded.contains(sighting.sha256) {
-                try ledger.append(
-                    pipeline: config.name, kind: "record_seen", asset: nil, fileSHA256: sighting.sha256,
-                    contentSHA256: nil, detail: [:], now: now)
-                recorded.insert(sighting.sha256)
-            }
-        }
+        let registry = try PipelineRecords.load(config: config, trust: trust, ledger: ledger, now: now)
+        if !dryRun, let ledger { try PipelineRecords.remember(registry, config: config, ledger: ledger) }
         summary.invalidRecords = registry.invalid.map {
             RunSummary.InvalidRecordReport(file: $0.displayFile, reason: $0.reason, blocks: $0.blocks)
         }
         summary.warnings = registry.warnings
+        if !dryRun {
+            for record in registry.invalid {
+                notifier?.send("invalid_record", asset: nil, records: record.blocks, reasons: ["invalid_record"])
+            }
+        }
         summary.publishingStopped = registry.globalDoubts.map {
             "\($0.displayFile) is not a valid record and names no authorization (\(Escape.display($0.reason)))"
         }
@@ -366,7 +440,7 @@ public final class Runner: Sendable {
         // If this append fails the file stays claimed in the work folder; the next run recovers it.
         try ledger.append(
             pipeline: config.name, kind: "claimed", asset: asset, fileSHA256: nil, contentSHA256: nil,
-            detail: ["source_path_sha256": sha256Hex(relative)], now: now)
+            detail: [:])
         return .claimed(asset, RawPath(target))
     }
 
@@ -484,9 +558,32 @@ public final class Runner: Sendable {
         let alreadyPublished = FileIO.exists(publishedPath)
         // Likewise a quarantine the ledger already records is finished as recorded, even if consent arrived since:
         // the picture can be dropped again, and the ledger never says both.
-        let recordedQuarantine = try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"])
-        let alreadyQuarantined = !alreadyPublished && recordedQuarantine != nil
+        // (A pending quarantine taken back for release has a newer `release_started` event.)
+        let lastDecision = try ledger.lastEvent(asset: item.asset, kinds: ["quarantined", "release_started"])
+        let alreadyQuarantined = !alreadyPublished && lastDecision?.kind == "quarantined"
+        let releasing = lastDecision?.kind == "release_started"
         let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
+        // One picture, one publication: a second copy of a picture live in publish is archived, not published.
+        if approved && !alreadyPublished && !alreadyQuarantined, let content = item.fingerprints?.contentSHA256,
+            live.withLock({ $0.contains(content) })
+        {
+            item.sanitized?.pending?.discard()
+            let first = try ledger.livePublications().values.first {
+                $0.pipeline == config.name && $0.contentSHA256 == content
+            }
+            if try ledger.lastEvent(asset: item.asset, kinds: ["duplicate"]) == nil {
+                try ledger.append(
+                    pipeline: config.name, kind: "duplicate", asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                    contentSHA256: content, detail: ["published_name": first?.name ?? "", "of": first?.asset ?? ""])
+                notifier?.send("duplicate", asset: item.asset, publishedName: first?.name)
+            }
+            try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
+            if releasing { try? FileManager.default.removeItem(atPath: config.quarantine + "/" + item.asset + ".reason.json") }
+            return ItemReport(
+                asset: item.asset, outcome: "duplicate",
+                reasons: ["the same picture is already published as \(first?.name ?? "another file"): archived, not published twice"],
+                records: [], publishedName: first?.name)
+        }
         if alreadyPublished || (approved && !alreadyQuarantined) {
             if let pending = item.sanitized?.pending {
                 // The copy verified in this run replaces whatever an interrupted run left under this name.
@@ -495,21 +592,29 @@ public final class Runner: Sendable {
                 throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3)
             }
             let identity = try Runner.identity(of: RawPath(publishedPath))
-            let recorded = try ledger.lastEvent(asset: item.asset, kinds: ["published"])
+            let recorded = try ledger.lastEvent(asset: item.asset, kinds: ["published", "released"])
+            let kind = releasing || recorded?.kind == "released" ? "released" : "published"
             if recorded == nil || !(recorded!.detail.contains(identity.sha256)) {
                 try ledger.append(
-                    pipeline: config.name, kind: "published", asset: item.asset,
+                    pipeline: config.name, kind: kind, asset: item.asset,
                     fileSHA256: item.fingerprints?.fileSHA256,
                     contentSHA256: item.fingerprints?.contentSHA256,
                     detail: [
                         "published_name": publishedName, "records": item.decision?.usedRecords ?? [],
                         "channel": config.channel, "published_sha256": identity.sha256,
                         "published_stat": identity.stat,
-                    ], now: now)
+                    ])
+                notifier?.send(
+                    kind, asset: item.asset, publishedName: publishedName, records: item.decision?.usedRecords ?? [])
             }
+            if let content = item.fingerprints?.contentSHA256 { live.withLock { _ = $0.insert(content) } }
             try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
+            if kind == "released" {
+                // Its quarantine is over: the reason file goes with it.
+                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + item.asset + ".reason.json")
+            }
             return ItemReport(
-                asset: item.asset, outcome: "published", reasons: [], records: item.decision?.usedRecords ?? [],
+                asset: item.asset, outcome: kind, reasons: [], records: item.decision?.usedRecords ?? [],
                 publishedName: publishedName)
         }
         item.sanitized?.pending?.discard()
@@ -518,16 +623,24 @@ public final class Runner: Sendable {
         if !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json")) {
             try writeReason(
                 folder: config.quarantine, asset: item.asset, original: item.original, fingerprints: item.fingerprints,
-                reasons: reasons, records: item.decision?.matchingRecords ?? [], now: now)
+                reasons: reasons, records: item.decision?.matchingRecords ?? [], now: now,
+                pending: reasons.allSatisfy { QuarantineState.curable.contains($0.code) })
         }
         // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
         // next run finishes the move without a second event. The other order could lose the event for good.
-        if try ledger.lastEvent(asset: item.asset, kinds: ["quarantined"]) == nil {
+        // Pending: every reason is one a new record can cure; each run decides it again for `pending_days`.
+        let pending = reasons.allSatisfy { QuarantineState.curable.contains($0.code) }
+        if !alreadyQuarantined {
             try ledger.append(
                 pipeline: config.name, kind: "quarantined", asset: item.asset,
                 fileSHA256: item.fingerprints?.fileSHA256,
                 contentSHA256: item.fingerprints?.contentSHA256,
-                detail: ["reasons": reasons.map(\.code), "records": item.decision?.matchingRecords ?? []], now: now)
+                detail: [
+                    "reasons": reasons.map(\.code), "records": item.decision?.matchingRecords ?? [], "pending": pending,
+                ])
+            notifier?.send(
+                "quarantined", asset: item.asset, records: item.decision?.matchingRecords ?? [],
+                reasons: reasons.map(\.code))
         }
         try Folders.move(item.claimed, to: config.quarantine + "/" + item.asset + "." + ext, allowCopy: true)
         return ItemReport(
@@ -563,7 +676,7 @@ public final class Runner: Sendable {
     ) throws(PipelineError) -> ItemReport {
         do {
             try writeReason(
-                folder: config.quarantine, asset: asset, original: String(decoding: relative, as: UTF8.self),
+                folder: config.quarantine, asset: asset, original: Escape.display(relative),
                 fingerprints: nil, reasons: [("not_a_regular_file", "it is \(why)")], records: [], now: Date())
             try Folders.move(place, to: config.quarantine + "/" + asset + ".unread")
         } catch {
@@ -602,12 +715,16 @@ public final class Runner: Sendable {
     }
 
     /// `ASSET.reason.json` beside a quarantined original (or a withdrawn stranger): every reason, and what a person
-    /// can do. The only place an original name is kept; the folder is ConsentGate's own (0700).
+    /// can do. The only place an original name is kept (escaped: control characters and bytes that are not UTF-8
+    /// as `\n`, `\xNN`, so that it names the file exactly); the folder is ConsentGate's own (0700).
     func writeReason(
         folder: String, asset: String, original: String, fingerprints: Fingerprints?,
-        reasons: [(code: String, message: String)], records: [String], now: Date
+        reasons: [(code: String, message: String)], records: [String], now: Date, pending: Bool = false
     ) throws(PipelineError) {
         let report: [String: Any] = [
+            "pending": pending,
+            "pending_until": pending
+                ? Ledger.timestamp(now.addingTimeInterval(config.pendingDays * 86_400)) as Any : NSNull(),
             "asset": asset, "pipeline": config.name, "channel": config.channel,
             "original_name": original, "quarantined_at": Ledger.timestamp(now),
             "file_sha256": fingerprints?.fileSHA256 ?? NSNull(),
@@ -724,7 +841,10 @@ public final class Runner: Sendable {
         try ledger!.append(
             pipeline: config.name, kind: "retracted", asset: publication.asset, fileSHA256: publication.fileSHA256,
             contentSHA256: publication.contentSHA256,
-            detail: ["reasons": reasons.map(\.code), "records": publication.records, "withdrawn": how], now: now)
+            detail: ["reasons": reasons.map(\.code), "records": publication.records, "withdrawn": how])
+        notifier?.send(
+            "retracted", asset: publication.asset, publishedName: publication.name, records: publication.records,
+            reasons: reasons.map(\.code))
         summary.add(report)
     }
 
@@ -766,7 +886,8 @@ public final class Runner: Sendable {
         }
         try ledger.append(
             pipeline: config.name, kind: "retracted", asset: asset, fileSHA256: sha, contentSHA256: nil,
-            detail: ["reasons": ["not_a_publication"], "withdrawn": how], now: now)
+            detail: ["reasons": ["not_a_publication"], "withdrawn": how])
+        notifier?.send("retracted", asset: asset, reasons: ["not_a_publication"])
         summary.add(report)
     }
 

@@ -4,7 +4,7 @@ import MediaFormats
 
 /// The CPU stages for one claimed file: inspect (fingerprints, limits), verify consent, sanitize.
 /// They know nothing of queues; the runner puts them on Dispatch queues.
-struct Stages: Sendable {
+public struct Stages: Sendable {
     let config: PipelineConfig
     let registry: Registry
     let now: Date
@@ -24,6 +24,16 @@ struct Stages: Sendable {
             asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil,
             format: .unknown,
             original: original)
+        // A large file mostly made of holes (`truncate -s 1T`) costs its writer nothing and its reader hours:
+        // refused before a byte is read.
+        var info = stat()
+        if path.withCString({ lstat($0, &info) }) == 0, info.st_size > 64 << 20,
+            Int64(info.st_blocks) * 512 < Int64(info.st_size) / 2
+        {
+            item.reasons.append(
+                ("cannot_sanitize", "it is a sparse file (\(info.st_size) bytes, mostly holes): not a real picture or video"))
+            return item
+        }
         // Inspect. Pictures are read whole (within the limits); video and phone formats are read in place.
         let file: MediaFile
         do { file = try MediaFile(pathBytes: path.bytes, followLinks: false) } catch {
@@ -116,19 +126,21 @@ struct Stages: Sendable {
     }
 
     /// What a person can do about a reason.
-    static func advice(for code: String) -> String {
+    public static func advice(for code: String) -> String {
         switch code {
         case "no_record":
             return
-                "Record the patient's signed authorization for this picture (consentgate authorize), then drop it again."
+                "Record the patient's signed authorization for this picture (consentgate authorize); the next run publishes it (it stays pending for pending_days)."
         case "expired": return "The authorization has expired: a new signed authorization is needed."
         case "revoked": return "The patient revoked consent: do not publish. Delete the picture when retention allows."
         case "channel_not_permitted":
             return
                 "The authorization does not cover this channel: use a permitted channel or obtain a new authorization."
         case "purpose_not_permitted": return "The authorization does not cover marketing."
-        case "not_yet_effective": return "Wait until the authorization takes effect, then drop the picture again."
-        case "not_everyone_consented": return "Every person in the picture needs an authorization for it."
+        case "not_yet_effective":
+            return "Nothing to do: the picture stays pending and is published on the first run after the authorization takes effect."
+        case "not_everyone_consented":
+            return "Every person in the picture needs an authorization for it; once all are recorded, the next run publishes it."
         case "invalid_record":
             return
                 "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."

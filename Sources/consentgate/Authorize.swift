@@ -34,7 +34,13 @@ struct Authorize: ParsableCommand {
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
     @Option(help: "Id of an earlier authorization this one replaces.") var supersedes: String?
     @Option(help: "Folder to write the record into.") var out: String
-    @Argument(help: "The pictures it covers.") var files: [String]
+    @Option(
+        name: [.customLong("presented-sha256"), .customLong("content-sha256")],
+        help: ArgumentHelp(
+            "A picture's fingerprint (presented_sha256, 64 hex digits) as the review page or `quarantine list` "
+                + "shows it; repeatable, instead of or besides naming files.", valueName: "HEX"))
+    var contentSHA256: [String] = []
+    @Argument(help: "The pictures it covers.") var files: [String] = []
 
     func run() throws {
         do {
@@ -53,7 +59,9 @@ struct Authorize: ParsableCommand {
 
     func build() throws(RecordError) -> Authorization {
         func fail(_ why: String) -> RecordError { RecordError(reason: why) }
-        guard !files.isEmpty else { throw fail("name at least one picture") }
+        guard !files.isEmpty || !contentSHA256.isEmpty else {
+            throw fail("name at least one picture, or give --content-sha256 HEX")
+        }
         guard let expiresDay = CalendarDay(expires) else { throw fail("--expires must be YYYY-MM-DD") }
         // Days are the office's: today in this machine's time zone.
         let now = Date()
@@ -69,13 +77,26 @@ struct Authorize: ParsableCommand {
             throw fail("--expires \(expiresDay) is not after today (\(today)): the authorization has already expired")
         }
         var assets: [AssetReference] = []
+        for hex in contentSHA256 {
+            let value = hex.lowercased()
+            guard value.count == 64, value.allSatisfy({ $0.isHexDigit }) else {
+                throw fail("--content-sha256 \(Escape.display(hex)) is not a SHA-256 (64 hexadecimal digits)")
+            }
+            assets.append(AssetReference(presentedSHA256: value, fileSHA256: nil, peopleInFrame: peopleInFrame))
+        }
         for file in files {
             do {
-                let prints = try MediaFile(path: file).fingerprints()
+                let media = try MediaFile(path: file)
+                guard media.format != .unknown else {
+                    throw fail("\(Escape.display(file)) is not a picture or video ConsentGate can read: nothing to authorize")
+                }
+                let prints = try media.fingerprints()
                 assets.append(
                     AssetReference(
                         presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256,
                         peopleInFrame: peopleInFrame))
+            } catch let error as RecordError {
+                throw error
             } catch {
                 throw fail("cannot fingerprint \(file): \(error)")
             }

@@ -31,6 +31,11 @@ struct Check: ParsableCommand {
         }
     }
     @Flag(help: "Print the verdict as JSON.") var json = false
+    @Option(
+        help: ArgumentHelp(
+            "When the verdict is publishable, also write the sanitized copy here (nothing is written otherwise).",
+            valueName: "CLEAN"))
+    var output: String?
 
     struct Report: Encodable {
         var publishable: Bool
@@ -44,9 +49,12 @@ struct Check: ParsableCommand {
         var metadataFound: [MetadataItem]
         var sanitizer: String
 
+        var written: String?
+
         struct Reason: Encodable {
             var code: String
             var message: String
+            var whatToDo: String
         }
     }
 
@@ -61,9 +69,11 @@ struct Check: ParsableCommand {
         var zone: TimeZone? = nil
         var channel = self.channel ?? ""
         var sanitizeOptions = SanitizeOptions()
+        var pipelineConfig: PipelineConfig? = nil
         if let pipeline {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
+                pipelineConfig = config
                 fallback = (config.authorizations, config.trust)
                 zone = config.timeZone
                 channel = config.channel
@@ -74,12 +84,30 @@ struct Check: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let registry = try sources.registry(now: now, command: "check", fallback: fallback, fallbackTimeZone: zone)
+        // With a pipeline, its records as `run` sees them: the ledger's first sightings and remembered revocations.
+        let registry: Registry
+        if let config = pipelineConfig, sources.authorizations == nil, sources.trust == nil {
+            do {
+                let ledger = FileIO.exists(config.ledger) ? try Ledger(path: config.ledger, create: false) : nil
+                let trust: TrustStore
+                do { trust = try TrustStore.load(path: config.trust) } catch {
+                    throw PipelineError("\(config.trust): \(error)")
+                }
+                registry = try PipelineRecords.load(config: config, trust: trust, ledger: ledger, now: now)
+            } catch {
+                Output.error("check: \(Escape.display("\(error)"))")
+                throw ExitCode(2)
+            }
+        } else {
+            registry = try sources.registry(now: now, command: "check", fallback: fallback, fallbackTimeZone: zone)
+        }
         let inspection = media.inspect()
         let decision = ConsentPolicy.decide(
             presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.contentSHA256,
             fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
-        var reasons = decision.reasons.map { Report.Reason(code: $0.code, message: $0.description) }
+        var reasons = decision.reasons.map {
+            Report.Reason(code: $0.code, message: $0.description, whatToDo: Stages.advice(for: $0.code))
+        }
         let sanitizer: String
         do {
             // As the pipeline does: the copy must present what the records name (options that drop an ICC
@@ -88,20 +116,47 @@ struct Check: ParsableCommand {
             sanitizer = "can be sanitized"
         } catch {
             sanitizer = error.description
-            reasons.append(.init(code: "cannot_sanitize", message: "the sanitizer refuses it: \(error)"))
+            reasons.append(
+                .init(
+                    code: "cannot_sanitize", message: "the sanitizer refuses it: \(error)",
+                    whatToDo: Stages.advice(for: "cannot_sanitize")))
         }
         let publishable = decision.approved && reasons.isEmpty
+        // The coordinator's clean copy: only when publishable, verified like the pipeline's, never over the input.
+        var written: String? = nil
+        if publishable, let output {
+            do throws(MediaError) {
+                var inputInfo = stat()
+                var outputInfo = stat()
+                if stat(file, &inputInfo) == 0, stat(output, &outputInfo) == 0, inputInfo.st_dev == outputInfo.st_dev,
+                    inputInfo.st_ino == outputInfo.st_ino
+                {
+                    throw .io("the output is the input itself")
+                }
+                let clean = try media.sanitize(
+                    to: output, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
+                try clean.pending?.commit()
+                written = output
+            } catch {
+                Output.error("check: cannot write \(Escape.display(output)): \(Escape.display(error.description))")
+                throw ExitCode(2)
+            }
+        }
         let report = Report(
             publishable: publishable, channel: channel, format: inspection.format.rawValue,
             fileSha256: inspection.fileSHA256,
             presentedSha256: inspection.presentedSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
-            recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer)
+            recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer,
+            written: written)
         if json {
             Output.json(report)
         } else {
             print(publishable ? "PUBLISHABLE on \(channel)" : "NOT PUBLISHABLE on \(channel) (would be quarantined)")
             // Reasons quote record files and fields: printed escaped, one line each.
-            for reason in reasons { print("  - \(Escape.display(reason.message))") }
+            for reason in reasons {
+                print("  - \(Escape.display(reason.message))")
+                print("    what to do: \(reason.whatToDo)")
+            }
             if !decision.usedRecords.isEmpty {
                 print("records used: \(decision.usedRecords.map(Escape.display).joined(separator: ", "))")
             }
@@ -109,10 +164,23 @@ struct Check: ParsableCommand {
                 print("records matching: \(decision.matchingRecords.map(Escape.display).joined(separator: ", "))")
             }
             print("format: \(report.format); presented_sha256: \(report.presentedSha256 ?? "(unknown)")")
-            print("metadata found (removed on publishing): \(inspection.metadata.count) item(s)")
-            for family in Dictionary(grouping: inspection.metadata, by: \.family).sorted(by: { $0.key < $1.key }) {
+            // What publishing keeps (Orientation, the ICC profile, as the options say) and what it removes.
+            func kept(_ item: MetadataItem) -> Bool {
+                (sanitizeOptions.keepOrientation && item.name == "Orientation")
+                    || (sanitizeOptions.keepICC && item.family == "ICC")
+            }
+            let removed = inspection.metadata.filter { !kept($0) }
+            let keptItems = inspection.metadata.filter(kept)
+            print("metadata found: \(inspection.metadata.count) item(s); removed on publishing: \(removed.count)")
+            for family in Dictionary(grouping: removed, by: \.family).sorted(by: { $0.key < $1.key }) {
                 print("  \(family.key): \(family.value.count)")
             }
+            if !keptItems.isEmpty {
+                print(
+                    "kept on publishing (needed to show it right): "
+                        + keptItems.map { "\($0.family) \($0.name)" }.joined(separator: ", "))
+            }
+            if let written { print("written the sanitized copy to \(Escape.display(written))") }
         }
         if !publishable { throw ExitCode(1) }
     }

@@ -26,6 +26,10 @@ struct Run: ParsableCommand {
     func run() throws {
         var summaries: [RunSummary] = []
         var status: Int32 = 0
+        do { try PipelineConfig.checkTogether(pipelines.compactMap { try? PipelineConfig.load(path: $0) }) } catch {
+            Output.error("run: \(error)")
+            throw ExitCode(2)
+        }
         for path in pipelines {
             let terminal = Output.stderrIsTerminal && !json
             do {
@@ -51,7 +55,10 @@ struct Run: ParsableCommand {
                 print(
                     "\(Escape.display(summary.pipeline))\(summary.dryRun ? " (dry run)" : ""): \(summary.published) published, "
                         + "\(summary.quarantined) quarantined, \(summary.retracted) retracted, \(summary.left) left, "
-                        + "\(summary.unsettled) still settling, \(summary.invalidRecords.count) invalid record(s)")
+                        + "\(summary.unsettled) still settling, \(summary.invalidRecords.count) invalid record(s)"
+                        + (summary.released > 0 ? ", \(summary.released) of the published released from pending" : "")
+                        + (summary.duplicates > 0 ? ", \(summary.duplicates) duplicate(s) archived" : "")
+                        + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
                 for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
                 for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }
                 for record in summary.invalidRecords {
@@ -59,7 +66,7 @@ struct Run: ParsableCommand {
                     print("  invalid record \(record.file): \(Escape.display(record.reason))\(blocks)")
                 }
                 for warning in summary.warnings { print("  warning: \(Escape.display(warning))") }
-                for item in summary.items where item.outcome != "published" {
+                for item in summary.items where item.outcome != "published" && item.outcome != "released" {
                     print("  \(item.outcome) \(item.asset): \(Escape.display(item.reasons.joined(separator: "; ")))")
                 }
                 if summary.itemsOmitted > 0 {

@@ -26,6 +26,10 @@ struct Watch: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        do { try PipelineConfig.checkTogether(configs) } catch {
+            Output.error("watch: \(error)")
+            throw ExitCode(2)
+        }
         let inotify: InboxWatch
         do { inotify = try InboxWatch() } catch {
             Output.error("watch: \(error)")

@@ -320,7 +320,7 @@ final class FailClosedTests: PipelineTestCase {
     func testTheSameIOErrorThreeRunsInARowQuarantines() throws {
         let mountPoint = folder("publish")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", mountPoint.path])
+        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=4k,mode=755", "tmpfs", mountPoint.path])
         guard mounted.status == 0 else { throw XCTSkip("cannot mount a small tmpfs here (needs root): \(mounted.stderr)") }
         defer { _ = try? Fixtures.run("/bin/umount", ["-l", mountPoint.path]) }
         try drop("demo-phone-photo.jpg", as: "a.jpg")
@@ -338,7 +338,7 @@ final class FailClosedTests: PipelineTestCase {
     func testAFileThatCannotBeClaimedIsCountedOnEveryRun() throws {
         let mountPoint = inbox.appendingPathComponent("other-disk")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path])
+        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m,mode=755", "tmpfs", mountPoint.path])
         guard mounted.status == 0 else { throw XCTSkip("cannot mount a tmpfs here (needs root): \(mounted.stderr)") }
         defer { _ = try? Fixtures.run("/bin/umount", ["-l", mountPoint.path]) }
         try Data(try Fixtures.sample("demo-phone-photo.jpg")).write(to: mountPoint.appendingPathComponent("a.jpg"))

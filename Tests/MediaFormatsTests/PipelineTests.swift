@@ -252,7 +252,7 @@ final class PipelineTests: PipelineTestCase {
     func testAFullPublishDiskLeavesNothingPartialAndTheNextRunFinishes() throws {
         let mountPoint = folder("publish")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
-        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=200k", "tmpfs", mountPoint.path])
+        let mounted = try Fixtures.run("/bin/mount", ["-t", "tmpfs", "-o", "size=200k,mode=755", "tmpfs", mountPoint.path])
         guard mounted.status == 0 else {
             throw XCTSkip("cannot mount a small tmpfs here (needs root): \(mounted.stderr)")
         }

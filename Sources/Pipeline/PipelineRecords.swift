@@ -1,0 +1,71 @@
+import ConsentRecords
+import Foundation
+
+/// A pipeline's records as the pipeline sees them: the authorizations folder verified against the trust file,
+/// with the ledger's memory added, so that `run`, `watch` and `check --pipeline` decide alike.
+///
+/// - A record signed by a retired key is judged by when the ledger first saw its bytes.
+/// - A revocation, once seen, stays in force when its file is deleted or altered: the ledger keeps it (revoking is
+///   permanent; to publish again, the patient signs a new authorization, recorded under a new id).
+public enum PipelineRecords {
+    /// What a `record_seen` event keeps of a valid revocation.
+    static func memory(of revocation: Revocation) -> [String: Any] {
+        [
+            "id": revocation.id, "authorization": revocation.authorization,
+            "received_at": Ledger.timestamp(revocation.receivedAt),
+            "channels": revocation.channels ?? NSNull(),
+        ]
+    }
+
+    public static func load(config: PipelineConfig, trust: TrustStore, ledger: Ledger?, now: Date)
+        throws(PipelineError) -> Registry
+    {
+        let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
+        var registry: Registry
+        do {
+            registry = try Registry.load(
+                folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
+                firstSeen: { _, sha in firstSeen[sha] })
+        } catch { throw PipelineError("\(config.file): \(error)") }
+        guard let ledger else { return registry }
+        let present = Set(registry.revocations.values.flatMap { $0.map(\.id) })
+        let folded = Dictionary(grouping: registry.authorizations.keys, by: { $0.lowercased() })
+        for event in try ledger.events(where: "kind = 'record_seen' AND detail LIKE '%\"revocation\"%'") {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
+            guard let kept = detail["revocation"] as? [String: Any], let id = kept["id"] as? String,
+                let authorization = kept["authorization"] as? String, !present.contains(id),
+                let receivedText = kept["received_at"] as? String, let received = Ledger.parseTimestamp(receivedText)
+            else { continue }
+            let revocation = Revocation(
+                id: id, authorization: authorization, receivedAt: received, channels: kept["channels"] as? [String])
+            for target in Set([authorization] + (folded[authorization.lowercased()] ?? [])) {
+                if registry.revocations[target]?.contains(where: { $0.id == id }) == true { continue }
+                registry.revocations[target, default: []].append(revocation)
+            }
+            registry.warnings.append(
+                "revocation \(id) of \(authorization) (seen on \(event.at)) is no longer in the authorizations folder; "
+                    + "it stays in force: revoking cannot be undone, a new authorization is needed")
+        }
+        return registry
+    }
+
+    /// Records in the ledger the record files it has not seen before (with what a revocation says, so that it is
+    /// remembered), and returns how many were new.
+    @discardableResult
+    static func remember(_ registry: Registry, config: PipelineConfig, ledger: Ledger) throws(PipelineError) -> Int {
+        var recorded = Set(try ledger.recordsFirstSeen().keys)
+        let revocationsByFile = Dictionary(
+            registry.revocations.values.flatMap { $0 }.map { ($0.id + ".json", $0) }, uniquingKeysWith: { a, _ in a })
+        var count = 0
+        for sighting in registry.sightings where !recorded.contains(sighting.sha256) {
+            var detail: [String: Any] = [:]
+            if let revocation = revocationsByFile[sighting.file] { detail["revocation"] = memory(of: revocation) }
+            try ledger.append(
+                pipeline: config.name, kind: "record_seen", asset: nil, fileSHA256: sighting.sha256,
+                contentSHA256: nil, detail: detail)
+            recorded.insert(sighting.sha256)
+            count += 1
+        }
+        return count
+    }
+}
