@@ -6,10 +6,13 @@ import XCTest
 /// publish folder and the hash chain instead of side tables, no layout mixes the folders, recovery never replaces
 /// an original, waiting and retrying are bounded, and nothing is skipped or named in the ledger.
 final class FailClosedTests: PipelineTestCase {
-    /// Publishes the phone photo (AUTH-DEMO-0001) under a unique trailer; returns the published name.
-    func publishPhonePhoto(_ tag: String) throws -> String {
+    /// Publishes the phone photo (AUTH-DEMO-0001; the group photo, AUTH-DEMO-0006, with `other`) under a unique
+    /// trailer; returns the published name.
+    func publishPhonePhoto(_ tag: String, other: Bool = false) throws -> String {
         let before = Set(files(folder("publish")))
-        try drop("demo-phone-photo.jpg", as: "photo-\(tag).jpg", trailer: Array("tag-\(tag)".utf8))
+        try drop(
+            other ? "demo-group-photo.jpg" : "demo-phone-photo.jpg", as: "photo-\(tag).jpg",
+            trailer: Array("tag-\(tag)".utf8))
         let result = try runPipeline()
         XCTAssertEqual(result.summary["published"] as? Int, 1, "\(result.summary)")
         return try XCTUnwrap(Set(files(folder("publish"))).subtracting(before).first)
@@ -170,7 +173,7 @@ final class FailClosedTests: PipelineTestCase {
 
     func testAChangedOrMissingPublishedFileIsCaughtAndARenameChangesNothing() throws {
         let a = try publishPhonePhoto("a")
-        let b = try publishPhonePhoto("b")
+        let b = try publishPhonePhoto("b", other: true)
         // Renaming the pipeline keeps everything published.
         try writePipeline(settle: 0)
         try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(

@@ -121,6 +121,7 @@ final class PendingConsentTests: PipelineTestCase {
         XCTAssertFalse(try String(contentsOf: log, encoding: .utf8).contains("Jane"), "an original name was sent")
         // A failing, then a hanging command: counted, never changing an outcome.
         try "#!/bin/sh\nexit 3\n".write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
         try drop("demo-ycck-print.jpg", as: "c.jpg")
         let failing = try runPipeline()
         XCTAssertGreaterThan(failing.summary["notify_failures"] as? Int ?? 0, 0, "\(failing.summary)")

@@ -258,10 +258,10 @@ final class PipelineTests: PipelineTestCase {
         }
         defer { _ = try? Fixtures.run("/bin/umount", ["-l", mountPoint.path]) }
         var inputs: [String: Int] = [:]
-        for index in 0..<20 {
-            let trailer = Array("copy-\(index)".utf8)
-            try drop("demo-phone-photo.jpg", as: "p\(index).jpg", trailer: trailer)
-            inputs[MediaFormatsSHA.hex(try Fixtures.sample("demo-phone-photo.jpg") + trailer), default: 0] += 1
+        for picture in try consentedPictures(20) {
+            let bytes = try Fixtures.bytes(picture)
+            try Data(bytes).write(to: inbox.appendingPathComponent(picture.lastPathComponent))
+            inputs[MediaFormatsSHA.hex(bytes), default: 0] += 1
         }
         let full = try runPipeline()
         XCTAssertEqual(full.status, 3, "a file that could not be delivered is exit 3: \(full.summary)")
@@ -270,10 +270,11 @@ final class PipelineTests: PipelineTestCase {
         XCTAssertLessThan(published.count, 20)
         let hidden = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(hidden, [], "temporary files left on the full disk")
-        // Every published file is whole: each is the same sanitized picture.
-        let reference = try Data(contentsOf: mountPoint.appendingPathComponent(published[0]))
+        // Every published file is whole: it reads as a complete picture with nothing left to remove.
         for name in published {
-            XCTAssertEqual(try Data(contentsOf: mountPoint.appendingPathComponent(name)), reference)
+            let outcome = try Fixtures.run(
+                try Fixtures.consentgate, ["inspect", "--json", mountPoint.appendingPathComponent(name).path])
+            XCTAssertEqual(outcome.status, 0, "\(name) is not whole: \(outcome.stderr)")
         }
         // Room again: the next run finishes what was claimed.
         XCTAssertEqual(try Fixtures.run("/bin/mount", ["-o", "remount,size=20m", mountPoint.path]).status, 0)
@@ -320,13 +321,14 @@ final class PipelineTests: PipelineTestCase {
     }
 
     func testARetractionThatCannotMoveStillTakesThePictureOffline() throws {
-        try drop("demo-phone-photo.jpg", as: "a.jpg", trailer: Array("one".utf8))
-        try drop("demo-phone-photo.jpg", as: "b.jpg", trailer: Array("two".utf8))
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try drop("demo-group-photo.jpg", as: "b.jpg")
         XCTAssertEqual(try runPipeline().status, 0)
         let published = files(folder("publish"))
         XCTAssertEqual(published.count, 2)
-        // The patient revokes; moving the first one to `retracted` is made impossible (a folder holds its name).
+        // Both patients revoke; moving the first one to `retracted` is made impossible (a folder holds its name).
         try revoke("AUTH-DEMO-0001")
+        try revoke("AUTH-DEMO-0006")
         let blocker = folder("retracted").appendingPathComponent(published[0]).appendingPathComponent("x")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         let result = try runPipeline()
