@@ -54,6 +54,24 @@ public struct TrustStore: Sendable {
                     "\(path): the trust file is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); whoever can write it decides which keys are trusted. Run: chmod go-w \(path)"
             )
         }
+        // As ssh treats authorized_keys: owned by root or by the account that runs ConsentGate, in a folder
+        // nobody else may rename it in (a folder writable by others could swap the file for their own).
+        if stat(path, &info) == 0, info.st_uid != 0, info.st_uid != geteuid() {
+            throw TrustStoreError(
+                message:
+                    "\(path): the trust file belongs to user \(info.st_uid), neither root nor the account running ConsentGate; whoever owns it decides which keys are trusted"
+            )
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        var folderInfo = stat()
+        if stat(folder.isEmpty ? "." : folder, &folderInfo) == 0, folderInfo.st_mode & 0o022 != 0,
+            folderInfo.st_mode & UInt32(S_ISVTX) == 0
+        {
+            throw TrustStoreError(
+                message:
+                    "\(path): the trust file's folder may be written by group or others (mode \(String(folderInfo.st_mode & 0o777, radix: 8))), so the file could be replaced. Run: chmod go-w \(folder)"
+            )
+        }
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw TrustStoreError(message: "\(path): cannot read the trust file (\(error.localizedDescription))")

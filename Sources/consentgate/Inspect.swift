@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsentRecords
 import MediaFormats
 
 struct Inspect: ParsableCommand {
@@ -49,19 +50,20 @@ struct Inspect: ParsableCommand {
             lines.append("structure:")
             for entry in report.structure {
                 lines.append(
-                    "  @\(entry.offset)  \(entry.name)  \(entry.length) bytes"
-                        + (entry.detail.map { "  (\($0))" } ?? ""))
+                    "  @\(entry.offset)  \(Escape.display(entry.name))  \(entry.length) bytes"
+                        + (entry.detail.map { "  (\(Escape.display($0)))" } ?? ""))
             }
         }
         lines.append("metadata: \(report.metadata.count) item(s)")
         for item in report.metadata {
-            var line = "  [\(item.family)] \(item.name)"
-            if let value = item.value { line += " = \(value)" }
+            // Names and values come from the file: escaped, so that no value can print a line of its own.
+            var line = "  [\(Escape.display(item.family))] \(Escape.display(item.name))"
+            if let value = item.value { line += " = \(Escape.display(value))" }
             if let size = item.bytes { line += " (\(size) bytes)" }
             lines.append(line)
         }
-        for warning in report.warnings { lines.append("warning: \(warning)") }
-        if let error = report.error { lines.append("error: \(error)") }
+        for warning in report.warnings { lines.append("warning: \(Escape.display(warning))") }
+        if let error = report.error { lines.append("error: \(Escape.display(error))") }
         return lines.joined(separator: "\n")
     }
 }

@@ -107,4 +107,21 @@ final class AdversarialRoundTests: PipelineTestCase {
         XCTAssertEqual(result.status, 2, result.stderr)
         XCTAssertTrue(result.stderr.contains("folders.publish"), result.stderr)
     }
+
+    func testATrustFileOthersCouldReplaceIsRefused() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        // Owned by another user.
+        XCTAssertEqual(chown(root.appendingPathComponent("trust.yml").path, 1000, 1000), 0)
+        let foreign = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline])
+        XCTAssertEqual(foreign.status, 2, foreign.stderr)
+        XCTAssertTrue(foreign.stderr.contains("belongs to user 1000"), foreign.stderr)
+        XCTAssertEqual(chown(root.appendingPathComponent("trust.yml").path, 0, 0), 0)
+        // In a folder others may write to (without the sticky bit).
+        chmod(root.path, 0o777)
+        defer { chmod(root.path, 0o755) }
+        let open = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline])
+        XCTAssertEqual(open.status, 2, open.stderr)
+        XCTAssertTrue(open.stderr.contains("folder may be written"), open.stderr)
+        XCTAssertEqual(files(inbox), ["a.jpg"], "nothing moved")
+    }
 }

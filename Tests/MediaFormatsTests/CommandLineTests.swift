@@ -81,4 +81,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(folderOutput.stderr.contains("the output is the input itself"), folderOutput.stderr)
         XCTAssertEqual(try Fixtures.bytes(input), original)
     }
+
+    func testInspectPrintsNoLineAMetadataValueForges() throws {
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let photo = folder.appendingPathComponent("p.jpg")
+        try Data(try Fixtures.sample("demo-phone-photo.jpg")).write(to: photo)
+        let edit = try Fixtures.run(
+            exiftool, ["-q", "-overwrite_original", "-Comment=ok\nmetadata: 0 item(s)\nfake", photo.path])
+        XCTAssertEqual(edit.status, 0, edit.stderr)
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["inspect", photo.path])
+        XCTAssertFalse(outcome.text.split(separator: "\n").contains("fake"), outcome.text)
+    }
 }

@@ -66,6 +66,20 @@ final class PendingConsentTests: PipelineTestCase {
         XCTAssertEqual(try runPipeline().status, 0, "the released picture stays published")
     }
 
+    func testRecheckDecidesThePendingOnesNowWithoutTakingNewFiles() throws {
+        let picture = try unrecordedPicture("later.jpg", seed: 2)
+        try FileManager.default.copyItem(at: picture, to: inbox.appendingPathComponent("later.jpg"))
+        XCTAssertEqual(try runPipeline().status, 1)
+        let content = try XCTUnwrap(try quarantineList().first?["content_sha256"] as? String)
+        XCTAssertEqual(try authorize(["--id", "AUTH-LATER-3", "--presented-sha256", content]).status, 0)
+        try drop("demo-phone-photo.jpg", as: "new.jpg")
+        let recheck = try Fixtures.run(try Fixtures.consentgate, ["quarantine", "recheck", "--pipeline", pipeline])
+        XCTAssertEqual(recheck.status, 0, recheck.text + recheck.stderr)
+        XCTAssertTrue(recheck.text.contains("1 released"), recheck.text)
+        XCTAssertEqual(files(folder("publish")).count, 1)
+        XCTAssertEqual(files(inbox), ["new.jpg"], "recheck takes no new file")
+    }
+
     func testOnlyCurableQuarantinesArePendingAndOnlyForPendingDays() throws {
         // Revoked (AUTH-DEMO-0005): never released, whatever record comes later.
         try drop("demo-portrait.jpg", as: "portrait.jpg")
