@@ -283,15 +283,10 @@ enum Folders {
     /// The names in a folder, as raw bytes (a name need not be UTF-8), without "." and "..". Nil when the
     /// folder cannot be read (a missing folder has no names).
     static func rawEntries(of folder: String) -> [[UInt8]]? {
-        guard let directory = opendir(folder) else { return errno == ENOENT ? [] : nil }
-        defer { closedir(directory) }
-        var names: [[UInt8]] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
-            names.append(name)
+        guard let directory = Directory(Array(folder.utf8), in: nil, followLinks: true) else {
+            return errno == ENOENT ? [] : nil
         }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
+        return directory.names()
     }
 
     /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).
