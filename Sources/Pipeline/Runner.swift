@@ -311,7 +311,7 @@ public final class Runner: Sendable {
         if takeNew { try pass(firstLook: true) }
         // The cron job's second look at files first seen now: wait until they could have settled, then look again.
         if secondLook && !waiting.isEmpty && config.settleSeconds <= 120 && !shouldStop() {
-            let until = waiting.values.min()!.addingTimeInterval(config.settleSeconds + 0.05)
+            let until = waiting.values.max()!.addingTimeInterval(config.settleSeconds + 0.05)
             let delay = until.timeIntervalSinceNow
             progress?("waiting \(Int(delay.rounded(.up))) s for \(waiting.count) new file(s) to settle")
             if delay > 0 { usleep(UInt32(min(delay, 121) * 1_000_000)) }
@@ -339,6 +339,7 @@ public final class Runner: Sendable {
         -> [(String, RawPath, String)]
     {
         var taken: [(String, RawPath, String)] = []
+        let names = Folders.entries(of: config.quarantine)
         for candidate in try QuarantineState.pending(
             ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
         {
@@ -346,7 +347,6 @@ public final class Runner: Sendable {
                 contentSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
                 registry: registry, now: now, newPublication: true)
             guard decision.approved else { continue }
-            let names = Folders.entries(of: config.quarantine)
             guard
                 let original = names.first(where: {
                     $0.hasPrefix(candidate.asset + ".") && !$0.hasSuffix(".reason.json")
