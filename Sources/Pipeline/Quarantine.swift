@@ -36,6 +36,7 @@ public enum QuarantineState {
     /// or changing file, a crashed reader) needs a person to drop the file again.
     public static let curable: Set<String> = [
         "no_record", "not_yet_effective", "not_everyone_consented", "channel_not_permitted", "purpose_not_permitted",
+        "old_fingerprint",
     ]
 
     /// The ledger kinds that decide an asset's state, newest last.

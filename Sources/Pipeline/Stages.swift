@@ -145,6 +145,9 @@ public struct Stages: Sendable {
             return
                 "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
         case "superseded": return "A newer authorization replaces this one: check what it covers."
+        case "old_fingerprint":
+            return
+                "The authorization names this picture by the old fingerprint: record it again (consentgate authorize, which writes presented_sha256); the next run publishes it."
         case "not_media":
             return "This is not a picture or video: do not drop it here. Nothing about it can be published."
         case "changed":
