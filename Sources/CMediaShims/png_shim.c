@@ -197,3 +197,12 @@ int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, 
     inflateEnd(&stream);
     return status == Z_STREAM_END ? CGSHIM_OK : CGSHIM_ERROR;
 }
+
+int cgshim_zlib_compress(const uint8_t *bytes, size_t length, uint8_t *output, size_t *output_length) {
+    uLongf produced = (uLongf)*output_length;
+    int status = compress2(output, &produced, bytes, (uLong)length, 9);
+    *output_length = (size_t)produced;
+    return status == Z_OK ? CGSHIM_OK : CGSHIM_ERROR;
+}
+
+size_t cgshim_zlib_bound(size_t length) { return (size_t)compressBound((uLong)length); }

@@ -67,6 +67,9 @@ public struct GIFStructure: Sendable {
                 break
             }
             let start = position
+            guard blocks.count < StructureLimits.gifBlocks else {
+                throw StructureLimits.tooMany("blocks", StructureLimits.gifBlocks)
+            }
             switch bytes[position] {
             case 0x3B:
                 position += 1
@@ -125,6 +128,26 @@ enum GIFSanitizer {
 
     static func isCoded(_ kind: GIFBlock.Kind) -> Bool { kind == .screen || kind == .image || kind == .graphicControl }
 
+    /// A looping extension as published: its defined form, one 3-byte sub-block (1, loop count) and the terminator,
+    /// 19 bytes in all; whatever other sub-blocks it carries are not copied. Nil when its first sub-block is not that
+    /// (no decoder loops on it): it is dropped.
+    static func loopBlock(_ bytes: [UInt8], _ block: GIFBlock) -> [UInt8]? {
+        let start = block.range.lowerBound
+        guard case .application = block.kind, keeps(block.kind), block.range.count >= 19, bytes[start + 14] == 3,
+            bytes[start + 15] == 1
+        else { return nil }
+        return Array(bytes[start..<(start + 18)]) + [0]
+    }
+
+    /// A graphic control extension has one 4-byte sub-block: 8 bytes in all.
+    static func checkGraphicControl(_ bytes: [UInt8], _ block: GIFBlock) throws(MediaError) {
+        guard block.range.count == 8, bytes[block.range.lowerBound + 2] == 4 else {
+            throw .malformed(
+                format: "GIF",
+                reason: "graphic control extension at offset \(block.range.lowerBound) is \(block.range.count) bytes, not 8")
+        }
+    }
+
     /// `content_sha256` of a GIF: SHA-256 over the header with the logical screen descriptor (its pixel-aspect
     /// byte taken as 0) and global colour table, and every graphic control extension and image (descriptor, local
     /// colour table, LZW data), in file order, byte for byte. Comments and application extensions are excluded.
@@ -142,27 +165,39 @@ enum GIFSanitizer {
         return hasher.finalize()
     }
 
-    static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure) -> (
+    static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure) throws(MediaError) -> (
         output: [UInt8], orientation: Int?, removed: [String]
     ) {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
-        var removed: [String] = []
+        var removed = RemovedLog()
         for block in structure.blocks {
             if block.kind == .screen {
                 // The pixel-aspect byte is written as 0 ("no information"): decoders ignore it, and it is not on
                 // the list of structural tags leakcheck accepts.
                 output += bytes[0..<12] + [0] + bytes[13..<block.range.upperBound]
-                if bytes[12] != 0 { removed.append("pixel aspect ratio byte") }
+                if bytes[12] != 0 { removed.note("pixel aspect", "pixel aspect ratio byte") }
+            } else if case .application = block.kind, keeps(block.kind) {
+                if let loop = loopBlock(bytes, block) {
+                    output += loop
+                    if block.range.count > loop.count {
+                        removed.note(
+                            "loop extension data",
+                            "\(block.range.count - loop.count) bytes after the loop count of \(block.name) at offset \(block.range.lowerBound)")
+                    }
+                } else {
+                    removed.note(block.name, "\(block.name) at offset \(block.range.lowerBound) (not a loop count)")
+                }
             } else if keeps(block.kind) {
+                if block.kind == .graphicControl { try checkGraphicControl(bytes, block) }
                 output += bytes[block.range]
             } else {
-                removed.append("\(block.name) at offset \(block.range.lowerBound)")
+                removed.note(block.name, "\(block.name) at offset \(block.range.lowerBound)")
             }
         }
         output.append(0x3B)
-        if let trailer = structure.trailer { removed.append("\(trailer.count) bytes after the GIF trailer") }
-        return (output, nil, removed)
+        if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after the GIF trailer") }
+        return (output, nil, removed.summary)
     }
 
     static func verify(_ output: [UInt8], expectedContent: String) throws(MediaError) {
@@ -173,7 +208,17 @@ enum GIFSanitizer {
             throw fail("output has data after its trailer")
         }
         guard output[12] == 0 else { throw fail("pixel aspect byte left in the output") }
-        for block in structure.blocks where !keeps(block.kind) { throw fail("\(block.name) left in the output") }
+        for block in structure.blocks {
+            guard keeps(block.kind) else { throw fail("\(block.name) left in the output") }
+            if case .application = block.kind {
+                guard let loop = loopBlock(output, block), loop.count == block.range.count else {
+                    throw fail("\(block.name) is not its defined 19 bytes")
+                }
+            }
+            if block.kind == .graphicControl {
+                do { try checkGraphicControl(output, block) } catch { throw fail("\(error)") }
+            }
+        }
         guard contentSHA256(output, structure) == expectedContent else {
             throw fail("coded image data (content_sha256) changed")
         }

@@ -50,12 +50,98 @@ enum JPEGSanitizer {
         return [0xFF, 0xEE, 0x00, UInt8(adobePayloadLength + 2)] + fields
     }
 
+    static let iccSignature = Array("ICC_PROFILE\0".utf8)
+    /// Profile bytes in one APP2 segment: 65,535 less the length field and the 14-byte header.
+    static let iccPartBytes = 0xFFFF - 2 - 14
+
+    /// The ICC profile of the APP2 ICC_PROFILE segments, joined in their sequence order, when viewers would use it:
+    /// the parts numbered 1...N with N the count every part gives (libjpeg's `jpeg_read_icc_profile` rule), and a
+    /// usable profile (`ICCProfile.isUsable`). Nil otherwise: viewers ignore it, and the sanitizer drops it.
+    static func iccProfile(_ bytes: [UInt8], _ structure: JPEGStructure) -> [UInt8]? {
+        let parts = structure.segments.filter { $0.kind == .icc }
+        guard !parts.isEmpty, parts.count <= 255 else { return nil }
+        var pieces = [Range<Int>?](repeating: nil, count: parts.count)
+        var total = 0
+        for part in parts {
+            guard part.payload.count > 14 else { return nil }
+            let number = Int(bytes[part.payload.lowerBound + 12])
+            guard Int(bytes[part.payload.lowerBound + 13]) == parts.count, number >= 1, number <= parts.count,
+                pieces[number - 1] == nil
+            else { return nil }
+            pieces[number - 1] = (part.payload.lowerBound + 14)..<part.payload.upperBound
+            total += part.payload.count - 14
+        }
+        guard total <= ICCProfile.maxBytes else { return nil }
+        var profile: [UInt8] = []
+        profile.reserveCapacity(total)
+        for piece in pieces { if let piece { profile += bytes[piece] } }
+        return ICCProfile.isUsable(profile) ? profile : nil
+    }
+
+    /// A profile as APP2 ICC_PROFILE segments.
+    static func iccSegments(_ profile: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        let total = (profile.count + iccPartBytes - 1) / iccPartBytes
+        for index in 0..<total {
+            let piece = profile[(index * iccPartBytes)..<min(profile.count, (index + 1) * iccPartBytes)]
+            output += [0xFF, 0xE2] + Bytes.put(piece.count + 16, 2) + iccSignature + [UInt8(index + 1), UInt8(total)]
+            output += piece
+        }
+        return output
+    }
+
+    /// Each kept table, frame and scan header must have exactly the length its fields define: a DQT, DHT or SOF with
+    /// bytes after its fields carries them into the output (they are copied byte for byte, being coded data).
+    static func checkCodedSegmentSizes(_ bytes: [UInt8], _ structure: JPEGStructure) throws(MediaError) {
+        for segment in structure.segments where segment.kind.isCodedImageData {
+            let p = segment.payload
+            let n = p.count
+            var ok: Bool
+            switch segment.kind {
+            case .quantizationTable:
+                var at = p.lowerBound
+                while at < p.upperBound { at += 1 + (bytes[at] >> 4 == 0 ? 64 : 128) }
+                ok = at == p.upperBound && n > 0
+            case .huffmanTable:
+                var at = p.lowerBound
+                ok = n > 0
+                while ok && at < p.upperBound {
+                    guard at + 17 <= p.upperBound else {
+                        ok = false
+                        break
+                    }
+                    at += 17 + bytes[(at + 1)..<(at + 17)].reduce(0) { $0 + Int($1) }
+                }
+                ok = ok && at == p.upperBound
+            case .frame, .hierarchical: ok = n >= 6 && n == 6 + 3 * Int(bytes[p.lowerBound + 5])
+            case .scan: ok = n >= 1 && n == 1 + 2 * Int(bytes[p.lowerBound]) + 3
+            case .restartInterval, .numberOfLines: ok = n == 2
+            case .arithmeticConditioning: ok = n % 2 == 0 && n > 0
+            case .expandReference: ok = n == 1
+            default: ok = true
+            }
+            guard ok else {
+                throw MediaError.malformed(
+                    format: "JPEG",
+                    reason: "\(segment.name) at offset \(segment.offset) is \(n + 2) bytes long, not the length its fields define")
+            }
+        }
+    }
+
     static func sanitize(_ bytes: [UInt8], _ structure: JPEGStructure, options: SanitizeOptions) throws(MediaError)
         -> (output: [UInt8], orientation: Int?, removed: [String])
     {
         var output: [UInt8] = [0xFF, 0xD8]
         output.reserveCapacity(bytes.count)
-        var removed: [String] = []
+        var removed = RemovedLog()
+        try checkCodedSegmentSizes(bytes, structure)
+        let icc = options.keepICC ? try iccProfile(bytes, structure).map { (raw) throws(MediaError) in
+            try ICCProfile.published(raw)
+        } : nil
+        if options.keepICC && icc == nil, let part = structure.segments.first(where: { $0.kind == .icc }) {
+            removed.note("ICC", "an ICC profile viewers ignore (broken parts or profile) at offset \(part.offset)")
+        }
+        var wroteICC = false
         // A JFIF header rebuilt without its thumbnail.
         if let jfif = structure.segments.first(where: { $0.kind == .jfif }), jfif.payload.count >= 14 {
             output += [0xFF, 0xE0, 0x00, 0x10]
@@ -79,26 +165,35 @@ enum JPEGSanitizer {
                 if index == adobe {
                     output += rebuiltAdobe(bytes, segment)
                     if segment.payload.count > adobePayloadLength {
-                        removed.append(
+                        removed.note(
+                            "Adobe",
                             "\(segment.payload.count - adobePayloadLength) bytes after the Adobe fields of APP14 at offset \(segment.offset)"
                         )
                     }
                     continue
                 }
                 keep = false
-            case .icc: keep = options.keepICC
+            case .icc:
+                // The profile as published (ICCProfile): rebuilt and split again, where its first part was.
+                if let icc, !wroteICC { output += iccSegments(icc) }
+                wroteICC = true
+                continue
             default: keep = segment.kind.isCodedImageData
             }
             if keep {
                 output += bytes[segment.bytes]
             } else if segment.kind != .jfif {
-                removed.append("\(segment.name) \(segment.kind.rawValue) at offset \(segment.offset)")
+                removed.note(
+                    "\(segment.name) \(segment.kind.rawValue)",
+                    "\(segment.name) \(segment.kind.rawValue) at offset \(segment.offset)")
             }
         }
         output += [0xFF, 0xD9]
-        if let trailer = structure.trailer { removed.append("\(trailer.count) bytes after EOI") }
-        for stray in structure.strayBytes { removed.append("\(stray.count) stray bytes at offset \(stray.offset)") }
-        return (output, orientation, removed)
+        if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after EOI") }
+        for stray in structure.strayBytes {
+            removed.note("stray bytes", "\(stray.count) stray bytes at offset \(stray.offset)")
+        }
+        return (output, orientation, removed.summary)
     }
 
     /// Re-reads a sanitized JPEG independently of how it was built: every segment must be on the
@@ -132,6 +227,7 @@ enum JPEGSanitizer {
                 else { throw fail("EXIF left in the output holds more than Orientation") }
             case .icc:
                 guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
+                guard segment.payload.count <= iccPartBytes + 14 else { throw fail("an ICC part is too long") }
             case .adobe:
                 adobeSegments += 1
                 guard adobeSegments == 1, segment.payload.count == adobePayloadLength else {
@@ -144,6 +240,14 @@ enum JPEGSanitizer {
             }
         }
         if orientation != nil && exifBlocks == 0 { throw fail("orientation was lost") }
+        // The profile left must be one the rebuild leaves as it is (only colour tags of their exact sizes, fixed
+        // text, zeroed header fields), and every table and header exactly its defined length.
+        if structure.segments.contains(where: { $0.kind == .icc }) {
+            guard let profile = iccProfile(output, structure), (try? ICCProfile.published(profile)) == profile else {
+                throw fail("the ICC profile left is broken or holds more than its colour tags")
+            }
+        }
+        do { try checkCodedSegmentSizes(output, structure) } catch { throw fail("\(error)") }
         let header = try ImageCodec.readHeader(.jpeg, output, limits: options.limits)
         guard header.warnings == 0 else { throw fail("libjpeg warns about the output: \(header.firstWarning ?? "")") }
         // The bytes content_sha256 covers must be identical, which is stronger than equal hashes.

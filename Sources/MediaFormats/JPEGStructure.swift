@@ -89,6 +89,9 @@ public struct JPEGStructure: Sendable {
                 position += 1
             }
             if position > strayStart { stray.append((strayStart, position - strayStart)) }
+            guard segments.count + stray.count < StructureLimits.jpegSegments else {
+                throw StructureLimits.tooMany("segments", StructureLimits.jpegSegments)
+            }
             guard position + 1 < count else {
                 throw fail(
                     sawScan

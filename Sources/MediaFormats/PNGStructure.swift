@@ -59,6 +59,9 @@ public struct PNGStructure: Sendable {
             } else if type == "IHDR" {
                 throw fail("a second IHDR chunk at offset \(position)")
             }
+            guard chunks.count < StructureLimits.pngChunks else {
+                throw StructureLimits.tooMany("chunks", StructureLimits.pngChunks)
+            }
             chunks.append(chunk)
             position = dataEnd + 4
             if type == "IEND" { break }

@@ -89,9 +89,15 @@ enum PresentedFingerprint {
     {
         var fields = Fields(coded: digest(content))
         if options.keepICC {
-            // The sanitizer keeps every ICC_PROFILE segment, in order; their payloads are the profile in pieces.
-            let icc = structure.segments.filter { $0.kind == .icc }.flatMap { Array(bytes[$0.payload]) }
-            if !icc.isEmpty { fields.add("icc", icc) }
+            // The profile as published (ICCProfile.published): colour tags only, so an edited description keeps the
+            // match. A profile viewers ignore (broken parts) does not count; one the sanitizer refuses counts raw.
+            if let profile = JPEGSanitizer.iccProfile(bytes, structure) {
+                if let published = try? ICCProfile.published(profile) {
+                    fields.add("icc", published)
+                } else {
+                    fields.add("icc-unchecked", profile)
+                }
+            }
         }
         if let adobe = JPEGSanitizer.adobeSegment(structure) {
             // The colour transform (0 none/CMYK, 1 YCbCr, 2 YCCK): the only field that changes decoding.
@@ -105,11 +111,18 @@ enum PresentedFingerprint {
 
     static func png(_ bytes: [UInt8], _ structure: PNGStructure, content: String, options: SanitizeOptions) -> String {
         var fields = Fields(coded: digest(content))
-        for chunk in structure.chunks where chunk.crcValid {
-            if pngColourChunks.contains(chunk.type)
-                || (chunk.type == "iCCP" && options.keepICC && PNGSanitizer.isUsableICC(bytes, chunk))
-            {
+        // Colour chunks of their defined length (decoders ignore others, and the sanitizer drops them); the first
+        // usable iCCP's profile as published (ICCProfile.published), so its name and text do not count.
+        let icc = options.keepICC ? PNGSanitizer.usedICC(bytes, structure) : nil
+        for (index, chunk) in structure.chunks.enumerated() where chunk.crcValid {
+            if pngColourChunks.contains(chunk.type) && PNGSanitizer.hasDefinedLength(chunk, structure, bytes) {
                 fields.add(chunk.type, bytes[chunk.data])
+            } else if let icc, index == icc.chunk {
+                if let published = try? ICCProfile.published(icc.profile) {
+                    fields.add("icc", published)
+                } else {
+                    fields.add("iCCP-unchecked", bytes[chunk.data])
+                }
             }
         }
         fields.add("orientation", orientation(PNGSanitizer.orientation(bytes, structure), options: options))
@@ -125,7 +138,11 @@ enum PresentedFingerprint {
         if let vp8x = structure.chunks.first(where: { $0.fourCC == "VP8X" }), vp8x.payload.count >= 10 {
             fields.add("canvas", bytes[(vp8x.payload.lowerBound + 4)..<(vp8x.payload.lowerBound + 10)])
             if options.keepICC, let icc = structure.chunks.first(where: { $0.fourCC == "ICCP" }) {
-                fields.add("icc", bytes[icc.payload])
+                if let published = try? ICCProfile.published(Array(bytes[icc.payload])) {
+                    fields.add("icc", published)
+                } else {
+                    fields.add("icc-unchecked", bytes[icc.payload])
+                }
             }
             value = WebPSanitizer.orientation(bytes, structure)
         }
@@ -136,9 +153,8 @@ enum PresentedFingerprint {
     static func gif(_ bytes: [UInt8], _ structure: GIFStructure, content: String) -> String {
         var fields = Fields(coded: digest(content))
         for block in structure.blocks {
-            if case .application = block.kind, GIFSanitizer.keeps(block.kind) {
-                fields.add("loop", bytes[block.range])
-            }
+            // The extension as published: its defined 19 bytes, whatever sub-blocks follow its loop count.
+            if let loop = GIFSanitizer.loopBlock(bytes, block) { fields.add("loop", loop) }
         }
         return fields.finalize()
     }

@@ -72,7 +72,7 @@ public enum Sanitizer {
         case .gif:
             let structure = try GIFStructure(parsing: bytes)
             let content = GIFSanitizer.contentSHA256(bytes, structure)
-            built = GIFSanitizer.sanitize(bytes, structure)
+            built = try GIFSanitizer.sanitize(bytes, structure)
             try GIFSanitizer.verify(built.output, expectedContent: content)
         case .unknown:
             throw .unsupported("not an image or video format ConsentGate knows")

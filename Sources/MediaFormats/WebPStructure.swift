@@ -30,7 +30,8 @@ public struct WebPStructure: Sendable {
         guard riffEnd <= bytes.count else {
             throw fail("truncated: the RIFF size says \(riffEnd) bytes, the file has \(bytes.count)")
         }
-        chunks = try WebPStructure.chunks(bytes, 12..<riffEnd, nested: false)
+        var budget = StructureLimits.webpChunks
+        chunks = try WebPStructure.chunks(bytes, 12..<riffEnd, nested: false, budget: &budget)
         guard let first = chunks.first, ["VP8 ", "VP8L", "VP8X"].contains(first.fourCC) else {
             throw fail("the first chunk is not VP8, VP8L or VP8X")
         }
@@ -42,7 +43,9 @@ public struct WebPStructure: Sendable {
         trailer = riffEnd < bytes.count ? riffEnd..<bytes.count : nil
     }
 
-    static func chunks(_ bytes: [UInt8], _ range: Range<Int>, nested: Bool) throws(MediaError) -> [WebPChunk] {
+    static func chunks(_ bytes: [UInt8], _ range: Range<Int>, nested: Bool, budget: inout Int) throws(MediaError)
+        -> [WebPChunk]
+    {
         func fail(_ reason: String) -> MediaError { .malformed(format: "WebP", reason: reason) }
         var chunks: [WebPChunk] = []
         var position = range.lowerBound
@@ -60,8 +63,11 @@ public struct WebPStructure: Sendable {
             if name == "ANMF" {
                 guard !nested else { throw fail("a frame inside a frame at offset \(position)") }
                 guard size >= 16 else { throw fail("ANMF chunk at offset \(position) is shorter than its header") }
-                chunk.frameChunks = try WebPStructure.chunks(bytes, (start + 16)..<(start + size), nested: true)
+                chunk.frameChunks = try WebPStructure.chunks(
+                    bytes, (start + 16)..<(start + size), nested: true, budget: &budget)
             }
+            budget -= 1
+            guard budget >= 0 else { throw StructureLimits.tooMany("chunks", StructureLimits.webpChunks) }
             chunks.append(chunk)
             position = start + size + (size & 1)
             if position > range.upperBound { position = range.upperBound }  // a final pad byte may be missing
@@ -119,9 +125,14 @@ enum WebPSanitizer {
     static func sanitize(_ bytes: [UInt8], _ structure: WebPStructure, options: SanitizeOptions) throws(MediaError)
         -> (output: [UInt8], orientation: Int?, removed: [String])
     {
-        var removed: [String] = []
+        var removed = RemovedLog()
         let vp8x = structure.chunks.first { $0.fourCC == "VP8X" }
         let icc = options.keepICC && vp8x != nil ? structure.chunks.first { $0.fourCC == "ICCP" } : nil
+        // The profile as published (ICCProfile.published): colour tags only, header fields zeroed.
+        let iccPayload = try icc.map { (chunk) throws(MediaError) in try ICCProfile.published(Array(bytes[chunk.payload])) }
+        for item in structure.chunks where item.fourCC == "ANIM" && item.payload.count != 6 {
+            throw .malformed(format: "WebP", reason: "ANIM chunk at offset \(item.offset) is not 6 bytes")
+        }
         var orientationBlock: [UInt8]? = nil
         var orientation: Int? = nil
         if options.keepOrientation, vp8x != nil, let value = WebPSanitizer.orientation(bytes, structure) {
@@ -146,7 +157,7 @@ enum WebPSanitizer {
             body += chunk(
                 "VP8X", [flags, 0, 0, 0] + Array(bytes[(vp8x.payload.lowerBound + 4)..<(vp8x.payload.lowerBound + 10)]))
         }
-        if let icc { body += chunk("ICCP", Array(bytes[icc.payload])) }
+        if let iccPayload { body += chunk("ICCP", iccPayload) }
         var codedIndex = 0
         let coded = codedChunks(bytes, structure)
         for item in structure.chunks {
@@ -154,20 +165,21 @@ enum WebPSanitizer {
                 body += coded[codedIndex]
                 codedIndex += 1
                 if item.fourCC == "ANMF" {
-                    removed += item.frameChunks.filter { !frameCoded.contains($0.fourCC) }.map {
-                        "frame chunk \($0.fourCC) at offset \($0.offset)"
+                    for sub in item.frameChunks where !frameCoded.contains(sub.fourCC) {
+                        removed.note("frame \(sub.fourCC)", "frame chunk \(sub.fourCC) at offset \(sub.offset)")
                     }
                 }
-            } else if item.fourCC != "VP8X" && !(item.fourCC == "ICCP" && icc != nil) {
-                removed.append("\(String(item.fourCC.filter { $0 != " " })) at offset \(item.offset)")
+            } else if item.fourCC != "VP8X" && !(item.fourCC == "ICCP" && icc != nil && item.offset == icc!.offset) {
+                let name = String(item.fourCC.filter { $0 != " " })
+                removed.note(name, "\(name) at offset \(item.offset)")
             }
         }
         if let orientationBlock { body += chunk("EXIF", orientationBlock) }
-        if let trailer = structure.trailer { removed.append("\(trailer.count) bytes after the RIFF data") }
+        if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after the RIFF data") }
         let size = UInt32(body.count)
         return (
             Array("RIFF".utf8) + (0..<4).map { UInt8(truncatingIfNeeded: size >> ($0 * 8)) } + body, orientation,
-            removed
+            removed.summary
         )
     }
 
@@ -187,7 +199,15 @@ enum WebPSanitizer {
             case "VP8X":
                 guard item.payload.count >= 10 else { throw fail("VP8X chunk is too short") }
                 flags = output[item.payload.lowerBound]
-            case "ICCP": guard options.keepICC else { throw fail("ICC profile left although it was to be dropped") }
+            case "ICCP":
+                guard options.keepICC, !seen.contains("ICCP") else {
+                    throw fail("ICC profile left although it was to be dropped")
+                }
+                let profile = Array(output[item.payload])
+                guard (try? ICCProfile.published(profile)) == profile else {
+                    throw fail("the ICC profile left holds more than its colour tags")
+                }
+            case "ANIM": guard item.payload.count == 6 else { throw fail("ANIM chunk is not 6 bytes") }
             case "EXIF":
                 let tiff = WebPSanitizer.exifTIFF(output, item)
                 guard TIFFDirectory.isOrientationOnly(tiff: tiff), let contents = EXIF.read(tiff: tiff),

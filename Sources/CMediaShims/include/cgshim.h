@@ -61,6 +61,11 @@ uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
 int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, uint8_t *head,
                       size_t head_capacity, uint64_t *output_length);
 
+/// zlib's compress2 at level 9 into output (capacity *output_length, at least cgshim_zlib_bound(length));
+/// *output_length is set to the bytes written.
+int cgshim_zlib_compress(const uint8_t *bytes, size_t length, uint8_t *output, size_t *output_length);
+size_t cgshim_zlib_bound(size_t length);
+
 #endif
 
 /// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
