@@ -197,6 +197,27 @@ struct ISOMedia {
             compressorNames: compressorNames)
     }
 
+    /// A track's sample count (stsz or stz2), 0 without a track or table.
+    func sampleCount(_ track: Track?) throws(MediaError) -> Int {
+        guard let track, let mdia = child(track.box, "mdia"), let stbl = path(mdia, ["minf", "stbl"]),
+            let sizes = child(stbl, "stsz") ?? child(stbl, "stz2")
+        else { return 0 }
+        let payload = boxes[sizes].payload
+        let head = try source.read(payload.lowerBound..<min(payload.upperBound, payload.lowerBound + 12))
+        return head.count == 12 ? Bytes.be(head, 8, 4) : 0
+    }
+
+    /// A kept box's payload as the sanitizer publishes it (ISOExact): its defined fields, unknown sample-entry children
+    /// as free boxes of zeros. The payload as it is when it cannot be sized (the sanitizer refuses such a file).
+    func publishedPayload(_ index: Int, track: Track) throws(MediaError) -> [UInt8] {
+        let data = try payload(index)
+        guard
+            let shape = try? ISOExact.shape(
+                boxes[index].type, data, handler: track.handler, sampleCount: try sampleCount(track))
+        else { return data }
+        return shape.apply(data)
+    }
+
     func constantSampleSize(_ stbl: Int) throws(MediaError) -> Int? {
         guard let stsz = child(stbl, "stsz") else { return nil }
         let data = try source.read(

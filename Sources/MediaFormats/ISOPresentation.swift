@@ -64,17 +64,17 @@ extension ISOMedia {
         }
         fields.add(
             "mdhd", Array(media[scaleAt..<(scaleAt + 4)]) + Bytes.put(Bytes.be(media, scaleAt + 4, media.first == 1 ? 8 : 4), 8))
-        if let elst = try editList(trak) { fields.add("elst", try payload(elst)) }
+        if let elst = try editList(trak) { fields.add("elst", try publishedPayload(elst, track: track)) }
         if let tapt = child(trak, "tapt") { fields.add("tapt", try payload(tapt, limit: 1 << 16)) }
         if let minf = child(mdia, "minf") {
             for header in ["vmhd", "smhd"] {
-                if let box = child(minf, header) { fields.add(header, try payload(box, limit: 1 << 12)) }
+                if let box = child(minf, header) { fields.add(header, try publishedPayload(box, track: track)) }
             }
         }
         guard let stbl = path(mdia, ["minf", "stbl"]) else { throw fail("track \(track.id) has no sample table") }
         for table in ["stsd", "stts", "ctts", "stsc", "stsz", "stz2"] {
             guard let box = child(stbl, table) else { continue }
-            var data = try payload(box)
+            var data = try publishedPayload(box, track: track)
             if table == "stsd" {
                 for name in ISOInspector.compressorNames(data) where track.handler == "vide" {
                     for index in name { data[index] = 0 }
@@ -118,9 +118,12 @@ extension ISOMedia {
                 let box = properties[property.number - 1]
                 // Properties the sanitizer blanks (unknown, or free already) do not reach the published file.
                 guard ISOSanitizer.imageProperties.contains(boxes[box].type) else { continue }
+                // As published: its defined fields, a colr ICC profile rebuilt (ISOExact.heifProperty).
+                let data = try payload(box, limit: 64 << 20)
                 fields.add(
                     "property",
-                    Array(boxes[box].type.utf8) + [property.essential ? 1 : 0] + (try payload(box, limit: 64 << 20)))
+                    Array(boxes[box].type.utf8) + [property.essential ? 1 : 0]
+                        + ((try? ISOExact.heifProperty(boxes[box].type, data)) ?? data))
             }
         }
         let keptIDs = Set(kept.map(\.id))

@@ -87,7 +87,32 @@ public enum ISOSanitizer {
                 plan.zeros.append((box.payload.lowerBound + 24)..<box.payload.upperBound)
             }
         }
-        func clean(_ index: Int) throws(MediaError) {
+        // A kept leaf box larger than its fields: shrunk to them, the rest a free box of zeros (ISOExact).
+        func exact(_ index: Int, track: ISOMedia.Track?) throws(MediaError) {
+            let box = boxes[index]
+            guard ISOExact.sized.contains(box.type) else { return }
+            let data = try media.payload(index)
+            let shape = try ISOExact.shape(
+                box.type, data, handler: track?.handler ?? "", sampleCount: try media.sampleCount(track))
+            for patch in shape.patches { plan.patches.append((box.payload.lowerBound + patch.at, patch.bytes)) }
+            let rest = data.count - shape.defined
+            guard rest > 0 else { return }
+            guard rest >= 8, media.parent[index].map({ boxes[$0].type }) != "tapt" else {
+                throw ISOExact.fail("\(describe(index)) has \(rest) bytes after its fields")
+            }
+            let header = try rawHeader(index)
+            let newSize = header + shape.defined
+            if header == 16 {
+                plan.patches.append((box.offset + 8, Bytes.put(newSize, 8)))
+            } else {
+                plan.patches.append((box.offset, Bytes.put(newSize, 4)))
+            }
+            let start = box.payload.lowerBound + shape.defined
+            plan.patches.append((start, Bytes.put(rest, 4) + Array("free".utf8)))
+            if rest > 8 { plan.zeros.append((start + 8)..<box.payload.upperBound) }
+            plan.removed.append("\(rest) bytes after the fields of \(describe(index))")
+        }
+        func clean(_ index: Int, track: ISOMedia.Track? = nil) throws(MediaError) {
             let type = boxes[index].type
             for child in media.children[index] {
                 let childType = boxes[child].type
@@ -145,7 +170,9 @@ public enum ISOSanitizer {
                     }
                 default: break
                 }
-                try clean(child)
+                let inner = childType == "trak" ? trackByBox[child] : track
+                try exact(child, track: inner)
+                try clean(child, track: inner)
             }
         }
 
@@ -336,7 +363,12 @@ public enum ISOSanitizer {
             let type = boxes[property].type
             let data = try media.payload(property, limit: 64 << 20)
             if imageProperties.contains(type) {
-                properties += box(type, data)
+                // Its defined fields only; a colr ICC profile as published (ISOExact.heifProperty).
+                let published = try ISOExact.heifProperty(type, data)
+                if published.count < data.count {
+                    removed.append("\(data.count - published.count) bytes after the fields of HEIF property \(type)")
+                }
+                properties += box(type, published)
             } else {
                 blanked.insert(number + 1)
                 if !blank.contains(type) { removed.append("HEIF property \(type) at offset \(boxes[property].offset)") }
@@ -419,6 +451,34 @@ public enum ISOSanitizer {
             if let heif = media.heif, index == heif.meta || media.parent[index] == heif.meta { continue }
             if let kept = allowed[parentType], !kept.contains(box.type) {
                 throw failed("holds \(box.path) at offset \(box.offset), which is not on the allowlist")
+            }
+            if let heif = media.heif, let ipco = media.parent[index], boxes[ipco].type == "ipco",
+                media.parent[ipco].flatMap({ media.parent[$0] }) == heif.meta,
+                imageProperties.contains(box.type)
+            {
+                // Each kept property exactly its defined fields (a colr profile as published).
+                let data = try media.payload(index, limit: 64 << 20)
+                guard (try? ISOExact.heifProperty(box.type, data)) == data else {
+                    throw failed("holds HEIF property \(box.type) at offset \(box.offset) larger than its fields")
+                }
+            }
+            if ISOExact.sized.contains(box.type), allowed[parentType]?.contains(box.type) ?? false {
+                // Each kept box exactly its defined size, nothing to change in it (independent of the plan).
+                var track: ISOMedia.Track? = nil
+                var up = media.parent[index]
+                while let at = up, track == nil {
+                    track = media.tracks.first { $0.box == at }
+                    up = media.parent[at]
+                }
+                let data = try media.payload(index)
+                let shape: ISOExact.Shape
+                do {
+                    shape = try ISOExact.shape(
+                        box.type, data, handler: track?.handler ?? "", sampleCount: try media.sampleCount(track))
+                } catch { throw failed("holds \(box.path) at offset \(box.offset) that cannot be sized: \(error)") }
+                guard shape.defined == data.count, shape.apply(data) == data else {
+                    throw failed("holds \(box.path) at offset \(box.offset) that is not exactly its defined size")
+                }
             }
         }
         let kept = media.keptRanges()
