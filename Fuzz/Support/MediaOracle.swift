@@ -1,0 +1,149 @@
+// Shared by the media fuzz targets (Fuzz/jpeg.swift, png, webp, gif, iso): one input goes through every public
+// entry point a file meets in ConsentGate (walk, inspect, fingerprints, sanitize and its verification, the decoders
+// through our C shims, previews), and what the sanitizer accepts is checked again from the outside:
+//
+//  1. `Inspector` and `Fingerprints` agree on the input's fingerprints.
+//  2. Sanitized with the default options (keep ICC and Orientation): the output re-inspects without error, as the same
+//     format, with no metadata item left but the ICC profile and the EXIF IFD0 Orientation publishing keeps; it presents
+//     the same `presented_sha256` and the same coded data (`content_sha256`) as the input; sanitizing it again succeeds
+//     and changes nothing (the sanitizer's own output is a fixed point).
+//  3. Sanitized keeping nothing, with `verifyDecode` for JPEG and PNG (libjpeg/libpng decode input and output in
+//     full): the output re-inspects with no metadata item at all and the same coded data.
+//  4. JPEG and PNG previews (the review page's decoder path) hold no metadata.
+//  ISO-BMFF (MP4, MOV, HEIC, AVIF...) goes through `MediaFile` on a file in /dev/shm (it is read in place, never from
+//  memory): fingerprints, inspect, a dry-run sanitize and a written one, the written copy re-inspected and
+//  re-fingerprinted from its path.
+//
+// A broken property prints what broke and aborts: libFuzzer saves the input as a crash.
+
+import MediaFormats
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Pictures are decoded with smaller limits than the pipeline's, so that a header claiming 16k x 16k pixels is
+/// refused quickly instead of spending the run on one input (the limits themselves are tested by the suite).
+let fuzzLimits = MediaLimits(
+    maxFileBytes: 16 << 20, maxPixels: 1 << 22, maxDecoderMemoryBytes: 256 << 20, maxProgressiveScans: 100)
+
+func describe(_ items: [MetadataItem]) -> String {
+    items.prefix(5).map { "\($0.family)/\($0.name)" }.joined(separator: ", ")
+}
+
+/// The metadata a default sanitize keeps on purpose: the colour profile and the Orientation tag.
+func keptByDefault(_ item: MetadataItem) -> Bool {
+    item.family == "ICC" || (item.family == "EXIF IFD0" && item.name == "Orientation")
+}
+
+func fuzzPicture(_ data: UnsafePointer<UInt8>?, _ size: Int, format: MediaFormat) -> Int32 {
+    let bytes = fuzzBytes(data, size)
+    // Another format's bytes are another target's work: keep them out of this corpus.
+    guard MediaFormat.sniff(bytes) == format else { return -1 }
+
+    // 1. Walk, inspect (libexif, libjpeg/libpng headers), fingerprints.
+    let report = Inspector.inspect(bytes)
+    let prints = try? Fingerprints.compute(bytes)
+    if let presented = report.presentedSHA256, presented != prints?.presentedSHA256 {
+        oracleFailure("inspect and fingerprints disagree on presented_sha256")
+    }
+    if let prints, prints.fileSHA256 != report.fileSHA256 { oracleFailure("file_sha256 differs") }
+
+    // 2. Default options.
+    if let clean = try? Sanitizer.sanitize(bytes) {
+        guard let prints, let presented = prints.presentedSHA256 else {
+            oracleFailure("the sanitizer accepted a file whose fingerprints cannot be computed")
+        }
+        let out = Inspector.inspect(clean.output)
+        if let error = out.error { oracleFailure("the sanitized output does not re-inspect: \(error)") }
+        if out.format != format { oracleFailure("the sanitized output is \(out.format), not \(format)") }
+        let left = out.metadata.filter { !keptByDefault($0) }
+        if !left.isEmpty { oracleFailure("metadata left in the sanitized output: \(describe(left))") }
+        if out.presentedSHA256 != presented {
+            oracleFailure("the sanitized output presents something else (presented_sha256 changed)")
+        }
+        if out.contentSHA256 != prints.legacyContentSHA256 { oracleFailure("the coded data changed (content_sha256)") }
+        do {
+            let again = try Sanitizer.sanitize(clean.output)
+            if again.output != clean.output { oracleFailure("sanitizing the sanitized output changed it again") }
+        } catch {
+            oracleFailure("the sanitized output cannot be sanitized again: \(error)")
+        }
+    }
+
+    // 3. Keep nothing; decode input and output in full where a listed library can.
+    let bare = SanitizeOptions(
+        keepOrientation: false, keepICC: false, verifyDecode: format == .jpeg || format == .png, limits: fuzzLimits)
+    if let clean = try? Sanitizer.sanitize(bytes, options: bare) {
+        let out = Inspector.inspect(clean.output, limits: fuzzLimits)
+        if let error = out.error { oracleFailure("the bare output does not re-inspect: \(error)") }
+        if !out.metadata.isEmpty { oracleFailure("metadata left in the bare output: \(describe(out.metadata))") }
+        if out.contentSHA256 != prints?.legacyContentSHA256 { oracleFailure("the bare output's coded data changed") }
+    }
+
+    // 4. Previews (pixels only).
+    if Preview.supports(format), let preview = try? Preview.make(bytes, format: format, maxSide: 64, limits: fuzzLimits)
+    {
+        let out = Inspector.inspect(preview.jpeg)
+        if out.error != nil || !out.metadata.isEmpty {
+            oracleFailure("the preview is not a clean JPEG: \(out.error ?? describe(out.metadata))")
+        }
+    }
+    return 0
+}
+
+/// A private folder in /dev/shm (tmpfs: the sanitizer's fsyncs cost nothing), one per fuzzing process.
+let isoFolder: String = {
+    let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
+    let folder = "\(base)/consentgate-fuzz-\(getpid())"
+    mkdir(folder, 0o700)
+    return folder
+}()
+
+func writeWhole(_ path: String, _ bytes: [UInt8]) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { oracleFailure("cannot write \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var done = 0
+    while done < bytes.count {
+        let wrote = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+        guard wrote > 0 else { oracleFailure("cannot write \(path)") }
+        done += wrote
+    }
+}
+
+func fuzzISO(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = fuzzBytes(data, size)
+    guard MediaFormat.sniff(bytes).isISOBMFF else { return -1 }
+    let input = isoFolder + "/input"
+    writeWhole(input, bytes)
+    defer { unlink(input) }
+    guard let file = try? MediaFile(path: input, limits: fuzzLimits) else { return 0 }
+
+    let report = file.inspect(limits: fuzzLimits)
+    let prints = try? file.fingerprints()
+    if let presented = report.presentedSHA256, presented != prints?.presentedSHA256 {
+        oracleFailure("inspect and fingerprints disagree on presented_sha256")
+    }
+    _ = try? file.sanitize(to: nil)
+    guard let written = try? file.sanitize(to: isoFolder + "/output") else { return 0 }
+    guard let pending = written.pending else { oracleFailure("a sanitize with a destination wrote nothing") }
+    defer { pending.discard() }
+    guard let prints, let presented = prints.presentedSHA256 else {
+        oracleFailure("the sanitizer accepted a file whose presented_sha256 cannot be computed")
+    }
+    let out: InspectReport
+    do { out = try Inspector.inspect(path: pending.temporaryPath, limits: fuzzLimits) } catch {
+        oracleFailure("the sanitized output cannot be opened: \(error)")
+    }
+    if let error = out.error { oracleFailure("the sanitized output does not re-inspect: \(error)") }
+    if !out.metadata.isEmpty { oracleFailure("metadata left in the sanitized output: \(describe(out.metadata))") }
+    if out.bytes != bytes.count { oracleFailure("the sanitized output has another size") }
+    if out.presentedSHA256 != presented {
+        oracleFailure("the sanitized output presents something else (presented_sha256 changed)")
+    }
+    guard let copy = try? MediaFile(path: pending.temporaryPath, limits: fuzzLimits),
+        let again = try? copy.fingerprints(), again.presentedSHA256 == presented
+    else { oracleFailure("the sanitized output does not fingerprint as the input did") }
+    return 0
+}

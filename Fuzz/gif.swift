@@ -1,0 +1,8 @@
+// libFuzzer target: gif pictures. See Support/MediaOracle.swift for what is checked beyond "no crash";
+// build and run with Scripts/fuzz gif [SECONDS].
+import MediaFormats
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzPicture(data, size, format: .gif)
+}
