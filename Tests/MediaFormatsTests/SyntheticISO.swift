@@ -11,6 +11,8 @@ enum SyntheticISO {
         case count(String, Int)
         /// Write the box twice.
         case duplicate(String)
+        /// Append these bytes to the box's payload (a box larger than its fields).
+        case append(String, [UInt8])
     }
 
     static func be(_ value: Int, _ width: Int) -> [UInt8] {
@@ -21,6 +23,7 @@ enum SyntheticISO {
         var payload = payload
         switch edit {
         case .truncate(let target, let keep) where target == type: payload = Array(payload.prefix(keep))
+        case .append(let target, let extra) where target == type: payload += extra
         case .count(let target, let count) where target == type:
             let at = type == "stsz" ? 8 : 4
             if payload.count >= at + 4 { payload.replaceSubrange(at..<(at + 4), with: be(count, 4)) }
@@ -50,6 +53,8 @@ enum SyntheticMovie {
         var samplesPerChunk = 1
         /// The visual sample entry's compressor name (video tracks).
         var compressorName = ""
+        /// Child boxes of the sample entry (avcC, btrt, uuid...).
+        var entryChildren: [UInt8] = []
     }
 
     static let fileType = SyntheticISO.box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isommp41".utf8))
@@ -58,12 +63,12 @@ enum SyntheticMovie {
     static var mediaOffset: Int { fileType.count + 8 }
 
     /// A VisualSampleEntry ("avc1", 86 bytes) with the given compressor name as a Pascal string in its 32-byte field.
-    static func visualEntry(compressorName: String) -> [UInt8] {
+    static func visualEntry(compressorName: String, children: [UInt8] = []) -> [UInt8] {
         let name = Array(compressorName.utf8.prefix(31))
         let payload =
             SyntheticISO.zeros(6) + [0, 1] + SyntheticISO.zeros(16) + [0, 64, 0, 64] + [0, 0x48, 0, 0, 0, 0x48, 0, 0]
             + SyntheticISO.zeros(4) + [0, 1] + [UInt8(name.count)] + name + SyntheticISO.zeros(31 - name.count)
-            + [0, 0x18, 0xFF, 0xFF]
+            + [0, 0x18, 0xFF, 0xFF] + children
         return SyntheticISO.box("avc1", payload)
     }
 
@@ -73,16 +78,18 @@ enum SyntheticMovie {
     static func movie(
         media: [UInt8], tracks: [Track], truncating type: String? = nil, to keep: Int = 0,
         count countType: String? = nil,
-        as count: Int = 0
+        as count: Int = 0, edit given: SyntheticISO.Edit = .none
     ) -> [UInt8] {
         typealias I = SyntheticISO
-        var edit = I.Edit.none
+        var edit = given
         if let type { edit = .truncate(type, keep) }
         if let countType { edit = .count(countType, count) }
         var traks: [UInt8] = []
         for (index, track) in tracks.enumerated() {
             let samples = track.chunks.count * track.samplesPerChunk
-            let entry = track.handler == "vide" ? visualEntry(compressorName: track.compressorName) : audioEntry
+            let entry =
+                track.handler == "vide"
+                ? visualEntry(compressorName: track.compressorName, children: track.entryChildren) : audioEntry
             let stbl = I.box(
                 "stbl",
                 I.full("stsd", I.be(1, 4) + entry, edit)
