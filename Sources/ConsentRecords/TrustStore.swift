@@ -161,8 +161,25 @@ public struct TrustStore: Sendable {
           roles: [\(roles.map(\.rawValue).joined(separator: ", "))]
           valid_from: "\(validFrom)"
           status: active
-          comment: "\(comment.replacingOccurrences(of: "\"", with: "'"))"
+          comment: "\(yamlQuoted(comment.replacingOccurrences(of: "\"", with: "'")))"
 
         """
+    }
+
+    /// The inside of a YAML double-quoted scalar that reads back as `text`: backslashes, line breaks (YAML folds
+    /// them) and characters YAML may not carry raw are escaped (found by fuzzing the trust file).
+    static func yamlQuoted(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x5C: out += "\\\\"
+            case 0x20...0x7E, 0xA0...0x2027, 0x202A...0xD7FF, 0xE000...0xFEFE, 0xFF00...0xFFFD, 0x10000...:
+                out.unicodeScalars.append(scalar)
+            default:
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            }
+        }
+        return out
     }
 }
