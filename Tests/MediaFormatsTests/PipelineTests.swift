@@ -291,9 +291,10 @@ final class PipelineTests: PipelineTestCase {
         XCTAssertEqual(try runPipeline().status, 1)
         let quarantined = files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }
         XCTAssertEqual(quarantined.count, 1)
-        let asset = String(quarantined[0].prefix(32))
+        let original = try XCTUnwrap(quarantined.first)
+        let asset = String(original.prefix(32))
         try FileManager.default.moveItem(
-            at: folder("quarantine").appendingPathComponent(quarantined[0]), to: work.appendingPathComponent(asset))
+            at: folder("quarantine").appendingPathComponent(original), to: work.appendingPathComponent(asset))
         let reasonBefore = try Data(contentsOf: folder("quarantine").appendingPathComponent(asset + ".reason.json"))
         // Consent now covers the picture: a valid authorization, signed with (a private copy of) the DEMO key.
         let key = URL(fileURLWithPath: try demoKey())
@@ -329,7 +330,8 @@ final class PipelineTests: PipelineTestCase {
         // Both patients revoke; moving the first one to `retracted` is made impossible (a folder holds its name).
         try revoke("AUTH-DEMO-0001")
         try revoke("AUTH-DEMO-0006")
-        let blocker = folder("retracted").appendingPathComponent(published[0]).appendingPathComponent("x")
+        let blocker = folder("retracted").appendingPathComponent(try XCTUnwrap(published.first))
+            .appendingPathComponent("x")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         let result = try runPipeline()
         XCTAssertEqual(result.status, 1, "\(result.summary)")
