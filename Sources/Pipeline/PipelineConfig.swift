@@ -173,7 +173,7 @@ public struct PipelineConfig: Sendable {
     }
 
     /// Every place the pipeline reads or writes, named as in the YAML file.
-    var places: [(key: String, path: String)] {
+    public var places: [(key: String, path: String)] {
         [
             ("folders.inbox", inbox), ("folders.publish", publish), ("folders.quarantine", quarantine),
             ("folders.archive", archive), ("folders.retracted", retracted), ("work", work),
@@ -243,7 +243,7 @@ public struct PipelineConfig: Sendable {
     }
 
     /// The path with every link in its existing part resolved (the rest, not yet created, appended as written).
-    static func resolveLinks(_ path: String) -> String {
+    public static func resolveLinks(_ path: String) -> String {
         var existing = path
         var rest: [String] = []
         while true {

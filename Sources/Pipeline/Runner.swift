@@ -83,7 +83,8 @@ public struct RunSummary: Sendable, Encodable {
     /// look at (an invalid record, a broken ledger chain); 3 a file could not be brought to an outcome.
     public var exitCode: Int32 {
         if left > 0 { return 3 }
-        let doubts = !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty
+        let doubts =
+            !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty || notifyFailures > 0
         return quarantined > 0 || retracted > 0 || doubts ? 1 : 0
     }
 }
@@ -94,16 +95,39 @@ public final class Runner: Sendable {
     public let config: PipelineConfig
     let progress: (@Sendable (String) -> Void)?
     let notifier: Notifier?
+    /// Where the notifier records failed and retried notices (set once the run has its ledger).
+    let notices = LedgerSlot()
     /// Content fingerprints live in this pipeline's publish folder (one picture, one publication).
     let live = Mutex(Set<String>())
 
     public init(config: PipelineConfig, progress: (@Sendable (String) -> Void)? = nil) {
         self.config = config
         self.progress = progress
+        let notices = self.notices
+        let name = config.name
         notifier = config.notify.map {
             Notifier(
                 command: $0, pipeline: config.name, channel: config.channel,
-                log: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
+                report: { data, delivered, retryOf, why in
+                    let ledger = notices.ledger.withLock { $0 }
+                    let document = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+                    if delivered {
+                        if let retryOf {
+                            _ = try? ledger?.append(
+                                pipeline: name, kind: "notify_sent", asset: document["asset"] as? String,
+                                fileSHA256: nil, contentSHA256: nil, detail: ["for_seq": retryOf])
+                        }
+                        return
+                    }
+                    FileHandle.standardError.write(
+                        Data("notify: \(document["event"] ?? "") \(document["asset"] ?? ""): \(why ?? "")\n".utf8))
+                    if retryOf == nil {
+                        // Kept in the ledger (codes and ids only, as sent) so that later runs send it again.
+                        _ = try? ledger?.append(
+                            pipeline: name, kind: "notify_failed", asset: document["asset"] as? String,
+                            fileSHA256: nil, contentSHA256: nil, detail: ["document": document])
+                    }
+                })
         }
     }
 
@@ -162,6 +186,10 @@ public final class Runner: Sendable {
             : try Ledger(path: config.ledger)
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
+        if !dryRun, let ledger, let notifier {
+            notices.ledger.withLock { $0 = ledger }
+            try resendFailedNotices(ledger: ledger, notifier: notifier)
+        }
         let registry = try loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
 
         // The sweep comes first: nothing in the inbox can delay a retraction.
@@ -214,7 +242,8 @@ public final class Runner: Sendable {
         // what has settled in the inbox.
         var releasing: [(String, RawPath, String)] = []
         if !dryRun && stopped.isEmpty {
-            releasing = try releasable(registry: registry, ledger: ledger!, now: now, summary: &summary)
+            releasing = try releasable(
+                registry: registry, ledger: ledger!, now: now, inHand: inHand, summary: &summary)
         }
         if !dryRun {
             for name in inHand.sorted() {
@@ -332,19 +361,49 @@ public final class Runner: Sendable {
         return summary
     }
 
+    /// Notices earlier runs could not deliver (`notify_failed` with no `notify_sent` for it), sent again, oldest
+    /// first, at most 100 a run.
+    func resendFailedNotices(ledger: Ledger, notifier: Notifier) throws(PipelineError) {
+        var sent = Set<Int64>()
+        for event in try ledger.events(where: "pipeline = ? AND kind = 'notify_sent'", [config.name]) {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
+            if let seq = (detail["for_seq"] as? NSNumber)?.int64Value { sent.insert(seq) }
+        }
+        var count = 0
+        for event in try ledger.events(where: "pipeline = ? AND kind = 'notify_failed'", [config.name])
+        where !sent.contains(event.seq) && count < 100 {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
+            guard let document = detail["document"] as? [String: Any] else { continue }
+            notifier.resend(document, retryOf: event.seq)
+            count += 1
+        }
+    }
+
     /// Pending quarantines (every reason curable by a new record, quarantined at most `pending_days` ago) that
     /// today's records approve: each is taken back into the work folder (a `release_started` event first, so
     /// that a kill between the two leaves it pending) and then handled like a new file.
-    func releasable(registry: Registry, ledger: Ledger, now: Date, summary: inout RunSummary) throws(PipelineError)
-        -> [(String, RawPath, String)]
-    {
+    func releasable(
+        registry: Registry, ledger: Ledger, now: Date, inHand: Set<String>, summary: inout RunSummary
+    ) throws(PipelineError) -> [(String, RawPath, String)] {
         var taken: [(String, RawPath, String)] = []
         let names = Folders.entries(of: config.quarantine)
+        // A reason file whose asset was released or archived as a duplicate since (a kill came between the move
+        // and its removal) has nothing left to explain: it goes, with the name it keeps.
+        for name in names where name.hasSuffix(".reason.json") {
+            let asset = String(name.dropLast(".reason.json".count))
+            if names.contains(where: { $0.hasPrefix(asset + ".") && !$0.hasSuffix(".reason.json") }) { continue }
+            let last = try ledger.lastEvent(asset: asset, kinds: QuarantineState.kinds)
+            if last?.kind == "released" || last?.kind == "duplicate" || last?.kind == "published" {
+                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + name)
+            }
+        }
         for candidate in try QuarantineState.pending(
             ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
         {
+            // Already in hand (a kill after it was taken back): recovery finishes it.
+            if inHand.contains(candidate.asset) { continue }
             let decision = ConsentPolicy.decide(
-                contentSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
+                presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
                 registry: registry, now: now, newPublication: true)
             guard decision.approved else { continue }
             guard
@@ -382,17 +441,32 @@ public final class Runner: Sendable {
     {
         let registry = try PipelineRecords.load(config: config, trust: trust, ledger: ledger, now: now)
         if !dryRun, let ledger { try PipelineRecords.remember(registry, config: config, ledger: ledger) }
+        // A stray file's name can be anything, a patient's name too: the summary (a cron mail, a log) names only
+        // entries named like records; `records verify`, the privacy office's own tool, names them all.
+        func shown(_ record: InvalidRecord) -> String {
+            let plain = record.displayFile.allSatisfy {
+                $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0))
+            }
+            return plain && record.displayFile.count <= 140
+                ? record.displayFile : "an entry not named like a record (consentgate records verify names it)"
+        }
         summary.invalidRecords = registry.invalid.map {
-            RunSummary.InvalidRecordReport(file: $0.displayFile, reason: $0.reason, blocks: $0.blocks)
+            RunSummary.InvalidRecordReport(
+                file: shown($0), reason: shown($0) == $0.displayFile ? $0.reason : "not a valid record",
+                blocks: $0.blocks.filter { registry.authorizations[$0] != nil })
         }
         summary.warnings = registry.warnings
         if !dryRun {
             for record in registry.invalid {
-                notifier?.send("invalid_record", asset: nil, records: record.blocks, reasons: ["invalid_record"])
+                // Only ids of authorizations that exist: a stray file's own "id" is free text.
+                let blocked = record.blocks.filter { registry.authorizations[$0] != nil }
+                notifier?.send("invalid_record", asset: nil, records: blocked, reasons: ["invalid_record"])
             }
         }
         summary.publishingStopped = registry.globalDoubts.map {
-            "\($0.displayFile) is not a valid record and names no authorization (\(Escape.display($0.reason)))"
+            shown($0) == $0.displayFile
+                ? "\($0.displayFile) is not a valid record and names no authorization (\(Escape.display($0.reason)))"
+                : "\(shown($0)) is not a valid record and names no authorization"
         }
         return registry
     }
@@ -786,8 +860,8 @@ public final class Runner: Sendable {
                 reasons.append(("changed_in_publish", "the published name is no longer a regular file with one link"))
             }
             let decision = ConsentPolicy.decide(
-                contentSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256, channel: config.channel,
-                registry: registry, now: now)
+                presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
+                channel: config.channel, registry: registry, now: now)
             if !decision.approved { reasons += decision.reasons.map { ($0.code, $0.description) } }
             if reasons.isEmpty { continue }
             handled.insert(raw)
@@ -894,6 +968,11 @@ public final class Runner: Sendable {
     func wrap<T>(_ body: () throws(MediaError) -> T) throws(PipelineError) -> T {
         do { return try body() } catch { throw PipelineError("\(error)", exitCode: 3) }
     }
+}
+
+/// The run's ledger, once it is open, for work that starts before it (the notifier).
+final class LedgerSlot: Sendable {
+    let ledger = Mutex<Ledger?>(nil)
 }
 
 /// One instance at a time per pipeline (cron and a watcher): an exclusive flock on a file in the work folder.

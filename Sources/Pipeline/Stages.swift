@@ -68,7 +68,8 @@ public struct Stages: Sendable {
         afterFingerprints?()
         // Verify consent.
         let decision = ConsentPolicy.decide(
-            contentSHA256: item.fingerprints?.contentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
+            presentedSHA256: item.fingerprints?.presentedSHA256,
+            legacyContentSHA256: item.fingerprints?.legacyContentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
             channel: config.channel, registry: registry, now: now, newPublication: true)
         item.decision = decision
         item.reasons += decision.reasons.map { ($0.code, $0.description) }

@@ -22,7 +22,13 @@ struct Check: ParsableCommand {
     @Option(help: "The channel to publish on (website, facebook, instagram, print...).") var channel: String?
     @OptionGroup var sources: RecordSources
 
+    @Flag(help: "With --output: replace an existing file.") var overwrite = false
+
     func validate() throws {
+        if output != nil && sources.asOf != nil {
+            throw ValidationError(
+                "--output writes a copy to post now: it cannot be combined with --as-of (an audit of another moment).")
+        }
         if pipeline == nil && (channel == nil || sources.authorizations == nil || sources.trust == nil) {
             throw ValidationError("Give --pipeline P.yml, or --channel C --authorizations DIR --trust FILE.")
         }
@@ -132,6 +138,19 @@ struct Check: ParsableCommand {
                     inputInfo.st_ino == outputInfo.st_ino
                 {
                     throw .io("the output is the input itself")
+                }
+                if !overwrite && FileIO.exists(output) { throw .io("\(output) exists (use --overwrite)") }
+                // Never into the pipeline's own places: a copy in publish is a stranger, one over the ledger or a
+                // record destroys them.
+                if let config = pipelineConfig {
+                    let target = PipelineConfig.resolveLinks(
+                        output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output)
+                    for (key, path) in config.places {
+                        let place = PipelineConfig.resolveLinks(path)
+                        if target == place || target.hasPrefix(place + "/") {
+                            throw .io("\(output) lies in the pipeline's \(key); write the clean copy elsewhere")
+                        }
+                    }
                 }
                 let clean = try media.sanitize(
                     to: output, options: sanitizeOptions, knownContent: inspection.presentedSHA256)

@@ -133,13 +133,29 @@ final class PendingConsentTests: PipelineTestCase {
         let retraction = try XCTUnwrap(events.first { $0["event"] as? String == "retracted" })
         XCTAssertTrue((retraction["action"] as? String ?? "").contains("take down every post"), "\(retraction)")
         XCTAssertFalse(try String(contentsOf: log, encoding: .utf8).contains("Jane"), "an original name was sent")
-        // A failing, then a hanging command: counted, never changing an outcome.
+        // A failing command: counted, in the exit status, never changing an outcome, sent again by the next run.
         try "#!/bin/sh\nexit 3\n".write(to: script, atomically: true, encoding: .utf8)
         chmod(script.path, 0o755)
-        try drop("demo-ycck-print.jpg", as: "c.jpg")
+        try drop("demo-group-photo.jpg", as: "c.jpg")
         let failing = try runPipeline()
-        XCTAssertGreaterThan(failing.summary["notify_failures"] as? Int ?? 0, 0, "\(failing.summary)")
-        XCTAssertEqual((failing.summary["published"] as? Int ?? 0) + (failing.summary["quarantined"] as? Int ?? 0), 1)
+        XCTAssertEqual(failing.status, 1, "a failed notice must show in the exit status: \(failing.summary)")
+        XCTAssertEqual(failing.summary["notify_failures"] as? Int, 1, "\(failing.summary)")
+        XCTAssertEqual(failing.summary["published"] as? Int, 1)
+        try "#!/bin/sh\ncat >> \(log.path)\necho >> \(log.path)\n".write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        let retried = try runPipeline()
+        XCTAssertEqual(retried.status, 0, "\(retried.summary)")
+        XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind='notify_sent'"), "1", "the failed notice was not sent again")
+        XCTAssertEqual(try runPipeline().status, 0)
+        XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind='notify_sent'"), "1", "sent twice")
+        // A command that hangs and leaves a child behind: the whole group is stopped at the limit.
+        try "#!/bin/sh\ncat > /dev/null\nsleep 300 &\nsleep 300\n".write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        try drop("demo-clip.mp4", as: "d.mp4")
+        let started = Date()
+        let hanging = try runPipeline()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 40, "a hanging notify command held the run")
+        XCTAssertEqual(hanging.summary["notify_failures"] as? Int, 1, "\(hanging.summary)")
     }
 
     func testAuthorizeRefusesWhatIsNotMediaAndCheckWritesACleanCopyOnlyWhenPublishable() throws {
@@ -161,5 +177,23 @@ final class PendingConsentTests: PipelineTestCase {
         XCTAssertEqual(expired.status, 1)
         XCTAssertTrue(expired.text.contains("what to do:"), expired.text)
         XCTAssertFalse(FileManager.default.fileExists(atPath: other), "written although not publishable")
+        // Never over an existing file without --overwrite, never into the pipeline's places, never for another moment.
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["check", phone, "--pipeline", pipeline, "--output", clean]).status, 2)
+        XCTAssertEqual(
+            try Fixtures.run(
+                try Fixtures.consentgate, ["check", phone, "--pipeline", pipeline, "--output", clean, "--overwrite"]
+            ).status, 0)
+        let intoRecords = records.appendingPathComponent("AUTH-DEMO-0002.json").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: intoRecords))
+        let overRecord = try Fixtures.run(
+            try Fixtures.consentgate, ["check", phone, "--pipeline", pipeline, "--output", intoRecords, "--overwrite"])
+        XCTAssertEqual(overRecord.status, 2, overRecord.text)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: intoRecords)), before, "a record was replaced")
+        let asOf = try Fixtures.run(
+            try Fixtures.consentgate,
+            ["check", phone, "--pipeline", pipeline, "--output", root.appendingPathComponent("x.jpg").path, "--as-of",
+             "2026-06-01T00:00:00Z"])
+        XCTAssertEqual(asOf.status, 2, asOf.stderr)
     }
 }
