@@ -19,7 +19,9 @@ public struct Preview: Sendable, Equatable {
     public static let defaultMaxSide = 256
 
     /// Limits for previews: pictures a person drops, not posters (the pipeline's own limits are larger).
-    public static let defaultLimits = MediaLimits(maxFileBytes: 64 << 20, maxDecoderMemoryBytes: 512 << 20)
+    /// A review page of many files stays quick: pictures over 64 MiB or 50 megapixels get a placeholder.
+    public static let defaultLimits = MediaLimits(
+        maxFileBytes: 64 << 20, maxPixels: 50_000_000, maxDecoderMemoryBytes: 512 << 20)
 
     /// Whether a preview can be made for this format at all (JPEG and PNG; other formats get a placeholder).
     public static func supports(_ format: MediaFormat) -> Bool { format == .jpeg || format == .png }
