@@ -288,9 +288,12 @@ public enum ISOSanitizer {
                 if copy.count > 24 { for index in 24..<copy.count { copy[index] = 0 } }
                 children += box(type, copy)
             case "pitm":
-                children += box(type, data)
+                // Version, flags and the item ID: nothing after them.
+                guard data.count >= 6 else { throw fail("pitm is too short") }
+                children += box(type, Array(data[0..<(data[0] == 0 ? 6 : 8)]))
             case "dinf":
-                children += box(type, data)
+                // Rebuilt as one self-contained data reference (items in other files are refused when read).
+                children += box("dinf", box("dref", [0, 0, 0, 0] + Bytes.put(1, 4) + box("url ", [0, 0, 0, 1])))
             case "iinf":
                 var payload = Array(data[0..<4])
                 let kept = heif.items.filter(\.keep)
@@ -448,7 +451,17 @@ public enum ISOSanitizer {
                 mustBeZero.append(box.payload)
                 continue
             }
-            if let heif = media.heif, index == heif.meta || media.parent[index] == heif.meta { continue }
+            if let heif = media.heif, index == heif.meta || media.parent[index] == heif.meta {
+                if box.type == "pitm" || box.type == "dinf" {
+                    let data = try media.payload(index, limit: 1 << 16)
+                    let exact =
+                        box.type == "pitm"
+                        ? data.count == (data.first == 0 ? 6 : 8)
+                        : data == ISOSanitizer.box("dref", [0, 0, 0, 0] + Bytes.put(1, 4) + ISOSanitizer.box("url ", [0, 0, 0, 1]))
+                    guard exact else { throw failed("holds a HEIF \(box.type) that is not its defined size") }
+                }
+                continue
+            }
             if let kept = allowed[parentType], !kept.contains(box.type) {
                 throw failed("holds \(box.path) at offset \(box.offset), which is not on the allowlist")
             }
