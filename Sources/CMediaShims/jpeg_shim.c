@@ -1,4 +1,5 @@
 #include "cgshim.h"
+#include "jpeg_errors.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -6,57 +7,10 @@
 #include <string.h>
 #include <jpeglib.h>
 
-typedef struct {
-    struct jpeg_error_mgr base;
-    struct jpeg_progress_mgr progress;
-    jmp_buf jump;
-    cgshim_image_info *info;
-    uint32_t max_scans;
-    int limit_hit;
-} shim_jpeg_error;
-
-static void shim_jpeg_error_exit(j_common_ptr cinfo) {
-    shim_jpeg_error *err = (shim_jpeg_error *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, err->info->message);
-    longjmp(err->jump, 1);
-}
-
-static void shim_jpeg_emit_message(j_common_ptr cinfo, int level) {
-    shim_jpeg_error *err = (shim_jpeg_error *)cinfo->err;
-    if (level < 0) {  // a warning: corrupt data that libjpeg worked around
-        if (err->info->warnings == 0) {
-            (*cinfo->err->format_message)(cinfo, err->info->message);
-        }
-        err->info->warnings += 1;
-        cinfo->err->num_warnings += 1;
-    }
-}
-
-static void shim_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
-
-static void shim_jpeg_progress(j_common_ptr cinfo) {
-    if (!cinfo->is_decompressor) return;
-    j_decompress_ptr dinfo = (j_decompress_ptr)cinfo;
-    shim_jpeg_error *err = (shim_jpeg_error *)cinfo->err;
-    if (err->max_scans > 0 && dinfo->input_scan_number > (int)err->max_scans) {
-        snprintf(err->info->message, sizeof(err->info->message),
-                 "more than %u progressive scans", err->max_scans);
-        err->limit_hit = 1;
-        longjmp(err->jump, 1);
-    }
-}
-
 static void shim_jpeg_prepare(struct jpeg_decompress_struct *cinfo, shim_jpeg_error *err,
                               const cgshim_limits *limits, cgshim_image_info *info) {
     memset(info, 0, sizeof(*info));
-    cinfo->err = jpeg_std_error(&err->base);
-    err->base.error_exit = shim_jpeg_error_exit;
-    err->base.emit_message = shim_jpeg_emit_message;
-    err->base.output_message = shim_jpeg_output_message;
-    err->info = info;
-    err->max_scans = limits ? limits->max_scans : 0;
-    err->limit_hit = 0;
-    err->progress.progress_monitor = shim_jpeg_progress;
+    shim_jpeg_errors_init(&cinfo->err, err, limits, info);
 }
 
 static void shim_jpeg_fill_info(struct jpeg_decompress_struct *cinfo, cgshim_image_info *info) {

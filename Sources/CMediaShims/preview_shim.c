@@ -4,6 +4,7 @@
 // preview, never a metadata byte. Every libjpeg and libpng call that can fail jumps back here (setjmp/longjmp,
 // as in jpeg_shim.c and png_shim.c) and becomes a status code with a message.
 #include "cgshim.h"
+#include "jpeg_errors.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -120,63 +121,12 @@ static int preview_check_pixels(uint32_t width, uint32_t height, const cgshim_li
     return CGSHIM_OK;
 }
 
-// MARK: - libjpeg errors
-
-typedef struct {
-    struct jpeg_error_mgr base;
-    struct jpeg_progress_mgr progress;
-    jmp_buf jump;
-    cgshim_image_info *info;
-    uint32_t max_scans;
-    int limit_hit;
-} preview_jpeg_error;
-
-static void preview_jpeg_error_exit(j_common_ptr cinfo) {
-    preview_jpeg_error *err = (preview_jpeg_error *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, err->info->message);
-    longjmp(err->jump, 1);
-}
-
-static void preview_jpeg_emit_message(j_common_ptr cinfo, int level) {
-    preview_jpeg_error *err = (preview_jpeg_error *)cinfo->err;
-    if (level < 0) {
-        if (err->info->warnings == 0) (*cinfo->err->format_message)(cinfo, err->info->message);
-        err->info->warnings += 1;
-        cinfo->err->num_warnings += 1;
-    }
-}
-
-static void preview_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
-
-static void preview_jpeg_progress(j_common_ptr cinfo) {
-    if (!cinfo->is_decompressor) return;
-    j_decompress_ptr dinfo = (j_decompress_ptr)cinfo;
-    preview_jpeg_error *err = (preview_jpeg_error *)cinfo->err;
-    if (err->max_scans > 0 && dinfo->input_scan_number > (int)err->max_scans) {
-        snprintf(err->info->message, sizeof(err->info->message), "more than %u progressive scans", err->max_scans);
-        err->limit_hit = 1;
-        longjmp(err->jump, 1);
-    }
-}
-
-static void preview_jpeg_prepare(struct jpeg_error_mgr **slot, preview_jpeg_error *err, const cgshim_limits *limits,
-                                 cgshim_image_info *info) {
-    *slot = jpeg_std_error(&err->base);
-    err->base.error_exit = preview_jpeg_error_exit;
-    err->base.emit_message = preview_jpeg_emit_message;
-    err->base.output_message = preview_jpeg_output_message;
-    err->info = info;
-    err->max_scans = limits ? limits->max_scans : 0;
-    err->limit_hit = 0;
-    err->progress.progress_monitor = preview_jpeg_progress;
-}
-
-// MARK: - JPEG in
+// MARK: - JPEG in (libjpeg's error handling is jpeg_errors.h, shared with jpeg_shim.c)
 
 int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
                         cgshim_image_info *info, uint8_t **rgb, uint32_t *width, uint32_t *height) {
     struct jpeg_decompress_struct cinfo;
-    preview_jpeg_error err;
+    shim_jpeg_error err;
     preview_box box;
     uint8_t *volatile row = NULL;
     volatile int box_started = 0;
@@ -185,7 +135,7 @@ int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits 
     *rgb = NULL;
     *width = 0;
     *height = 0;
-    preview_jpeg_prepare(&cinfo.err, &err, limits, info);
+    shim_jpeg_errors_init(&cinfo.err, &err, limits, info);
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
@@ -394,7 +344,7 @@ int cgshim_png_preview(const uint8_t *data, size_t length, const cgshim_limits *
 int cgshim_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, int quality,
                            cgshim_image_info *info, uint8_t **out, size_t *out_length) {
     struct jpeg_compress_struct cinfo;
-    preview_jpeg_error err;
+    shim_jpeg_error err;
     // libjpeg grows the output buffer itself and keeps this pointer current; after an error it is ours to free.
     // Thread-local, not a local: a local changed between setjmp and longjmp is indeterminate after the jump.
     static __thread unsigned char *target;
@@ -404,7 +354,7 @@ int cgshim_jpeg_encode_rgb(const uint8_t *rgb, uint32_t width, uint32_t height, 
     memset(info, 0, sizeof(*info));
     *out = NULL;
     *out_length = 0;
-    preview_jpeg_prepare(&cinfo.err, &err, NULL, info);
+    shim_jpeg_errors_init(&cinfo.err, &err, NULL, info);
     if (setjmp(err.jump)) {
         jpeg_destroy_compress(&cinfo);
         free(target);
