@@ -20,6 +20,15 @@ public enum PipelineRecords {
     public static func load(config: PipelineConfig, trust: TrustStore, ledger: Ledger?, now: Date)
         throws(PipelineError) -> Registry
     {
+        try loadNoting(config: config, trust: trust, ledger: ledger, now: now).registry
+    }
+
+    /// The same, with a sentence for each remembered revocation whose file is gone: the authorizations folder and
+    /// the ledger disagree, which a person must hear of (the run counts it as a doubt).
+    static func loadNoting(config: PipelineConfig, trust: TrustStore, ledger: Ledger?, now: Date)
+        throws(PipelineError) -> (registry: Registry, gone: [String])
+    {
+        var gone: [String] = []
         let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
         var registry: Registry
         do {
@@ -27,7 +36,7 @@ public enum PipelineRecords {
                 folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
                 firstSeen: { _, sha in firstSeen[sha] })
         } catch { throw PipelineError("\(config.file): \(error)") }
-        guard let ledger else { return registry }
+        guard let ledger else { return (registry, gone) }
         let present = Set(registry.revocations.values.flatMap { $0.map(\.id) })
         let folded = Dictionary(grouping: registry.authorizations.keys, by: { $0.lowercased() })
         for event in try ledger.events(where: "kind = 'record_seen' AND detail LIKE '%\"revocation\"%'") {
@@ -42,11 +51,12 @@ public enum PipelineRecords {
                 if registry.revocations[target]?.contains(where: { $0.id == id }) == true { continue }
                 registry.revocations[target, default: []].append(revocation)
             }
-            registry.warnings.append(
+            gone.append(
                 "revocation \(id) of \(authorization) (seen on \(event.at)) is no longer in the authorizations folder; "
                     + "it stays in force: revoking cannot be undone, a new authorization is needed")
         }
-        return registry
+        registry.warnings += gone
+        return (registry, gone)
     }
 
     /// Records in the ledger the record files it has not seen before (with what a revocation says, so that it is

@@ -42,6 +42,8 @@ public struct RunSummary: Sendable, Encodable {
     public var publishingStopped: [String] = []
     /// Problems with the ledger's hash chain (an edited or deleted event).
     public var ledgerProblems: [String] = []
+    /// Revocations the ledger remembers whose files are gone from the authorizations folder (still in force).
+    public var recordsGone: [String] = []
 
     public struct InvalidRecordReport: Sendable, Encodable {
         public var file: String
@@ -85,6 +87,7 @@ public struct RunSummary: Sendable, Encodable {
         if left > 0 { return 3 }
         let doubts =
             !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty || notifyFailures > 0
+            || !recordsGone.isEmpty
         return quarantined > 0 || retracted > 0 || doubts ? 1 : 0
     }
 }
@@ -439,7 +442,8 @@ public final class Runner: Sendable {
     func loadRegistry(trust: TrustStore, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
         throws(PipelineError) -> Registry
     {
-        let registry = try PipelineRecords.load(config: config, trust: trust, ledger: ledger, now: now)
+        let (registry, gone) = try PipelineRecords.loadNoting(config: config, trust: trust, ledger: ledger, now: now)
+        summary.recordsGone = gone
         if !dryRun, let ledger { try PipelineRecords.remember(registry, config: config, ledger: ledger) }
         // A stray file's name can be anything, a patient's name too: the summary (a cron mail, a log) names only
         // entries named like records; `records verify`, the privacy office's own tool, names them all.

@@ -60,6 +60,7 @@ struct Run: ParsableCommand {
                         + (summary.duplicates > 0 ? ", \(summary.duplicates) duplicate(s) archived" : "")
                         + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
                 for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
+                for line in summary.recordsGone { print("  RECORD GONE: \(Escape.display(line))") }
                 for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }
                 for record in summary.invalidRecords {
                     let blocks = record.blocks.isEmpty ? "" : " (blocks \(record.blocks.joined(separator: ", ")))"

@@ -15,6 +15,10 @@ final class AdversarialRoundTests: PipelineTestCase {
         XCTAssertEqual(again.summary["published"] as? Int, 0, "a deleted revocation restored consent: \(again.summary)")
         XCTAssertEqual(again.status, 1)
         XCTAssertEqual(files(folder("publish")), [])
+        // The folder and the ledger disagree: a doubt a person must hear of, on every run, even with nothing to do.
+        let quiet = try runPipeline()
+        XCTAssertEqual(quiet.status, 1, "\(quiet.summary)")
+        XCTAssertFalse((quiet.summary["records_gone"] as? [String] ?? []).isEmpty, "\(quiet.summary)")
         let check = try Fixtures.run(
             try Fixtures.consentgate,
             ["check", Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path, "--pipeline", pipeline])
