@@ -171,6 +171,15 @@ public enum FileIO {
         close(fd)
     }
 
+    /// True when both names reach one file (same device and inode, through any links): writing the second would
+    /// destroy the first. False when either does not exist.
+    public static func isSameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat()
+        var second = stat()
+        return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev
+            && first.st_ino == second.st_ino
+    }
+
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0

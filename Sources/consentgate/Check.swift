@@ -132,13 +132,7 @@ struct Check: ParsableCommand {
         var written: String? = nil
         if publishable, let output {
             do throws(MediaError) {
-                var inputInfo = stat()
-                var outputInfo = stat()
-                if stat(file, &inputInfo) == 0, stat(output, &outputInfo) == 0, inputInfo.st_dev == outputInfo.st_dev,
-                    inputInfo.st_ino == outputInfo.st_ino
-                {
-                    throw .io("the output is the input itself")
-                }
+                if FileIO.isSameFile(file, output) { throw .io("the output is the input itself") }
                 if !overwrite && FileIO.exists(output) { throw .io("\(output) exists (use --overwrite)") }
                 // Never into the pipeline's own places: a copy in publish is a stranger, one over the ledger or a
                 // record destroys them.

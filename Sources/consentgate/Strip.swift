@@ -142,11 +142,7 @@ struct Strip: ParsableCommand {
         do throws(MediaError) {
             // Files, not strings: an output that is the input through any link (to the file or to a folder on the
             // way) or another hard link to it would destroy the input.
-            var inputInfo = stat()
-            var outputInfo = stat()
-            if stat(input, &inputInfo) == 0, stat(destination, &outputInfo) == 0,
-                inputInfo.st_dev == outputInfo.st_dev, inputInfo.st_ino == outputInfo.st_ino
-            {
+            if FileIO.isSameFile(input, destination) {
                 throw .io("the output is the input itself (the same file through another name); refused")
             }
             if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }

@@ -12,14 +12,7 @@ final class ConsentCommandTests: XCTestCase {
 
     override func setUpWithError() throws {
         folder = try Fixtures.temporaryFolder()
-        try FileManager.default.createDirectory(atPath: auth, withIntermediateDirectories: true)
-        let made = try cg(["keys", "generate", "--name", "office", "--dir", folder.path])
-        XCTAssertEqual(made.status, 0, made.stderr)
-        // The printed trust entry, as the administrator would paste it (backdated so the key covers the tests).
-        let entry = made.text.components(separatedBy: "Add this entry to the trust file:\n\n").last ?? ""
-        let backdated = entry.replacingOccurrences(
-            of: #"valid_from: "\d{4}-\d{2}-\d{2}""#, with: "valid_from: \"2020-01-01\"", options: .regularExpression)
-        try backdated.write(toFile: trust, atomically: true, encoding: .utf8)
+        try Fixtures.makeOffice(in: folder)
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }

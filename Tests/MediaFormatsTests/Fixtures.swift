@@ -30,6 +30,21 @@ enum Fixtures {
         throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
     }
 
+    /// A privacy office in `folder`: `keys generate` writes office.key/.pub, and the printed trust entry,
+    /// backdated so the key covers the tests, becomes trust.yml (mode 0644); an empty authorizations folder.
+    static func makeOffice(in folder: URL) throws {
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("authorizations"), withIntermediateDirectories: true)
+        let made = try run(try consentgate, ["keys", "generate", "--name", "office", "--dir", folder.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let entry = made.text.components(separatedBy: "Add this entry to the trust file:\n\n").last ?? ""
+        let trust = folder.appendingPathComponent("trust.yml").path
+        try entry.replacingOccurrences(
+            of: #"valid_from: "\d{4}-\d{2}-\d{2}""#, with: "valid_from: \"2020-01-01\"", options: .regularExpression
+        ).write(toFile: trust, atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(trust, 0o644), 0)
+    }
+
     static func temporaryFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cg-test-" + UUID().uuidString)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
