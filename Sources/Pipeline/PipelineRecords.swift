@@ -55,7 +55,6 @@ public enum PipelineRecords {
                 "revocation \(id) of \(authorization) (seen on \(event.at)) is no longer in the authorizations folder; "
                     + "it stays in force: revoking cannot be undone, a new authorization is needed")
         }
-        registry.warnings += gone
         return (registry, gone)
     }
 
