@@ -235,86 +235,17 @@ struct AssetHistory {
 /// Words for a person: reason codes, ledger event kinds and times as a privacy officer reads them. Unknown codes
 /// are shown as they are.
 public enum PlainWords {
-    public static func reason(_ code: String) -> String {
-        switch code {
-        case "no_record": return "No signed authorization lists this picture."
-        case "not_yet_effective": return "The authorization that lists it has not taken effect yet."
-        case "expired": return "The authorization that listed it has expired."
-        case "revoked": return "The patient revoked consent."
-        case "channel_not_permitted": return "The authorization does not allow this channel."
-        case "purpose_not_permitted": return "The authorization does not allow marketing use."
-        case "not_everyone_consented": return "Not everyone in the picture has consented."
-        case "invalid_record": return "A consent record for it is invalid (unsigned, altered or unreadable)."
-        case "superseded": return "A newer authorization replaces the one that listed it."
-        case "not_media": return "It is not a picture or video."
-        case "not_a_regular_file": return "It is a link or special file, which is never opened."
-        case "changed": return "It changed while it was being processed (a copy still being written)."
-        case "io_error": return "A disk error kept it from being delivered three runs in a row."
-        case "cannot_sanitize": return "Its identifying metadata cannot be removed safely."
-        case "unreadable": return "It cannot be read."
-        case "empty": return "The file is empty."
-        case "changed_in_publish": return "The published file was changed after it was published."
-        case "missing_from_publish": return "Someone removed the published file from the publish folder."
-        case "not_a_publication": return "A file in the publish folder that ConsentGate never published."
-        case "cannot_move": return "It could not be moved."
-        case "duplicate", "already_published": return "The same picture is already published."
-        case "unknown": return "Not approved (no reason was recorded)."
-        default: return code
-        }
-    }
+    public static func reason(_ code: String) -> String { ReasonCode(rawValue: code)?.plainWords ?? code }
 
     /// Every event kind the legend explains, in the order a picture meets them.
-    public static let eventKinds = [
-        "record_seen", "claimed", "published", "quarantined", "release_started", "released", "duplicate",
-        "retracted", "left",
-    ]
+    public static let eventKinds: [String] = [
+        EventKind.recordSeen, .claimed, .published, .quarantined, .releaseStarted, .released, .duplicate, .retracted,
+        .left,
+    ].map(\.rawValue)
 
-    public static func eventTitle(_ kind: String) -> String {
-        switch kind {
-        case "claimed": return "Taken in"
-        case "published": return "Published"
-        case "released": return "Published after consent arrived"
-        case "duplicate": return "Not published again"
-        case "quarantined": return "Quarantined"
-        case "release_started": return "Release begun"
-        case "retracted": return "Retracted"
-        case "left": return "Left in place"
-        case "record_seen": return "Record seen"
-        default: return kind
-        }
-    }
+    public static func eventTitle(_ kind: String) -> String { EventKind(rawValue: kind)?.title ?? kind }
 
-    public static func eventLegend(_ kind: String) -> String {
-        switch kind {
-        case "claimed":
-            return "A file was taken from the inbox to be checked (moved into ConsentGate's work folder)."
-        case "published":
-            return "A signed authorization covered the picture: its metadata was removed and the clean copy was put "
-                + "in the publish folder; the original went to the archive."
-        case "released":
-            return "A quarantined picture waiting for consent became covered by a new authorization and was published "
-                + "like a new file; its quarantine entry was removed."
-        case "duplicate":
-            return "The same picture (same pixels) is already live in the publish folder, so it was not published a "
-                + "second time; the original went to the archive."
-        case "quarantined":
-            return "The picture may not be published (the reasons say why): the original was kept, untouched, in the "
-                + "quarantine folder, which only ConsentGate's account can read."
-        case "release_started":
-            return "A quarantined picture is being published now that its consent arrived (the next event says how "
-                + "it ended)."
-        case "retracted":
-            return "A published picture was taken out of the publish folder, because consent was revoked or expired, "
-                + "or the published file was changed or removed. Posts that used it must come down too."
-        case "left":
-            return "A file could not be moved at all (for example no permission); it stays where it was and every run "
-                + "reports it."
-        case "record_seen":
-            return "A consent record file was seen for the first time (so a record signed with a retired key cannot "
-                + "be back-dated)."
-        default: return kind
-        }
-    }
+    public static func eventLegend(_ kind: String) -> String { EventKind(rawValue: kind)?.legend ?? kind }
 
     static func withdrawn(_ how: String) -> String {
         switch how {

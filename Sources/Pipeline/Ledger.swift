@@ -9,8 +9,10 @@ public struct LedgerEvent: Sendable, Equatable, Codable {
     public var seq: Int64
     public var at: String
     public var pipeline: String
-    /// claimed, decided, published, quarantined, retracted, left
+    /// The kind as stored (`EventKind`'s raw value; an edited ledger can hold anything, so it stays text).
     public var kind: String
+    /// The kind, when it is one ConsentGate writes.
+    public var eventKind: EventKind? { EventKind(rawValue: kind) }
     /// The opaque asset id (never a file name).
     public var asset: String?
     public var fileSHA256: String?
@@ -68,23 +70,24 @@ public final class Ledger: Sendable {
                           failures INTEGER NOT NULL DEFAULT 0);
                         """)
             }
-        } catch { throw PipelineError("ledger \(path): \(error)", exitCode: 3) }
+        } catch { throw PipelineError("ledger \(path): \(error)", exitCode: 3, stage: .ledger) }
     }
 
     /// Appends an event in one transaction. What is published is derived from these events alone (see
     /// `livePublications`), so the hash chain covers it.
     @discardableResult
     public func append(
-        pipeline: String, kind: String, asset: String?, fileSHA256: String?, contentSHA256: String?,
+        pipeline: String, kind eventKind: EventKind, asset: String?, fileSHA256: String?, contentSHA256: String?,
         detail: [String: Any]
     ) throws(PipelineError) -> LedgerEvent {
         let detailText: String
         do {
             detailText = String(
                 decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
-        } catch { throw PipelineError("ledger: detail is not JSON: \(error)") }
+        } catch { throw PipelineError("ledger: detail is not JSON: \(error)", stage: .ledger) }
         // The real time of the event (a run decides as of one moment, but its events happen one after another).
         let at = Self.timestamp(Date())
+        let kind = eventKind.rawValue
         let event: LedgerEvent
         do {
             event = try queue.write { db -> LedgerEvent in
@@ -104,7 +107,7 @@ public final class Ledger: Sendable {
                     seq: seq, at: at, pipeline: pipeline, kind: kind, asset: asset, fileSHA256: fileSHA256,
                     contentSHA256: contentSHA256, detail: detailText, prevHash: prev, hash: hash)
             }
-        } catch { throw PipelineError("ledger: cannot append: \(error)", exitCode: 3) }
+        } catch { throw PipelineError("ledger: cannot append: \(error)", exitCode: 3, stage: .ledger) }
         writeHead(event)
         return event
     }
@@ -128,8 +131,10 @@ public final class Ledger: Sendable {
     }
 
     /// The last event of a kind for an asset, if any.
-    public func lastEvent(asset: String, kinds: [String]) throws(PipelineError) -> LedgerEvent? {
-        try events(where: "asset = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))", [asset] + kinds)
+    public func lastEvent(asset: String, kinds: [EventKind]) throws(PipelineError) -> LedgerEvent? {
+        try events(
+            where: "asset = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))",
+            [asset] + kinds.map(\.rawValue))
             .last
     }
 
@@ -149,7 +154,7 @@ public final class Ledger: Sendable {
                         prevHash: row["prev_hash"], hash: row["hash"])
                 }
             }
-        } catch { throw PipelineError("ledger: cannot read: \(error)") }
+        } catch { throw PipelineError("ledger: cannot read: \(error)", stage: .ledger) }
     }
 
     public struct Publication: Sendable {
@@ -172,7 +177,7 @@ public final class Ledger: Sendable {
         var nameOf: [String: String] = [:]
         for event in try events(where: "kind IN ('published', 'released', 'retracted')") {
             guard let asset = event.asset else { continue }
-            if event.kind == "retracted" {
+            if event.eventKind == .retracted {
                 if let name = nameOf.removeValue(forKey: asset) { live[name] = nil }
                 continue
             }
@@ -218,7 +223,7 @@ public final class Ledger: Sendable {
                         failures: $0["failures"])
                 }
             }
-        } catch { throw PipelineError("ledger: cannot read observations: \(error)", exitCode: 3) }
+        } catch { throw PipelineError("ledger: cannot read observations: \(error)", exitCode: 3, stage: .ledger) }
     }
 
     public func observe(_ entry: String, _ observation: Observation?) throws(PipelineError) {
@@ -235,7 +240,7 @@ public final class Ledger: Sendable {
                     try db.execute(sql: "DELETE FROM observations WHERE entry = ?", arguments: [entry])
                 }
             }
-        } catch { throw PipelineError("ledger: cannot record an observation: \(error)", exitCode: 3) }
+        } catch { throw PipelineError("ledger: cannot record an observation: \(error)", exitCode: 3, stage: .ledger) }
     }
 
     /// Recomputes the chain. Returns the problems found (empty: intact).

@@ -1,4 +1,5 @@
 import Foundation
+import MediaFormats
 import Yams
 
 /// A configuration error, naming the file and the key.
@@ -7,9 +8,15 @@ public struct PipelineError: Error, Equatable, Sendable, CustomStringConvertible
     /// The exit status a command ends with for this error: 2 for configuration and usage errors, 3 when a run
     /// could not be brought to an end (the pipeline lock held too long, a ledger that cannot be written).
     public var exitCode: Int32
-    public init(_ message: String, exitCode: Int32 = 2) {
+    /// Where it happened (nil for configuration and usage errors found before a run starts).
+    public var stage: Stage?
+    /// The asset it concerns, if one (an opaque id, never a file name).
+    public var asset: String?
+    public init(_ message: String, exitCode: Int32 = 2, stage: Stage? = nil, asset: String? = nil) {
         self.message = message
         self.exitCode = exitCode
+        self.stage = stage
+        self.asset = asset
     }
     public var description: String { message }
 }
@@ -29,9 +36,9 @@ public struct PipelineConfig: Sendable {
     public var ledger: String
     public var settleSeconds: Double = 30
     public var rescanSeconds: Double = 60
-    public var keepOrientation = true
-    public var keepICC = true
-    public var verifyDecode = false
+    /// What the sanitizer keeps (`sanitize.keep_orientation`, `sanitize.keep_icc`) and whether it decodes fully
+    /// (`verify_decode`).
+    public var sanitize = SanitizeOptions()
     /// Where claimed files wait (`work:`): ConsentGate's own folder, outside the inbox (staff cannot place files
     /// in it) but on the inbox's filesystem, so that a claim is one atomic rename (checked by `prepare`). Default:
     /// `.consentgate-work/INBOX-NAME` beside the inbox.
@@ -147,10 +154,10 @@ public struct PipelineConfig: Sendable {
         if let sanitizeNode = top["sanitize"] {
             guard case .mapping(let map) = sanitizeNode else { throw fail("sanitize must be a mapping") }
             let sanitize = try mapping(map, known: ["keep_orientation", "keep_icc"], place: "sanitize.", fail: fail)
-            config.keepOrientation = try flag(sanitize, "keep_orientation", "sanitize.") ?? true
-            config.keepICC = try flag(sanitize, "keep_icc", "sanitize.") ?? true
+            config.sanitize.keepOrientation = try flag(sanitize, "keep_orientation", "sanitize.") ?? true
+            config.sanitize.keepICC = try flag(sanitize, "keep_icc", "sanitize.") ?? true
         }
-        config.verifyDecode = try flag(top, "verify_decode", "") ?? false
+        config.sanitize.verifyDecode = try flag(top, "verify_decode", "") ?? false
         try config.checkLayout(fail: fail)
         return config
     }

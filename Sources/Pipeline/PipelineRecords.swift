@@ -70,7 +70,7 @@ public enum PipelineRecords {
             var detail: [String: Any] = [:]
             if let revocation = revocationsByFile[sighting.file] { detail["revocation"] = memory(of: revocation) }
             try ledger.append(
-                pipeline: config.name, kind: "record_seen", asset: nil, fileSHA256: sighting.sha256,
+                pipeline: config.name, kind: .recordSeen, asset: nil, fileSHA256: sighting.sha256,
                 contentSHA256: nil, detail: detail)
             recorded.insert(sighting.sha256)
             count += 1

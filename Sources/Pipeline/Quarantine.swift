@@ -34,13 +34,10 @@ public struct QuarantineEntry: Sendable, Encodable {
 public enum QuarantineState {
     /// Reasons a new or changed record can cure. Anything else (revoked, an invalid record, a malformed, hostile
     /// or changing file, a crashed reader) needs a person to drop the file again.
-    public static let curable: Set<String> = [
-        "no_record", "not_yet_effective", "not_everyone_consented", "channel_not_permitted", "purpose_not_permitted",
-        "old_fingerprint",
-    ]
+    public static let curable: Set<String> = Set(ReasonCode.allCases.filter(\.isCurable).map(\.rawValue))
 
     /// The ledger kinds that decide an asset's state, newest last.
-    static let kinds = ["quarantined", "release_started", "released", "published", "duplicate"]
+    static let kinds: [EventKind] = [.quarantined, .releaseStarted, .released, .published, .duplicate]
 
     /// Assets of this pipeline whose latest decision is a pending quarantine (or a release a kill interrupted),
     /// quarantined since `pendingDays` at most, with the fingerprints recorded at the time.
@@ -49,15 +46,15 @@ public enum QuarantineState {
     {
         var latest: [String: LedgerEvent] = [:]
         var quarantinedAt: [String: LedgerEvent] = [:]
-        let marks = kinds.map { "'\($0)'" }.joined(separator: ",")
+        let marks = kinds.map { "'\($0.rawValue)'" }.joined(separator: ",")
         for event in try ledger.events(where: "pipeline = ? AND kind IN (\(marks))", [pipeline]) {
             guard let asset = event.asset else { continue }
             latest[asset] = event
-            if event.kind == "quarantined" { quarantinedAt[asset] = event }
+            if event.eventKind == .quarantined { quarantinedAt[asset] = event }
         }
         var result: [(String, String?, String?)] = []
         for (asset, event) in latest.sorted(by: { $0.key < $1.key }) {
-            guard event.kind == "quarantined" || event.kind == "release_started",
+            guard event.eventKind == .quarantined || event.eventKind == .releaseStarted,
                 let quarantine = quarantinedAt[asset], isPending(quarantine),
                 let at = Ledger.parseTimestamp(quarantine.at), now.timeIntervalSince(at) <= pendingDays * 86_400
             else { continue }
@@ -98,7 +95,7 @@ public enum QuarantineState {
             let at = report["quarantined_at"] as? String ?? ""
             let when = Ledger.parseTimestamp(at)
             let isPending = pendingAssets.contains(asset)
-            let cured = !reasons.isEmpty && reasons.allSatisfy { QuarantineState.curable.contains($0.code) }
+            let cured = !reasons.isEmpty && reasons.allSatisfy { ReasonCode.isCurable($0.code) }
             var because: String? = nil
             if !isPending {
                 if !cured {

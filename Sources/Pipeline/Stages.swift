@@ -1,58 +1,75 @@
 import ConsentRecords
 import Foundation
+import Logging
 import MediaFormats
 
-/// The CPU stages for one claimed file: inspect (fingerprints, limits), verify consent, sanitize.
-/// They know nothing of queues; the runner puts them on Dispatch queues.
-public struct Stages: Sendable {
-    let config: PipelineConfig
-    let registry: Registry
-    let now: Date
+/// A file the runner holds in the work folder (claimed, recovered or released), on its way through the stages.
+struct ClaimedFile: Sendable {
+    var asset: String
+    var path: RawPath
+    /// The name it was dropped under (for its reason file only; never logged).
+    var original: String
+}
 
-    /// With `dryRun`, the sanitizer only checks; otherwise it writes a verified temporary file into the publish
-    /// folder, which delivery commits (rename) or discards.
-    var dryRun = false
+/// An item as it moves through inspect, decide and sanitize, ready for delivery at the end.
+struct Processed: Sendable {
+    var asset: String
+    var claimed: RawPath
+    var original: String
+    var format: MediaFormat = .unknown
+    /// The one snapshot every later stage reads from (nil when the file could not be opened).
+    var file: MediaFile? = nil
+    var fingerprints: Fingerprints? = nil
+    var decision: ConsentDecision? = nil
+    var reasons: [Reason] = []
+    var sanitized: SanitizedFile? = nil
+    /// Why the sanitized copy could not be written (I/O, not the file's fault): delivery leaves the file.
+    var writeFailure: String? = nil
+    /// Set when a stage has decided the file's fate already (nothing more to read).
+    var finished = false
 
+    init(_ claimed: ClaimedFile) {
+        asset = claimed.asset
+        self.claimed = claimed.path
+        original = claimed.original
+    }
+}
+
+/// Inspect (SPEC §2.3): open the file once (never through a link), refuse what is no picture or video, take both
+/// fingerprints. Every later stage uses what was read through this one descriptor.
+struct InspectStage: Sendable {
     /// Called after the fingerprints are taken (tests use it to change a file while it is in hand).
     var afterFingerprints: (@Sendable () -> Void)? = nil
+    var logger: Logger
 
-    /// One snapshot per file: the file is opened once (never through a link), and the fingerprints, the consent
-    /// decision, the sanitizing and its verification all use what was read through that descriptor. If its size,
-    /// mtime or ctime change while it is in hand (a writer still holding it open), it is quarantined.
-    func process(asset: String, path: RawPath, original: String) -> Runner.Processed {
-        var item = Runner.Processed(
-            asset: asset, claimed: path, fingerprints: nil, decision: nil, reasons: [], sanitized: nil,
-            format: .unknown,
-            original: original)
+    func callAsFunction(_ claimed: ClaimedFile) -> Processed {
+        var item = Processed(claimed)
         // A large file mostly made of holes (`truncate -s 1T`) costs its writer nothing and its reader hours:
         // refused before a byte is read.
         var info = stat()
-        if path.withCString({ lstat($0, &info) }) == 0, info.st_size > 64 << 20,
+        if claimed.path.withCString({ lstat($0, &info) }) == 0, info.st_size > 64 << 20,
             Int64(info.st_blocks) * 512 < Int64(info.st_size) / 2
         {
-            item.reasons.append(
-                ("cannot_sanitize", "it is a sparse file (\(info.st_size) bytes, mostly holes): not a real picture or video"))
-            return item
+            return item.finishing(
+                .cannotSanitize, "it is a sparse file (\(info.st_size) bytes, mostly holes): not a real picture or video")
         }
-        // Inspect. Pictures are read whole (within the limits); video and phone formats are read in place.
+        // Pictures are read whole (within the limits); video and phone formats are read in place.
         let file: MediaFile
-        do { file = try MediaFile(pathBytes: path.bytes, followLinks: false) } catch {
-            item.reasons.append(("unreadable", "cannot be read: \(error)"))
-            return item
+        do { file = try MediaFile(pathBytes: claimed.path.bytes, followLinks: false) } catch {
+            return item.finishing(.unreadable, "cannot be read: \(error)")
         }
+        item.file = file
         item.format = file.format
         guard file.linkCount == 1 else {
-            item.reasons.append(
-                ("not_a_regular_file", "it has \(file.linkCount) names (a hard link made before the claim): never read"))
-            return item
+            return item.finishing(
+                .notARegularFile, "it has \(file.linkCount) names (a hard link made before the claim): never read")
         }
-        guard file.size > 0 else {
-            item.reasons.append(("empty", "the file is empty"))
-            return item
-        }
+        guard file.size > 0 else { return item.finishing(.empty, "the file is empty") }
         if file.format == .unknown {
             item.reasons.append(
-                ("not_media", "this is not a picture or video ConsentGate can read (JPEG, PNG, WebP, GIF, HEIC/AVIF, MP4/MOV/3GP)"))
+                Reason(
+                    .notMedia,
+                    "this is not a picture or video ConsentGate can read (JPEG, PNG, WebP, GIF, HEIC/AVIF, MP4/MOV/3GP)"))
         }
         do { item.fingerprints = try file.fingerprints() } catch {
             // Unparseable: no content fingerprint, so only a record naming this exact file could match (and the
@@ -61,29 +78,60 @@ public struct Stages: Sendable {
                 item.fingerprints = Fingerprints(
                     format: item.format, fileSHA256: try file.fileSHA256(), contentSHA256: nil)
             } catch {
-                item.reasons.append(("unreadable", "cannot be read: \(error)"))
-                return item
+                return item.finishing(.unreadable, "cannot be read: \(error)")
             }
         }
         afterFingerprints?()
-        // Verify consent.
+        logger.debug("inspected", metadata: ["stage": "inspect", "asset": "\(item.asset)", "format": "\(item.format)"])
+        return item
+    }
+}
+
+/// Verify consent (SPEC §2.4, §5): a pure function of the fingerprints, the channel, the records and `now`.
+struct DecideStage: Sendable {
+    let channel: String
+    let registry: Registry
+    let now: Date
+    var logger: Logger
+
+    func callAsFunction(_ input: Processed) -> Processed {
+        var item = input
+        guard !item.finished else { return item }
         let decision = ConsentPolicy.decide(
             presentedSHA256: item.fingerprints?.presentedSHA256,
             legacyContentSHA256: item.fingerprints?.legacyContentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
-            channel: config.channel, registry: registry, now: now, newPublication: true)
+            channel: channel, registry: registry, now: now, newPublication: true)
         item.decision = decision
-        item.reasons += decision.reasons.map { ($0.code, $0.description) }
-        // Sanitize what may be published; for the rest only check that it could be (so that its reasons are all
-        // listed), unless it is not media at all.
-        let approved = decision.approved && item.reasons.isEmpty
+        item.reasons += decision.reasons.map(Reason.init)
+        logger.debug(
+            "decided",
+            metadata: [
+                "stage": "decide", "asset": "\(item.asset)", "approved": "\(decision.approved)",
+                "reasons": "\(decision.reasons.map(\.code))",
+            ])
+        return item
+    }
+}
+
+/// Sanitize (SPEC §2.5): for an approved file, a verified clean copy written as a temporary file in the publish
+/// folder (delivery commits or discards it); for the rest only a check that it could be sanitized, so that all its
+/// reasons are listed. Last, the snapshot check: a file whose size, mtime or ctime changed while in hand is refused.
+struct SanitizeStage: Sendable {
+    let publish: String
+    let options: SanitizeOptions
+    /// With `dryRun`, the sanitizer only checks.
+    let dryRun: Bool
+    var logger: Logger
+
+    func callAsFunction(_ input: Processed) -> Processed {
+        var item = input
+        guard !item.finished, let file = item.file else { return item }
+        let approved = item.decision?.approved == true && item.reasons.isEmpty
         if file.format != .unknown {
             do {
-                let destination = config.publish + "/" + asset + "." + Stages.fileExtension(file.format)
+                let destination = publish + "/" + item.asset + "." + Stages.fileExtension(file.format)
                 item.sanitized = try file.sanitize(
-                    to: dryRun || !approved ? nil : destination,
-                    options: SanitizeOptions(
-                        keepOrientation: config.keepOrientation, keepICC: config.keepICC,
-                        verifyDecode: config.verifyDecode),
+                    to: dryRun || !approved ? nil : destination, options: options,
                     knownContent: item.fingerprints?.contentSHA256)
                 if !approved { item.sanitized = nil }
             } catch {
@@ -92,7 +140,7 @@ public struct Stages: Sendable {
                 if case .io(let why) = error, approved {
                     item.writeFailure = why
                 } else {
-                    item.reasons.append(("cannot_sanitize", "the sanitizer refuses it: \(error)"))
+                    item.reasons.append(Reason(.cannotSanitize, "the sanitizer refuses it: \(error)"))
                 }
             }
         }
@@ -100,13 +148,57 @@ public struct Stages: Sendable {
             item.sanitized?.pending?.discard()
             item.sanitized = nil
             item.writeFailure = nil
-            item.reasons.insert(("changed", why), at: 0)
+            item.reasons.insert(Reason(.changed, why), at: 0)
         }
         if !item.reasons.isEmpty, let pending = item.sanitized?.pending {
             pending.discard()
             item.sanitized = nil
         }
+        // The snapshot's bytes are not needed any more: delivery works on the files.
+        item.file = nil
+        logger.debug(
+            "sanitized",
+            metadata: ["stage": "sanitize", "asset": "\(item.asset)", "written": "\(item.sanitized?.pending != nil)"])
         return item
+    }
+}
+
+extension Processed {
+    /// This item with one reason that decides its fate before any further stage reads it.
+    fileprivate func finishing(_ code: ReasonCode, _ message: String) -> Processed {
+        var item = self
+        item.reasons.append(Reason(code, message))
+        item.finished = true
+        return item
+    }
+}
+
+/// The three CPU stages of one pipeline run, as the runner wires them (each on its own queue).
+struct Stages: Sendable {
+    var inspect: InspectStage
+    var decide: DecideStage
+    var sanitize: SanitizeStage
+
+    init(
+        config: PipelineConfig, registry: Registry, now: Date, dryRun: Bool = false,
+        logger: Logger = Logger(label: "consentgate.pipeline")
+    ) {
+        inspect = InspectStage(logger: logger)
+        decide = DecideStage(channel: config.channel, registry: registry, now: now, logger: logger)
+        sanitize = SanitizeStage(publish: config.publish, options: config.sanitize, dryRun: dryRun, logger: logger)
+    }
+
+    /// All three in a row on the calling thread (tests, and `check`-like callers that need no queues).
+    func process(_ claimed: ClaimedFile) -> Processed { sanitize(decide(inspect(claimed))) }
+
+    func process(asset: String, path: RawPath, original: String) -> Processed {
+        process(ClaimedFile(asset: asset, path: path, original: original))
+    }
+
+    /// Called after the fingerprints are taken (tests use it to change a file while it is in hand).
+    var afterFingerprints: (@Sendable () -> Void)? {
+        get { inspect.afterFingerprints }
+        set { inspect.afterFingerprints = newValue }
     }
 
     static func fileExtension(_ format: MediaFormat) -> String {
@@ -123,43 +215,6 @@ public struct Stages: Sendable {
         case .threeGP: return "3gp"
         case .tiff: return "tif"
         case .unknown: return "bin"
-        }
-    }
-
-    /// What a person can do about a reason.
-    public static func advice(for code: String) -> String {
-        switch code {
-        case "no_record":
-            return
-                "Record the patient's signed authorization for this picture (consentgate authorize); the next run publishes it (it stays pending for pending_days)."
-        case "expired": return "The authorization has expired: a new signed authorization is needed."
-        case "revoked": return "The patient revoked consent: do not publish. Delete the picture when retention allows."
-        case "channel_not_permitted":
-            return
-                "The authorization does not cover this channel: use a permitted channel or obtain a new authorization."
-        case "purpose_not_permitted": return "The authorization does not cover marketing."
-        case "not_yet_effective":
-            return "Nothing to do: the picture stays pending and is published on the first run after the authorization takes effect."
-        case "not_everyone_consented":
-            return "Every person in the picture needs an authorization for it; once all are recorded, the next run publishes it."
-        case "invalid_record":
-            return
-                "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
-        case "superseded": return "A newer authorization replaces this one: check what it covers."
-        case "old_fingerprint":
-            return
-                "The authorization names this picture by the old fingerprint: record it again (consentgate authorize, which writes presented_sha256); the next run publishes it."
-        case "not_media":
-            return "This is not a picture or video: do not drop it here. Nothing about it can be published."
-        case "changed":
-            return "The file was still being written: drop it again once the copy is complete."
-        case "io_error":
-            return "The file could not be delivered on three runs in a row: check the disks, then drop it again."
-        case "cannot_sanitize", "unreadable", "empty":
-            return "The file cannot be cleaned safely: export it again (JPEG, PNG, HEIC or MP4) and drop the new file."
-        case "not_a_regular_file":
-            return "Links and special files are never read: copy the picture itself into the drop folder."
-        default: return "Ask the privacy office."
         }
     }
 }

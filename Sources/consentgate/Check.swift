@@ -83,8 +83,7 @@ struct Check: ParsableCommand {
                 fallback = (config.authorizations, config.trust)
                 zone = config.timeZone
                 channel = config.channel
-                sanitizeOptions = SanitizeOptions(
-                    keepOrientation: config.keepOrientation, keepICC: config.keepICC, verifyDecode: config.verifyDecode)
+                sanitizeOptions = config.sanitize
             } catch {
                 Output.error("check: \(error)")
                 throw ExitCode(2)
@@ -111,8 +110,8 @@ struct Check: ParsableCommand {
         let decision = ConsentPolicy.decide(
             presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.contentSHA256,
             fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
-        var reasons = decision.reasons.map {
-            Report.Reason(code: $0.code, message: $0.description, whatToDo: Stages.advice(for: $0.code))
+        var reasons = decision.reasons.map(Reason.init).map {
+            Report.Reason(code: $0.code.rawValue, message: $0.message, whatToDo: $0.code.advice)
         }
         let sanitizer: String
         do {
@@ -125,7 +124,7 @@ struct Check: ParsableCommand {
             reasons.append(
                 .init(
                     code: "cannot_sanitize", message: "the sanitizer refuses it: \(error)",
-                    whatToDo: Stages.advice(for: "cannot_sanitize")))
+                    whatToDo: ReasonCode.cannotSanitize.advice))
         }
         let publishable = decision.approved && reasons.isEmpty
         // The coordinator's clean copy: only when publishable, verified like the pipeline's, never over the input.

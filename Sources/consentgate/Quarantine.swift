@@ -70,7 +70,7 @@ struct QuarantineCommand: ParsableCommand {
         func run() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let summary = try Runner(config: config).run(inbox: false)
+                let summary = try Runner(config: config, logger: Logs.pipeline).run(inbox: false)
                 let still = try QuarantineState.list(config: config)
                 if json {
                     Output.json(summary)

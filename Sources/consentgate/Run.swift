@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
                 let progress: (@Sendable (String) -> Void)? =
                     terminal
                     ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
-                let runner = Runner(config: config, progress: progress)
+                let runner = Runner(config: config, progress: progress, logger: Logs.pipeline)
                 let summary = try runner.run(dryRun: dryRun, secondLook: true)
                 if terminal { Output.error("") }
                 summaries.append(summary)
@@ -67,8 +67,8 @@ struct Run: ParsableCommand {
                     print("  invalid record \(record.file): \(Escape.display(record.reason))\(blocks)")
                 }
                 for warning in summary.warnings { print("  warning: \(Escape.display(warning))") }
-                for item in summary.items where item.outcome != "published" && item.outcome != "released" {
-                    print("  \(item.outcome) \(item.asset): \(Escape.display(item.reasons.joined(separator: "; ")))")
+                for item in summary.items where item.outcome != .published && item.outcome != .released {
+                    print("  \(item.outcome.rawValue) \(item.asset): \(Escape.display(item.reasons.joined(separator: "; ")))")
                 }
                 if summary.itemsOmitted > 0 {
                     print("  (\(summary.itemsOmitted) more; see the ledger: consentgate audit report)")

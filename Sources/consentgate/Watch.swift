@@ -71,7 +71,7 @@ struct Watch: ParsableCommand {
                 do {
                     try config.prepare()
                     inotify.addWatches(inbox: config.inbox)
-                    let summary = try Runner(config: config).run(shouldStop: { stop.withLock { $0 } })
+                    let summary = try Runner(config: config, logger: Logs.pipeline).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
                     for record in summary.invalidRecords {
                         Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")

@@ -36,8 +36,8 @@ final class StageTests: XCTestCase {
         let parsed = try PipelineConfig.parse(config("settle_seconds: 5\nsanitize: {keep_icc: false}"), path: path)
         XCTAssertEqual(parsed.inbox, root.appendingPathComponent("in").path)
         XCTAssertEqual(parsed.settleSeconds, 5)
-        XCTAssertFalse(parsed.keepICC)
-        XCTAssertTrue(parsed.keepOrientation)
+        XCTAssertFalse(parsed.sanitize.keepICC)
+        XCTAssertTrue(parsed.sanitize.keepOrientation)
         func error(_ text: String) -> String {
             do {
                 _ = try PipelineConfig.parse(text, path: path)
@@ -176,7 +176,7 @@ final class StageTests: XCTestCase {
             at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
         try parsed.prepare(create: true)
         let stages = Stages(config: parsed, registry: registry, now: now)
-        func process(_ name: String) throws -> Runner.Processed {
+        func process(_ name: String) throws -> Processed {
             let copy = root.appendingPathComponent(UUID().uuidString)
             try Data(try Data(contentsOf: Self.sampleMedia.appendingPathComponent(name))).write(to: copy)
             return stages.process(asset: "a", path: RawPath(copy.path), original: name)
@@ -204,14 +204,14 @@ final class StageTests: XCTestCase {
         XCTAssertNil(checked.sanitized?.pending, "a dry run writes nothing")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [])
         let expired = try process("demo-camera-photo.jpg")
-        XCTAssertEqual(expired.reasons.map(\.code), ["expired"])
+        XCTAssertEqual(expired.reasons.map(\.code.rawValue), ["expired"])
         XCTAssertNil(expired.sanitized, "nothing unconsented is even sanitized")
         let text = try process("not-a-picture.jpg")
-        XCTAssertEqual(text.reasons.map(\.code), ["not_media", "no_record"], "not media, said first")
+        XCTAssertEqual(text.reasons.map(\.code.rawValue), ["not_media", "no_record"], "not media, said first")
         let empty = root.appendingPathComponent("empty")
         _ = FileManager.default.createFile(atPath: empty.path, contents: Data())
         XCTAssertEqual(
-            stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code), ["empty"])
+            stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code.rawValue), ["empty"])
     }
 
     func testAFileThatChangesWhileInHandIsQuarantined() throws {
@@ -239,7 +239,7 @@ final class StageTests: XCTestCase {
                 try? handle?.close()
             }
             let item = stages.process(asset: "c", path: RawPath(copy.path), original: sample)
-            XCTAssertEqual(item.reasons.first?.code, "changed", "\(sample): \(item.reasons)")
+            XCTAssertEqual(item.reasons.first?.code, .changed, "\(sample): \(item.reasons)")
             XCTAssertNil(item.sanitized, "\(sample): nothing is published from a file that changed")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [], "no temporary left")
@@ -249,13 +249,13 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(link(claimed.path, root.appendingPathComponent("second-name").path), 0)
         let linked = Stages(config: parsed, registry: registry, now: now).process(
             asset: "l", path: RawPath(claimed.path), original: "x")
-        XCTAssertEqual(linked.reasons.map(\.code), ["not_a_regular_file"])
+        XCTAssertEqual(linked.reasons.map(\.code.rawValue), ["not_a_regular_file"])
         XCTAssertNil(linked.fingerprints, "not read")
     }
 
     func testLedgerChainFindsEditsAndGaps() throws {
         let ledger = try Ledger(path: root.appendingPathComponent("l.sqlite").path)
-        for kind in ["claimed", "quarantined", "claimed"] {
+        for kind: EventKind in [.claimed, .quarantined, .claimed] {
             try ledger.append(
                 pipeline: "unit", kind: kind, asset: "a", fileSHA256: nil, contentSHA256: nil, detail: ["n": 1])
         }

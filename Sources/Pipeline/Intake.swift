@@ -1,0 +1,178 @@
+import CSystemShims
+import ConsentRecords
+import Dispatch
+import Foundation
+import MediaFormats
+import Synchronization
+
+/// Intake (SPEC §2.1, 2.2, 2.8): settling, the claim, recovery of what an interrupted run left claimed, and the
+/// pending quarantines whose consent has arrived.
+extension Runner {
+    /// Settling (SPEC §2): nil when the entry had this size and mtime at a look at least `settle_seconds` ago
+    /// (take it now); otherwise when it was first seen so, after recording this look.
+    func settled(_ relative: [UInt8], stamp: String, ledger: Ledger) throws(PipelineError) -> Date? {
+        if config.settleSeconds <= 0 { return nil }
+        let key = "inbox:" + sha256Hex(relative)
+        let now = Date()
+        if let seen = try ledger.observation(key), seen.mtime == stamp {
+            if now.timeIntervalSince(seen.firstSeen) >= config.settleSeconds {
+                try ledger.observe(key, nil)
+                return nil
+            }
+            return seen.firstSeen
+        }
+        try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: now, failures: 0))
+        return now
+    }
+
+    enum Claim {
+        case claimed(String, RawPath)
+        /// Another instance took it first.
+        case gone
+        case failed(String)
+    }
+
+    /// The claim: an atomic rename into the work folder (never over anything there), then the ledger's `claimed`
+    /// event. A file that cannot be renamed is counted as left, every run, until someone acts: never skipped in
+    /// silence.
+    func claim(_ place: Place, relative: [UInt8], ledger: Ledger, now: Date) throws(PipelineError) -> Claim {
+        let asset = Folders.newAssetID()
+        let target = config.work + "/" + asset
+        guard place.withName({ from in target.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) } })
+            == 0
+        else {
+            let failure = errno
+            if failure == ENOENT { return .gone }
+            return .failed(
+                "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
+                    + "its inbox folder into the work folder on the same filesystem")
+        }
+        Folders.syncFolder(target)
+        // If this append fails the file stays claimed in the work folder; the next run recovers it.
+        try ledger.append(
+            pipeline: config.name, kind: .claimed, asset: asset, fileSHA256: nil, contentSHA256: nil,
+            detail: [:])
+        return .claimed(asset, RawPath(target))
+    }
+
+    /// What a file left in the work folder is: a claimed asset (the ledger has its `claimed` event) keeps its id;
+    /// anything else is claimed again under a new id (a kill between the rename and the ledger's event leaves
+    /// such a file), so no name in the work folder can make delivery replace another asset's original.
+    func recoverable(_ name: String, ledger: Ledger, now: Date, summary: inout RunSummary) throws(PipelineError)
+        -> (String, RawPath)?
+    {
+        let path = RawPath(config.work + "/" + name)
+        guard let work = Directory(Array(config.work.utf8), in: nil, followLinks: true) else {
+            throw PipelineError("cannot open the work folder \(config.work)", exitCode: 3, stage: .recovery)
+        }
+        let place = Place(folder: work, name: Array(name.utf8))
+        var info = stat()
+        guard place.withName({ fstatat(work.fd, $0, &info, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
+        if info.st_mode & S_IFMT != S_IFREG {
+            let asset = Runner.hostileAssetID(path, relative: Array(name.utf8))
+            summary.add(
+                try deliverHostile(
+                    path, place: place, relative: Array(name.utf8), why: "not a regular file", asset: asset,
+                    ledger: ledger))
+            return nil
+        }
+        let isAssetID = name.count == 32 && name.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        if isAssetID, try ledger.lastEvent(asset: name, kinds: [.claimed]) != nil {
+            // An asset whose original was already delivered cannot be in hand again: the work file is either
+            // what a cross-filesystem move left behind (the same bytes: finish it) or something else (a new asset).
+            let delivered = [config.archive, config.quarantine].flatMap { folder in
+                Folders.entries(of: folder).filter { $0.hasPrefix(name + ".") && !$0.hasSuffix(".reason.json") }
+                    .map { folder + "/" + $0 }
+            }
+            if delivered.isEmpty { return (name, path) }
+            if delivered.contains(where: { Folders.sameBytes(path, $0) }) {
+                _ = path.withCString { unlink($0) }
+                return nil
+            }
+        }
+        switch try claim(place, relative: Array(("work/" + name).utf8), ledger: ledger, now: now) {
+        case .claimed(let asset, let target): return (asset, target)
+        case .gone: return nil
+        case .failed(let why):
+            summary.add(ItemReport(asset: Runner.entryID(Array(name.utf8)), outcome: .left, reasons: [why], records: []))
+            return nil
+        }
+    }
+
+    /// Pending quarantines (every reason curable by a new record, quarantined at most `pending_days` ago) that
+    /// today's records approve: each is taken back into the work folder (a `release_started` event first, so
+    /// that a kill between the two leaves it pending) and then handled like a new file.
+    func releasable(
+        registry: Registry, ledger: Ledger, now: Date, inHand: Set<String>, summary: inout RunSummary
+    ) throws(PipelineError) -> [(String, RawPath, String)] {
+        var taken: [(String, RawPath, String)] = []
+        let names = Folders.entries(of: config.quarantine)
+        // A reason file whose asset was released or archived as a duplicate since (a kill came between the move
+        // and its removal) has nothing left to explain: it goes, with the name it keeps.
+        for name in names where name.hasSuffix(".reason.json") {
+            let asset = String(name.dropLast(".reason.json".count))
+            if names.contains(where: { $0.hasPrefix(asset + ".") && !$0.hasSuffix(".reason.json") }) { continue }
+            let last = try ledger.lastEvent(asset: asset, kinds: QuarantineState.kinds)
+            if last?.eventKind == .released || last?.eventKind == .duplicate || last?.eventKind == .published {
+                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + name)
+            }
+        }
+        for candidate in try QuarantineState.pending(
+            ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
+        {
+            // Already in hand (a kill after it was taken back): recovery finishes it.
+            if inHand.contains(candidate.asset) { continue }
+            let decision = ConsentPolicy.decide(
+                presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
+                registry: registry, now: now, newPublication: true)
+            guard decision.approved else { continue }
+            guard
+                let original = names.first(where: {
+                    $0.hasPrefix(candidate.asset + ".") && !$0.hasSuffix(".reason.json")
+                })
+            else { continue }
+            let reasonPath = config.quarantine + "/" + candidate.asset + ".reason.json"
+            let report =
+                FileManager.default.contents(atPath: reasonPath).flatMap {
+                    (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any]
+                } ?? [:]
+            try ledger.append(
+                pipeline: config.name, kind: .releaseStarted, asset: candidate.asset,
+                fileSHA256: candidate.fileSHA256, contentSHA256: candidate.contentSHA256,
+                detail: ["records": decision.usedRecords])
+            let target = config.work + "/" + candidate.asset
+            do { try Folders.move(RawPath(config.quarantine + "/" + original), to: target, allowCopy: true) } catch {
+                summary.add(
+                    ItemReport(
+                        asset: candidate.asset, outcome: .left,
+                        reasons: ["its consent arrived, but it cannot be taken out of quarantine: \(error)"],
+                        records: decision.usedRecords))
+                continue
+            }
+            taken.append((candidate.asset, RawPath(target), report["original_name"] as? String ?? "(released)"))
+        }
+        return taken
+    }
+
+    /// Temporary files (".NAME.cg-XXXX.tmp") that a killed run left in ConsentGate's folders. Under the
+    /// pipeline lock no other run of this pipeline is writing, so every one of them is dead.
+    func removeStaleTemporaries() {
+        for folder in [config.publish, config.quarantine, config.archive, config.retracted] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(".cg-") {
+                try? FileManager.default.removeItem(atPath: folder + "/" + name)
+            }
+        }
+    }
+
+    /// An opaque id for an entry of the inbox in reports (never its name).
+    static func entryID(_ relative: [UInt8]) -> String { "entry-" + String(sha256Hex(relative).prefix(16)) }
+
+    /// A stable id for an entry that is never read: from its device, inode and path in the inbox.
+    static func hostileAssetID(_ path: RawPath, relative: [UInt8]) -> String {
+        var info = stat()
+        _ = path.withCString { lstat($0, &info) }
+        let key = Array("\(info.st_dev):\(info.st_ino):".utf8) + relative
+        return String(sha256Hex(key).prefix(32))
+    }
+}

@@ -1,0 +1,133 @@
+import ConsentRecords
+
+/// Why a file was not published, or why a publication was withdrawn: the stable code written to reason files,
+/// the ledger and the JSON summary, with its words for a person and what that person can do about it.
+public enum ReasonCode: String, Sendable, CaseIterable, Codable {
+    // Consent (ConsentRecords' `RefusalReason.code`).
+    case noRecord = "no_record"
+    case oldFingerprint = "old_fingerprint"
+    case invalidRecord = "invalid_record"
+    case notYetEffective = "not_yet_effective"
+    case expired
+    case revoked
+    case channelNotPermitted = "channel_not_permitted"
+    case purposeNotPermitted = "purpose_not_permitted"
+    case superseded
+    case notEveryoneConsented = "not_everyone_consented"
+    // The file itself.
+    case notMedia = "not_media"
+    case notARegularFile = "not_a_regular_file"
+    case changed
+    case ioError = "io_error"
+    case cannotSanitize = "cannot_sanitize"
+    case unreadable
+    case empty
+    // The publish folder (the sweep).
+    case changedInPublish = "changed_in_publish"
+    case missingFromPublish = "missing_from_publish"
+    case notAPublication = "not_a_publication"
+    // Codes the ledger may carry from delivery.
+    case cannotMove = "cannot_move"
+    case duplicate
+    case alreadyPublished = "already_published"
+    case unknown
+
+    /// Reasons a new or changed record can cure (SPEC §2.8). Anything else (revoked, an invalid record, a
+    /// malformed, hostile or changing file, a crashed reader) needs a person to drop the file again.
+    public var isCurable: Bool {
+        switch self {
+        case .noRecord, .notYetEffective, .notEveryoneConsented, .channelNotPermitted, .purposeNotPermitted,
+            .oldFingerprint:
+            return true
+        default: return false
+        }
+    }
+
+    /// The reason in one sentence a privacy officer reads (the review page, the audit report).
+    public var plainWords: String {
+        switch self {
+        case .noRecord: return "No signed authorization lists this picture."
+        case .oldFingerprint: return "The authorization names this picture by an old fingerprint: it must be recorded again."
+        case .notYetEffective: return "The authorization that lists it has not taken effect yet."
+        case .expired: return "The authorization that listed it has expired."
+        case .revoked: return "The patient revoked consent."
+        case .channelNotPermitted: return "The authorization does not allow this channel."
+        case .purposeNotPermitted: return "The authorization does not allow marketing use."
+        case .notEveryoneConsented: return "Not everyone in the picture has consented."
+        case .invalidRecord: return "A consent record for it is invalid (unsigned, altered or unreadable)."
+        case .superseded: return "A newer authorization replaces the one that listed it."
+        case .notMedia: return "It is not a picture or video."
+        case .notARegularFile: return "It is a link or special file, which is never opened."
+        case .changed: return "It changed while it was being processed (a copy still being written)."
+        case .ioError: return "A disk error kept it from being delivered three runs in a row."
+        case .cannotSanitize: return "Its identifying metadata cannot be removed safely."
+        case .unreadable: return "It cannot be read."
+        case .empty: return "The file is empty."
+        case .changedInPublish: return "The published file was changed after it was published."
+        case .missingFromPublish: return "Someone removed the published file from the publish folder."
+        case .notAPublication: return "A file in the publish folder that ConsentGate never published."
+        case .cannotMove: return "It could not be moved."
+        case .duplicate, .alreadyPublished: return "The same picture is already published."
+        case .unknown: return "Not approved (no reason was recorded)."
+        }
+    }
+
+    /// What a person can do about it (the `what_to_do` of a reason file).
+    public var advice: String {
+        switch self {
+        case .noRecord:
+            return
+                "Record the patient's signed authorization for this picture (consentgate authorize); the next run publishes it (it stays pending for pending_days)."
+        case .expired: return "The authorization has expired: a new signed authorization is needed."
+        case .revoked: return "The patient revoked consent: do not publish. Delete the picture when retention allows."
+        case .channelNotPermitted:
+            return
+                "The authorization does not cover this channel: use a permitted channel or obtain a new authorization."
+        case .purposeNotPermitted: return "The authorization does not cover marketing."
+        case .notYetEffective:
+            return "Nothing to do: the picture stays pending and is published on the first run after the authorization takes effect."
+        case .notEveryoneConsented:
+            return "Every person in the picture needs an authorization for it; once all are recorded, the next run publishes it."
+        case .invalidRecord:
+            return
+                "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
+        case .superseded: return "A newer authorization replaces this one: check what it covers."
+        case .oldFingerprint:
+            return
+                "The authorization names this picture by the old fingerprint: record it again (consentgate authorize, which writes presented_sha256); the next run publishes it."
+        case .notMedia:
+            return "This is not a picture or video: do not drop it here. Nothing about it can be published."
+        case .changed:
+            return "The file was still being written: drop it again once the copy is complete."
+        case .ioError:
+            return "The file could not be delivered on three runs in a row: check the disks, then drop it again."
+        case .cannotSanitize, .unreadable, .empty:
+            return "The file cannot be cleaned safely: export it again (JPEG, PNG, HEIC or MP4) and drop the new file."
+        case .notARegularFile:
+            return "Links and special files are never read: copy the picture itself into the drop folder."
+        default: return "Ask the privacy office."
+        }
+    }
+
+    /// The code of a consent refusal (every `RefusalReason.code` has a case here; an unknown one is `unknown`,
+    /// which is not curable, so it can never release a file).
+    init(_ refusal: RefusalReason) { self = ReasonCode(rawValue: refusal.code) ?? .unknown }
+
+    /// Whether a code read back from a reason file or the ledger is curable (unknown codes are not).
+    public static func isCurable(_ code: String) -> Bool { ReasonCode(rawValue: code)?.isCurable ?? false }
+}
+
+/// One reason with the message that says what exactly was found (an authorization id, a byte count...).
+public struct Reason: Sendable, Equatable {
+    public var code: ReasonCode
+    public var message: String
+
+    public init(_ code: ReasonCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public init(_ refusal: RefusalReason) {
+        self.init(ReasonCode(refusal), refusal.description)
+    }
+}

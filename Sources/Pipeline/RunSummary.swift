@@ -1,0 +1,88 @@
+import ConsentRecords
+import Foundation
+
+/// What happened to one file (or would, in a dry run). Names no person: the asset id and hashes only.
+public struct ItemReport: Sendable, Encodable {
+    public var asset: String
+    public var outcome: Outcome
+    public var reasons: [String]
+    public var records: [String]
+    public var publishedName: String?
+}
+
+/// The summary of one pass over a pipeline.
+public struct RunSummary: Sendable, Encodable {
+    public var pipeline: String
+    public var dryRun: Bool
+    public var published = 0
+    /// Pending quarantines published once their consent arrived (counted in `published` too).
+    public var released = 0
+    /// Second copies of a picture already live in publish: archived, not published again.
+    public var duplicates = 0
+    public var quarantined = 0
+    public var retracted = 0
+    public var left = 0
+    public var unsettled = 0
+    /// Events the `notify` command failed to take (logged and counted; never changes an outcome).
+    public var notifyFailures = 0
+    /// Reports for the first `maxItems` files; the counts above cover every file.
+    public var items: [ItemReport] = []
+    public var itemsOmitted = 0
+    public static let maxItems = 1000
+    /// Every file of the authorizations folder that is not a valid record (SPEC §5: doubt blocks).
+    public var invalidRecords: [InvalidRecordReport] = []
+    /// Record warnings (a revocation of an authorization nobody has, fields an auditor expects...).
+    public var warnings: [String] = []
+    /// Why nothing new was published this run (an invalid record that names no authorization), if so.
+    public var publishingStopped: [String] = []
+    /// Problems with the ledger's hash chain (an edited or deleted event).
+    public var ledgerProblems: [String] = []
+    /// Revocations the ledger remembers whose files are gone from the authorizations folder (still in force).
+    public var recordsGone: [String] = []
+
+    public struct InvalidRecordReport: Sendable, Encodable {
+        public var file: String
+        public var reason: String
+        /// The authorizations it blocks; empty when it names none (then nothing new is published).
+        public var blocks: [String]
+    }
+
+    /// Counts an outcome and keeps its report while there is room.
+    public mutating func add(_ item: ItemReport) {
+        switch item.outcome {
+        case .published: published += 1
+        case .released:
+            published += 1
+            released += 1
+        case .duplicate: duplicates += 1
+        case .quarantined: quarantined += 1
+        case .retracted: retracted += 1
+        case .left: left += 1
+        }
+        if items.count < RunSummary.maxItems { items.append(item) } else { itemsOmitted += 1 }
+    }
+
+    mutating func merge(_ other: RunSummary) {
+        published += other.published
+        released += other.released
+        duplicates += other.duplicates
+        notifyFailures += other.notifyFailures
+        quarantined += other.quarantined
+        retracted += other.retracted
+        left += other.left
+        for item in other.items {
+            if items.count < RunSummary.maxItems { items.append(item) } else { itemsOmitted += 1 }
+        }
+        itemsOmitted += other.itemsOmitted
+    }
+
+    /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted, or a doubt a person must
+    /// look at (an invalid record, a broken ledger chain); 3 a file could not be brought to an outcome.
+    public var exitCode: Int32 {
+        if left > 0 { return 3 }
+        let doubts =
+            !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty || notifyFailures > 0
+            || !recordsGone.isEmpty
+        return quarantined > 0 || retracted > 0 || doubts ? 1 : 0
+    }
+}

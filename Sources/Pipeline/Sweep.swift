@@ -1,0 +1,158 @@
+import CSystemShims
+import ConsentRecords
+import Dispatch
+import Foundation
+import MediaFormats
+import Synchronization
+
+/// The sweep (SPEC §2.7): the publish folder against the ledger and today's records.
+extension Runner {
+    /// SPEC §2.7: everything in the publish folder must be a live publication in the ledger (of any pipeline name:
+    /// renaming one changes nothing), unchanged since it was published, under an authorization valid now on this
+    /// channel. Anything else is withdrawn with a reason: a stranger, a file whose ledger event is gone, a file
+    /// that changed, a revoked, expired or doubtful consent. A live publication of this pipeline whose file is gone
+    /// from publish is recorded as retracted too. `inHand`: assets in the work folder, which recovery finishes.
+    /// Returns the names it withdrew or could not withdraw, which a later sweep of the same run passes over.
+    @discardableResult
+    func sweep(
+        registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
+        summary: inout RunSummary
+    ) throws(PipelineError) -> Set<[UInt8]> {
+        var handled = Set<[UInt8]>()
+        let live = try ledger?.livePublications() ?? [:]
+        var present = Set<String>()
+        // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
+        guard let names = Folders.rawEntries(of: config.publish) else {
+            throw PipelineError(
+                "cannot list the publish folder \(config.publish) to sweep it: \(String(cString: strerror(errno)))",
+                exitCode: 3, stage: .sweep)
+        }
+        for raw in names where !skip.contains(raw) {
+            let name = String(decoding: raw, as: UTF8.self)
+            if dryRun && raw.first == UInt8(ascii: ".") && name.hasSuffix(".tmp") && name.contains(".cg-") { continue }
+            if inHand.contains(String(name.prefix(32))) { continue }
+            let path = RawPath(config.publish).appending(raw)
+            guard Array(name.utf8) == raw, let publication = live[name] else {
+                handled.insert(raw)
+                try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+                continue
+            }
+            present.insert(name)
+            var reasons: [Reason] = []
+            if let stamp = Runner.statStamp(path) {
+                if stamp != publication.publishedStat {
+                    let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
+                    if sha == nil || sha != publication.publishedSHA256 {
+                        reasons.append(
+                            Reason(.changedInPublish, "the file in publish is not the one ConsentGate published (its SHA-256 differs)"))
+                    }
+                }
+            } else {
+                reasons.append(Reason(.changedInPublish, "the published name is no longer a regular file with one link"))
+            }
+            let decision = ConsentPolicy.decide(
+                presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
+                channel: config.channel, registry: registry, now: now)
+            if !decision.approved { reasons += decision.reasons.map(Reason.init) }
+            if reasons.isEmpty { continue }
+            handled.insert(raw)
+            try withdraw(
+                publication, from: path, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        }
+        for (name, publication) in live.sorted(by: { $0.key < $1.key })
+        where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset)
+            && !skip.contains(Array(name.utf8))
+        {
+            let reasons = [Reason(.missingFromPublish, "its file is gone from the publish folder (removed by someone)")]
+            handled.insert(Array(name.utf8))
+            try withdraw(
+                publication, from: nil, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        }
+        return handled
+    }
+
+    /// Takes a publication offline: moved to `retracted`, or where that fails deleted from publish (its original
+    /// stays in the archive); only when even that fails is it left (exit 3) with a loud reason.
+    func withdraw(
+        _ publication: Ledger.Publication, from path: RawPath?, reasons: [Reason],
+        ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+    ) throws(PipelineError) {
+        var report = ItemReport(
+            asset: publication.asset, outcome: .retracted, reasons: reasons.map(\.message), records: publication.records)
+        if dryRun || ledger == nil {
+            summary.add(report)
+            return
+        }
+        var how = "moved"
+        if let path {
+            do { try Folders.move(path, to: config.retracted + "/" + publication.name, allowCopy: true) } catch {
+                if path.withCString({ unlink($0) }) == 0 {
+                    how = "deleted"
+                    report.reasons.append(
+                        "it could not be moved to the retracted folder (\(Runner.errnoCode(error))), so it was deleted "
+                            + "from publish; the original stays in the archive")
+                } else {
+                    report.outcome = .left
+                    report.reasons.append(
+                        "STILL PUBLISHED: it can be neither moved to the retracted folder nor deleted (\(Runner.errnoCode(error)))")
+                    summary.add(report)
+                    return
+                }
+            }
+        } else {
+            how = "missing"
+        }
+        // Move first, then the event: after a kill the next sweep finds the file gone and records it.
+        try ledger!.append(
+            pipeline: config.name, kind: .retracted, asset: publication.asset, fileSHA256: publication.fileSHA256,
+            contentSHA256: publication.contentSHA256,
+            detail: ["reasons": reasons.map(\.code.rawValue), "records": publication.records, "withdrawn": how])
+        notifier?.send(
+            "retracted", asset: publication.asset, publishedName: publication.name, records: publication.records,
+            reasons: reasons.map(\.code.rawValue))
+        summary.add(report)
+    }
+
+    /// Something in publish that is no live publication: moved to `retracted` under a new opaque name, with a
+    /// reason file there (0700) keeping its old name; deleted from publish if it cannot be moved.
+    func withdrawStranger(
+        _ path: RawPath, raw: [UInt8], ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+    ) throws(PipelineError) {
+        let asset = "stranger-" + Folders.newAssetID()
+        let why = "not a live publication in the ledger (placed in publish by hand, or its ledger event is gone)"
+        var report = ItemReport(asset: asset, outcome: .retracted, reasons: [why], records: [])
+        guard !dryRun, let ledger else {
+            summary.add(report)
+            return
+        }
+        let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
+        var how = "moved"
+        do {
+            try writeReason(
+                folder: config.retracted, asset: asset, original: Escape.display(raw), fingerprints: nil,
+                reasons: [Reason(.notAPublication, why)], records: [], now: now)
+            try Folders.move(path, to: config.retracted + "/" + asset, allowCopy: true)
+        } catch {
+            var info = stat()
+            let isFolder = path.withCString { lstat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFDIR
+            let removed =
+                isFolder
+                ? (try? FileManager.default.removeItem(atPath: path.display)) != nil && !FileIO.exists(path.display)
+                : path.withCString { unlink($0) } == 0
+            if removed {
+                how = "deleted"
+                report.reasons.append("it could not be moved to the retracted folder, so it was deleted from publish")
+            } else {
+                report.outcome = .left
+                report.reasons.append("STILL IN PUBLISH: it can be neither moved nor deleted (\(Runner.errnoCode(error)))")
+                summary.add(report)
+                return
+            }
+        }
+        try ledger.append(
+            pipeline: config.name, kind: .retracted, asset: asset, fileSHA256: sha, contentSHA256: nil,
+            detail: ["reasons": ["not_a_publication"], "withdrawn": how])
+        notifier?.send("retracted", asset: asset, reasons: ["not_a_publication"])
+        summary.add(report)
+    }
+}
