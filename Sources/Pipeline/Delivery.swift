@@ -43,6 +43,8 @@ extension Runner {
             }
             try? ledger.observe(
                 key, Ledger.Observation(size: 0, mtime: "", firstSeen: now, failures: failures))
+            logger.warning(
+                "left for the next run", metadata: ["stage": "deliver", "asset": "\(item.asset)", "run": "\(failures)"])
             return ItemReport(
                 asset: item.asset, outcome: .left, reasons: ["\(error) (run \(failures) of \(Runner.maxFailures))"],
                 records: [])

@@ -52,6 +52,7 @@ extension Runner {
         try ledger.append(
             pipeline: config.name, kind: .claimed, asset: asset, fileSHA256: nil, contentSHA256: nil,
             detail: [:])
+        logger.debug("claimed", metadata: ["stage": "claim", "asset": "\(asset)"])
         return .claimed(asset, RawPath(target))
     }
 

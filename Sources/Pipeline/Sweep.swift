@@ -95,6 +95,7 @@ extension Runner {
                     report.outcome = .left
                     report.reasons.append(
                         "STILL PUBLISHED: it can be neither moved to the retracted folder nor deleted (\(Runner.errnoCode(error)))")
+                    logger.error("still in publish", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
                     summary.add(report)
                     return
                 }
@@ -110,6 +111,7 @@ extension Runner {
         notifier?.send(
             "retracted", asset: publication.asset, publishedName: publication.name, records: publication.records,
             reasons: reasons.map(\.code.rawValue))
+        logger.info("withdrawn", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
         summary.add(report)
     }
 
@@ -145,6 +147,7 @@ extension Runner {
             } else {
                 report.outcome = .left
                 report.reasons.append("STILL IN PUBLISH: it can be neither moved nor deleted (\(Runner.errnoCode(error)))")
+                logger.error("still in publish", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
                 summary.add(report)
                 return
             }
@@ -153,6 +156,7 @@ extension Runner {
             pipeline: config.name, kind: .retracted, asset: asset, fileSHA256: sha, contentSHA256: nil,
             detail: ["reasons": ["not_a_publication"], "withdrawn": how])
         notifier?.send("retracted", asset: asset, reasons: ["not_a_publication"])
+        logger.info("withdrawn", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
         summary.add(report)
     }
 }
