@@ -71,16 +71,29 @@ let package = Package(
         .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
         .testTarget(
             name: "MediaFormatsTests",
-            dependencies: ["MediaFormats", "CMediaShims"]
+            dependencies: ["MediaFormats", "CMediaShims", "TestSupport"]
         ),
         .testTarget(
             name: "ConsentRecordsTests",
-            dependencies: ["ConsentRecords", "MediaFormats"]
+            dependencies: ["ConsentRecords", "MediaFormats", "TestSupport"]
         ),
+        // The pipeline's stages alone, in memory (no binary needed).
         .testTarget(
             name: "PipelineUnitTests",
-            dependencies: ["Pipeline", "ConsentRecords", "MediaFormats"]
+            dependencies: ["Pipeline", "ConsentRecords", "MediaFormats", "TestSupport"]
         ),
+        // The pipeline end to end through the built binary, on temporary folders.
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["MediaFormats", "TestSupport"]
+        ),
+        // The command line as a user runs it: strip, inspect, keys, authorize, check, revoke, records.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["TestSupport"]
+        ),
+        // What the test targets share: fixtures found from #filePath, outside tools, the built binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ConsentRecords
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// SPEC §5's decision rules, each on its own, with every reason reported.
@@ -106,19 +107,19 @@ final class DecisionTests: XCTestCase {
         // demo-phone-photo-edited.jpg is the same picture with its metadata edited by exiftool.
         XCTAssertTrue(try lab.decide("demo-phone-photo-edited.jpg").approved)
         // Stripped by exiftool, and re-encoded by ffmpeg: judged by outside tools.
-        let exiftool = try RecordLab.tool("exiftool")
-        let ffmpeg = try RecordLab.tool("ffmpeg")
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
         let stripped = lab.folder.appendingPathComponent("stripped.jpg").path
         let reencoded = lab.folder.appendingPathComponent("reencoded.jpg").path
-        let original = RecordLab.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
+        let original = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
         let unturned = lab.folder.appendingPathComponent("unturned.jpg").path
         // Every tag removed but the Orientation publishing keeps: metadata only.
         XCTAssertEqual(
-            try RecordLab.run(exiftool, ["-q", "-all=", "-tagsfromfile", "@", "-Orientation", "-o", stripped, original])
+            try Fixtures.run(exiftool, ["-q", "-all=", "-tagsfromfile", "@", "-Orientation", "-o", stripped, original])
                 .status, 0)
         // -all= also drops the Orientation: the photo would show sideways, not as consented to.
-        XCTAssertEqual(try RecordLab.run(exiftool, ["-q", "-all=", "-o", unturned, original]).status, 0)
-        XCTAssertEqual(try RecordLab.run(ffmpeg, ["-v", "error", "-i", original, "-q:v", "3", reencoded]).status, 0)
+        XCTAssertEqual(try Fixtures.run(exiftool, ["-q", "-all=", "-o", unturned, original]).status, 0)
+        XCTAssertEqual(try Fixtures.run(ffmpeg, ["-v", "error", "-i", original, "-q:v", "3", reencoded]).status, 0)
         let registry = try lab.registry()
         func decide(_ path: String) throws -> ConsentDecision {
             let prints = try Fingerprints.compute(Array(try Data(contentsOf: URL(fileURLWithPath: path))))

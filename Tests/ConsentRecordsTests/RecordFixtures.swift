@@ -1,6 +1,7 @@
 import ConsentRecords
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// A temporary authorizations folder with keys and a trust store, for one test.
@@ -9,10 +10,6 @@ final class RecordLab {
     let records: URL
     var trustEntries: [String] = []
     var keys: [String: Minisign.SecretKey] = [:]
-
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("cg-records-" + UUID().uuidString)
@@ -63,12 +60,8 @@ final class RecordLab {
 
     static func date(_ text: String) -> Date { Timestamp.parse(text)! }
 
-    static func sample(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: sampleMedia.appendingPathComponent(name)))
-    }
-
     static func fingerprints(_ name: String) throws -> Fingerprints {
-        try MediaFile(path: sampleMedia.appendingPathComponent(name).path).fingerprints()
+        try MediaFile(path: Fixtures.sampleMedia.appendingPathComponent(name).path).fingerprints()
     }
 
     /// An authorization for a sample picture, with sensible defaults.
@@ -110,32 +103,6 @@ final class RecordLab {
         return ConsentPolicy.decide(
             presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256, channel: channel,
             registry: try registry(now: RecordLab.date(now)), now: RecordLab.date(now))
-    }
-
-    static func tool(_ name: String) throws -> String {
-        for folder in ["/usr/bin", "/usr/local/bin"]
-        where FileManager.default.isExecutableFile(atPath: folder + "/" + name) {
-            return folder + "/" + name
-        }
-        throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
-    }
-
-    @discardableResult
-    static func run(_ program: String, _ arguments: [String], in directory: URL? = nil) throws -> (
-        status: Int32, output: String
-    ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
 

@@ -1,6 +1,7 @@
 import ConsentRecords
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// Issue #9.7 and #15.6/#15.8: subjects without letter case, retired keys and when a record was first seen,
@@ -94,7 +95,7 @@ final class RecordRulesTests: XCTestCase {
         }
         // The demo trust file is committed 644.
         var info = stat()
-        XCTAssertEqual(stat(RecordLab.sampleMedia.appendingPathComponent("trust.DEMO.yml").path, &info), 0)
+        XCTAssertEqual(stat(Fixtures.sampleMedia.appendingPathComponent("trust.DEMO.yml").path, &info), 0)
         XCTAssertEqual(info.st_mode & 0o022, 0)
     }
 

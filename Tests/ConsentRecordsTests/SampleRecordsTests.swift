@@ -1,12 +1,13 @@
 import ConsentRecords
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// The demo records in SampleMedia give the outcomes Scripts/make-sample-records.sh promises.
 final class SampleRecordsTests: XCTestCase {
     func testEachDemoPictureGetsItsOutcome() throws {
-        let media = RecordLab.sampleMedia
+        let media = Fixtures.sampleMedia
         let trust = try TrustStore.load(path: media.appendingPathComponent("trust.DEMO.yml").path)
         let now = RecordLab.date("2027-01-15T12:00:00Z")
         let registry = try Registry.load(folder: media.appendingPathComponent("records").path, trust: trust, now: now)

@@ -1,5 +1,6 @@
 import ConsentRecords
 import Foundation
+import TestSupport
 import XCTest
 
 /// Signatures, keys and the trust store: interop with the real minisign, and every way a record must fail.
@@ -9,36 +10,36 @@ final class SignatureTests: XCTestCase {
     }
 
     func testMinisignVerifiesWhatConsentGateSigns() throws {
-        let minisign = try RecordLab.tool("minisign")
+        let minisign = try Fixtures.requireTool("minisign")
         let lab = try RecordLab()
         let key = lab.trust("office")
         try lab.write(try lab.authorization("AUTH-1"))
         let pub = lab.folder.appendingPathComponent("office.pub")
         try key.publicKey.fileText.write(to: pub, atomically: true, encoding: .utf8)
         let record = lab.records.appendingPathComponent("AUTH-1.json").path
-        let result = try RecordLab.run(minisign, ["-V", "-m", record, "-p", pub.path])
+        let result = try Fixtures.run(minisign, ["-V", "-m", record, "-p", pub.path])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("id=AUTH-1"), result.output)
         // And minisign refuses it once the record changes by one byte.
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: record)))
         bytes[20] ^= 0x01
         try Data(bytes).write(to: URL(fileURLWithPath: record))
-        XCTAssertNotEqual(try RecordLab.run(minisign, ["-V", "-m", record, "-p", pub.path]).status, 0)
+        XCTAssertNotEqual(try Fixtures.run(minisign, ["-V", "-m", record, "-p", pub.path]).status, 0)
     }
 
     func testRecordsSignedByMinisignVerifyPrehashedAndLegacy() throws {
-        let minisign = try RecordLab.tool("minisign")
+        let minisign = try Fixtures.requireTool("minisign")
         let lab = try RecordLab()
         let keyPath = lab.folder.appendingPathComponent("mini.key").path
         let pubPath = lab.folder.appendingPathComponent("mini.pub").path
-        XCTAssertEqual(try RecordLab.run(minisign, ["-G", "-W", "-p", pubPath, "-s", keyPath]).status, 0)
+        XCTAssertEqual(try Fixtures.run(minisign, ["-G", "-W", "-p", pubPath, "-s", keyPath]).status, 0)
         let pub = try Minisign.PublicKey(parsing: String(contentsOfFile: pubPath, encoding: .utf8))
         lab.trustEntry(pub, roles: [.authorize], from: "2020-01-01")
         for (id, legacy) in [("AUTH-PRE", false), ("AUTH-LEG", true)] {
             let json = RecordWriter.json(try lab.authorization(id))
             let path = lab.records.appendingPathComponent(id + ".json").path
             try Data(json).write(to: URL(fileURLWithPath: path))
-            let result = try RecordLab.run(
+            let result = try Fixtures.run(
                 minisign, ["-S", "-s", keyPath, "-m", path, "-t", "signed by the stock tool"] + (legacy ? ["-l"] : []))
             XCTAssertEqual(result.status, 0, result.output)
             let signature = try Minisign.Signature(parsing: String(contentsOfFile: path + ".minisig", encoding: .utf8))

@@ -1,15 +1,14 @@
 import ConsentRecords
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 @testable import Pipeline
 
 /// The pipeline's pieces on their own: configuration, discovery, the CPU stages, the ledger.
 final class StageTests: XCTestCase {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
+    static let sampleMedia = Fixtures.sampleMedia
     var root: URL!
 
     override func setUpWithError() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// What an outside attack on the fail-closed pipeline found, each as the script that reproduced it.

@@ -1,24 +1,10 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The record commands' newer rules, as the privacy office meets them: doubt blocks, channels that are checked,
 /// expired or implausible records refused, a trust file others may write refused, output that cannot lie.
-final class RecordCommandTests: XCTestCase {
-    var folder: URL!
-    var auth: String { folder.appendingPathComponent("authorizations").path }
-    var trust: String { folder.appendingPathComponent("trust.yml").path }
-    var key: String { folder.appendingPathComponent("office.key").path }
-    let photo = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
-
-    override func setUpWithError() throws {
-        folder = try Fixtures.temporaryFolder()
-        try Fixtures.makeOffice(in: folder)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func cg(_ arguments: [String]) throws -> Fixtures.Outcome { try Fixtures.run(try Fixtures.consentgate, arguments) }
-
+final class RecordCommandTests: PrivacyOfficeTestCase {
     /// A day `days` from today in this machine's zone (the commands' "today").
     func day(_ days: Int) -> String {
         let formatter = DateFormatter()

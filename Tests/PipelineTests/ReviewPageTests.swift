@@ -1,5 +1,6 @@
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// The privacy office's review page and the audit report for people, through the built binary: one card per

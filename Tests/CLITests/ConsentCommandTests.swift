@@ -1,23 +1,10 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The consent commands as a privacy office uses them: keys generate, authorize, check, revoke, records verify.
-final class ConsentCommandTests: XCTestCase {
-    var folder: URL!
-    var auth: String { folder.appendingPathComponent("authorizations").path }
-    var trust: String { folder.appendingPathComponent("trust.yml").path }
-    var key: String { folder.appendingPathComponent("office.key").path }
-    let photo = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
+final class ConsentCommandTests: PrivacyOfficeTestCase {
     let edited = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo-edited.jpg").path
-
-    override func setUpWithError() throws {
-        folder = try Fixtures.temporaryFolder()
-        try Fixtures.makeOffice(in: folder)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func cg(_ arguments: [String]) throws -> Fixtures.Outcome { try Fixtures.run(try Fixtures.consentgate, arguments) }
 
     func check(_ file: String, channel: String, asOf: String? = nil) throws -> (status: Int32, report: [String: Any]) {
         let outcome = try cg(

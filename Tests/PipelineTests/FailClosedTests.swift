@@ -1,5 +1,6 @@
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// The fail-closed issue, route by route, through the built binary: doubtful records block, the sweep trusts the

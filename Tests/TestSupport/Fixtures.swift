@@ -1,28 +1,30 @@
 import Foundation
 import XCTest
 
-/// Locates fixtures relative to this file, and runs outside tools.
-enum Fixtures {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
-    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    static let corpus = shared.appendingPathComponent("corpus")
-    static let leakcheck = shared.appendingPathComponent("tools/leakcheck")
+/// What every test target shares: the package's fixtures found relative to this file (SampleMedia, ../shared),
+/// outside tools found or skipped, programs run with a time limit, and the built `consentgate` executable.
+public enum Fixtures {
+    /// The package: this file is Tests/TestSupport/Fixtures.swift.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    public static let sampleMedia = packageRoot.appendingPathComponent("SampleMedia")
+    public static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    public static let corpus = shared.appendingPathComponent("corpus")
+    public static let leakcheck = shared.appendingPathComponent("tools/leakcheck")
 
-    static func bytes(_ url: URL) throws -> [UInt8] { Array(try Data(contentsOf: url)) }
+    public static func bytes(_ url: URL) throws -> [UInt8] { Array(try Data(contentsOf: url)) }
 
-    static func sample(_ name: String) throws -> [UInt8] { try bytes(sampleMedia.appendingPathComponent(name)) }
+    public static func sample(_ name: String) throws -> [UInt8] { try bytes(sampleMedia.appendingPathComponent(name)) }
 
     /// The shared corpus, or a skip with a clear message where it is absent (a user's clone has none).
-    static func requireCorpus() throws -> URL {
+    public static func requireCorpus() throws -> URL {
         guard FileManager.default.fileExists(atPath: corpus.appendingPathComponent("SOURCES.tsv").path) else {
             throw XCTSkip("../shared/corpus is not beside this checkout; corpus tests run in CI only")
         }
         return corpus
     }
 
-    static func requireTool(_ name: String) throws -> String {
+    public static func requireTool(_ name: String) throws -> String {
         for folder in ["/usr/bin", "/usr/local/bin", "/bin"] {
             let path = folder + "/" + name
             if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -30,37 +32,24 @@ enum Fixtures {
         throw XCTSkip("\(name) is not installed (Scripts/test installs it)")
     }
 
-    /// A privacy office in `folder`: `keys generate` writes office.key/.pub, and the printed trust entry,
-    /// backdated so the key covers the tests, becomes trust.yml (mode 0644); an empty authorizations folder.
-    static func makeOffice(in folder: URL) throws {
-        try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("authorizations"), withIntermediateDirectories: true)
-        let made = try run(try consentgate, ["keys", "generate", "--name", "office", "--dir", folder.path])
-        XCTAssertEqual(made.status, 0, made.stderr)
-        let entry = made.text.components(separatedBy: "Add this entry to the trust file:\n\n").last ?? ""
-        let trust = folder.appendingPathComponent("trust.yml").path
-        try entry.replacingOccurrences(
-            of: #"valid_from: "\d{4}-\d{2}-\d{2}""#, with: "valid_from: \"2020-01-01\"", options: .regularExpression
-        ).write(toFile: trust, atomically: true, encoding: .utf8)
-        XCTAssertEqual(chmod(trust, 0o644), 0)
-    }
-
-    static func temporaryFolder() throws -> URL {
+    public static func temporaryFolder() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("cg-test-" + UUID().uuidString)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-        var text: String { String(decoding: stdout, as: UTF8.self) }
+    public struct Outcome {
+        public var status: Int32
+        public var stdout: Data
+        public var stderr: String
+        public var text: String { String(decoding: stdout, as: UTF8.self) }
+        /// Everything the program printed, standard output then standard error.
+        public var output: String { text + stderr }
     }
 
     /// Runs a program to completion, with a time limit so a hang fails the test instead of stalling CI.
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Outcome {
+    public static func run(_ program: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -91,10 +80,9 @@ enum Fixtures {
             stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
     }
 
-    /// The built `consentgate` executable, beside the test bundle.
     /// The built `consentgate` executable beside the test bundle. `swift test` alone does not rebuild
     /// executables, so a binary older than the sources fails loudly instead of testing stale code.
-    static var consentgate: String {
+    public static var consentgate: String {
         get throws {
             let folder = (Bundle.main.executableURL ?? Bundle.main.bundleURL).deletingLastPathComponent()
             let path = folder.appendingPathComponent("consentgate").path
@@ -118,8 +106,8 @@ enum Fixtures {
         }
     }
 
-    struct Stale: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+    public struct Stale: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// The pipeline end to end on temporary folders, through the built binary: outcomes, hostile input,

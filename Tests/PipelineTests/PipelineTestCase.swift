@@ -1,6 +1,7 @@
 import Foundation
 /// SHA-256 through the library, for comparing files.
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// What the pipeline tests share: a pipeline on temporary folders with the demo records and trust file, run

@@ -1,5 +1,6 @@
 import Foundation
 import MediaFormats
+import TestSupport
 import XCTest
 
 /// When consent comes later: pending quarantines released once their record arrives, the privacy office's list,
