@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "Pipeline",
+                "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +78,11 @@ let package = Package(
             name: "PipelineUnitTests",
             dependencies: ["Pipeline", "ConsentRecords", "MediaFormats"]
         ),
+        // The sandbox: libseccomp, the C calls Swift's Glibc lacks, and the worker processes that contain the parsers.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "CSandboxShims", dependencies: ["CSeccomp"]),
+        .target(name: "Sandbox", dependencies: ["CSeccomp", "CSandboxShims"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
     ],
     swiftLanguageModes: [.v6]
 )
