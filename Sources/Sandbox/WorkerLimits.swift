@@ -22,7 +22,7 @@ public struct WorkerLimits: Sendable, Equatable {
         self.fileSizeBytes = fileSizeBytes
     }
 
-    /// The limits as one command-line argument of the hidden `worker` subcommand (`as=…,cpu=…,nofile=…,fsize=…`).
+    /// The limits as one argument of the hidden `worker` subcommand: `as=…,cpu=…,nofile=…,fsize=…`.
     public var argument: String {
         "as=\(memoryBytes),cpu=\(cpuSecondsPerRequest),nofile=\(openFiles),fsize=\(fileSizeBytes)"
     }

@@ -1,5 +1,5 @@
-import Foundation
 internal import CSandboxShims
+import Foundation
 
 /// The worker side: what the hidden `consentgate worker` subcommand runs. It locks itself in (resource limits,
 /// no_new_privs, the seccomp filter) before it reads a single request, then answers requests until its socket

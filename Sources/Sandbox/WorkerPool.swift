@@ -154,7 +154,8 @@ public final class WorkerPool: @unchecked Sendable {
                 case .unknownOperation(let name): throw .unknownOperation(name)
                 }
             case .failure(let trouble):
-                let failure = worker.end(after: trouble, limits: configuration.limits, deadlineSeconds: seconds(deadline))
+                let failure = worker.end(
+                    after: trouble, limits: configuration.limits, deadlineSeconds: seconds(deadline))
                 forget(worker)
                 guard firstFailure == nil else {
                     giveUpSlot()

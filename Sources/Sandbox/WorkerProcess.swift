@@ -1,5 +1,5 @@
-import Foundation
 internal import CSandboxShims
+import Foundation
 
 /// Identifies one worker process for the life of a pool: `serial` never repeats (a process id may).
 public struct WorkerID: Hashable, Sendable, CustomStringConvertible {
@@ -24,11 +24,14 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// What went wrong on the parent's side of a request, before the process's end tells the rest.
     enum Trouble: Error {
-        case deadline, closed, garbage(String)
+        case deadline, closed
+        case garbage(String)
     }
 
     enum Answer {
-        case ok(Data), operationFailed(String), unknownOperation(String)
+        case ok(Data)
+        case operationFailed(String)
+        case unknownOperation(String)
     }
 
     /// Spawns `executable arguments…` with a socketpair end as descriptor 3; does not wait for it.
@@ -167,7 +170,7 @@ final class WorkerProcess: @unchecked Sendable {
         let outOfMemory = [
             "failed to allocate", "Could not allocate memory", "out of memory", "Cannot allocate memory", "bad_alloc",
         ]
-            .contains { message.contains($0) }
+        .contains { message.contains($0) }
         if case .deadline = trouble, !killed || signal == SIGKILL { return .timedOut(seconds: deadlineSeconds) }
         if killed {
             switch signal {

@@ -1,5 +1,5 @@
-import Foundation
 internal import CSandboxShims
+import Foundation
 
 /// Operations that make a worker misbehave on purpose, so that tests can prove the sandbox and the pool's
 /// containment. The `worker` subcommand registers them only when `CONSENTGATE_WORKER_TEST_HOOKS=1` is set.
@@ -8,7 +8,7 @@ public enum WorkerTestHooks {
     public static let handlers: [String: WorkerMain.Handler] = [
         "test.echo": echo, "test.copy": copy, "test.pid": pid, "test.open": openFile, "test.crash": crash,
         "test.spin": spin, "test.allocate": allocate, "test.thread": thread, "test.fail": fail,
-        "test.garbage": garbage,
+        "test.garbage": garbage, "test.forbidden": forbidden,
     ]
 
     struct HookError: Error, CustomStringConvertible {
@@ -39,6 +39,34 @@ public enum WorkerTestHooks {
         guard descriptor >= 0 else { throw HookError(description: "open failed with errno \(errno)") }
         defer { close(descriptor) }
         return Data("opened:".utf8) + Data(try readAll(descriptor))
+    }
+
+    /// Makes the forbidden call the payload names (`stat`, `fork`, `exec`, `socket`, `kill:PID`, `unlink`,
+    /// `rename`, `chdir`, `dup`, `ioctl`, `exec-mapping`): each must be killed by the filter.
+    static let forbidden: WorkerMain.Handler = { payload, _ in
+        let call = String(decoding: payload, as: UTF8.self)
+        var result: Int = 0
+        switch call {
+        case "stat":
+            var info = stat()
+            result = Int(stat("/etc/hostname", &info))
+        case "fork": result = Int(fork())
+        case "exec": result = Int(execv("/bin/true", [strdup("true"), nil]))
+        case "socket": result = Int(socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0))
+        case "unlink": result = Int(unlink("/tmp/consentgate-sandbox-test-nothing"))
+        case "rename": result = Int(rename("/tmp/consentgate-sandbox-a", "/tmp/consentgate-sandbox-b"))
+        case "chdir": result = Int(chdir("/"))
+        case "dup": result = Int(dup(0))
+        case "ioctl": result = Int(ioctl(0, UInt(TCGETS)))
+        case "exec-mapping":
+            result = Int(bitPattern: mmap(nil, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        default:
+            guard call.hasPrefix("kill:"), let target = Int32(call.dropFirst(5)) else {
+                throw HookError(description: "unknown call \(call)")
+            }
+            result = Int(kill(target, 0))
+        }
+        return Data("\(call) returned \(result)".utf8)
     }
 
     static let crash: WorkerMain.Handler = { _, _ in

@@ -76,6 +76,10 @@ final class WorkerPoolTests: XCTestCase {
     }
 
     func testWorkersAreSandboxedAndInheritNothing() throws {
+        // A descriptor the parent holds without close-on-exec must not reach the worker either.
+        let leaky = open("/dev/null", O_RDONLY)
+        XCTAssertGreaterThan(leaky, 3)
+        defer { close(leaky) }
         let pool = try makePool(limits: WorkerLimits(memoryBytes: 1 << 30))
         let (worker, _) = try pid(pool)
         let status = try String(contentsOfFile: "/proc/\(worker)/status", encoding: .utf8)
@@ -103,6 +107,30 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertNotEqual(next, first)
         XCTAssertNil(reply.retriedAfter)
         XCTAssertEqual(pool.workersStarted, 3)
+    }
+
+    func testEveryForbiddenCallKillsTheWorker() throws {
+        let pool = try makePool()
+        let calls = [
+            "stat", "fork", "exec", "socket", "unlink", "rename", "chdir", "dup", "ioctl", "exec-mapping",
+            "kill:\(getpid())",
+        ]
+        for call in calls {
+            let error = failure { _ = try pool.perform(WorkerRequest("test.forbidden", payload: Data(call.utf8))) }
+            XCTAssertEqual(error, .failed(.forbiddenSystemCall), call)
+        }
+        // The first call fails in the first worker, then in a fresh one; every later call in two fresh ones.
+        XCTAssertEqual(pool.workersStarted, 2 * calls.count)
+        XCTAssertNoThrow(try pid(pool))
+    }
+
+    func testShutdownEndsEveryWorker() throws {
+        let pool = try makePool(workers: 2)
+        let workers = pool.workerProcessIDs
+        XCTAssertEqual(workers.count, 2)
+        pool.shutdown()
+        for worker in workers { XCTAssertEqual(kill(worker, 0), -1, "worker \(worker) is gone and reaped") }
+        XCTAssertEqual(failure { _ = try pool.perform(WorkerRequest("test.pid")) }, .shutDown)
     }
 
     func testACrashIsReportedWithItsSignal() throws {
@@ -215,7 +243,8 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(
             failure { _ = try pool.perform(WorkerRequest("test.fail", payload: Data("no such box".utf8))) },
             .operationFailed("no such box"))
-        XCTAssertEqual(failure { _ = try pool.perform(WorkerRequest("media.nothing")) }, .unknownOperation("media.nothing"))
+        XCTAssertEqual(
+            failure { _ = try pool.perform(WorkerRequest("media.nothing")) }, .unknownOperation("media.nothing"))
         let (after, _) = try pid(pool)
         XCTAssertEqual(after, before)
     }
