@@ -14,6 +14,7 @@ public struct WorkerRequest: Sendable {
     /// A worker that must not run this request (verification of an output never runs where it was written).
     public var avoiding: WorkerID?
 
+    /// A request for `operation`; by default with no payload, no descriptors, the pool's deadline, any worker.
     public init(
         _ operation: String, payload: Data = Data(), descriptors: [Int32] = [], deadline: Duration? = nil,
         avoiding: WorkerID? = nil
@@ -86,6 +87,7 @@ public final class WorkerPool: @unchecked Sendable {
         var sandboxProblem: String?
     }
 
+    /// What the pool was started with.
     public let configuration: Configuration
     private let condition = NSCondition()
     private var state = State()

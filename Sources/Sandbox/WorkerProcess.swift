@@ -3,7 +3,9 @@ import Foundation
 
 /// Identifies one worker process for the life of a pool: `serial` never repeats (a process id may).
 public struct WorkerID: Hashable, Sendable, CustomStringConvertible {
+    /// The pool's count of started workers when this one started: unique within the pool.
     public let serial: UInt64
+    /// The worker's process id (for /proc and for logs).
     public let processID: Int32
     public var description: String { "worker \(serial) (pid \(processID))" }
 }

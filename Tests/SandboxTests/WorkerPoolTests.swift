@@ -95,6 +95,21 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/fd/0"), "/dev/null")
     }
 
+    func testCodablePayloadsAndReplies() throws {
+        struct Question: Codable, Equatable {
+            var asset: String
+            var sizes: [Int]
+        }
+        let pool = try makePool()
+        let question = Question(asset: "a1b2", sizes: [1, 2, 3])
+        let (reply, worker) = try pool.perform("test.echo", json: question, replying: Question.self)
+        XCTAssertEqual(reply, question)
+        XCTAssertEqual(worker.processID, pool.workerProcessIDs.first)
+        XCTAssertThrowsError(try pool.perform("test.pid", json: question, replying: Question.self)) { error in
+            XCTAssertEqual(error as? WorkerError, .failed(.garbage("a reply that is not the expected JSON")))
+        }
+    }
+
     func testOpeningAFileKillsTheWorkerAndTheRequestIsRetriedOnce() throws {
         let pool = try makePool()
         let (first, _) = try pid(pool)
