@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "Pipeline",
+                "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -94,6 +94,11 @@ let package = Package(
         ),
         // What the test targets share: fixtures found from #filePath, outside tools, the built binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The sandbox: libseccomp, the C calls Swift's Glibc lacks, and the worker processes that contain the parsers.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .target(name: "CSandboxShims", dependencies: ["CSeccomp"]),
+        .target(name: "Sandbox", dependencies: ["CSeccomp", "CSandboxShims"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Foundation
+import Sandbox
+
+/// `consentgate worker`: a sandboxed worker process, started by the pipeline's worker pool, never by a person.
+/// It serves requests on descriptor 3; its stdin and stdout are /dev/null.
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "A sandboxed worker process (started by consentgate itself).",
+        shouldDisplay: false)
+
+    @Option(help: .hidden) var limits: String
+
+    func validate() throws {
+        guard WorkerLimits(argument: limits) != nil else { throw ValidationError("unreadable --limits") }
+    }
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let testing = environment["CONSENTGATE_WORKER_TEST_HOOKS"] == "1"
+        // The operations on media bytes are registered here, one entry each.
+        var handlers: [String: WorkerMain.Handler] = [:]
+        if testing { handlers.merge(WorkerTestHooks.handlers) { mine, _ in mine } }
+        WorkerMain.run(
+            handlers: handlers, limits: WorkerLimits(argument: limits)!,
+            skipFilterForTesting: testing && environment["CONSENTGATE_WORKER_TEST_NO_SECCOMP"] == "1")
+    }
+}
