@@ -27,13 +27,18 @@ let package = Package(
             dependencies: ["CJPEG", "CPNG"],
             linkerSettings: [.linkedLibrary("z")]
         ),
-        // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE).
+        // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE, copy_file_range).
         .target(name: "CSystemShims"),
-        // Media formats: detection, structure walkers, inspection, fingerprints, lossless sanitizing.
+        // Bytes and files: random-access reads, crash-safe writes, big-endian integers, range arithmetic, SHA-256.
+        .target(
+            name: "ByteKit",
+            dependencies: ["CSystemShims", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Media formats: one handler per format (detection, walk, inspection, fingerprints, lossless sanitizing).
         .target(
             name: "MediaFormats",
             dependencies: [
-                "CExif", "CMediaShims",
+                "ByteKit", "CExif", "CMediaShims",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -41,7 +46,7 @@ let package = Package(
         .target(
             name: "ConsentRecords",
             dependencies: [
-                "MediaFormats", "CSodium",
+                "ByteKit", "CSodium",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -50,7 +55,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "CSystemShims",
+                "ByteKit", "MediaFormats", "ConsentRecords", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -60,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "Pipeline",
+                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,15 +73,15 @@ let package = Package(
         .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
         .testTarget(
             name: "MediaFormatsTests",
-            dependencies: ["MediaFormats", "CMediaShims"]
+            dependencies: ["ByteKit", "MediaFormats", "CMediaShims"]
         ),
         .testTarget(
             name: "ConsentRecordsTests",
-            dependencies: ["ConsentRecords", "MediaFormats"]
+            dependencies: ["ConsentRecords", "ByteKit", "MediaFormats"]
         ),
         .testTarget(
             name: "PipelineUnitTests",
-            dependencies: ["Pipeline", "ConsentRecords", "MediaFormats"]
+            dependencies: ["Pipeline", "ConsentRecords", "ByteKit", "MediaFormats"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -109,22 +109,7 @@ public struct Stages: Sendable {
         return item
     }
 
-    static func fileExtension(_ format: MediaFormat) -> String {
-        switch format {
-        case .jpeg: return "jpg"
-        case .png: return "png"
-        case .gif: return "gif"
-        case .webp: return "webp"
-        case .heic: return "heic"
-        case .heif: return "heif"
-        case .avif: return "avif"
-        case .mp4: return "mp4"
-        case .mov: return "mov"
-        case .threeGP: return "3gp"
-        case .tiff: return "tif"
-        case .unknown: return "bin"
-        }
-    }
+    static func fileExtension(_ format: MediaFormat) -> String { format.fileExtension }
 
     /// What a person can do about a reason.
     public static func advice(for code: String) -> String {

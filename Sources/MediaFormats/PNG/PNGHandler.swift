@@ -1,0 +1,69 @@
+internal import CMediaShims
+import ByteKit
+
+/// PNG: walked by chunks, rebuilt from an allowlist of them (`PNGSanitizer`), read and decoded by libpng.
+struct PNGHandler: PictureFormatHandler {
+    var format: MediaFormat { .png }
+    var fileExtension: String { "png" }
+    var displayName: String? { "PNG picture" }
+    var codec: ImageCodec.Library? { .libpng }
+
+    func recognizes(_ head: [UInt8]) -> Bool { head.starts(with: PNGStructure.signature) }
+
+    func walk(_ bytes: [UInt8]) throws(MediaError) -> PNGStructure { try PNGStructure(parsing: bytes) }
+
+    func fingerprints(_ bytes: [UInt8], _ structure: PNGStructure, options: SanitizeOptions) -> (
+        presented: String, content: String
+    ) {
+        let content = PNGSanitizer.contentSHA256(bytes, structure)
+        return (presentedSHA256(bytes, structure, content: content, options: options), content)
+    }
+
+    func sanitize(_ bytes: [UInt8], _ structure: PNGStructure, options: SanitizeOptions) throws(MediaError)
+        -> BuiltPicture
+    {
+        let built = try PNGSanitizer.sanitize(bytes, structure, options: options)
+        try PNGSanitizer.verify(
+            built.output, original: bytes, originalStructure: structure, orientation: built.orientation,
+            options: options)
+        return built
+    }
+
+    func orientation(_ bytes: [UInt8]) -> Int? {
+        (try? PNGStructure(parsing: bytes)).flatMap { PNGSanitizer.orientation(bytes, $0) }
+    }
+
+    /// Colour chunks that change how a PNG looks.
+    static let pngColourChunks: Set<String> = ["gAMA", "cHRM", "sRGB"]
+
+    /// `presented_sha256` of the walked picture (see `PresentedFingerprint` for the fields, README for the list).
+    func presentedSHA256(_ bytes: [UInt8], _ structure: PNGStructure, content: String, options: SanitizeOptions)
+        -> String
+    {
+        var fields = PresentedFingerprint.Fields(coded: PresentedFingerprint.digest(content))
+        // Colour chunks of their defined length (decoders ignore others, and the sanitizer drops them); the first
+        // usable iCCP's profile as published (ICCProfile.published), so its name and text do not count.
+        let icc = options.keepICC ? PNGSanitizer.usedICC(bytes, structure) : nil
+        for (index, chunk) in structure.chunks.enumerated() where chunk.crcValid {
+            if Self.pngColourChunks.contains(chunk.type) && PNGSanitizer.hasDefinedLength(chunk, structure, bytes) {
+                fields.add(chunk.type, bytes[chunk.data])
+            } else if let icc, index == icc.chunk {
+                if let published = try? ICCProfile.published(icc.profile) {
+                    fields.add("icc", published)
+                } else {
+                    fields.add("iCCP-unchecked", bytes[chunk.data])
+                }
+            }
+        }
+        fields.add(
+            "orientation", PresentedFingerprint.orientation(PNGSanitizer.orientation(bytes, structure), options: options))
+        return fields.finalize()
+    }
+}
+
+extension ImageCodec.Library {
+    /// libpng, through the shim's `cgshim_png_...` functions.
+    static let libpng = ImageCodec.Library(
+        format: .png, name: "libpng", readHeaderFunction: cgshim_png_read_header, decodeFunction: cgshim_png_decode,
+        previewFunction: cgshim_png_preview)
+}
