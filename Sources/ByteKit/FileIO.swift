@@ -47,7 +47,9 @@ public enum FileIO {
 
     /// A file written under a temporary name in the destination's folder, not yet visible under its final name.
     public struct PendingFile: Sendable {
+        /// Where the bytes are now: `.NAME.cg-RANDOM.tmp` in the destination's folder.
         public let temporaryPath: String
+        /// Where `commit` puts them.
         public let finalPath: String
 
         /// Renames the temporary file to its final name and syncs the folder.

@@ -193,7 +193,8 @@ public enum ReviewPage {
     }
 
     static func placeholder(format: String) -> String {
-        MediaFormat(rawValue: format)?.displayName.map { $0 + ": no preview" } ?? "not a picture or video: nothing to show"
+        MediaFormat(rawValue: format)?.displayName.map { $0 + ": no preview" }
+            ?? "not a picture or video: nothing to show"
     }
 
     static func legend(config: PipelineConfig) -> String {

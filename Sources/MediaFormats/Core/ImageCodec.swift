@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 import Crypto
 
 /// The picture's header as the reference library (libjpeg or libpng) reads it.
@@ -36,18 +36,22 @@ public enum ImageCodec {
     /// One reference library's entry points in the C shim (`cgshim_jpeg_...`, `cgshim_png_...`); each format folder
     /// that has a library defines its value (`Library.libjpeg` in JPEG/, `Library.libpng` in PNG/).
     struct Library: Sendable {
-        typealias ReadHeader = @convention(c) (
-            UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UnsafeMutablePointer<cgshim_image_info>?
-        ) -> Int32
-        typealias Decode = @convention(c) (
-            UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UnsafeMutablePointer<cgshim_image_info>?,
-            UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?
-        ) -> Int32
-        typealias Preview = @convention(c) (
-            UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UInt32, UnsafeMutablePointer<cgshim_image_info>?,
-            UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<UInt32>?,
-            UnsafeMutablePointer<UInt32>?
-        ) -> Int32
+        typealias ReadHeader =
+            @convention(c) (
+                UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UnsafeMutablePointer<cgshim_image_info>?
+            ) -> Int32
+        typealias Decode =
+            @convention(c) (
+                UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UnsafeMutablePointer<cgshim_image_info>?,
+                UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<Int>?
+            ) -> Int32
+        typealias Preview =
+            @convention(c) (
+                UnsafePointer<UInt8>?, Int, UnsafePointer<cgshim_limits>?, UInt32,
+                UnsafeMutablePointer<cgshim_image_info>?,
+                UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, UnsafeMutablePointer<UInt32>?,
+                UnsafeMutablePointer<UInt32>?
+            ) -> Int32
 
         /// The format it reads, for error messages.
         let format: MediaFormat

@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 /// Limits that keep a hostile file from taking the machine: bytes, pixels, decoder memory, scans.
 public struct MediaLimits: Sendable, Equatable {

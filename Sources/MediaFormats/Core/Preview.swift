@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
-internal import CExif
 import ByteKit
+internal import CExif
 
 #if canImport(Glibc)
     import Glibc

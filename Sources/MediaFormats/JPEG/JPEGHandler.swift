@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 /// JPEG: walked by marker segments, rebuilt from an allowlist of them (`JPEGSanitizer`), read and decoded by libjpeg.
 struct JPEGHandler: PictureFormatHandler {

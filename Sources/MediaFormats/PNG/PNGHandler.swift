@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 /// PNG: walked by chunks, rebuilt from an allowlist of them (`PNGSanitizer`), read and decoded by libpng.
 struct PNGHandler: PictureFormatHandler {
@@ -56,7 +56,8 @@ struct PNGHandler: PictureFormatHandler {
             }
         }
         fields.add(
-            "orientation", PresentedFingerprint.orientation(PNGSanitizer.orientation(bytes, structure), options: options))
+            "orientation",
+            PresentedFingerprint.orientation(PNGSanitizer.orientation(bytes, structure), options: options))
         return fields.finalize()
     }
 }

@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 /// Lossless PNG sanitizing: the output is rebuilt from an allowlist of chunks, copied byte for byte.
 enum PNGSanitizer {

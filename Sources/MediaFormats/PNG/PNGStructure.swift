@@ -1,5 +1,5 @@
-internal import CMediaShims
 import ByteKit
+internal import CMediaShims
 
 /// One PNG chunk: 4-byte length, 4-byte type, data, CRC-32.
 public struct PNGChunk: Sendable, Equatable {
