@@ -33,8 +33,8 @@ public enum ImageCodec {
         return try codec.decodeDigest(bytes, limits: limits)
     }
 
-    /// One reference library's entry points in the C shim (`cgshim_jpeg_...`, `cgshim_png_...`); each format folder
-    /// that has a library defines its value (`Library.libjpeg` in JPEG/, `Library.libpng` in PNG/).
+    /// One reference library's entry points in the C shim (`cgshim_jpeg_...`, `cgshim_png_...`). A format's handler
+    /// names its library (`JPEGHandler.codec` is `.libjpeg`).
     struct Library: Sendable {
         typealias ReadHeader =
             @convention(c) (
@@ -107,4 +107,17 @@ public enum ImageCodec {
             }
         }
     }
+}
+
+/// The reference libraries the shim wraps.
+extension ImageCodec.Library {
+    /// libjpeg, through the shim's `cgshim_jpeg_...` functions.
+    static let libjpeg = ImageCodec.Library(
+        format: .jpeg, name: "libjpeg", readHeaderFunction: cgshim_jpeg_read_header, decodeFunction: cgshim_jpeg_decode,
+        previewFunction: cgshim_jpeg_preview)
+
+    /// libpng, through the shim's `cgshim_png_...` functions.
+    static let libpng = ImageCodec.Library(
+        format: .png, name: "libpng", readHeaderFunction: cgshim_png_read_header, decodeFunction: cgshim_png_decode,
+        previewFunction: cgshim_png_preview)
 }

@@ -11,26 +11,17 @@ struct GIFHandler: PictureFormatHandler {
         head.starts(with: Array("GIF87a".utf8)) || head.starts(with: Array("GIF89a".utf8))
     }
 
-    func walk(_ bytes: [UInt8]) throws(MediaError) -> GIFStructure { try GIFStructure(parsing: bytes) }
+    func contentSHA256(_ bytes: [UInt8], _ walked: GIFStructure) -> String { GIFSanitizer.contentSHA256(bytes, walked) }
 
-    func fingerprints(_ bytes: [UInt8], _ structure: GIFStructure, options: SanitizeOptions) -> (
-        presented: String, content: String
-    ) {
-        let content = GIFSanitizer.contentSHA256(bytes, structure)
-        return (presentedSHA256(bytes, structure, content: content), content)
-    }
-
-    func sanitize(_ bytes: [UInt8], _ structure: GIFStructure, options: SanitizeOptions) throws(MediaError)
-        -> BuiltPicture
+    func sanitize(_ bytes: [UInt8], _ walked: GIFStructure, options: SanitizeOptions) throws(MediaError) -> BuiltPicture
     {
-        let content = GIFSanitizer.contentSHA256(bytes, structure)
-        let built = try GIFSanitizer.sanitize(bytes, structure)
-        try GIFSanitizer.verify(built.output, expectedContent: content)
-        return built
+        try GIFSanitizer.sanitize(bytes, walked)
     }
 
     /// `presented_sha256` of the walked animation: its looping extensions (GIF has no colour profile or orientation).
-    func presentedSHA256(_ bytes: [UInt8], _ structure: GIFStructure, content: String) -> String {
+    func presentedSHA256(_ bytes: [UInt8], _ structure: GIFStructure, content: String, options: SanitizeOptions)
+        -> String
+    {
         var fields = PresentedFingerprint.Fields(coded: PresentedFingerprint.digest(content))
         for block in structure.blocks {
             // The extension as published: its defined 19 bytes, whatever sub-blocks follow its loop count.
@@ -39,3 +30,5 @@ struct GIFHandler: PictureFormatHandler {
         return fields.finalize()
     }
 }
+
+extension GIFStructure: PictureStructure {}

@@ -2,9 +2,8 @@ import ByteKit
 
 /// What `inspect` lists for a GIF file.
 extension GIFHandler {
-    /// Lists the structure and every metadata item of a walked GIF; sets the legacy `contentSHA256`.
+    /// Lists the structure and every metadata item of a walked GIF (its `contentSHA256` is set already).
     func inspect(_ bytes: [UInt8], _ structure: GIFStructure, into report: inout InspectReport) {
-        report.contentSHA256 = GIFSanitizer.contentSHA256(bytes, structure)
         report.image = ImageHeader(
             width: Int(bytes[6]) | Int(bytes[7]) << 8, height: Int(bytes[8]) | Int(bytes[9]) << 8, components: 1,
             bitDepth: 8,

@@ -50,6 +50,8 @@ enum GIFSanitizer {
         return hasher.finalize()
     }
 
+    /// The picture rebuilt from the allowlist and checked by `verify` before it is returned: no unverified output
+    /// leaves this function.
     static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure) throws(MediaError) -> (
         output: [UInt8], orientation: Int?, removed: [String]
     ) {
@@ -82,6 +84,7 @@ enum GIFSanitizer {
         }
         output.append(0x3B)
         if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after the GIF trailer") }
+        try verify(output, expectedContent: contentSHA256(bytes, structure))
         return (output, nil, removed.summary)
     }
 

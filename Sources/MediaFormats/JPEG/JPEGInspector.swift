@@ -2,9 +2,8 @@ import ByteKit
 
 /// What `inspect` lists for a JPEG file.
 extension JPEGHandler {
-    /// Lists the structure and every metadata item of a walked JPEG; sets the legacy `contentSHA256`.
+    /// Lists the structure and every metadata item of a walked JPEG (its `contentSHA256` is set already).
     func inspect(_ bytes: [UInt8], _ structure: JPEGStructure, into report: inout InspectReport) {
-        report.contentSHA256 = JPEGSanitizer.contentSHA256(bytes, structure)
         for segment in structure.segments {
             report.structure.append(
                 StructureEntry(

@@ -130,6 +130,8 @@ enum JPEGSanitizer {
         }
     }
 
+    /// The picture rebuilt from the allowlist and checked by `verify` before it is returned: no unverified output
+    /// leaves this function.
     static func sanitize(_ bytes: [UInt8], _ structure: JPEGStructure, options: SanitizeOptions) throws(MediaError)
         -> (output: [UInt8], orientation: Int?, removed: [String])
     {
@@ -195,6 +197,7 @@ enum JPEGSanitizer {
         for stray in structure.strayBytes {
             removed.note("stray bytes", "\(stray.count) stray bytes at offset \(stray.offset)")
         }
+        try verify(output, original: bytes, originalStructure: structure, orientation: orientation, options: options)
         return (output, orientation, removed.summary)
     }
 

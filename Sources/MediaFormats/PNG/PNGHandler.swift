@@ -1,5 +1,4 @@
 import ByteKit
-internal import CMediaShims
 
 /// PNG: walked by chunks, rebuilt from an allowlist of them (`PNGSanitizer`), read and decoded by libpng.
 struct PNGHandler: PictureFormatHandler {
@@ -10,28 +9,14 @@ struct PNGHandler: PictureFormatHandler {
 
     func recognizes(_ head: [UInt8]) -> Bool { head.starts(with: PNGStructure.signature) }
 
-    func walk(_ bytes: [UInt8]) throws(MediaError) -> PNGStructure { try PNGStructure(parsing: bytes) }
+    func contentSHA256(_ bytes: [UInt8], _ walked: PNGStructure) -> String { PNGSanitizer.contentSHA256(bytes, walked) }
 
-    func fingerprints(_ bytes: [UInt8], _ structure: PNGStructure, options: SanitizeOptions) -> (
-        presented: String, content: String
-    ) {
-        let content = PNGSanitizer.contentSHA256(bytes, structure)
-        return (presentedSHA256(bytes, structure, content: content, options: options), content)
-    }
-
-    func sanitize(_ bytes: [UInt8], _ structure: PNGStructure, options: SanitizeOptions) throws(MediaError)
-        -> BuiltPicture
+    func sanitize(_ bytes: [UInt8], _ walked: PNGStructure, options: SanitizeOptions) throws(MediaError) -> BuiltPicture
     {
-        let built = try PNGSanitizer.sanitize(bytes, structure, options: options)
-        try PNGSanitizer.verify(
-            built.output, original: bytes, originalStructure: structure, orientation: built.orientation,
-            options: options)
-        return built
+        try PNGSanitizer.sanitize(bytes, walked, options: options)
     }
 
-    func orientation(_ bytes: [UInt8]) -> Int? {
-        (try? PNGStructure(parsing: bytes)).flatMap { PNGSanitizer.orientation(bytes, $0) }
-    }
+    func orientation(_ bytes: [UInt8], _ walked: PNGStructure) -> Int? { PNGSanitizer.orientation(bytes, walked) }
 
     /// Colour chunks that change how a PNG looks.
     static let pngColourChunks: Set<String> = ["gAMA", "cHRM", "sRGB"]
@@ -55,16 +40,9 @@ struct PNGHandler: PictureFormatHandler {
                 }
             }
         }
-        fields.add(
-            "orientation",
-            PresentedFingerprint.orientation(PNGSanitizer.orientation(bytes, structure), options: options))
+        fields.add("orientation", PresentedFingerprint.orientation(orientation(bytes, structure), options: options))
         return fields.finalize()
     }
 }
 
-extension ImageCodec.Library {
-    /// libpng, through the shim's `cgshim_png_...` functions.
-    static let libpng = ImageCodec.Library(
-        format: .png, name: "libpng", readHeaderFunction: cgshim_png_read_header, decodeFunction: cgshim_png_decode,
-        previewFunction: cgshim_png_preview)
-}
+extension PNGStructure: PictureStructure {}

@@ -2,9 +2,8 @@ import ByteKit
 
 /// What `inspect` lists for a PNG file.
 extension PNGHandler {
-    /// Lists the structure and every metadata item of a walked PNG; sets the legacy `contentSHA256`.
+    /// Lists the structure and every metadata item of a walked PNG (its `contentSHA256` is set already).
     func inspect(_ bytes: [UInt8], _ structure: PNGStructure, into report: inout InspectReport) {
-        report.contentSHA256 = PNGSanitizer.contentSHA256(bytes, structure)
         for chunk in structure.chunks {
             report.structure.append(
                 StructureEntry(

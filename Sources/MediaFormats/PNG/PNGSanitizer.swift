@@ -151,6 +151,8 @@ enum PNGSanitizer {
         return out
     }
 
+    /// The picture rebuilt from the allowlist and checked by `verify` before it is returned: no unverified output
+    /// leaves this function.
     static func sanitize(_ bytes: [UInt8], _ structure: PNGStructure, options: SanitizeOptions) throws(MediaError)
         -> (output: [UInt8], orientation: Int?, removed: [String])
     {
@@ -199,6 +201,7 @@ enum PNGSanitizer {
             }
         }
         if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after IEND") }
+        try verify(output, original: bytes, originalStructure: structure, orientation: orientation, options: options)
         return (output, orientation, removed.summary)
     }
 

@@ -11,28 +11,17 @@ struct WebPHandler: PictureFormatHandler {
         head.starts(with: Array("RIFF".utf8)) && head.count >= 12 && head[8..<12].elementsEqual(Array("WEBP".utf8))
     }
 
-    func walk(_ bytes: [UInt8]) throws(MediaError) -> WebPStructure { try WebPStructure(parsing: bytes) }
-
-    func fingerprints(_ bytes: [UInt8], _ structure: WebPStructure, options: SanitizeOptions) -> (
-        presented: String, content: String
-    ) {
-        let content = WebPSanitizer.contentSHA256(bytes, structure)
-        return (presentedSHA256(bytes, structure, content: content, options: options), content)
+    func contentSHA256(_ bytes: [UInt8], _ walked: WebPStructure) -> String {
+        WebPSanitizer.contentSHA256(bytes, walked)
     }
 
-    func sanitize(_ bytes: [UInt8], _ structure: WebPStructure, options: SanitizeOptions) throws(MediaError)
+    func sanitize(_ bytes: [UInt8], _ walked: WebPStructure, options: SanitizeOptions) throws(MediaError)
         -> BuiltPicture
     {
-        let content = WebPSanitizer.contentSHA256(bytes, structure)
-        let built = try WebPSanitizer.sanitize(bytes, structure, options: options)
-        try WebPSanitizer.verify(
-            built.output, expectedContent: content, orientation: built.orientation, options: options)
-        return built
+        try WebPSanitizer.sanitize(bytes, walked, options: options)
     }
 
-    func orientation(_ bytes: [UInt8]) -> Int? {
-        (try? WebPStructure(parsing: bytes)).flatMap { WebPSanitizer.orientation(bytes, $0) }
-    }
+    func orientation(_ bytes: [UInt8], _ walked: WebPStructure) -> Int? { WebPSanitizer.orientation(bytes, walked) }
 
     /// `presented_sha256` of the walked picture (see `PresentedFingerprint` for the fields, README for the list).
     func presentedSHA256(_ bytes: [UInt8], _ structure: WebPStructure, content: String, options: SanitizeOptions)
@@ -56,3 +45,5 @@ struct WebPHandler: PictureFormatHandler {
         return fields.finalize()
     }
 }
+
+extension WebPStructure: PictureStructure {}

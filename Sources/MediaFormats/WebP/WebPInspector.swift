@@ -2,9 +2,8 @@ import ByteKit
 
 /// What `inspect` lists for a WebP file.
 extension WebPHandler {
-    /// Lists the structure and every metadata item of a walked WebP; sets the legacy `contentSHA256`.
+    /// Lists the structure and every metadata item of a walked WebP (its `contentSHA256` is set already).
     func inspect(_ bytes: [UInt8], _ structure: WebPStructure, into report: inout InspectReport) {
-        report.contentSHA256 = WebPSanitizer.contentSHA256(bytes, structure)
         for chunk in structure.chunks {
             report.structure.append(
                 StructureEntry(

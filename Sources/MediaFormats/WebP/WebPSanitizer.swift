@@ -46,6 +46,8 @@ enum WebPSanitizer {
         return EXIF.read(tiff: exifTIFF(bytes, exif))?.orientation
     }
 
+    /// The picture rebuilt from the allowlist and checked by `verify` before it is returned: no unverified output
+    /// leaves this function.
     static func sanitize(_ bytes: [UInt8], _ structure: WebPStructure, options: SanitizeOptions) throws(MediaError)
         -> (output: [UInt8], orientation: Int?, removed: [String])
     {
@@ -101,10 +103,10 @@ enum WebPSanitizer {
         if let orientationBlock { body += chunk("EXIF", orientationBlock) }
         if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after the RIFF data") }
         let size = UInt32(body.count)
-        return (
-            Array("RIFF".utf8) + (0..<4).map { UInt8(truncatingIfNeeded: size >> ($0 * 8)) } + body, orientation,
-            removed.summary
-        )
+        let output = Array("RIFF".utf8) + (0..<4).map { UInt8(truncatingIfNeeded: size >> ($0 * 8)) } + body
+        try verify(
+            output, expectedContent: contentSHA256(bytes, structure), orientation: orientation, options: options)
+        return (output, orientation, removed.summary)
     }
 
     static func verify(_ output: [UInt8], expectedContent: String, orientation: Int?, options: SanitizeOptions)
