@@ -3,19 +3,14 @@ import ByteKit
 /// GIF: walked by blocks, rebuilt from its images, colour tables and loop extension (`GIFSanitizer`). No library of
 /// ours decodes it, so the decode check is refused.
 struct GIFHandler: PictureFormatHandler {
+    typealias Rules = GIFSanitizer
+
     var format: MediaFormat { .gif }
     var fileExtension: String { "gif" }
     var displayName: String? { "GIF animation" }
 
     func recognizes(_ head: [UInt8]) -> Bool {
         head.starts(with: Array("GIF87a".utf8)) || head.starts(with: Array("GIF89a".utf8))
-    }
-
-    func contentSHA256(_ bytes: [UInt8], _ walked: GIFStructure) -> String { GIFSanitizer.contentSHA256(bytes, walked) }
-
-    func sanitize(_ bytes: [UInt8], _ walked: GIFStructure, options: SanitizeOptions) throws(MediaError) -> BuiltPicture
-    {
-        try GIFSanitizer.sanitize(bytes, walked)
     }
 
     /// `presented_sha256` of the walked animation: its looping extensions (GIF has no colour profile or orientation).
@@ -30,5 +25,3 @@ struct GIFHandler: PictureFormatHandler {
         return fields.finalize()
     }
 }
-
-extension GIFStructure: PictureStructure {}

@@ -2,7 +2,7 @@ import ByteKit
 
 /// Lossless GIF sanitizing: screen descriptor and colour tables, images, graphic control and the NETSCAPE/ANIMEXTS
 /// looping extension kept byte for byte; comments, plain text and other application extensions (XMP, ICC) dropped.
-enum GIFSanitizer {
+enum GIFSanitizer: PictureRules {
     static func keeps(_ kind: GIFBlock.Kind) -> Bool {
         switch kind {
         case .screen, .image, .graphicControl: return true
@@ -29,7 +29,9 @@ enum GIFSanitizer {
         guard block.range.count == 8, bytes[block.range.lowerBound + 2] == 4 else {
             throw .malformed(
                 format: "GIF",
-                reason: "graphic control extension at offset \(block.range.lowerBound) is \(block.range.count) bytes, not 8")
+                reason:
+                    "graphic control extension at offset \(block.range.lowerBound) is \(block.range.count) bytes, not 8"
+            )
         }
     }
 
@@ -52,9 +54,9 @@ enum GIFSanitizer {
 
     /// The picture rebuilt from the allowlist and checked by `verify` before it is returned: no unverified output
     /// leaves this function.
-    static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure) throws(MediaError) -> (
-        output: [UInt8], orientation: Int?, removed: [String]
-    ) {
+    static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure, options _: SanitizeOptions = .init())
+        throws(MediaError) -> (output: [UInt8], orientation: Int?, removed: [String])
+    {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var removed = RemovedLog()
@@ -70,7 +72,8 @@ enum GIFSanitizer {
                     if block.range.count > loop.count {
                         removed.note(
                             "loop extension data",
-                            "\(block.range.count - loop.count) bytes after the loop count of \(block.name) at offset \(block.range.lowerBound)")
+                            "\(block.range.count - loop.count) bytes after the loop count of \(block.name) at offset \(block.range.lowerBound)"
+                        )
                     }
                 } else {
                     removed.note(block.name, "\(block.name) at offset \(block.range.lowerBound) (not a loop count)")

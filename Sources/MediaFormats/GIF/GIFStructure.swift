@@ -29,7 +29,7 @@ public struct GIFBlock: Sendable, Equatable {
 }
 
 /// The structure of a GIF file: its blocks in order, and anything after the trailer.
-public struct GIFStructure: Sendable {
+public struct GIFStructure: Sendable, PictureStructure {
     public var blocks: [GIFBlock]
     public var trailer: Range<Int>?
     /// The file ended after a complete block without the 0x3B trailer (decoders accept it; the output gets one).

@@ -2,24 +2,14 @@ import ByteKit
 
 /// JPEG: walked by marker segments, rebuilt from an allowlist of them (`JPEGSanitizer`), read and decoded by libjpeg.
 struct JPEGHandler: PictureFormatHandler {
+    typealias Rules = JPEGSanitizer
+
     var format: MediaFormat { .jpeg }
     var fileExtension: String { "jpg" }
     var displayName: String? { "JPEG picture" }
     var codec: ImageCodec.Library? { .libjpeg }
 
     func recognizes(_ head: [UInt8]) -> Bool { head.starts(with: [0xFF, 0xD8, 0xFF]) }
-
-    func contentSHA256(_ bytes: [UInt8], _ walked: JPEGStructure) -> String {
-        JPEGSanitizer.contentSHA256(bytes, walked)
-    }
-
-    func sanitize(_ bytes: [UInt8], _ walked: JPEGStructure, options: SanitizeOptions) throws(MediaError)
-        -> BuiltPicture
-    {
-        try JPEGSanitizer.sanitize(bytes, walked, options: options)
-    }
-
-    func orientation(_ bytes: [UInt8], _ walked: JPEGStructure) -> Int? { JPEGSanitizer.orientation(bytes, walked) }
 
     /// `presented_sha256` of the walked picture (see `PresentedFingerprint` for the fields, README for the list).
     func presentedSHA256(_ bytes: [UInt8], _ structure: JPEGStructure, content: String, options: SanitizeOptions)
@@ -41,9 +31,9 @@ struct JPEGHandler: PictureFormatHandler {
             // The colour transform (0 none/CMYK, 1 YCbCr, 2 YCCK): the only field that changes decoding.
             fields.add("adobe-transform", [bytes[structure.segments[adobe].payload.lowerBound + 11]])
         }
-        fields.add("orientation", PresentedFingerprint.orientation(orientation(bytes, structure), options: options))
+        fields.add(
+            "orientation",
+            PresentedFingerprint.orientation(JPEGSanitizer.orientation(bytes, structure), options: options))
         return fields.finalize()
     }
 }
-
-extension JPEGStructure: PictureStructure {}

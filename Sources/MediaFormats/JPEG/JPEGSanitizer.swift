@@ -1,7 +1,7 @@
 import ByteKit
 
 /// Lossless JPEG sanitizing: the output is rebuilt from an allowlist of segments, copied byte for byte.
-enum JPEGSanitizer {
+enum JPEGSanitizer: PictureRules {
     /// `content_sha256` of a JPEG: SHA-256 over the exact bytes, in file order, of the primary image's
     /// segments that decoding needs — DQT, DHT, DAC, SOFn, DRI, DNL, DHP, EXP and each SOS with its
     /// entropy-coded data (restart markers included). APPn, COM, stray bytes and trailers are excluded.

@@ -64,7 +64,7 @@ extension String {
 }
 
 /// The structure of a JPEG file: its segments in order, where the image ends and what follows it.
-public struct JPEGStructure: Sendable {
+public struct JPEGStructure: Sendable, PictureStructure {
     public var segments: [JPEGSegment]
     /// Offset of the EOI marker that ends the primary image.
     public var endOfImage: Int

@@ -2,21 +2,14 @@ import ByteKit
 
 /// PNG: walked by chunks, rebuilt from an allowlist of them (`PNGSanitizer`), read and decoded by libpng.
 struct PNGHandler: PictureFormatHandler {
+    typealias Rules = PNGSanitizer
+
     var format: MediaFormat { .png }
     var fileExtension: String { "png" }
     var displayName: String? { "PNG picture" }
     var codec: ImageCodec.Library? { .libpng }
 
     func recognizes(_ head: [UInt8]) -> Bool { head.starts(with: PNGStructure.signature) }
-
-    func contentSHA256(_ bytes: [UInt8], _ walked: PNGStructure) -> String { PNGSanitizer.contentSHA256(bytes, walked) }
-
-    func sanitize(_ bytes: [UInt8], _ walked: PNGStructure, options: SanitizeOptions) throws(MediaError) -> BuiltPicture
-    {
-        try PNGSanitizer.sanitize(bytes, walked, options: options)
-    }
-
-    func orientation(_ bytes: [UInt8], _ walked: PNGStructure) -> Int? { PNGSanitizer.orientation(bytes, walked) }
 
     /// Colour chunks that change how a PNG looks.
     static let pngColourChunks: Set<String> = ["gAMA", "cHRM", "sRGB"]
@@ -40,9 +33,9 @@ struct PNGHandler: PictureFormatHandler {
                 }
             }
         }
-        fields.add("orientation", PresentedFingerprint.orientation(orientation(bytes, structure), options: options))
+        fields.add(
+            "orientation",
+            PresentedFingerprint.orientation(PNGSanitizer.orientation(bytes, structure), options: options))
         return fields.finalize()
     }
 }
-
-extension PNGStructure: PictureStructure {}

@@ -2,7 +2,7 @@ import ByteKit
 internal import CMediaShims
 
 /// Lossless PNG sanitizing: the output is rebuilt from an allowlist of chunks, copied byte for byte.
-enum PNGSanitizer {
+enum PNGSanitizer: PictureRules {
     static let keptAncillary: Set<String> = [
         "tRNS", "gAMA", "cHRM", "sRGB", "pHYs", "sBIT", "bKGD", "acTL", "fcTL", "fdAT",
     ]

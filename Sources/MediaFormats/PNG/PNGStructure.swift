@@ -16,7 +16,7 @@ public struct PNGChunk: Sendable, Equatable {
 }
 
 /// The structure of a PNG file: its chunks in order and anything after IEND.
-public struct PNGStructure: Sendable {
+public struct PNGStructure: Sendable, PictureStructure {
     public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     public var chunks: [PNGChunk]
     public var trailer: Range<Int>?

@@ -3,6 +3,8 @@ import ByteKit
 /// WebP: walked by RIFF chunks, rebuilt from its image chunks (`WebPSanitizer`). No library of ours decodes it, so
 /// the decode check is refused.
 struct WebPHandler: PictureFormatHandler {
+    typealias Rules = WebPSanitizer
+
     var format: MediaFormat { .webp }
     var fileExtension: String { "webp" }
     var displayName: String? { "WebP picture" }
@@ -10,18 +12,6 @@ struct WebPHandler: PictureFormatHandler {
     func recognizes(_ head: [UInt8]) -> Bool {
         head.starts(with: Array("RIFF".utf8)) && head.count >= 12 && head[8..<12].elementsEqual(Array("WEBP".utf8))
     }
-
-    func contentSHA256(_ bytes: [UInt8], _ walked: WebPStructure) -> String {
-        WebPSanitizer.contentSHA256(bytes, walked)
-    }
-
-    func sanitize(_ bytes: [UInt8], _ walked: WebPStructure, options: SanitizeOptions) throws(MediaError)
-        -> BuiltPicture
-    {
-        try WebPSanitizer.sanitize(bytes, walked, options: options)
-    }
-
-    func orientation(_ bytes: [UInt8], _ walked: WebPStructure) -> Int? { WebPSanitizer.orientation(bytes, walked) }
 
     /// `presented_sha256` of the walked picture (see `PresentedFingerprint` for the fields, README for the list).
     func presentedSHA256(_ bytes: [UInt8], _ structure: WebPStructure, content: String, options: SanitizeOptions)
@@ -45,5 +35,3 @@ struct WebPHandler: PictureFormatHandler {
         return fields.finalize()
     }
 }
-
-extension WebPStructure: PictureStructure {}

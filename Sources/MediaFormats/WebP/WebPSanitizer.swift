@@ -2,7 +2,7 @@ import ByteKit
 
 /// Lossless WebP sanitizing: VP8/VP8L/ALPH/ANIM/ANMF kept (frames rebuilt from their image chunks), ICCP as an
 /// option, a minimal EXIF holding only Orientation as an option; VP8X flags and the RIFF size fixed.
-enum WebPSanitizer {
+enum WebPSanitizer: PictureRules {
     static let coded: Set<String> = ["VP8 ", "VP8L", "ALPH", "ANIM", "ANMF"]
     static let frameCoded: Set<String> = ["VP8 ", "VP8L", "ALPH"]
 

@@ -11,7 +11,7 @@ public struct WebPChunk: Sendable, Equatable {
 }
 
 /// The structure of a WebP file (RIFF): its chunks in order and anything after the RIFF payload.
-public struct WebPStructure: Sendable {
+public struct WebPStructure: Sendable, PictureStructure {
     public var chunks: [WebPChunk]
     public var trailer: Range<Int>?
 
