@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "consentgate", targets: ["consentgate"]),
         .executable(name: "consentgate-bench", targets: ["consentgate-bench"]),
-        .library(name: "MediaFormats", targets: ["MediaFormats"]),
+        .library(name: "MediaFormats", targets: ["MediaFormats", "ByteKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
