@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "consentgate", targets: ["consentgate"]),
         .executable(name: "consentgate-bench", targets: ["consentgate-bench"]),
-        .library(name: "MediaFormats", targets: ["MediaFormats"]),
+        .library(name: "MediaFormats", targets: ["MediaFormats", "ByteKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,13 +28,18 @@ let package = Package(
             dependencies: ["CJPEG", "CPNG"],
             linkerSettings: [.linkedLibrary("z")]
         ),
-        // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE).
+        // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE, copy_file_range).
         .target(name: "CSystemShims"),
-        // Media formats: detection, structure walkers, inspection, fingerprints, lossless sanitizing.
+        // Bytes and files: random-access reads, crash-safe writes, big-endian integers, range arithmetic, SHA-256.
+        .target(
+            name: "ByteKit",
+            dependencies: ["CSystemShims", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Media formats: one handler per format (detection, walk, inspection, fingerprints, lossless sanitizing).
         .target(
             name: "MediaFormats",
             dependencies: [
-                "CExif", "CMediaShims",
+                "ByteKit", "CExif", "CMediaShims",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -42,7 +47,7 @@ let package = Package(
         .target(
             name: "ConsentRecords",
             dependencies: [
-                "MediaFormats", "CSodium",
+                "ByteKit", "CSodium",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -51,7 +56,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "CSystemShims",
+                "ByteKit", "MediaFormats", "ConsentRecords", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -62,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox",
+                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,21 +76,21 @@ let package = Package(
         .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
         .testTarget(
             name: "MediaFormatsTests",
-            dependencies: ["MediaFormats", "CMediaShims", "TestSupport"]
+            dependencies: ["ByteKit", "MediaFormats", "CMediaShims", "TestSupport"]
         ),
         .testTarget(
             name: "ConsentRecordsTests",
-            dependencies: ["ConsentRecords", "MediaFormats", "TestSupport"]
+            dependencies: ["ConsentRecords", "ByteKit", "MediaFormats", "TestSupport"]
         ),
         // The pipeline's stages alone, in memory (no binary needed).
         .testTarget(
             name: "PipelineUnitTests",
-            dependencies: ["Pipeline", "ConsentRecords", "MediaFormats", "TestSupport"]
+            dependencies: ["Pipeline", "ConsentRecords", "ByteKit", "MediaFormats", "TestSupport"]
         ),
         // The pipeline end to end through the built binary, on temporary folders.
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["MediaFormats", "TestSupport"]
+            dependencies: ["ByteKit", "MediaFormats", "TestSupport"]
         ),
         // The command line as a user runs it: strip, inspect, keys, authorize, check, revoke, records.
         .testTarget(

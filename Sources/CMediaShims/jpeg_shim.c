@@ -105,13 +105,3 @@ int cgshim_jpeg_decode(const uint8_t *data, size_t length, const cgshim_limits *
 }
 
 void cgshim_free(void *pointer) { free(pointer); }
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-void cgshim_keep_freed_memory(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-#else
-void cgshim_keep_freed_memory(void) {}
-#endif

@@ -1,5 +1,5 @@
 import Foundation
-import MediaFormats
+import ByteKit
 
 /// Writes records as readable, deterministic JSON and signs them (SPEC §5).
 public enum RecordWriter {

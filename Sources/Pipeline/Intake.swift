@@ -1,3 +1,4 @@
+import ByteKit
 import CSystemShims
 import ConsentRecords
 import Dispatch

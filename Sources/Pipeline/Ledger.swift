@@ -1,3 +1,4 @@
+import ByteKit
 import Crypto
 import Foundation
 import GRDB

@@ -1,3 +1,4 @@
+import ByteKit
 import Foundation
 import MediaFormats
 
@@ -193,13 +194,8 @@ public enum ReviewPage {
     }
 
     static func placeholder(format: String) -> String {
-        switch MediaFormat(rawValue: format) {
-        case .mp4, .mov, .threeGP: return "video: no preview"
-        case .heic, .heif, .avif: return "HEIC/AVIF phone picture: no preview"
-        case .webp: return "WebP picture: no preview"
-        case .gif: return "GIF animation: no preview"
-        default: return "not a picture or video: nothing to show"
-        }
+        MediaFormat(rawValue: format)?.displayName.map { $0 + ": no preview" }
+            ?? "not a picture or video: nothing to show"
     }
 
     static func legend(config: PipelineConfig) -> String {

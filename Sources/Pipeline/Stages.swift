@@ -1,3 +1,4 @@
+import ByteKit
 import ConsentRecords
 import Foundation
 import Logging
@@ -201,20 +202,5 @@ struct Stages: Sendable {
         set { inspect.afterFingerprints = newValue }
     }
 
-    static func fileExtension(_ format: MediaFormat) -> String {
-        switch format {
-        case .jpeg: return "jpg"
-        case .png: return "png"
-        case .gif: return "gif"
-        case .webp: return "webp"
-        case .heic: return "heic"
-        case .heif: return "heif"
-        case .avif: return "avif"
-        case .mp4: return "mp4"
-        case .mov: return "mov"
-        case .threeGP: return "3gp"
-        case .tiff: return "tif"
-        case .unknown: return "bin"
-        }
-    }
+    static func fileExtension(_ format: MediaFormat) -> String { format.fileExtension }
 }

@@ -1,3 +1,4 @@
+import ByteKit
 import ArgumentParser
 import ConsentRecords
 import MediaFormats

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteKit
 import Foundation
 import MediaFormats
 import Pipeline

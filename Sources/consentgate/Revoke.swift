@@ -1,4 +1,5 @@
 import ArgumentParser
+import ByteKit
 import ConsentRecords
 import Foundation
 import MediaFormats

@@ -1,3 +1,4 @@
+import ByteKit
 import ConsentRecords
 import Foundation
 import MediaFormats

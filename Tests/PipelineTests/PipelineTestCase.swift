@@ -1,3 +1,4 @@
+import ByteKit
 import Foundation
 /// SHA-256 through the library, for comparing files.
 import MediaFormats

@@ -48,10 +48,6 @@ int cgshim_png_decode(const uint8_t *data, size_t length, const cgshim_limits *l
 
 void cgshim_free(void *pointer);
 
-/// Tells glibc to keep freed large blocks in the heap instead of returning them to the kernel, so a
-/// batch that allocates one whole-file buffer per file does not pay fresh page faults for every file.
-void cgshim_keep_freed_memory(void);
-
 /// zlib's CRC-32, as PNG uses it.
 uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
 
@@ -67,9 +63,6 @@ int cgshim_zlib_compress(const uint8_t *bytes, size_t length, uint8_t *output, s
 size_t cgshim_zlib_bound(size_t length);
 
 #endif
-
-/// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
-long cgshim_copy_file_range(int in_fd, long long *in_offset, int out_fd, long long *out_offset, unsigned long length);
 
 // Previews for the review page (preview_shim.c): pixels only, never a metadata byte of the original.
 

@@ -5,4 +5,11 @@
 /// set (EEXIST when something is there; EINVAL or ENOSYS where the filesystem or kernel cannot do it).
 int cgsys_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// Tells glibc to keep freed large blocks in the heap instead of returning them to the kernel, so a
+/// batch that allocates one whole-file buffer per file does not pay fresh page faults for every file.
+void cgsys_keep_freed_memory(void);
+
+/// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
+long cgsys_copy_file_range(int in_fd, long long *in_offset, int out_fd, long long *out_offset, unsigned long length);
+
 #endif

@@ -1,0 +1,85 @@
+import ByteKit
+
+/// A sanitized file written under a temporary name and verified; `pending` is nil when nothing was to be
+/// written (a dry run).
+public struct SanitizedFile: Sendable {
+    public var format: MediaFormat
+    public var pending: FileIO.PendingFile?
+    /// IFD0 Orientation written into the output, if any (pictures).
+    public var orientation: Int?
+    /// What was dropped, one line each (structure names and offsets, never values).
+    public var removed: [String]
+    /// SHA-256 of the decoded pixels, with `verifyDecode`.
+    public var pixelSHA256: String?
+}
+
+/// One media file on disk, opened once: pictures are read whole (within the limits), ISO-BMFF video and phone
+/// formats are read in place, so a multi-gigabyte video never lives in memory. The entry point for the
+/// commands and the pipeline: fingerprints, inspect and sanitize, whatever the format.
+public struct MediaFile: Sendable {
+    public let format: MediaFormat
+    public let size: Int
+    /// A picture's bytes, read whole; nil for ISO-BMFF media, read in place through `source`.
+    let bytes: [UInt8]?
+    /// Kept open for every format: ISO-BMFF media is read through it, and it tells whether the file changed.
+    let source: FileSource
+
+    public init(path: String, followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
+        try self.init(pathBytes: Array(path.utf8), followLinks: followLinks, limits: limits)
+    }
+
+    /// `followLinks: false` refuses a symbolic link instead of following it (the pipeline's reads).
+    public init(pathBytes: [UInt8], followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
+        let source = try FileSource(pathBytes: pathBytes, followLinks: followLinks)
+        size = source.count
+        format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
+        self.source = source
+        if format.handler.readsInPlace {
+            bytes = nil
+        } else {
+            guard source.count <= limits.maxFileBytes else {
+                throw .limitExceeded("the file is \(source.count) bytes, over the limit of \(limits.maxFileBytes)")
+            }
+            bytes = try source.read(0..<source.count)
+        }
+    }
+
+    /// Nil when the file still has the size, modification time and status-change time (to the nanosecond) it had
+    /// right after it was opened; otherwise a short sentence saying it changed. Call it after the work on the file
+    /// is done: a writer that changed it meanwhile makes what was read (fingerprints, sanitized copy) untrustworthy.
+    public func changedSinceOpened() -> String? { source.changeSinceOpened() }
+
+    /// How many names the open file has (fstat on the descriptor): the pipeline reads only files with one, since
+    /// a second name is a way to change the bytes while they are in hand.
+    public var linkCount: Int { source.linkCount }
+
+    /// Both fingerprints, from one read of the file (pictures are read whole once; ISO-BMFF media in one
+    /// sequential pass, see `ISOMedia.fingerprints`).
+    public func fingerprints() throws(MediaError) -> Fingerprints { try format.handler.fingerprints(of: self) }
+
+    /// SHA-256 of the file's bytes.
+    public func fileSHA256() throws(MediaError) -> String {
+        if let bytes { return sha256Hex(bytes) }
+        return try source.sha256()
+    }
+
+    /// The file's structure, metadata and fingerprints (`InspectReport`); never throws, the report says what failed.
+    public func inspect(limits: MediaLimits = .init()) -> InspectReport { format.handler.inspect(self, limits: limits) }
+
+    /// Sanitizes into a verified temporary file beside `destination` (commit it to make it appear), or, with
+    /// `destination` nil, only checks that the file can be sanitized. `knownContent` is the input's
+    /// `presented_sha256` as records name it (default options) when the caller has computed it: the output must
+    /// present exactly that, so options that drop a picture's ICC profile or Orientation refuse the picture rather
+    /// than publish it changed (for video it also saves a second pass over the media).
+    public func sanitize(to destination: String?, options: SanitizeOptions = .init(), knownContent: String? = nil)
+        throws(MediaError) -> SanitizedFile
+    {
+        try format.handler.sanitize(self, to: destination, options: options, knownContent: knownContent)
+    }
+
+    /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.
+    func wholeBytes() throws(MediaError) -> [UInt8] {
+        guard let bytes else { throw .unsupported("\(format.rawValue) is read in place, not whole") }
+        return bytes
+    }
+}

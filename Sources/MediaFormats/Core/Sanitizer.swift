@@ -1,0 +1,93 @@
+import ByteKit
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How to sanitize: which optional structures to keep, whether to decode fully, and the limits.
+public struct SanitizeOptions: Sendable, Equatable {
+    /// Keep EXIF Orientation as a minimal EXIF block, so stripping does not turn a photo sideways.
+    public var keepOrientation: Bool
+    /// Keep the ICC colour profile.
+    public var keepICC: Bool
+    /// Decode input and output fully and require identical pixels.
+    public var verifyDecode: Bool
+    public var limits: MediaLimits
+
+    public init(
+        keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init()
+    ) {
+        self.keepOrientation = keepOrientation
+        self.keepICC = keepICC
+        self.verifyDecode = verifyDecode
+        self.limits = limits
+    }
+}
+
+/// A sanitized file, verified, ready to be written.
+public struct SanitizedMedia: Sendable {
+    public var format: MediaFormat
+    public var output: [UInt8]
+    /// IFD0 Orientation written into the output, if any.
+    public var orientation: Int?
+    /// What was dropped, one line each (structure names and offsets, never values).
+    public var removed: [String]
+    /// SHA-256 of the decoded pixels (input and output agree), with `verifyDecode`.
+    public var pixelSHA256: String?
+}
+
+/// Sanitizes media losslessly and verifies the result independently before anyone may write it.
+/// Verification compares the coded bytes themselves (stronger than comparing their hashes) and the output's
+/// `presented_sha256` with the input's.
+public enum Sanitizer {
+    /// Sanitizes a picture held in memory (ISO-BMFF media is sanitized from a file, `MediaFile.sanitize`): the
+    /// format's handler rebuilds and verifies it, then every picture must present what it presented and, with
+    /// `verifyDecode`, decode to the same pixels.
+    public static func sanitize(_ bytes: [UInt8], options: SanitizeOptions = .init()) throws(MediaError)
+        -> SanitizedMedia
+    {
+        guard bytes.count <= options.limits.maxFileBytes else {
+            throw .limitExceeded("file is \(bytes.count) bytes, over the limit of \(options.limits.maxFileBytes)")
+        }
+        let format = MediaFormat.sniff(bytes)
+        let handler = format.handler
+        let built = try handler.sanitize(bytes, options: options)
+        // What the output presents must be what the input presents as published with these options (SPEC §4,
+        // presented_sha256): an ICC profile, a gamma, an orientation lost or changed on the way is refused.
+        let expected = try handler.fingerprints(bytes, options: options).presented
+        guard try handler.fingerprints(built.output, options: .init()).presented == expected else {
+            throw .verificationFailed("what the picture presents (presented_sha256) changed")
+        }
+        var pixels: String? = nil
+        if options.verifyDecode {
+            let before = try handler.decodeDigest(bytes, limits: options.limits)
+            let after = try handler.decodeDigest(built.output, limits: options.limits)
+            guard before.pixelSHA256 == after.pixelSHA256 else {
+                throw .verificationFailed("decoded pixels differ between input and output")
+            }
+            pixels = after.pixelSHA256
+        }
+        return SanitizedMedia(
+            format: format, output: built.output, orientation: built.orientation, removed: built.removed,
+            pixelSHA256: pixels)
+    }
+}
+
+/// Compares two lists of byte ranges as one byte sequence each, range boundaries included.
+enum CodedData {
+    static func equal(_ a: [UInt8], _ aRanges: [Range<Int>], _ b: [UInt8], _ bRanges: [Range<Int>]) -> Bool {
+        guard aRanges.count == bRanges.count else { return false }
+        for (left, right) in zip(aRanges, bRanges) {
+            guard left.count == right.count else { return false }
+            let same = a.withUnsafeBytes { pa in
+                b.withUnsafeBytes { pb in
+                    memcmp(pa.baseAddress! + left.lowerBound, pb.baseAddress! + right.lowerBound, left.count) == 0
+                }
+            }
+            if !same { return false }
+        }
+        return true
+    }
+}

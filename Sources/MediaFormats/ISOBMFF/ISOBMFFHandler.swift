@@ -1,0 +1,93 @@
+import ByteKit
+
+/// ISO base media files: movies (MP4, MOV, 3GP) and HEIF pictures (HEIC, HEIF, AVIF). They are read in place, never
+/// whole (a video may be many gigabytes): walked by box headers (`ISOStructure`), understood as tracks and items
+/// (`ISOMedia`), sanitized by a plan of patches over a kernel copy (`ISOSanitizer`) and verified by re-reading the
+/// copy. One handler value per format, which differ only in what they recognise and how they are named.
+struct ISOBMFFHandler: MediaFormatHandler {
+    let format: MediaFormat
+    let fileExtension: String
+    let displayName: String?
+
+    var readsInPlace: Bool { true }
+
+    func recognizes(_ head: [UInt8]) -> Bool { ISOBMFFHandler.format(of: head) == format }
+
+    /// The ISO-BMFF format a file starting with `head` is, by its first box: the `ftyp` major brand, or a
+    /// QuickTime file's first atom. Nil when it is not ISO-BMFF.
+    static func format(of head: [UInt8]) -> MediaFormat? {
+        func starts(_ text: String, at offset: Int) -> Bool {
+            let prefix = Array(text.utf8)
+            return head.count >= offset + prefix.count && head[offset..<offset + prefix.count].elementsEqual(prefix)
+        }
+        if starts("ftyp", at: 4), head.count >= 12 {
+            let brand = String(decoding: head[8..<12], as: UTF8.self)
+            switch brand {
+            case "heic", "heix", "heim", "heis", "hevc", "hevx": return .heic
+            case "avif", "avis": return .avif
+            case "mif1", "msf1", "miaf": return .heif
+            case "qt  ": return .mov
+            default: return brand.hasPrefix("3g") ? .threeGP : .mp4
+            }
+        }
+        for box in ["moov", "mdat", "wide", "free", "skip", "pnot"] where starts(box, at: 4) { return .mov }
+        return nil
+    }
+
+    // MARK: In memory: refused, the media is read in place
+
+    func inspect(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
+        throw .unsupported("\(format.rawValue) is inspected in place from a file")
+    }
+
+    func fingerprints(_ bytes: [UInt8], options: SanitizeOptions) throws(MediaError) -> (
+        presented: String, content: String
+    ) {
+        throw .unsupported("\(format.rawValue) is fingerprinted in place from a file (MediaFile)")
+    }
+
+    func sanitize(_ bytes: [UInt8], options: SanitizeOptions) throws(MediaError) -> BuiltPicture {
+        throw .unsupported("\(format.rawValue) is sanitized in place from a file (MediaFile), not from memory")
+    }
+
+    // MARK: A file, read in place
+
+    /// Both fingerprints in one sequential pass over the file (`ISOMedia.fingerprints`).
+    func fingerprints(of file: MediaFile) throws(MediaError) -> Fingerprints {
+        let values = try ISOMedia(source: file.source).fingerprints()
+        return Fingerprints(
+            format: format, fileSHA256: values.file, presentedSHA256: values.presented,
+            legacyContentSHA256: values.content)
+    }
+
+    func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport {
+        ISOInspector.inspect(source: file.source, format: format)
+    }
+
+    func sanitize(_ file: MediaFile, to destination: String?, options: SanitizeOptions, knownContent: String?)
+        throws(MediaError) -> SanitizedFile
+    {
+        if options.verifyDecode {
+            // No listed library decodes video, HEIC or AVIF; fail closed rather than skip the check asked for.
+            throw noDecoder
+        }
+        let source = file.source
+        let media = try ISOMedia(source: source)
+        let plan = try ISOSanitizer.plan(media)
+        var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
+        guard let destination else { return result }
+        var content = knownContent ?? ""
+        if knownContent == nil { content = try media.presentedSHA256() }
+        let pending = try ISOSanitizer.write(plan, from: source, to: destination)
+        do throws(MediaError) {
+            try ISOSanitizer.verify(path: pending.temporaryPath, size: source.count, expectedContent: content)
+            // The copy was made from the file as it is now; the plan from the file as it was read.
+            if let change = source.changeSinceOpened() { throw .io(change) }
+        } catch {
+            pending.discard()
+            throw error
+        }
+        result.pending = pending
+        return result
+    }
+}

@@ -1,0 +1,84 @@
+import ByteKit
+
+/// The content fingerprints of ISO-BMFF media: the streams they cover and the one sequential pass that computes them.
+extension ISOMedia {
+    /// Every byte range of kept media (kept tracks' chunks and kept image items' extents in the file), merged.
+    func keptRanges() -> [Range<Int>] {
+        var all = tracks.filter(\.keep).flatMap(\.chunks)
+        if let heif { all += heif.items.filter(\.keep).flatMap { $0.fileExtents } }
+        return Bytes.merge(all)
+    }
+
+    /// Definition 1 of `content_sha256` (coded data only; records that name only it are refused, see
+    /// `ISOPresentation.swift` for definition 2): one SHA-256 per stream (each kept audio or video track: its chunks in decoding
+    /// order; the kept image items of a HEIF: their data in item-ID order), then SHA-256 over those digests
+    /// sorted bytewise. Boxes, sample tables and metadata are outside it, so neither sanitizing, nor a tool that
+    /// rewrites the moov, nor a remux that reorders tracks changes it.
+    func contentSHA256() throws(MediaError) -> String {
+        var digests: [[UInt8]] = []
+        for stream in streams() {
+            var hasher = RangeHasher()
+            for range in stream { try source.hash(range, into: &hasher) }
+            digests.append(hasher.finalizeBytes())
+        }
+        return ISOMedia.combine(digests)
+    }
+
+    /// The byte ranges of each stream `content_sha256` covers, in the order they are hashed.
+    func streams() -> [[Range<Int>]] {
+        var streams = tracks.filter(\.keep).map(\.chunks)
+        if let heif { streams.append(heif.items.sorted(by: { $0.id < $1.id }).filter(\.keep).flatMap(\.data)) }
+        return streams
+    }
+
+    static func combine(_ digests: [[UInt8]]) -> String {
+        var outer = RangeHasher()
+        for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { outer.update(digest) }
+        return outer.finalize()
+    }
+
+    /// `file_sha256`, `presented_sha256` and definition 1's `content_sha256` from one sequential read of the file, so both describe the same bytes:
+    /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
+    /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
+    /// file must show the size and times it had when it was opened.
+    func fingerprints() throws(MediaError) -> (file: String, presented: String, content: String) {
+        // The tables are read before the pass over the media, and checked unchanged after it.
+        let presentations = try presentations()
+        let movie = try moviePresentation()
+        let streams = streams().map { $0.filter { !$0.isEmpty } }
+        var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
+        let inOrder = streams.map { ranges in
+            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
+        }
+        // Every in-order stream's ranges, merged into one list by offset (ranges never overlap: see above).
+        var pending: [(range: Range<Int>, stream: Int)] = []
+        for (index, ranges) in streams.enumerated() where inOrder[index] {
+            pending += ranges.map { ($0, index) }
+        }
+        pending.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var fileHasher = RangeHasher()
+        var next = 0
+        var offset = 0
+        while offset < source.count {
+            let piece = try source.read(offset..<min(source.count, offset + (1 << 20)))
+            let end = offset + piece.count
+            fileHasher.update(piece)
+            while next < pending.count, pending[next].range.lowerBound < end {
+                let range = pending[next].range
+                let part = max(range.lowerBound, offset)..<min(range.upperBound, end)
+                hashers[pending[next].stream].update(piece, (part.lowerBound - offset)..<(part.upperBound - offset))
+                guard range.upperBound <= end else { break }
+                next += 1
+            }
+            offset = end
+        }
+        for (index, ranges) in streams.enumerated() where !inOrder[index] {
+            for range in ranges { try source.hash(range, into: &hashers[index]) }
+        }
+        // The tables were read before this pass: a writer in between would make the two disagree.
+        if let change = source.changeSinceOpened() { throw .io(change) }
+        let values = ISOMedia.fingerprintValues(
+            data: hashers.map { $0.finalizeBytes() }, presentations: presentations, movie: movie)
+        return (fileHasher.finalize(), values.presented, values.content)
+    }
+}
