@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "ByteKit", "MediaFormats", "ConsentRecords", "CSystemShims",
+                "ByteKit", "MediaFormats", "MediaWorker", "ConsentRecords", "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox",
+                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox", "MediaWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,6 +104,8 @@ let package = Package(
         .target(name: "CSandboxShims", dependencies: ["CSeccomp"]),
         .target(name: "Sandbox", dependencies: ["CSeccomp", "CSandboxShims"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
+        // Every operation on media bytes as a request to a sandboxed worker: the worker's side and the caller's.
+        .target(name: "MediaWorker", dependencies: ["ByteKit", "MediaFormats", "Sandbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

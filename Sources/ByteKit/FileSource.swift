@@ -6,7 +6,10 @@
 
 /// Random access to a file's bytes without loading it whole (a video may be many gigabytes).
 public final class FileSource: Sendable {
-    let fd: Int32
+    /// The open descriptor (borrowed by callers that hand it to a worker; this source closes it).
+    public let fd: Int32
+    /// False for a borrowed descriptor (`init(descriptor:)`), which the caller closes.
+    let ownsDescriptor: Bool
     /// The file's size in bytes when it was opened.
     public let count: Int
     /// What fstat said right after the file was opened.
@@ -38,6 +41,7 @@ public final class FileSource: Sendable {
             buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, flags) }
         }
         guard fd >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        ownsDescriptor = true
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             close(fd)
@@ -47,7 +51,21 @@ public final class FileSource: Sendable {
         opened = Snapshot(info)
     }
 
-    deinit { close(fd) }
+    /// Reads the file open as `descriptor`, with no path at all: how a sandboxed worker reads the files it is
+    /// handed (it may neither open nor duplicate descriptors). The descriptor is borrowed: the caller closes it, after
+    /// this source is gone. Only a regular file is accepted.
+    public init(descriptor: Int32) throws(MediaError) {
+        fd = descriptor
+        ownsDescriptor = false
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw .io("the descriptor is not a regular file")
+        }
+        count = Int(info.st_size)
+        opened = Snapshot(info)
+    }
+
+    deinit { if ownsDescriptor { close(fd) } }
 
     /// How many names the open file has now (fstat on the descriptor, never on a path).
     public var linkCount: Int {

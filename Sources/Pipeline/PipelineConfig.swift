@@ -40,6 +40,11 @@ public struct PipelineConfig: Sendable {
     /// What the sanitizer keeps (`sanitize.keep_orientation`, `sanitize.keep_icc`) and whether it decodes fully
     /// (`verify_decode`).
     public var sanitize = SanitizeOptions()
+    /// The wall-clock deadline of one operation in a sandboxed worker (`worker_seconds`, default 120): a file that
+    /// keeps a reader longer is tried once more in a fresh worker, then quarantined.
+    public var workerSeconds: Double = 120
+    /// The address-space limit of a worker (`worker_memory_mb`, RLIMIT_AS, default 4096).
+    public var workerMemoryMB = 4096
     /// Where claimed files wait (`work:`): ConsentGate's own folder, outside the inbox (staff cannot place files
     /// in it) but on the inbox's filesystem, so that a claim is one atomic rename (checked by `prepare`). Default:
     /// `.consentgate-work/INBOX-NAME` beside the inbox.
@@ -58,6 +63,7 @@ public struct PipelineConfig: Sendable {
     static let topKeys: Set<String> = [
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
         "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
+        "worker_memory_mb", "worker_seconds",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
@@ -129,6 +135,16 @@ public struct PipelineConfig: Sendable {
             return value
         }
         config.lockWaitSeconds = try number("lock_wait_seconds") ?? 600
+        if let seconds = try number("worker_seconds") {
+            guard seconds >= 1 else { throw fail("worker_seconds must be at least 1") }
+            config.workerSeconds = seconds
+        }
+        if let node = top["worker_memory_mb"] {
+            guard let megabytes = node.scalar.flatMap({ Int($0.string) }), (256...65_536).contains(megabytes) else {
+                throw fail("worker_memory_mb must be a whole number of MiB (256 to 65536)")
+            }
+            config.workerMemoryMB = megabytes
+        }
         if let node = top["pending_days"] {
             guard let days = node.scalar.flatMap({ Double($0.string) }), days.isFinite, days >= 0, days <= 3650 else {
                 throw fail("pending_days must be a number of days (0 to 3650)")

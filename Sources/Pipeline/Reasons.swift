@@ -22,6 +22,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     case cannotSanitize = "cannot_sanitize"
     case unreadable
     case empty
+    /// The sandboxed reader failed on it twice (a crash, a forbidden system call, a deadline or a limit).
+    case readerFailed = "reader_failed"
     // The publish folder (the sweep).
     case changedInPublish = "changed_in_publish"
     case missingFromPublish = "missing_from_publish"
@@ -63,6 +65,7 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
         case .cannotSanitize: return "Its identifying metadata cannot be removed safely."
         case .unreadable: return "It cannot be read."
         case .empty: return "The file is empty."
+        case .readerFailed: return "It could not be read safely: the reader failed on it twice (crash, time or memory)."
         case .changedInPublish: return "The published file was changed after it was published."
         case .missingFromPublish: return "Someone removed the published file from the publish folder."
         case .notAPublication: return "A file in the publish folder that ConsentGate never published."
@@ -105,6 +108,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
             return "The file cannot be cleaned safely: export it again (JPEG, PNG, HEIC or MP4) and drop the new file."
         case .notARegularFile:
             return "Links and special files are never read: copy the picture itself into the drop folder."
+        case .readerFailed:
+            return "The file made the reader fail (it may be damaged or crafted): do not open it; export the picture "
+                + "again from its source and drop the new file."
         default: return "Ask the privacy office."
         }
     }

@@ -39,6 +39,8 @@ public struct RunSummary: Sendable, Encodable {
     public var ledgerProblems: [String] = []
     /// Revocations the ledger remembers whose files are gone from the authorizations folder (still in force).
     public var recordsGone: [String] = []
+    /// Why media was read without the seccomp sandbox this run, if it was (said once, never silent).
+    public var unsandboxed: String? = nil
 
     public struct InvalidRecordReport: Sendable, Encodable {
         public var file: String

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Logging
 import MediaFormats
+import MediaWorker
 import Synchronization
 
 /// One pass over a pipeline: recover what a crashed run left claimed, discover, claim, inspect, verify
@@ -19,13 +20,17 @@ public final class Runner: Sendable {
     let live = Mutex(Set<String>())
     /// Carries the pipeline's name; stages add their own name and the asset id (never a file name).
     let logger: Logger
+    /// Where every operation on media bytes runs: sandboxed worker processes (the command line's), or in process.
+    let media: MediaService
 
     /// `logger`: where stage events (debug), outcomes (info) and failures (warning) go; by default nowhere.
     public init(
         config: PipelineConfig, progress: (@Sendable (String) -> Void)? = nil,
-        logger: Logger = Logger(label: "consentgate.pipeline", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "consentgate.pipeline", factory: { _ in SwiftLogNoOpLogHandler() }),
+        media: MediaService = .inProcess
     ) {
         self.config = config
+        self.media = media
         self.progress = progress
         var logger = logger
         logger[metadataKey: "pipeline"] = "\(config.name)"
@@ -85,7 +90,7 @@ public final class Runner: Sendable {
         // Every folder is opened once and used through its descriptor for the whole run (see `hold`).
         let (held, folders) = try config.hold()
         return try withExtendedLifetime(folders) { () throws(PipelineError) -> RunSummary in
-            try Runner(config: held, progress: progress, logger: logger).pass(
+            try Runner(config: held, progress: progress, logger: logger, media: media).pass(
                 dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, takeNew: takeNew,
                 shouldStop: shouldStop)
         }
@@ -119,7 +124,8 @@ public final class Runner: Sendable {
         live.withLock { set in
             set = Set(livePublications.values.filter { $0.pipeline == config.name }.compactMap(\.contentSHA256))
         }
-        let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, logger: logger)
+        let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
+        summary.unsandboxed = media.unsandboxedBecause
         // Each stage on its own queue with its own width (SPEC §2), delivery on one serial queue. A file is
         // claimed only when a slot is free, so at most `width` files are claimed-but-undelivered or in memory,
         // however many wait. Deciding is a pure function of values in memory (microseconds): one at a time.

@@ -3,6 +3,7 @@ import ConsentRecords
 import Foundation
 import Logging
 import MediaFormats
+import MediaWorker
 
 /// A file the runner holds in the work folder (claimed, recovered or released), on its way through the stages.
 struct ClaimedFile: Sendable {
@@ -18,8 +19,9 @@ struct Processed: Sendable {
     var claimed: RawPath
     var original: String
     var format: MediaFormat = .unknown
-    /// The one snapshot every later stage reads from (nil when the file could not be opened).
-    var file: MediaFile? = nil
+    /// The one open descriptor every later stage reads through (nil when the file could not be opened): handed to
+    /// the workers, which read the bytes; this process never parses them.
+    var source: FileSource? = nil
     var fingerprints: Fingerprints? = nil
     var decision: ConsentDecision? = nil
     var reasons: [Reason] = []
@@ -37,8 +39,10 @@ struct Processed: Sendable {
 }
 
 /// Inspect (SPEC §2.3): open the file once (never through a link), refuse what is no picture or video, take both
-/// fingerprints. Every later stage uses what was read through this one descriptor.
+/// fingerprints. Every later stage uses this one descriptor; the bytes are read by a sandboxed worker.
 struct InspectStage: Sendable {
+    let media: MediaService
+    let limits: MediaLimits
     /// Called after the fingerprints are taken (tests use it to change a file while it is in hand).
     var afterFingerprints: (@Sendable () -> Void)? = nil
     var logger: Logger
@@ -54,34 +58,33 @@ struct InspectStage: Sendable {
             return item.finishing(
                 .cannotSanitize, "it is a sparse file (\(info.st_size) bytes, mostly holes): not a real picture or video")
         }
-        // Pictures are read whole (within the limits); video and phone formats are read in place.
-        let file: MediaFile
-        do { file = try MediaFile(pathBytes: claimed.path.bytes, followLinks: false) } catch {
+        // Opened here, never through a link; read by a worker through this descriptor.
+        let source: FileSource
+        do { source = try FileSource(pathBytes: claimed.path.bytes, followLinks: false) } catch {
             return item.finishing(.unreadable, "cannot be read: \(error)")
         }
-        item.file = file
-        item.format = file.format
-        guard file.linkCount == 1 else {
+        item.source = source
+        guard source.linkCount == 1 else {
             return item.finishing(
-                .notARegularFile, "it has \(file.linkCount) names (a hard link made before the claim): never read")
+                .notARegularFile, "it has \(source.linkCount) names (a hard link made before the claim): never read")
         }
-        guard file.size > 0 else { return item.finishing(.empty, "the file is empty") }
-        if file.format == .unknown {
+        guard source.count > 0 else { return item.finishing(.empty, "the file is empty") }
+        // Pictures are read whole (within the limits); video and phone formats are read in place. An unparseable
+        // file has only its file hash: only a record naming this exact file could match (and the sanitizer refuses
+        // it anyway).
+        let reading: FingerprintReading
+        do throws(MediaServiceError) { reading = try media.fingerprints(source.fd, limits: limits) } catch {
+            if case .readerFailed = error { return item.finishing(.readerFailed, error.description) }
+            return item.finishing(.unreadable, "cannot be read: \(error)")
+        }
+        item.format = reading.format
+        if reading.format == .unknown {
             item.reasons.append(
                 Reason(
                     .notMedia,
                     "this is not a picture or video ConsentGate can read (JPEG, PNG, WebP, GIF, HEIC/AVIF, MP4/MOV/3GP)"))
         }
-        do { item.fingerprints = try file.fingerprints() } catch {
-            // Unparseable: no content fingerprint, so only a record naming this exact file could match (and the
-            // sanitizer will refuse it anyway).
-            do {
-                item.fingerprints = Fingerprints(
-                    format: item.format, fileSHA256: try file.fileSHA256(), contentSHA256: nil)
-            } catch {
-                return item.finishing(.unreadable, "cannot be read: \(error)")
-            }
-        }
+        item.fingerprints = reading.fingerprints
         afterFingerprints?()
         logger.debug("inspected", metadata: ["stage": "inspect", "asset": "\(item.asset)", "format": "\(item.format)"])
         return item
@@ -118,6 +121,7 @@ struct DecideStage: Sendable {
 /// folder (delivery commits or discards it); for the rest only a check that it could be sanitized, so that all its
 /// reasons are listed. Last, the snapshot check: a file whose size, mtime or ctime changed while in hand is refused.
 struct SanitizeStage: Sendable {
+    let media: MediaService
     let publish: String
     let options: SanitizeOptions
     /// With `dryRun`, the sanitizer only checks.
@@ -126,26 +130,37 @@ struct SanitizeStage: Sendable {
 
     func callAsFunction(_ input: Processed) -> Processed {
         var item = input
-        guard !item.finished, let file = item.file else { return item }
+        guard !item.finished, let source = item.source else { return item }
         let approved = item.decision?.approved == true && item.reasons.isEmpty
-        if file.format != .unknown {
-            do {
-                let destination = publish + "/" + item.asset + "." + Stages.fileExtension(file.format)
-                item.sanitized = try file.sanitize(
-                    to: dryRun || !approved ? nil : destination, options: options,
-                    knownContent: item.fingerprints?.contentSHA256)
-                if !approved { item.sanitized = nil }
-            } catch {
-                // A read or write failure (a full publish disk, say) is not the file's fault: delivery leaves the
-                // file claimed for the next run instead of quarantining it.
-                if case .io(let why) = error, approved {
-                    item.writeFailure = why
+        if item.format != .unknown {
+            do throws(MediaServiceError) {
+                if dryRun || !approved {
+                    // Only whether it could be sanitized, so that all its reasons are listed (a dry run keeps what
+                    // the sanitizer would do, with nothing written).
+                    let (reading, _) = try media.sanitize(
+                        source.fd, into: nil, options: options, knownContent: item.fingerprints?.contentSHA256)
+                    if approved {
+                        item.sanitized = SanitizedFile(
+                            format: reading.format, pending: nil, orientation: reading.orientation,
+                            removed: reading.removed, pixelSHA256: reading.pixelSHA256)
+                    }
                 } else {
+                    item.sanitized = try write(item, from: source)
+                }
+            } catch {
+                switch error {
+                case .refused(.io(let why)) where approved:
+                    // A read or write failure (a full publish disk, say) is not the file's fault: delivery leaves
+                    // the file claimed for the next run instead of quarantining it.
+                    item.writeFailure = why
+                case .readerFailed:
+                    item.reasons.append(Reason(.readerFailed, error.description))
+                default:
                     item.reasons.append(Reason(.cannotSanitize, "the sanitizer refuses it: \(error)"))
                 }
             }
         }
-        if let why = file.changedSinceOpened() {
+        if let why = source.changeSinceOpened() {
             item.sanitized?.pending?.discard()
             item.sanitized = nil
             item.writeFailure = nil
@@ -155,12 +170,37 @@ struct SanitizeStage: Sendable {
             pending.discard()
             item.sanitized = nil
         }
-        // The snapshot's bytes are not needed any more: delivery works on the files.
-        item.file = nil
+        // The input's descriptor is not needed any more: delivery works on names.
+        item.source = nil
         logger.debug(
             "sanitized",
             metadata: ["stage": "sanitize", "asset": "\(item.asset)", "written": "\(item.sanitized?.pending != nil)"])
         return item
+    }
+}
+
+extension SanitizeStage {
+    /// The verified copy: a temporary file in publish, created here, written by one worker, then re-inspected by
+    /// another (no metadata left but what the options keep, the same presented fingerprint). Delivery commits it.
+    func write(_ item: Processed, from source: FileSource) throws(MediaServiceError) -> SanitizedFile {
+        let destination = publish + "/" + item.asset + "." + item.format.fileExtension
+        let output: (fd: Int32, pending: FileIO.PendingFile)
+        do { output = try FileIO.openPending(finalPath: destination) } catch { throw .refused(error) }
+        defer { close(output.fd) }
+        do throws(MediaServiceError) {
+            let known = item.fingerprints?.contentSHA256
+            let (reading, writer) = try media.sanitize(source.fd, into: output.fd, options: options, knownContent: known)
+            guard let expected = known ?? item.fingerprints?.presentedSHA256 else {
+                throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
+            }
+            try media.verify(output.fd, expectedPresented: expected, options: options, avoiding: writer)
+            return SanitizedFile(
+                format: reading.format, pending: output.pending, orientation: reading.orientation,
+                removed: reading.removed, pixelSHA256: reading.pixelSHA256)
+        } catch {
+            output.pending.discard()
+            throw error
+        }
     }
 }
 
@@ -181,12 +221,13 @@ struct Stages: Sendable {
     var sanitize: SanitizeStage
 
     init(
-        config: PipelineConfig, registry: Registry, now: Date, dryRun: Bool = false,
+        config: PipelineConfig, registry: Registry, now: Date, dryRun: Bool = false, media: MediaService = .inProcess,
         logger: Logger = Logger(label: "consentgate.pipeline")
     ) {
-        inspect = InspectStage(logger: logger)
+        inspect = InspectStage(media: media, limits: config.sanitize.limits, logger: logger)
         decide = DecideStage(channel: config.channel, registry: registry, now: now, logger: logger)
-        sanitize = SanitizeStage(publish: config.publish, options: config.sanitize, dryRun: dryRun, logger: logger)
+        sanitize = SanitizeStage(
+            media: media, publish: config.publish, options: config.sanitize, dryRun: dryRun, logger: logger)
     }
 
     /// All three in a row on the calling thread (tests, and `check`-like callers that need no queues).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConsentRecords
 import Foundation
+import MediaWorker
 import Pipeline
 
 struct QuarantineCommand: ParsableCommand {
@@ -70,7 +71,14 @@ struct QuarantineCommand: ParsableCommand {
         func run() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let summary = try Runner(config: config, logger: Logs.pipeline).run(inbox: false)
+                let media: MediaService
+                do {
+                    media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds)
+                } catch {
+                    throw PipelineError("\(error)", exitCode: 3, stage: .inspect)
+                }
+                defer { media.shutdown() }
+                let summary = try Runner(config: config, logger: Logs.pipeline, media: media).run(inbox: false)
                 let still = try QuarantineState.list(config: config)
                 if json {
                     Output.json(summary)

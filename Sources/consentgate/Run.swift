@@ -3,6 +3,7 @@ import ByteKit
 import ConsentRecords
 import Foundation
 import MediaFormats
+import MediaWorker
 import Pipeline
 
 struct Run: ParsableCommand {
@@ -33,13 +34,20 @@ struct Run: ParsableCommand {
         }
         for path in pipelines {
             let terminal = Output.stderrIsTerminal && !json
-            do {
+            do throws(PipelineError) {
                 let config = try PipelineConfig.load(path: path)
                 let name = config.name
                 let progress: (@Sendable (String) -> Void)? =
                     terminal
                     ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
-                let runner = Runner(config: config, progress: progress, logger: Logs.pipeline)
+                let media: MediaService
+                do {
+                    media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds)
+                } catch {
+                    throw PipelineError("\(error)", exitCode: 3, stage: .inspect)
+                }
+                defer { media.shutdown() }
+                let runner = Runner(config: config, progress: progress, logger: Logs.pipeline, media: media)
                 let summary = try runner.run(dryRun: dryRun, secondLook: true)
                 if terminal { Output.error("") }
                 summaries.append(summary)
@@ -60,6 +68,7 @@ struct Run: ParsableCommand {
                         + (summary.released > 0 ? ", \(summary.released) of the published released from pending" : "")
                         + (summary.duplicates > 0 ? ", \(summary.duplicates) duplicate(s) archived" : "")
                         + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
+                if let why = summary.unsandboxed { print("  UNSANDBOXED: \(why)") }
                 for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
                 for line in summary.recordsGone { print("  RECORD GONE: \(Escape.display(line))") }
                 for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import MediaWorker
 import Pipeline
 import Synchronization
 
@@ -65,13 +66,25 @@ struct Watch: ParsableCommand {
             "watch: watching \(configs.map(\.name).joined(separator: ", ")); rescan every \(Int(rescan)) s; SIGTERM to stop"
         )
         var status: Int32 = 0
+        // One pool of sandboxed workers for the whole watch (they are long-lived), sized by the first pipeline.
+        let media: MediaService
+        do {
+            media = try Workers.media(
+                memoryMB: configs.map(\.workerMemoryMB).max() ?? 4096,
+                seconds: configs.map(\.workerSeconds).max() ?? 120)
+        } catch {
+            Output.error("watch: \(error)")
+            throw ExitCode(3)
+        }
+        defer { media.shutdown() }
+        if let why = media.unsandboxedBecause { Output.error("watch: UNSANDBOXED: \(why)") }
         while !stop.withLock({ $0 }) {
             for config in configs {
                 if stop.withLock({ $0 }) { break }
                 do {
                     try config.prepare()
                     inotify.addWatches(inbox: config.inbox)
-                    let summary = try Runner(config: config, logger: Logs.pipeline).run(shouldStop: { stop.withLock { $0 } })
+                    let summary = try Runner(config: config, logger: Logs.pipeline, media: media).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
                     for record in summary.invalidRecords {
                         Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MediaWorker
 import Sandbox
 
 /// `consentgate worker`: a sandboxed worker process, started by the pipeline's worker pool, never by a person.
@@ -19,8 +20,12 @@ struct Worker: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let testing = environment["CONSENTGATE_WORKER_TEST_HOOKS"] == "1"
         // The operations on media bytes are registered here, one entry each.
-        var handlers: [String: WorkerMain.Handler] = [:]
-        if testing { handlers.merge(WorkerTestHooks.handlers) { mine, _ in mine } }
+        var handlers = MediaOperations.handlers
+        if testing {
+            handlers.merge(WorkerTestHooks.handlers) { mine, _ in mine }
+            // Set once, before the first request: files carrying a test marker make this worker misbehave.
+            TestMarkers.enabled = true
+        }
         WorkerMain.run(
             handlers: handlers, limits: WorkerLimits(argument: limits)!,
             skipFilterForTesting: testing && environment["CONSENTGATE_WORKER_TEST_NO_SECCOMP"] == "1")

@@ -11,6 +11,17 @@ public struct SanitizedFile: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels, with `verifyDecode`.
     public var pixelSHA256: String?
+
+    public init(
+        format: MediaFormat, pending: FileIO.PendingFile?, orientation: Int?, removed: [String],
+        pixelSHA256: String? = nil
+    ) {
+        self.format = format
+        self.pending = pending
+        self.orientation = orientation
+        self.removed = removed
+        self.pixelSHA256 = pixelSHA256
+    }
 }
 
 /// One media file on disk, opened once: pictures are read whole (within the limits), ISO-BMFF video and phone
@@ -30,7 +41,11 @@ public struct MediaFile: Sendable {
 
     /// `followLinks: false` refuses a symbolic link instead of following it (the pipeline's reads).
     public init(pathBytes: [UInt8], followLinks: Bool = true, limits: MediaLimits = .init()) throws(MediaError) {
-        let source = try FileSource(pathBytes: pathBytes, followLinks: followLinks)
+        try self.init(source: try FileSource(pathBytes: pathBytes, followLinks: followLinks), limits: limits)
+    }
+
+    /// A file already open (a sandboxed worker is handed descriptors, never paths).
+    public init(source: FileSource, limits: MediaLimits = .init()) throws(MediaError) {
         size = source.count
         format = MediaFormat.sniff(try source.read(0..<min(32, source.count)))
         self.source = source
@@ -74,7 +89,15 @@ public struct MediaFile: Sendable {
     public func sanitize(to destination: String?, options: SanitizeOptions = .init(), knownContent: String? = nil)
         throws(MediaError) -> SanitizedFile
     {
-        try format.handler.sanitize(self, to: destination, options: options, knownContent: knownContent)
+        try sanitize(into: destination.map { .beside(finalPath: $0) }, options: options, knownContent: knownContent)
+    }
+
+    /// The same into any `OutputTarget`: with `.descriptor`, the verified copy is written into that open file (a
+    /// sandboxed worker's output, created by the process that commits it) and `pending` stays nil.
+    public func sanitize(into output: OutputTarget?, options: SanitizeOptions = .init(), knownContent: String? = nil)
+        throws(MediaError) -> SanitizedFile
+    {
+        try format.handler.sanitize(self, to: output, options: options, knownContent: knownContent)
     }
 
     /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.

@@ -52,8 +52,9 @@ protocol MediaFormatHandler: Sendable {
     func fingerprints(of file: MediaFile) throws(MediaError) -> Fingerprints
     /// The file's structure, metadata and fingerprints; what could not be read is the report's `error`.
     func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport
-    /// A verified sanitized copy under a temporary name beside `destination` (nil: only check that it can be made).
-    func sanitize(_ file: MediaFile, to destination: String?, options: SanitizeOptions, knownContent: String?)
+    /// A verified sanitized copy written to `output`: a temporary name beside a final path, or a descriptor the
+    /// caller opened (a sandboxed worker's output). Nil: only check that it can be made.
+    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
 }
 
@@ -90,7 +91,7 @@ extension MediaFormatHandler {
         }
     }
 
-    func sanitize(_ file: MediaFile, to destination: String?, options: SanitizeOptions, knownContent: String?)
+    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
     {
         let clean = try Sanitizer.sanitize(try file.wholeBytes(), options: options)
@@ -102,7 +103,8 @@ extension MediaFormatHandler {
         var result = SanitizedFile(
             format: clean.format, pending: nil, orientation: clean.orientation, removed: clean.removed,
             pixelSHA256: clean.pixelSHA256)
-        if let destination {
+        switch output {
+        case .beside(let destination):
             let pending = try FileIO.writePending(clean.output, finalPath: destination)
             // What reached the disk must be what was verified.
             guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
@@ -110,6 +112,12 @@ extension MediaFormatHandler {
                 throw .io("the written file does not read back identically")
             }
             result.pending = pending
+        case .descriptor(let fd):
+            try FileIO.write(clean.output, into: fd)
+            guard FileIO.fileEquals(descriptor: fd, clean.output) else {
+                throw .io("the written file does not read back identically")
+            }
+        case nil: break
         }
         return result
     }

@@ -2,7 +2,7 @@ import ByteKit
 internal import CMediaShims
 
 /// Limits that keep a hostile file from taking the machine: bytes, pixels, decoder memory, scans.
-public struct MediaLimits: Sendable, Equatable {
+public struct MediaLimits: Sendable, Equatable, Codable {
     public var maxFileBytes: Int
     public var maxPixels: UInt64
     public var maxDecoderMemoryBytes: UInt64

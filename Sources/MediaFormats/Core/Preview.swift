@@ -10,7 +10,7 @@ internal import CMediaShims
 /// A small picture for a person to look at (the privacy office's review page): decoded from the original's
 /// pixels (libjpeg's scaled decode, libpng row by row), turned upright by its Orientation, and encoded again as a
 /// plain JPEG. Only pixels cross over: no Exif, XMP, ICC, comment or any other marker of the original.
-public struct Preview: Sendable, Equatable {
+public struct Preview: Sendable, Equatable, Codable {
     /// A baseline JPEG: SOI, tables, frame, scan, EOI, nothing else.
     public var jpeg: [UInt8]
     public var width: Int

@@ -7,7 +7,7 @@ import ByteKit
 #endif
 
 /// How to sanitize: which optional structures to keep, whether to decode fully, and the limits.
-public struct SanitizeOptions: Sendable, Equatable {
+public struct SanitizeOptions: Sendable, Equatable, Codable {
     /// Keep EXIF Orientation as a minimal EXIF block, so stripping does not turn a photo sideways.
     public var keepOrientation: Bool
     /// Keep the ICC colour profile.

@@ -64,7 +64,7 @@ struct ISOBMFFHandler: MediaFormatHandler {
         ISOInspector.inspect(source: file.source, format: format)
     }
 
-    func sanitize(_ file: MediaFile, to destination: String?, options: SanitizeOptions, knownContent: String?)
+    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
     {
         if options.verifyDecode {
@@ -75,19 +75,27 @@ struct ISOBMFFHandler: MediaFormatHandler {
         let media = try ISOMedia(source: source)
         let plan = try ISOSanitizer.plan(media)
         var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
-        guard let destination else { return result }
+        guard let output else { return result }
         var content = knownContent ?? ""
         if knownContent == nil { content = try media.presentedSHA256() }
-        let pending = try ISOSanitizer.write(plan, from: source, to: destination)
-        do throws(MediaError) {
-            try ISOSanitizer.verify(path: pending.temporaryPath, size: source.count, expectedContent: content)
-            // The copy was made from the file as it is now; the plan from the file as it was read.
+        switch output {
+        case .beside(let destination):
+            let pending = try ISOSanitizer.write(plan, from: source, to: destination)
+            do throws(MediaError) {
+                try ISOSanitizer.verify(
+                    try FileSource(path: pending.temporaryPath), size: source.count, expectedContent: content)
+                // The copy was made from the file as it is now; the plan from the file as it was read.
+                if let change = source.changeSinceOpened() { throw .io(change) }
+            } catch {
+                pending.discard()
+                throw error
+            }
+            result.pending = pending
+        case .descriptor(let fd):
+            try ISOSanitizer.write(plan, from: source, into: fd)
+            try ISOSanitizer.verify(try FileSource(descriptor: fd), size: source.count, expectedContent: content)
             if let change = source.changeSinceOpened() { throw .io(change) }
-        } catch {
-            pending.discard()
-            throw error
         }
-        result.pending = pending
         return result
     }
 }

@@ -6,8 +6,12 @@ extension ISOSanitizer {
     /// nothing the inspector reports as metadata; only allowlisted boxes; zero bytes in every `free`/`skip` box
     /// and in every media-data byte that no track or item uses; no track or item that would have been dropped.
     static func verify(path: String, size: Int, expectedContent: String) throws(MediaError) {
+        try verify(try FileSource(path: path), size: size, expectedContent: expectedContent)
+    }
+
+    /// The same for a file already open (a sandboxed worker's output descriptor).
+    static func verify(_ source: FileSource, size: Int, expectedContent: String) throws(MediaError) {
         func failed(_ why: String) -> MediaError { .verificationFailed("the written file " + why) }
-        let source = try FileSource(path: path)
         guard source.count == size else { throw failed("has a different size") }
         let media = try ISOMedia(source: source)
         guard media.tracks.allSatisfy(\.keep) else { throw failed("still holds a metadata or text track") }

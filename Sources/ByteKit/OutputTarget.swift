@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Where a sanitized copy goes: a new temporary file beside a final path (committed later by a rename), or a file a
+/// caller already opened and handed over as a descriptor. The second is how a sandboxed worker writes: it may not
+/// open or create files, so the process that moves files creates the temporary file and passes it in.
+public enum OutputTarget: Sendable, Equatable {
+    case beside(finalPath: String)
+    case descriptor(Int32)
+}
+
+extension FileIO {
+    /// Writes `bytes` as the whole content of the open file `fd` (truncated first) and fsyncs it.
+    public static func write(_ bytes: [UInt8], into fd: Int32) throws(MediaError) {
+        guard ftruncate(fd, 0) == 0 else { throw .io("cannot truncate the output: \(errnoText())") }
+        try writeAll(fd, bytes, bytes.count, at: 0)
+        guard fsync(fd) == 0 else { throw .io("cannot fsync the output: \(errnoText())") }
+    }
+
+    /// Copies `source` as the whole content of the open file `fd` (by the kernel where it can), lets `edit` write
+    /// over the copy, and fsyncs it.
+    public static func copy(
+        _ source: FileSource, into fd: Int32, edit: (Int32) throws(MediaError) -> Void = { _ in }
+    ) throws(MediaError) {
+        guard ftruncate(fd, 0) == 0 else { throw .io("cannot truncate the output: \(errnoText())") }
+        try copyContents(of: source, to: fd)
+        try edit(fd)
+        guard fsync(fd) == 0 else { throw .io("cannot fsync the output: \(errnoText())") }
+    }
+
+    /// True when the open file `fd` holds exactly `expected` (read back through pread, never a path).
+    public static func fileEquals(descriptor fd: Int32, _ expected: [UInt8]) -> Bool {
+        guard let source = try? FileSource(descriptor: fd), source.count == expected.count else { return false }
+        var offset = 0
+        while offset < expected.count {
+            guard let piece = try? source.read(offset..<min(expected.count, offset + (1 << 20))) else { return false }
+            guard piece.elementsEqual(expected[offset..<offset + piece.count]) else { return false }
+            offset += piece.count
+        }
+        return true
+    }
+}
+
+extension FileIO {
+    /// A new temporary file beside `finalPath`, open for reading and writing, for someone else to fill (a sandboxed
+    /// worker, through the descriptor). The caller closes the descriptor, then commits or discards `pending`.
+    public static func openPending(finalPath: String, mode: mode_t = 0o644) throws(MediaError)
+        -> (fd: Int32, pending: PendingFile)
+    {
+        let (fd, temporary) = try createTemporary(beside: finalPath, mode: mode)
+        return (fd, PendingFile(temporaryPath: temporary, finalPath: finalPath))
+    }
+}

@@ -1,0 +1,133 @@
+import ByteKit
+import Foundation
+import MediaFormats
+import Sandbox
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The worker side: the operations on media bytes a worker performs, each on descriptors it was handed (it can open
+/// nothing itself). Registered in `consentgate worker`; the same closures run in process for `MediaService.inProcess`.
+public enum MediaOperations {
+    public static let handlers: [String: WorkerMain.Handler] = [
+        MediaWire.fingerprints: { payload, descriptors in
+            respond { () throws(MediaError) -> FingerprintReading in
+                let request = try decode(MediaWire.Limits.self, payload)
+                let source = try input(descriptors, 0)
+                try TestMarkers.honour(source)
+                let file = try MediaFile(source: source, limits: request.limits)
+                do {
+                    return FingerprintReading(
+                        format: file.format, size: file.size, fingerprints: try file.fingerprints(), parseError: nil)
+                } catch {
+                    // Unparseable: only the file's own hash is known (a record naming this exact file could match;
+                    // the sanitizer will refuse it anyway).
+                    let whole = Fingerprints(format: file.format, fileSHA256: try source.sha256(), contentSHA256: nil)
+                    return FingerprintReading(
+                        format: file.format, size: file.size, fingerprints: whole, parseError: "\(error)")
+                }
+            }
+        },
+        MediaWire.sanitize: { payload, descriptors in
+            respond { () throws(MediaError) -> SanitizeReading in
+                let request = try decode(MediaWire.SanitizeRequest.self, payload)
+                let source = try input(descriptors, 0)
+                try TestMarkers.honour(source)
+                let file = try MediaFile(source: source, limits: request.options.limits)
+                let output: OutputTarget? = descriptors.count > 1 ? .descriptor(descriptors[1]) : nil
+                let done = try file.sanitize(into: output, options: request.options, knownContent: request.knownContent)
+                return SanitizeReading(
+                    format: done.format, orientation: done.orientation, removed: done.removed,
+                    pixelSHA256: done.pixelSHA256)
+            }
+        },
+        MediaWire.verify: { payload, descriptors in
+            respond { () throws(MediaError) -> String in
+                let request = try decode(MediaWire.VerifyRequest.self, payload)
+                try verify(try input(descriptors, 0), request)
+                return request.expectedPresented
+            }
+        },
+        MediaWire.inspect: { payload, descriptors in
+            respond { () throws(MediaError) -> InspectReport in
+                let request = try decode(MediaWire.Limits.self, payload)
+                let source = try input(descriptors, 0)
+                try TestMarkers.honour(source)
+                return try MediaFile(source: source, limits: request.limits).inspect(limits: request.limits)
+            }
+        },
+        MediaWire.preview: { payload, descriptors in
+            respond { () throws(MediaError) -> Preview in
+                let request = try decode(MediaWire.PreviewRequest.self, payload)
+                let source = try input(descriptors, 0)
+                guard source.count <= Preview.defaultLimits.maxFileBytes else {
+                    throw .limitExceeded(
+                        "the file is \(source.count) bytes, over the preview limit of \(Preview.defaultLimits.maxFileBytes)")
+                }
+                let bytes = try source.read(0..<source.count)
+                let format = MediaFormat.sniff(Array(bytes.prefix(32)))
+                guard Preview.supports(format) else { throw .unsupported(format.rawValue) }
+                return try Preview.make(bytes, format: format, maxSide: request.maxSide)
+            }
+        },
+    ]
+
+    /// The independent re-inspection of a written copy (SPEC §2.5), in a worker other than the one that wrote it:
+    /// it must read as its format, hold no metadata item but the kept Orientation and ICC profile, and present what
+    /// the input presented.
+    static func verify(_ output: FileSource, _ request: MediaWire.VerifyRequest) throws(MediaError) {
+        let file = try MediaFile(source: output, limits: request.options.limits)
+        let report = file.inspect(limits: request.options.limits)
+        if let error = report.error { throw .verificationFailed("the written copy does not read back: \(error)") }
+        let left = report.metadata.filter {
+            !((request.options.keepOrientation && $0.name == "Orientation")
+                || (request.options.keepICC && $0.family == "ICC"))
+        }
+        if let first = left.first {
+            throw .verificationFailed("the written copy still holds metadata (\(first.family) \(first.name))")
+        }
+        guard try file.fingerprints().presentedSHA256 == request.expectedPresented else {
+            throw .verificationFailed("the written copy does not present what the original presents")
+        }
+    }
+
+    static func input(_ descriptors: [Int32], _ index: Int) throws(MediaError) -> FileSource {
+        guard index < descriptors.count else { throw .io("no file was passed to the worker") }
+        return try FileSource(descriptor: descriptors[index])
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ payload: Data) throws(MediaError) -> T {
+        do { return try JSONDecoder().decode(type, from: payload) } catch {
+            throw .io("the request cannot be read: \(error)")
+        }
+    }
+
+    /// Encodes the value, or the media error the work ended with, as the reply.
+    static func respond<Value: Codable>(_ work: () throws(MediaError) -> Value) -> Data {
+        let result: WireResult<Value>
+        do { result = .ok(try work()) } catch { result = .refused(WireMediaError(error)) }
+        return (try? JSONEncoder().encode(result)) ?? Data()
+    }
+}
+
+/// Test-only misbehaviour, honoured only in a worker started with `CONSENTGATE_WORKER_TEST_HOOKS=1`: a file whose
+/// first 64 KiB hold one of these markers makes the worker crash, spin, allocate without end, or try to open a file
+/// (which the seccomp filter punishes), as a hostile file exploiting a parser bug would. Tests of containment drop
+/// such files into a real run.
+public enum TestMarkers {
+    /// Set by `consentgate worker` from its environment, once, before any request.
+    nonisolated(unsafe) public static var enabled = false
+
+    static func honour(_ source: FileSource) throws(MediaError) {
+        guard enabled else { return }
+        let head = String(decoding: try source.read(0..<min(source.count, 65_536)), as: UTF8.self)
+        if head.contains("CONSENTGATE-TEST-CRASH") { raise(SIGSEGV) }
+        if head.contains("CONSENTGATE-TEST-OPEN") { _ = open("/etc/hostname", O_RDONLY) }
+        if head.contains("CONSENTGATE-TEST-SPIN") { while true { sched_yield() } }
+        if head.contains("CONSENTGATE-TEST-ALLOCATE") {
+            var hoard: [[UInt8]] = []
+            while true { hoard.append([UInt8](repeating: 1, count: 64 << 20)) }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ByteKit
+import Foundation
+import MediaFormats
+import Sandbox
+
+/// Why a media operation did not succeed.
+public enum MediaServiceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file was read safely and refused (malformed, over a limit, not verifiable...): the parser's own words.
+    case refused(MediaError)
+    /// The reader itself failed, twice, in fresh workers (a crash, a forbidden system call, a deadline, a limit):
+    /// "could not be read safely: the reader crashed (SIGSEGV)".
+    case readerFailed(String)
+
+    public var description: String {
+        switch self {
+        case .refused(let error): return error.description
+        case .readerFailed(let why): return "could not be read safely: \(why)"
+        }
+    }
+}
+
+/// The process that moves files asks this for every operation on media bytes, handing over open descriptors. With
+/// `sandboxed`, each operation runs in a long-lived worker process behind a seccomp filter, with memory and CPU
+/// limits and a deadline; a worker that falls costs one request, tried once more in a fresh worker (SPEC §2).
+/// `inProcess` runs the very same operations in this process, without containment: for unit tests and fuzzing only.
+public final class MediaService: Sendable {
+    let pool: WorkerPool?
+
+    init(pool: WorkerPool?) { self.pool = pool }
+
+    /// The operations in this process, uncontained (unit tests, fuzzing).
+    public static let inProcess = MediaService(pool: nil)
+
+    /// A pool of `workers` sandboxed workers, each the `executable` (this program) started as `consentgate worker`.
+    /// `environment`: the workers' whole environment (test hooks are passed this way, never inherited).
+    public static func sandboxed(
+        executable: String, workers: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+        limits: WorkerLimits = .init(), deadline: Duration = .seconds(120), environment: [String: String] = [:]
+    ) throws(MediaServiceError) -> MediaService {
+        var configuration = WorkerPool.Configuration(
+            executable: executable, workerCount: workers, limits: limits, deadline: deadline)
+        configuration.environment = environment
+        do { return MediaService(pool: try WorkerPool(configuration: configuration)) } catch {
+            throw .readerFailed("the sandboxed workers could not be started: \(error)")
+        }
+    }
+
+    /// Nil when every operation runs sandboxed; otherwise why not, to be said once by the caller.
+    public var unsandboxedBecause: String? {
+        guard let pool else { return "media is read in this process (no worker processes)" }
+        return pool.sandboxProblem.map { "the workers run without the seccomp filter: \($0)" }
+    }
+
+    /// The workers' process ids (tests look at their /proc status).
+    public var workerProcessIDs: [Int32] { pool?.workerProcessIDs ?? [] }
+
+    public func shutdown() { pool?.shutdown() }
+
+    /// Format and both fingerprints of the open file `input`.
+    public func fingerprints(_ input: Int32, limits: MediaLimits = .init()) throws(MediaServiceError)
+        -> FingerprintReading
+    {
+        try call(MediaWire.fingerprints, MediaWire.Limits(limits: limits), [input]).value
+    }
+
+    /// Sanitizes `input` into `output` (a temporary file the caller created and will commit), verified by the format's
+    /// own re-reading in the same worker; with `output` nil, only checks that it could be. Returns the worker that
+    /// wrote, so that `verify` can avoid it.
+    public func sanitize(
+        _ input: Int32, into output: Int32?, options: SanitizeOptions, knownContent: String?
+    ) throws(MediaServiceError) -> (reading: SanitizeReading, writer: WorkerID?) {
+        let result: (value: SanitizeReading, worker: WorkerID?) = try call(
+            MediaWire.sanitize, MediaWire.SanitizeRequest(options: options, knownContent: knownContent),
+            output.map { [input, $0] } ?? [input])
+        return (result.value, result.worker)
+    }
+
+    /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
+    /// `options` keep, and the same presented fingerprint.
+    public func verify(
+        _ output: Int32, expectedPresented: String, options: SanitizeOptions, avoiding writer: WorkerID?
+    ) throws(MediaServiceError) {
+        let _: (value: String, worker: WorkerID?) = try call(
+            MediaWire.verify, MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented),
+            [output], avoiding: writer)
+    }
+
+    /// The structure, metadata and fingerprints of the open file `input`.
+    public func inspect(_ input: Int32, limits: MediaLimits = .init()) throws(MediaServiceError) -> InspectReport {
+        try call(MediaWire.inspect, MediaWire.Limits(limits: limits), [input]).value
+    }
+
+    /// A small upright JPEG of a JPEG or PNG for a person to look at.
+    public func preview(_ input: Int32, maxSide: Int = Preview.defaultMaxSide) throws(MediaServiceError) -> Preview {
+        try call(MediaWire.preview, MediaWire.PreviewRequest(maxSide: maxSide), [input]).value
+    }
+
+    private func call<Request: Encodable, Value: Codable>(
+        _ operation: String, _ request: Request, _ descriptors: [Int32], avoiding: WorkerID? = nil
+    ) throws(MediaServiceError) -> (value: Value, worker: WorkerID?) {
+        let payload: Data
+        do { payload = try JSONEncoder().encode(request) } catch { throw .refused(.io("cannot encode: \(error)")) }
+        var answer: Data
+        var worker: WorkerID? = nil
+        if let pool {
+            do {
+                let reply = try pool.perform(
+                    WorkerRequest(operation, payload: payload, descriptors: descriptors, avoiding: avoiding))
+                answer = reply.payload
+                worker = reply.worker
+            } catch {
+                throw .readerFailed(error.description)
+            }
+        } else {
+            guard let handler = MediaOperations.handlers[operation] else { throw .readerFailed("no \(operation)") }
+            do { answer = try handler(payload, descriptors) } catch { throw .readerFailed("\(error)") }
+        }
+        let result: WireResult<Value>
+        do { result = try JSONDecoder().decode(WireResult<Value>.self, from: answer) } catch {
+            throw .readerFailed("the reader answered garbage (a reply that is not the expected JSON)")
+        }
+        switch result {
+        case .ok(let value): return (value, worker)
+        case .refused(let error): throw .refused(error.mediaError)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ByteKit
+import Foundation
+import MediaFormats
+
+/// What crosses the socket between the pipeline and a media worker: small Codable values, never file names. The
+/// files themselves cross as descriptors.
+enum MediaWire {
+    static let fingerprints = "media.fingerprints"
+    static let sanitize = "media.sanitize"
+    static let verify = "media.verify"
+    static let inspect = "media.inspect"
+    static let preview = "media.preview"
+
+    struct Limits: Codable { var limits: MediaLimits }
+
+    struct SanitizeRequest: Codable {
+        var options: SanitizeOptions
+        var knownContent: String?
+    }
+
+    struct VerifyRequest: Codable {
+        var options: SanitizeOptions
+        var expectedPresented: String
+    }
+
+    struct PreviewRequest: Codable { var maxSide: Int }
+}
+
+/// A file's format and fingerprints, as a worker read them. `fingerprints.presentedSHA256` is nil when the file could
+/// not be parsed (then only `fileSHA256` is known, and `parseError` says why).
+public struct FingerprintReading: Codable, Sendable {
+    public var format: MediaFormat
+    public var size: Int
+    public var fingerprints: Fingerprints
+    public var parseError: String?
+}
+
+/// What sanitizing reported: what was dropped and kept, never the bytes.
+public struct SanitizeReading: Codable, Sendable {
+    public var format: MediaFormat
+    public var orientation: Int?
+    public var removed: [String]
+    public var pixelSHA256: String?
+}
+
+/// A `MediaError` as it crosses the socket: the case and its words, so the caller sees exactly what the worker saw.
+struct WireMediaError: Codable, Error {
+    var kind: String
+    var first: String
+    var second: String
+
+    init(_ error: MediaError) {
+        switch error {
+        case .unsupported(let why): (kind, first, second) = ("unsupported", why, "")
+        case .malformed(let format, let reason): (kind, first, second) = ("malformed", format, reason)
+        case .limitExceeded(let why): (kind, first, second) = ("limit", why, "")
+        case .io(let why): (kind, first, second) = ("io", why, "")
+        case .verificationFailed(let why): (kind, first, second) = ("verification", why, "")
+        }
+    }
+
+    var mediaError: MediaError {
+        switch kind {
+        case "unsupported": return .unsupported(first)
+        case "malformed": return .malformed(format: first, reason: second)
+        case "limit": return .limitExceeded(first)
+        case "io": return .io(first)
+        default: return .verificationFailed(first)
+        }
+    }
+}
+
+/// Every reply: the value, or the media error the operation ended with (an ordinary refusal, not a worker failure).
+enum WireResult<Value: Codable>: Codable {
+    case ok(Value)
+    case refused(WireMediaError)
+}
