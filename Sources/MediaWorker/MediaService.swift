@@ -78,9 +78,9 @@ public final class MediaService: Sendable {
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
     /// `options` keep, and the same presented fingerprint.
     public func verify(
-        _ output: Int32, expectedPresented: String, options: SanitizeOptions, avoiding writer: WorkerID?
+        _ output: Int32, expectedPresented: String?, options: SanitizeOptions, avoiding writer: WorkerID?
     ) throws(MediaServiceError) {
-        let _: (value: String, worker: WorkerID?) = try call(
+        let _: (value: Bool, worker: WorkerID?) = try call(
             MediaWire.verify, MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented),
             [output], avoiding: writer)
     }

@@ -20,7 +20,9 @@ enum MediaWire {
 
     struct VerifyRequest: Codable {
         var options: SanitizeOptions
-        var expectedPresented: String
+        /// Nil when the caller changed the presentation on purpose (options that drop the ICC profile or the
+        /// Orientation): then only the metadata is checked here (the writer compared the presentation).
+        var expectedPresented: String?
     }
 
     struct PreviewRequest: Codable { var maxSide: Int }

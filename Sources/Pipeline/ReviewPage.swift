@@ -1,6 +1,7 @@
 import ByteKit
 import Foundation
 import MediaFormats
+import MediaWorker
 
 /// The privacy office's review page (`consentgate review`): one card per quarantined file with a preview made
 /// fresh from its pixels (no metadata), its reasons in words and what to do, where and when it was dropped, its
@@ -22,7 +23,9 @@ public enum ReviewPage {
     /// Reasons that an authorization can answer: the card then offers the `authorize` line.
     static let consentReasons: Set<String> = QuarantineState.curable.union(["expired", "superseded"])
 
-    public static func make(config: PipelineConfig, now: Date = Date()) throws(PipelineError) -> Page {
+    public static func make(config: PipelineConfig, now: Date = Date(), media: MediaService = .inProcess)
+        throws(PipelineError) -> Page
+    {
         let entries = try QuarantineState.list(config: config, now: now)
         let pending = entries.filter(\.pending)
         let person = entries.filter { !$0.pending }
@@ -40,11 +43,11 @@ public enum ReviewPage {
             """
         if !pending.isEmpty {
             page += "<h2>Waiting for consent (\(pending.count))</h2>\n"
-            for entry in pending { page += card(entry, config: config) }
+            for entry in pending { page += card(entry, config: config, media: media) }
         }
         if !person.isEmpty {
             page += "<h2>Need a person (\(person.count))</h2>\n"
-            for entry in person { page += card(entry, config: config) }
+            for entry in person { page += card(entry, config: config, media: media) }
         }
         page += legend(config: config) + "</body></html>\n"
         return Page(html: page, cards: entries.count, pending: pending.count)
@@ -64,12 +67,12 @@ public enum ReviewPage {
         return text
     }
 
-    static func card(_ entry: QuarantineEntry, config: PipelineConfig) -> String {
+    static func card(_ entry: QuarantineEntry, config: PipelineConfig, media: MediaService) -> String {
         let escape = PlainWords.html
         let zone = config.timeZone
         let name = entry.originalName.isEmpty ? "(name not kept)" : entry.originalName
         var html = "<article class=\"card \(entry.pending ? "pending" : "person")\">\n<div class=\"preview\">"
-        switch thumbnail(entry, config: config) {
+        switch thumbnail(entry, config: config, media: media) {
         case .picture(let uri, let width, let height):
             // A small picture (a 96-pixel print proof) is shown larger, so a person can tell what it is.
             let scale = max(1.0, 160.0 / Double(max(width, height)))
@@ -172,22 +175,28 @@ public enum ReviewPage {
 
     /// A preview for JPEG and PNG within the preview limits; a labelled placeholder for everything else. A link
     /// or special file (kept as `.unread`) is never opened.
-    static func thumbnail(_ entry: QuarantineEntry, config: PipelineConfig) -> Thumbnail {
+    static func thumbnail(_ entry: QuarantineEntry, config: PipelineConfig, media: MediaService) -> Thumbnail {
         if entry.file.hasSuffix(".unread") { return .placeholder("link or special file: never opened") }
         let path = config.quarantine + "/" + entry.file
         var info = stat()
         guard lstat(path, &info) == 0 else { return .placeholder("original missing from the quarantine folder") }
         guard info.st_mode & S_IFMT == S_IFREG else { return .placeholder("not a regular file: never opened") }
-        do {
-            let preview = try Preview.make(path: path)
+        do throws(MediaServiceError) {
+            // Decoded by a sandboxed worker: the original may be hostile, and this page is made for a person.
+            let source: FileSource
+            do { source = try FileSource(pathBytes: Array(path.utf8), followLinks: false) } catch {
+                throw .refused(error)
+            }
+            let preview = try media.preview(source.fd)
             return .picture(
                 dataURI: "data:image/jpeg;base64," + Data(preview.jpeg).base64EncodedString(), width: preview.width,
                 height: preview.height)
         } catch {
             switch error {
-            case .unsupported(let format): return .placeholder(placeholder(format: format))
-            case .limitExceeded: return .placeholder("too large for a preview")
-            case .malformed: return .placeholder("damaged picture: no preview")
+            case .refused(.unsupported(let format)): return .placeholder(placeholder(format: format))
+            case .refused(.limitExceeded): return .placeholder("too large for a preview")
+            case .refused(.malformed): return .placeholder("damaged picture: no preview")
+            case .readerFailed: return .placeholder("the reader failed on it (damaged or crafted): no preview")
             default: return .placeholder("cannot be read: no preview")
             }
         }

@@ -92,19 +92,30 @@ public final class WorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var state = State()
 
-    /// Starts every worker and waits for each to report its sandbox; throws when one cannot start.
+    /// Starts every worker and waits for each to report its sandbox. A worker that dies before its handshake (killed
+    /// from outside, say) is replaced once; throws when its replacement cannot start either.
     public init(configuration: Configuration) throws(WorkerError) {
         self.configuration = configuration
         var started: [WorkerProcess] = []
+        var spawned: [WorkerProcess] = []
         do throws(WorkerFailure) {
             // All spawned first, then the handshakes: the workers start up in parallel.
-            let spawned = try (0..<configuration.workerCount).map { _ throws(WorkerFailure) in try spawn() }
+            spawned = try (0..<configuration.workerCount).map { _ throws(WorkerFailure) in try spawn() }
             for worker in spawned {
-                try worker.awaitHello(until: .now + configuration.startupDeadline)
-                started.append(worker)
-                register(worker)
+                var ready = worker
+                do throws(WorkerFailure) {
+                    try worker.awaitHello(until: .now + configuration.startupDeadline)
+                } catch {
+                    // awaitHello has ended it already.
+                    ready = try spawn()
+                    spawned.append(ready)
+                    try ready.awaitHello(until: .now + configuration.startupDeadline)
+                }
+                started.append(ready)
+                register(ready)
             }
         } catch {
+            // The ones not started end with their deinit (or have ended already).
             for worker in started { worker.stop() }
             throw .failed(error)
         }

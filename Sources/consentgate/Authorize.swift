@@ -3,6 +3,7 @@ import ByteKit
 import ConsentRecords
 import Foundation
 import MediaFormats
+import MediaWorker
 
 struct Authorize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,6 +43,8 @@ struct Authorize: ParsableCommand {
                 + "shows it; repeatable, instead of or besides naming files.", valueName: "HEX"))
     var contentSHA256: [String] = []
     @Argument(help: "The pictures it covers.") var files: [String] = []
+
+    @OptionGroup var workerOptions: WorkerOptions
 
     func run() throws {
         do {
@@ -85,13 +88,23 @@ struct Authorize: ParsableCommand {
             }
             assets.append(AssetReference(presentedSHA256: value, fileSHA256: nil, peopleInFrame: peopleInFrame))
         }
+        // The files' bytes are read by sandboxed workers only.
+        var media: MediaService? = nil
+        if !files.isEmpty {
+            do {
+                media = try Workers.media(memoryMB: workerOptions.workerMemoryMb, seconds: workerOptions.workerSeconds)
+            } catch { throw fail("\(error)") }
+        }
+        defer { media?.shutdown() }
         for file in files {
             do {
-                let media = try MediaFile(path: file)
-                guard media.format != .unknown else {
+                let source = try FileSource(path: file)
+                let reading = try media!.fingerprints(source.fd)
+                guard reading.format != .unknown else {
                     throw fail("\(Escape.display(file)) is not a picture or video ConsentGate can read: nothing to authorize")
                 }
-                let prints = try media.fingerprints()
+                if let why = reading.parseError { throw fail("cannot fingerprint \(file): \(why)") }
+                let prints = reading.fingerprints
                 assets.append(
                     AssetReference(
                         presentedSHA256: prints.presentedSHA256, fileSHA256: prints.fileSHA256,

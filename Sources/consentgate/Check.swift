@@ -3,6 +3,7 @@ import ByteKit
 import ConsentRecords
 import Foundation
 import MediaFormats
+import MediaWorker
 import Pipeline
 
 struct Check: ParsableCommand {
@@ -22,6 +23,8 @@ struct Check: ParsableCommand {
     @Option(help: "A pipeline file: its channel, authorizations and trust file are used.") var pipeline: String?
     @Option(help: "The channel to publish on (website, facebook, instagram, print...).") var channel: String?
     @OptionGroup var sources: RecordSources
+
+    @OptionGroup var workerOptions: WorkerOptions
 
     @Flag(help: "With --output: replace an existing file.") var overwrite = false
 
@@ -67,11 +70,14 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let now = try sources.moment()
-        let media: MediaFile
-        do { media = try MediaFile(path: file) } catch {
+        let source: FileSource
+        do { source = try FileSource(path: file) } catch {
             Output.error("check: \(Escape.display("\(error)"))")
             throw ExitCode(2)
         }
+        // The file's bytes are read by sandboxed workers only.
+        let media = try workerOptions.media(command: "check", workers: 2)
+        defer { media.shutdown() }
         var fallback: (authorizations: String, trust: String)? = nil
         var zone: TimeZone? = nil
         var channel = self.channel ?? ""
@@ -107,7 +113,14 @@ struct Check: ParsableCommand {
         } else {
             registry = try sources.registry(now: now, command: "check", fallback: fallback, fallbackTimeZone: zone)
         }
-        let inspection = media.inspect()
+        let inspection: InspectReport
+        do { inspection = try media.inspect(source.fd) } catch {
+            // A reader that fails twice on it: never publishable.
+            print("NOT PUBLISHABLE on \(channel) (would be quarantined)")
+            print("  - \(error)")
+            print("    what to do: \(ReasonCode.readerFailed.advice)")
+            throw ExitCode(1)
+        }
         let decision = ConsentPolicy.decide(
             presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.contentSHA256,
             fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
@@ -118,7 +131,8 @@ struct Check: ParsableCommand {
         do {
             // As the pipeline does: the copy must present what the records name (options that drop an ICC
             // profile or Orientation refuse such a picture).
-            _ = try media.sanitize(to: nil, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
+            _ = try media.sanitize(
+                source.fd, into: nil, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
             sanitizer = "can be sanitized"
         } catch {
             sanitizer = error.description
@@ -131,9 +145,9 @@ struct Check: ParsableCommand {
         // The coordinator's clean copy: only when publishable, verified like the pipeline's, never over the input.
         var written: String? = nil
         if publishable, let output {
-            do throws(MediaError) {
-                if FileIO.isSameFile(file, output) { throw .io("the output is the input itself") }
-                if !overwrite && FileIO.exists(output) { throw .io("\(output) exists (use --overwrite)") }
+            do throws(MediaServiceError) {
+                if FileIO.isSameFile(file, output) { throw .refused(.io("the output is the input itself")) }
+                if !overwrite && FileIO.exists(output) { throw .refused(.io("\(output) exists (use --overwrite)")) }
                 // Never into the pipeline's own places: a copy in publish is a stranger, one over the ledger or a
                 // record destroys them.
                 if let config = pipelineConfig {
@@ -142,13 +156,25 @@ struct Check: ParsableCommand {
                     for (key, path) in config.places {
                         let place = PipelineConfig.resolveLinks(path)
                         if target == place || target.hasPrefix(place + "/") {
-                            throw .io("\(output) lies in the pipeline's \(key); write the clean copy elsewhere")
+                            throw .refused(
+                                .io("\(output) lies in the pipeline's \(key); write the clean copy elsewhere"))
                         }
                     }
                 }
-                let clean = try media.sanitize(
-                    to: output, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
-                try clean.pending?.commit()
+                let target: (fd: Int32, pending: FileIO.PendingFile)
+                do { target = try FileIO.openPending(finalPath: output) } catch { throw .refused(error) }
+                defer { close(target.fd) }
+                do throws(MediaServiceError) {
+                    let (_, writer) = try media.sanitize(
+                        source.fd, into: target.fd, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
+                    try media.verify(
+                        target.fd, expectedPresented: inspection.presentedSHA256, options: sanitizeOptions,
+                        avoiding: writer)
+                    do { try target.pending.commit() } catch { throw .refused(error) }
+                } catch {
+                    target.pending.discard()
+                    throw error
+                }
                 written = output
             } catch {
                 Output.error("check: cannot write \(Escape.display(output)): \(Escape.display(error.description))")

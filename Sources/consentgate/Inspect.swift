@@ -2,6 +2,7 @@ import ByteKit
 import ArgumentParser
 import ConsentRecords
 import MediaFormats
+import MediaWorker
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,10 +22,18 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var limitOptions: LimitOptions
 
+    @OptionGroup var workerOptions: WorkerOptions
+
     func run() throws {
         let report: InspectReport
         do {
-            report = try Inspector.inspect(path: file, limits: limitOptions.limits)
+            let source = try FileSource(path: file)
+            // The bytes are read by a sandboxed worker only.
+            let media = try workerOptions.media(command: "inspect", workers: 1)
+            defer { media.shutdown() }
+            report = try media.inspect(source.fd, limits: limitOptions.limits)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Output.error("inspect: \(error)")
             throw ExitCode(1)

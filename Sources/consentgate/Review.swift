@@ -2,6 +2,7 @@ import ArgumentParser
 import ByteKit
 import Foundation
 import MediaFormats
+import MediaWorker
 import Pipeline
 
 struct Review: ParsableCommand {
@@ -22,14 +23,20 @@ struct Review: ParsableCommand {
     func run() throws {
         do {
             let config = try PipelineConfig.load(path: pipeline)
-            let page = try ReviewPage.make(config: config)
+            // Previews are decoded by sandboxed workers: a quarantined original may be hostile.
+            let media: MediaService
+            do { media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds) } catch {
+                throw PipelineError("\(error)", exitCode: 3)
+            }
+            defer { media.shutdown() }
+            let page = try ReviewPage.make(config: config, media: media)
             do { try FileIO.writePending(Array(page.html.utf8), finalPath: out, mode: 0o600).commit() } catch {
                 throw PipelineError("cannot write \(out): \(error)")
             }
             print("written \(out): \(page.cards) quarantined file(s), \(page.pending) waiting for consent")
         } catch let error as PipelineError {
             Output.error("review: \(error)")
-            throw ExitCode(2)
+            throw ExitCode(error.exitCode)
         }
     }
 }

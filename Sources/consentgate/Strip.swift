@@ -4,6 +4,7 @@ import ConsentRecords
 import Dispatch
 import Foundation
 import MediaFormats
+import MediaWorker
 import Synchronization
 
 struct Strip: ParsableCommand {
@@ -51,6 +52,8 @@ struct Strip: ParsableCommand {
 
     @OptionGroup var limitOptions: LimitOptions
 
+    @OptionGroup var workerOptions: WorkerOptions
+
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("Name at least one file.") }
         switch (output, outputDir) {
@@ -92,6 +95,9 @@ struct Strip: ParsableCommand {
         let jobs = files.map { file in
             (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
         }
+        // Every file is read by sandboxed workers: one that crashes or overruns costs its file, not the batch.
+        let media = try workerOptions.media(command: "strip")
+        defer { media.shutdown() }
         let reports = Mutex([FileReport?](repeating: nil, count: jobs.count))
         let done = Mutex(0)
         let showProgress = Output.stderrIsTerminal && jobs.count > 1 && !json
@@ -107,7 +113,7 @@ struct Strip: ParsableCommand {
                 defer { slots.signal() }
                 let (input, destination) = jobs[index]
                 let report = Strip.process(
-                    input, to: destination, options: options, overwrite: overwrite, fingerprints: json)
+                    input, to: destination, options: options, overwrite: overwrite, fingerprints: json, media: media)
                 reports.withLock { $0[index] = report }
                 let finished = done.withLock { count -> Int in
                     count += 1
@@ -137,34 +143,48 @@ struct Strip: ParsableCommand {
 
     /// Sanitizes one file into `destination`; with `fingerprints`, also reports input and output hashes.
     static func process(
-        _ input: String, to destination: String, options: SanitizeOptions, overwrite: Bool, fingerprints: Bool
+        _ input: String, to destination: String, options: SanitizeOptions, overwrite: Bool, fingerprints: Bool,
+        media: MediaService
     ) -> FileReport {
         var report = FileReport(input: input, status: "refused")
-        do throws(MediaError) {
+        do throws(MediaServiceError) {
             // Files, not strings: an output that is the input through any link (to the file or to a folder on the
             // way) or another hard link to it would destroy the input.
             if FileIO.isSameFile(input, destination) {
-                throw .io("the output is the input itself (the same file through another name); refused")
+                throw .refused(.io("the output is the input itself (the same file through another name); refused"))
             }
-            if !overwrite && FileIO.exists(destination) { throw .io("\(destination) exists (use --overwrite)") }
-            let file = try MediaFile(path: input, limits: options.limits)
-            // The input's fingerprints first: the sanitizer then compares the output with this presented_sha256
-            // instead of reading a video's media a second time.
-            let prints = fingerprints ? try file.fingerprints() : nil
+            if !overwrite && FileIO.exists(destination) {
+                throw .refused(.io("\(destination) exists (use --overwrite)"))
+            }
+            let source: FileSource
+            do { source = try FileSource(path: input) } catch { throw .refused(error) }
+            // With --json, the input's fingerprints first: the sanitizer then compares the output with this
+            // presented_sha256 instead of reading a video's media a second time, and so does the second reader.
+            let prints = fingerprints ? try media.fingerprints(source.fd, limits: options.limits).fingerprints : nil
             // Options that drop a picture's ICC profile or Orientation change what it presents on purpose here:
-            // the sanitizer then checks the output against the input as published with those options.
+            // the sanitizer then checks the output against the input as published with those options, and the
+            // second reader checks only that no metadata is left.
             let keepsAll = options.keepICC && options.keepOrientation
-            let clean = try file.sanitize(
-                to: destination, options: options, knownContent: keepsAll ? prints?.presentedSHA256 : nil)
-            let pending = clean.pending!
+            let expected = keepsAll ? prints?.presentedSHA256 : nil
+            let output: (fd: Int32, pending: FileIO.PendingFile)
+            do { output = try FileIO.openPending(finalPath: destination) } catch { throw .refused(error) }
+            defer { close(output.fd) }
+            let clean: SanitizeReading
             var outputSHA256: String? = nil
-            if fingerprints {
-                do { outputSHA256 = try FileSource(path: pending.temporaryPath).sha256() } catch {
-                    pending.discard()
-                    throw error
+            do throws(MediaServiceError) {
+                let (written, writer) = try media.sanitize(
+                    source.fd, into: output.fd, options: options, knownContent: expected)
+                clean = written
+                // The independent re-inspection, by a worker other than the one that wrote it.
+                try media.verify(output.fd, expectedPresented: expected, options: options, avoiding: writer)
+                if fingerprints {
+                    do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
+                do { try output.pending.commit() } catch { throw .refused(error) }
+            } catch {
+                output.pending.discard()
+                throw error
             }
-            try pending.commit()
             report.status = "written"
             report.output = destination
             report.format = clean.format.rawValue
