@@ -39,14 +39,16 @@ public enum MediaOperations {
                 let done = try file.sanitize(into: output, options: request.options, knownContent: request.knownContent)
                 return SanitizeReading(
                     format: done.format, orientation: done.orientation, removed: done.removed,
-                    pixelSHA256: done.pixelSHA256)
+                    pixelSHA256: done.pixelSHA256, originalPresentedSHA256: done.originalPresentedSHA256)
             }
         },
         MediaWire.verify: { payload, descriptors in
-            respond { () throws(MediaError) -> Bool in
+            respond { () throws(MediaError) -> String? in
                 let request = try decode(MediaWire.VerifyRequest.self, payload)
-                try verify(try input(descriptors, 0), request)
-                return true
+                let file = try MediaFile(source: try input(descriptors, 0), limits: request.options.limits)
+                return try file.verifySanitized(
+                    expectedPresented: request.expectedPresented, expectedSize: request.expectedSize,
+                    options: request.options)
             }
         },
         MediaWire.inspect: { payload, descriptors in
@@ -72,26 +74,6 @@ public enum MediaOperations {
             }
         },
     ]
-
-    /// The independent re-inspection of a written copy (SPEC §2.5), in a worker other than the one that wrote it:
-    /// it must read as its format, hold no metadata item but the kept Orientation and ICC profile, and present what
-    /// the input presented.
-    static func verify(_ output: FileSource, _ request: MediaWire.VerifyRequest) throws(MediaError) {
-        let file = try MediaFile(source: output, limits: request.options.limits)
-        let report = file.inspect(limits: request.options.limits)
-        if let error = report.error { throw .verificationFailed("the written copy does not read back: \(error)") }
-        let left = report.metadata.filter {
-            !((request.options.keepOrientation && $0.name == "Orientation")
-                || (request.options.keepICC && $0.family == "ICC"))
-        }
-        if let first = left.first {
-            throw .verificationFailed("the written copy still holds metadata (\(first.family) \(first.name))")
-        }
-        guard let expected = request.expectedPresented else { return }
-        guard try file.fingerprints().presentedSHA256 == expected else {
-            throw .verificationFailed("the written copy does not present what the original presents")
-        }
-    }
 
     static func input(_ descriptors: [Int32], _ index: Int) throws(MediaError) -> FileSource {
         guard index < descriptors.count else { throw .io("no file was passed to the worker") }

@@ -76,13 +76,19 @@ public final class MediaService: Sendable {
     }
 
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
-    /// `options` keep, and the same presented fingerprint.
+    /// `options` keep, the same presented fingerprint, and for video and HEIF the format's full check (allowlist,
+    /// exact sizes, zeroed unused bytes, the original's size). Returns the copy's SHA-256 when the reading computed
+    /// it (pictures), so the caller need not read it again.
+    @discardableResult
     public func verify(
-        _ output: Int32, expectedPresented: String?, options: SanitizeOptions, avoiding writer: WorkerID?
-    ) throws(MediaServiceError) {
-        let _: (value: Bool, worker: WorkerID?) = try call(
-            MediaWire.verify, MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented),
+        _ output: Int32, expectedPresented: String?, expectedSize: Int? = nil, options: SanitizeOptions,
+        avoiding writer: WorkerID?
+    ) throws(MediaServiceError) -> String? {
+        let result: (value: String?, worker: WorkerID?) = try call(
+            MediaWire.verify,
+            MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented, expectedSize: expectedSize),
             [output], avoiding: writer)
+        return result.value
     }
 
     /// The structure, metadata and fingerprints of the open file `input`.

@@ -23,6 +23,8 @@ enum MediaWire {
         /// Nil when the caller changed the presentation on purpose (options that drop the ICC profile or the
         /// Orientation): then only the metadata is checked here (the writer compared the presentation).
         var expectedPresented: String?
+        /// The original's size, for formats whose copies keep it (video, HEIF).
+        var expectedSize: Int?
     }
 
     struct PreviewRequest: Codable { var maxSide: Int }
@@ -43,6 +45,8 @@ public struct SanitizeReading: Codable, Sendable {
     public var orientation: Int?
     public var removed: [String]
     public var pixelSHA256: String?
+    /// What the original presents, when the writer computed it (video, HEIF): what the second reader compares with.
+    public var originalPresentedSHA256: String?
 }
 
 /// A `MediaError` as it crosses the socket: the case and its words, so the caller sees exactly what the worker saw.

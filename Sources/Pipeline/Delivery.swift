@@ -99,7 +99,16 @@ extension Runner {
             } else if !alreadyPublished {
                 throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3, stage: .deliver, asset: item.asset)
             }
-            let identity = try Runner.identity(of: RawPath(publishedPath))
+            // The copy's hash as the verifying worker read it (pictures), or read again here (video, or a copy an
+            // interrupted run left). The sweep compares it with the file in publish on every run.
+            let identity: (sha256: String, stat: String)
+            if item.sanitized?.pending != nil, let sha = item.sanitized?.outputSHA256,
+                let stamp = Runner.statStamp(RawPath(publishedPath))
+            {
+                identity = (sha, stamp)
+            } else {
+                identity = try Runner.identity(of: RawPath(publishedPath))
+            }
             let recorded = try ledger.lastEvent(asset: item.asset, kinds: [.published, .released])
             let kind: EventKind = releasing || recorded?.eventKind == .released ? .released : .published
             if recorded == nil || !(recorded!.detail.contains(identity.sha256)) {

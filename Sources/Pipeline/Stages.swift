@@ -193,10 +193,13 @@ extension SanitizeStage {
             guard let expected = known ?? item.fingerprints?.presentedSHA256 else {
                 throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
             }
-            try media.verify(output.fd, expectedPresented: expected, options: options, avoiding: writer)
-            return SanitizedFile(
+            let written = try media.verify(
+                output.fd, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer)
+            var sanitized = SanitizedFile(
                 format: reading.format, pending: output.pending, orientation: reading.orientation,
                 removed: reading.removed, pixelSHA256: reading.pixelSHA256)
+            sanitized.outputSHA256 = written
+            return sanitized
         } catch {
             output.pending.discard()
             throw error

@@ -168,8 +168,8 @@ struct Check: ParsableCommand {
                     let (_, writer) = try media.sanitize(
                         source.fd, into: target.fd, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
                     try media.verify(
-                        target.fd, expectedPresented: inspection.presentedSHA256, options: sanitizeOptions,
-                        avoiding: writer)
+                        target.fd, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
+                        options: sanitizeOptions, avoiding: writer)
                     do { try target.pending.commit() } catch { throw .refused(error) }
                 } catch {
                     target.pending.discard()

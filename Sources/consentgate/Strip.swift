@@ -176,7 +176,9 @@ struct Strip: ParsableCommand {
                     source.fd, into: output.fd, options: options, knownContent: expected)
                 clean = written
                 // The independent re-inspection, by a worker other than the one that wrote it.
-                try media.verify(output.fd, expectedPresented: expected, options: options, avoiding: writer)
+                try media.verify(
+                    output.fd, expectedPresented: expected ?? written.originalPresentedSHA256,
+                    expectedSize: source.count, options: options, avoiding: writer)
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }

@@ -11,6 +11,11 @@ public struct SanitizedFile: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels, with `verifyDecode`.
     public var pixelSHA256: String?
+    /// What the original presents (`presented_sha256`), when sanitizing computed it (video and HEIF, for the
+    /// verification of the copy by another reader).
+    public var originalPresentedSHA256: String? = nil
+    /// The copy's SHA-256 as its verifying reader computed it (pictures), so delivery need not read it again.
+    public var outputSHA256: String? = nil
 
     public init(
         format: MediaFormat, pending: FileIO.PendingFile?, orientation: Int?, removed: [String],
@@ -98,6 +103,16 @@ public struct MediaFile: Sendable {
         throws(MediaError) -> SanitizedFile
     {
         try format.handler.sanitize(self, to: output, options: options, knownContent: knownContent)
+    }
+
+    /// The independent re-reading of a sanitized copy (this file) by a reader that did not write it: no metadata but
+    /// what `options` keep, the original's presented fingerprint and, for formats that keep sizes, its size. Returns
+    /// the copy's SHA-256 when the reading computed it (pictures).
+    public func verifySanitized(expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
+        throws(MediaError) -> String?
+    {
+        try format.handler.verifySanitized(
+            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options)
     }
 
     /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.

@@ -56,6 +56,11 @@ protocol MediaFormatHandler: Sendable {
     /// caller opened (a sandboxed worker's output). Nil: only check that it can be made.
     func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
+    /// The independent re-reading of a sanitized copy, by a reader other than the one that wrote it: it must read
+    /// as its format, hold no metadata but what `options` keep, present `expectedPresented` (when given) and, where
+    /// the format keeps sizes, be `expectedSize` bytes. Returns the copy's SHA-256 when this reading computed it.
+    func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
+        throws(MediaError) -> String?
 }
 
 /// The defaults: no reference library, no orientation, and the file-level operations of a file read whole.
@@ -91,6 +96,24 @@ extension MediaFormatHandler {
         }
     }
 
+    func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
+        throws(MediaError) -> String?
+    {
+        let report = inspect(file, limits: options.limits)
+        if let error = report.error { throw .verificationFailed("the written copy does not read back: \(error)") }
+        let left = report.metadata.filter {
+            !((options.keepOrientation && $0.name == "Orientation") || (options.keepICC && $0.family == "ICC"))
+        }
+        if let first = left.first {
+            throw .verificationFailed("the written copy still holds metadata (\(first.family) \(first.name))")
+        }
+        let prints = try fingerprints(of: file)
+        if let expectedPresented, prints.presentedSHA256 != expectedPresented {
+            throw .verificationFailed("the written copy does not present what the original presents")
+        }
+        return prints.fileSHA256
+    }
+
     func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
     {
@@ -105,6 +128,7 @@ extension MediaFormatHandler {
             pixelSHA256: clean.pixelSHA256)
         switch output {
         case .beside(let destination):
+            // Written and read back here (the commands' in-process path).
             let pending = try FileIO.writePending(clean.output, finalPath: destination)
             // What reached the disk must be what was verified.
             guard FileIO.fileEquals(atPath: pending.temporaryPath, clean.output) else {
@@ -113,10 +137,9 @@ extension MediaFormatHandler {
             }
             result.pending = pending
         case .descriptor(let fd):
+            // The bytes were verified in memory; a different worker reads them back (`verifySanitized`), so no
+            // second read here.
             try FileIO.write(clean.output, into: fd)
-            guard FileIO.fileEquals(descriptor: fd, clean.output) else {
-                throw .io("the written file does not read back identically")
-            }
         case nil: break
         }
         return result
