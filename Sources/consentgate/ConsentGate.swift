@@ -17,6 +17,7 @@ struct ConsentGate: ParsableCommand {
             Run.self, Watch.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self,
             Records.self,
             Audit.self, QuarantineCommand.self, Review.self,
+            LedgerCommand.self,
         ]
     )
 
