@@ -28,7 +28,8 @@ public struct EventQuery: Sendable, Equatable {
     /// Text the event's JSON detail must contain, case-sensitively.
     public var detailContains: String?
 
-    public init(pipeline: String? = nil, asset: String? = nil, kinds: [EventKind]? = nil, detailContains: String? = nil) {
+    public init(pipeline: String? = nil, asset: String? = nil, kinds: [EventKind]? = nil, detailContains: String? = nil)
+    {
         self.pipeline = pipeline
         self.asset = asset
         self.kinds = kinds
@@ -125,7 +126,8 @@ extension LedgerStore {
             live[name] = Ledger.Publication(
                 asset: asset, pipeline: event.pipeline, name: name, fileSHA256: event.fileSHA256,
                 contentSHA256: event.contentSHA256, records: detail["records"] as? [String] ?? [],
-                publishedSHA256: detail["published_sha256"] as? String, publishedStat: detail["published_stat"] as? String)
+                publishedSHA256: detail["published_sha256"] as? String,
+                publishedStat: detail["published_stat"] as? String)
         }
         return live
     }

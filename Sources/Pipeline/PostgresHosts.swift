@@ -28,16 +28,17 @@ public protocol HostCoordination: Sendable {
 extension PostgresLedger: HostCoordination {
     public func claimEntry(pipeline: String, entry: String, asset: String) throws(PipelineError) -> Bool {
         do {
-            let won = try bridge.query(
-                """
-                INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until)
-                VALUES (\(asset), \(pipeline), \(entry), \(hostID), now() + make_interval(secs => \(leaseSeconds)))
-                ON CONFLICT (pipeline, entry) DO UPDATE SET asset = EXCLUDED.asset, host = EXCLUDED.host,
-                  lease_until = EXCLUDED.lease_until, claimed_at = now()
-                WHERE consentgate.claims.lease_until < now()
-                RETURNING asset
-                """
-            ).isEmpty == false
+            let won =
+                try bridge.query(
+                    """
+                    INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until)
+                    VALUES (\(asset), \(pipeline), \(entry), \(hostID), now() + make_interval(secs => \(leaseSeconds)))
+                    ON CONFLICT (pipeline, entry) DO UPDATE SET asset = EXCLUDED.asset, host = EXCLUDED.host,
+                      lease_until = EXCLUDED.lease_until, claimed_at = now()
+                    WHERE consentgate.claims.lease_until < now()
+                    RETURNING asset
+                    """
+                ).isEmpty == false
             if won { held.withLock { _ = $0.insert(asset) } }
             return won
         } catch { throw fail("record a claim", error) }
@@ -45,17 +46,18 @@ extension PostgresLedger: HostCoordination {
 
     public func takeAsset(pipeline: String, asset: String) throws(PipelineError) -> Bool {
         do {
-            let won = try bridge.query(
-                """
-                INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until)
-                VALUES (\(asset), \(pipeline), \("asset:" + asset), \(hostID),
-                        now() + make_interval(secs => \(leaseSeconds)))
-                ON CONFLICT (asset) DO UPDATE SET host = EXCLUDED.host, lease_until = EXCLUDED.lease_until,
-                  claimed_at = now()
-                WHERE consentgate.claims.lease_until < now() OR consentgate.claims.host = EXCLUDED.host
-                RETURNING asset
-                """
-            ).isEmpty == false
+            let won =
+                try bridge.query(
+                    """
+                    INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until)
+                    VALUES (\(asset), \(pipeline), \("asset:" + asset), \(hostID),
+                            now() + make_interval(secs => \(leaseSeconds)))
+                    ON CONFLICT (asset) DO UPDATE SET host = EXCLUDED.host, lease_until = EXCLUDED.lease_until,
+                      claimed_at = now()
+                    WHERE consentgate.claims.lease_until < now() OR consentgate.claims.host = EXCLUDED.host
+                    RETURNING asset
+                    """
+                ).isEmpty == false
             if won { held.withLock { _ = $0.insert(asset) } }
             return won
         } catch { throw fail("record a claim", error) }
@@ -63,7 +65,8 @@ extension PostgresLedger: HostCoordination {
 
     public func dropClaim(asset: String) throws(PipelineError) {
         held.withLock { _ = $0.remove(asset) }
-        do { _ = try bridge.query("DELETE FROM consentgate.claims WHERE asset = \(asset) AND host = \(hostID)") } catch {
+        do { _ = try bridge.query("DELETE FROM consentgate.claims WHERE asset = \(asset) AND host = \(hostID)") } catch
+        {
             throw fail("drop a claim", error)
         }
     }

@@ -28,7 +28,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL without a password, for messages and `ledger migrate`'s advice.
     public var description: String {
-        let place = socketFolder.map { "localhost:\(port)/\(database)?host=\($0)&" } ?? "\(host ?? ""):\(port)/\(database)?"
+        let place =
+            socketFolder.map { "localhost:\(port)/\(database)?host=\($0)&" } ?? "\(host ?? ""):\(port)/\(database)?"
         return "postgresql://\(user)@\(place)sslmode=\(sslMode.rawValue)"
             + (rootCertificate.map { "&sslrootcert=\($0)" } ?? "")
     }
@@ -76,7 +77,9 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             host = nil
         }
         if let folder = socketFolder {
-            guard folder.hasPrefix("/") else { throw fail("host=\(folder) must be the absolute folder of a unix socket") }
+            guard folder.hasPrefix("/") else {
+                throw fail("host=\(folder) must be the absolute folder of a unix socket")
+            }
             host = nil
         } else if host == nil || host!.isEmpty {
             throw fail("the URL names no host (USER@HOST:PORT)")
@@ -142,7 +145,9 @@ extension PipelineConfig {
             id = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
         }
         guard id.count <= 64,
-            id.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) })
+            id.unicodeScalars.allSatisfy({
+                CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0)
+            })
         else { throw fail("CONSENTGATE_HOST_ID \(id) must be 1 to 64 letters, digits, '.', '_' or '-'") }
         return id
     }

@@ -66,7 +66,9 @@ struct LedgerCommand: ParsableCommand {
                 print("  ledger: \(config.ledger)")
                 print("with")
                 print("  ledger: \(url)")
-                print("(the password goes in PGPASSWORD or ~/.pgpass, never in the YAML); keep the SQLite file as a backup")
+                print(
+                    "(the password goes in PGPASSWORD or ~/.pgpass, never in the YAML); keep the SQLite file as a backup"
+                )
             } catch let error as PipelineError {
                 Output.error("ledger migrate: \(error)")
                 throw ExitCode(error.exitCode)

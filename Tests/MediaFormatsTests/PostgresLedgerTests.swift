@@ -36,7 +36,8 @@ final class PostgresLedgerTests: PostgresTestCase {
         let made = try Fixtures.run(
             try Fixtures.consentgate, ["audit", "report", "--pipeline", pipeline, "--format", "json", "--out", report])
         XCTAssertEqual(made.status, 0, made.stderr)
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+        let document =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
         XCTAssertEqual(document?["chain_intact"] as? Bool, true)
         XCTAssertTrue((document?["events"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "retracted" })
     }
@@ -56,7 +57,10 @@ final class PostgresLedgerTests: PostgresTestCase {
         // Each file was claimed once, by one host, though both looked at every file.
         XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind = 'claimed'"), "60")
         XCTAssertEqual(try sql("SELECT COUNT(DISTINCT entry) FROM claims"), "60")
-        print("claims by host:", try sql("SELECT string_agg(host || '=' || n, ' ') FROM (SELECT host, COUNT(*) n FROM claims GROUP BY host) c"))
+        print(
+            "claims by host:",
+            try sql(
+                "SELECT string_agg(host || '=' || n, ' ') FROM (SELECT host, COUNT(*) n FROM claims GROUP BY host) c"))
     }
 
     func testAKilledHostsFilesAreFinishedByTheOtherAfterTheLease() throws {
@@ -76,15 +80,22 @@ final class PostgresLedgerTests: PostgresTestCase {
         // At once: host-b leaves host-a's files alone (their lease is alive) and takes what is left in the inbox.
         let early = try runAs("host-b", ["run", pipeline, "--json"])
         XCTAssertTrue([0, 1].contains(early.status), early.stderr)
-        let claimedByA = Set(try sql("SELECT string_agg(asset, ' ') FROM claims WHERE host = 'host-a'").split(separator: " ").map(String.init))
-        let stillThere = inHand.filter { claimedByA.contains($0) && FileManager.default.fileExists(atPath: work.appendingPathComponent($0).path) }
+        let claimedByA = Set(
+            try sql("SELECT string_agg(asset, ' ') FROM claims WHERE host = 'host-a'").split(separator: " ").map(
+                String.init))
+        let stillThere = inHand.filter {
+            claimedByA.contains($0) && FileManager.default.fileExists(atPath: work.appendingPathComponent($0).path)
+        }
         XCTAssertFalse(stillThere.isEmpty, "host-b took host-a's files before their lease passed")
         // After the lease: host-b recovers them, and everything ends once.
         sleep(UInt32(lease) + 1)
         let late = try runAs("host-b", ["run", pipeline, "--json"])
         XCTAssertTrue([0, 1].contains(late.status), late.stderr)
         try assertInvariants(inputs: inputs)
-        XCTAssertEqual(try sql("SELECT COUNT(*) FROM claims WHERE host = 'host-a' AND asset IN ('\(stillThere.joined(separator: "','"))')"), "0")
+        XCTAssertEqual(
+            try sql(
+                "SELECT COUNT(*) FROM claims WHERE host = 'host-a' AND asset IN ('\(stillThere.joined(separator: "','"))')"
+            ), "0")
     }
 
     func testARetractionByOneHostOfWhatTheOtherPublished() throws {
@@ -98,7 +109,8 @@ final class PostgresLedgerTests: PostgresTestCase {
         XCTAssertEqual(files(folder("publish")), [])
         let asset = String(name.prefix(32))
         XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind = 'retracted' AND asset = '\(asset)'"), "1")
-        XCTAssertEqual(try sql("SELECT detail FROM events WHERE kind = 'claimed' AND asset = '\(asset)'"), #"{"host":"host-a"}"#)
+        XCTAssertEqual(
+            try sql("SELECT detail FROM events WHERE kind = 'claimed' AND asset = '\(asset)'"), #"{"host":"host-a"}"#)
         XCTAssertEqual(try audit().status, 0)
     }
 
@@ -114,7 +126,9 @@ final class PostgresLedgerTests: PostgresTestCase {
         try holder.run()
         defer { holder.terminate() }
         let deadline = Date().addingTimeInterval(10)
-        while try sql("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'") == "0" && Date() < deadline { usleep(50_000) }
+        while try sql("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'") == "0" && Date() < deadline {
+            usleep(50_000)
+        }
         try drop("demo-phone-photo.jpg", as: "a.jpg")
         let run = try runPipeline()
         XCTAssertEqual(run.summary["published"] as? Int, 1, "the inbox is worked while another host sweeps")
@@ -158,7 +172,8 @@ final class PostgresLedgerTests: PostgresTestCase {
         try drop("demo-camera-photo.jpg", as: "b.jpg")
         XCTAssertEqual(try runPipeline().status, 1)
         let sqliteEvents = try PipelineTestCase.sqliteCount(ledger)
-        let migrated = try Fixtures.run(try Fixtures.consentgate, ["ledger", "migrate", "--pipeline", pipeline, "--to", url])
+        let migrated = try Fixtures.run(
+            try Fixtures.consentgate, ["ledger", "migrate", "--pipeline", pipeline, "--to", url])
         XCTAssertEqual(migrated.status, 0, migrated.stderr)
         XCTAssertTrue(migrated.text.contains("ledger: \(url)"), migrated.text)
         XCTAssertEqual(try sql("SELECT COUNT(*) FROM events"), sqliteEvents)
@@ -173,7 +188,8 @@ final class PostgresLedgerTests: PostgresTestCase {
         database = ""
         try writePipeline(settle: 0)
         database = postgresDatabase
-        let again = try Fixtures.run(try Fixtures.consentgate, ["ledger", "migrate", "--pipeline", pipeline, "--to", url])
+        let again = try Fixtures.run(
+            try Fixtures.consentgate, ["ledger", "migrate", "--pipeline", pipeline, "--to", url])
         XCTAssertEqual(again.status, 2, again.stderr)
     }
 
@@ -181,7 +197,8 @@ final class PostgresLedgerTests: PostgresTestCase {
         try drop("demo-phone-photo.jpg", as: "a.jpg")
         let closed = "postgresql://\(Self.runtimeRole)@127.0.0.1:1/\(database)?sslmode=disable"
         try writePipeline(settle: 0)
-        let yaml = try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: runtimeURL, with: closed)
+        let yaml = try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(
+            of: runtimeURL, with: closed)
         try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
         let outcome = try runPipeline()
         XCTAssertEqual(outcome.status, 3, "\(outcome.summary)")
@@ -205,7 +222,8 @@ final class PostgresLedgerTests: PostgresTestCase {
 extension PipelineTestCase {
     /// The number of events in a SQLite ledger.
     static func sqliteCount(_ path: String) throws -> String {
-        let script = "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM events').fetchone()[0])"
+        let script =
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM events').fetchone()[0])"
         return try Fixtures.run("/usr/bin/env", ["python3", "-c", script, path]).text
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -20,7 +20,8 @@ class PostgresTestCase: PipelineTestCase {
     override func setUpWithError() throws {
         let environment = ProcessInfo.processInfo.environment
         guard let server = environment["CONSENTGATE_TEST_POSTGRES"], !server.isEmpty else {
-            let why = "no PostgreSQL server: run the suite as `Scripts/with-postgres Scripts/test` to test the shared ledger"
+            let why =
+                "no PostgreSQL server: run the suite as `Scripts/with-postgres Scripts/test` to test the shared ledger"
             if environment["CONSENTGATE_REQUIRE_POSTGRES"] == "1" { XCTFail(why) }
             throw XCTSkip(why)
         }
@@ -31,7 +32,8 @@ class PostgresTestCase: PipelineTestCase {
         password = String(
             try String(contentsOfFile: passfile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
                 .split(separator: ":").last ?? "")
-        if let bin = environment["CONSENTGATE_TEST_POSTGRES_BIN"], FileManager.default.fileExists(atPath: bin + "/psql") {
+        if let bin = environment["CONSENTGATE_TEST_POSTGRES_BIN"], FileManager.default.fileExists(atPath: bin + "/psql")
+        {
             psql = bin + "/psql"
         }
         database = "cg_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
@@ -87,7 +89,8 @@ class PostgresTestCase: PipelineTestCase {
 
     /// `consentgate ARGS` as host `host` (CONSENTGATE_HOST_ID).
     func runAs(_ host: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> Fixtures.Outcome {
-        try Fixtures.run("/usr/bin/env", ["CONSENTGATE_HOST_ID=" + host, try Fixtures.consentgate] + arguments, timeout: timeout)
+        try Fixtures.run(
+            "/usr/bin/env", ["CONSENTGATE_HOST_ID=" + host, try Fixtures.consentgate] + arguments, timeout: timeout)
     }
 
     /// `consentgate run PIPELINE --json` started in the background as host `host`.
@@ -114,6 +117,8 @@ class PostgresTestCase: PipelineTestCase {
     }
 
     func summary(_ outcome: Fixtures.Outcome) -> [String: Any] {
-        ((try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]])?.first ?? ["stderr": outcome.stderr]
+        ((try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]])?.first ?? [
+            "stderr": outcome.stderr
+        ]
     }
 }

@@ -33,7 +33,8 @@ final class LedgerStoreTests: XCTestCase {
         let all = try ledger.events()
         for query in [
             EventQuery(pipeline: "a"), EventQuery(asset: "x", kinds: [.quarantined]),
-            EventQuery(kinds: [.recordSeen], detailContains: "\"revocation\""), EventQuery(detailContains: "REVOCATION"),
+            EventQuery(kinds: [.recordSeen], detailContains: "\"revocation\""),
+            EventQuery(detailContains: "REVOCATION"),
             EventQuery(pipeline: "b", kinds: [.claimed, .recordSeen]), .all,
         ] {
             XCTAssertEqual(try ledger.events(query), all.filter(query.matches), "\(query)")
@@ -42,9 +43,11 @@ final class LedgerStoreTests: XCTestCase {
         XCTAssertEqual(Set(try ledger.recordsFirstSeen().keys), ["r"])
         // A batch whose event cannot be written records none of them.
         let sqlite = try XCTUnwrap(ledger as? Ledger)
-        try sqlite.queue.write { db in try db.execute(sql: "CREATE UNIQUE INDEX one_asset_kind ON events(asset, kind)") }
+        try sqlite.queue.write { db in try db.execute(sql: "CREATE UNIQUE INDEX one_asset_kind ON events(asset, kind)")
+        }
         let clash = try [
-            NewLedgerEvent(pipeline: "a", kind: .published, asset: "y", fileSHA256: nil, contentSHA256: nil, detail: [:]),
+            NewLedgerEvent(
+                pipeline: "a", kind: .published, asset: "y", fileSHA256: nil, contentSHA256: nil, detail: [:]),
             NewLedgerEvent(pipeline: "a", kind: .claimed, asset: "x", fileSHA256: nil, contentSHA256: nil, detail: [:]),
         ]
         XCTAssertThrowsError(try ledger.append(batch: clash))
@@ -64,7 +67,8 @@ final class LedgerStoreTests: XCTestCase {
         XCTAssertEqual(plain.rootCertificate, "/etc/ca.pem")
         XCTAssertEqual(plain.password, "pw")
         XCTAssertFalse("\(plain)".contains("pw"))
-        let socket = try PostgresURL.parse("postgres://gate@%2Frun%2Fpostgresql/ledger?sslmode=disable", environment: [:])
+        let socket = try PostgresURL.parse(
+            "postgres://gate@%2Frun%2Fpostgresql/ledger?sslmode=disable", environment: [:])
         XCTAssertEqual(socket.socketFolder, "/run/postgresql")
         XCTAssertNil(socket.host)
         XCTAssertEqual(socket.port, 5432)
@@ -90,11 +94,11 @@ final class LedgerStoreTests: XCTestCase {
     func testThePasswordFileIsReadAsLibpqReadsIt() throws {
         let file = root.appendingPathComponent("pgpass")
         try """
-            # comment
-            other:5432:*:gate:wrong
-            db.example:5432:ledger:gate:pa\\:ss
-            *:*:*:*:fallback
-            """.write(to: file, atomically: true, encoding: .utf8)
+        # comment
+        other:5432:*:gate:wrong
+        db.example:5432:ledger:gate:pa\\:ss
+        *:*:*:*:fallback
+        """.write(to: file, atomically: true, encoding: .utf8)
         chmod(file.path, 0o600)
         let environment = ["PGPASSFILE": file.path]
         let url = "postgresql://gate@db.example/ledger?sslmode=require"
