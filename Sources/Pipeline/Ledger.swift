@@ -90,15 +90,7 @@ public final class Ledger: LedgerStore {
                 for new in batch {
                     seq += 1
                     let event = new.chained(seq: seq, prev: prev, at: at)
-                    try db.execute(
-                        sql: """
-                            INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            event.seq, event.at, event.pipeline, event.kind, event.asset, event.fileSHA256,
-                            event.contentSHA256, event.detail, event.prevHash, event.hash,
-                        ])
+                    try Ledger.insert(event, into: db)
                     stored.append(event)
                     prev = event.hash
                 }
@@ -109,25 +101,16 @@ public final class Ledger: LedgerStore {
         return stored
     }
 
-    /// Copies events as they are (seq, time and hashes kept), in one transaction, onto an empty ledger or after its
-    /// last event: `ledger migrate` and tests. The chain is checked afterwards, never assumed.
-    public func copy(_ events: [LedgerEvent]) throws(PipelineError) {
-        do {
-            try queue.write { db in
-                for event in events {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            event.seq, event.at, event.pipeline, event.kind, event.asset, event.fileSHA256,
-                            event.contentSHA256, event.detail, event.prevHash, event.hash,
-                        ])
-                }
-            }
-        } catch { throw PipelineError("ledger: cannot copy events: \(error)", exitCode: 3, stage: .ledger) }
-        if let newest = events.last { writeHead(newest) }
+    static func insert(_ event: LedgerEvent, into db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                event.seq, event.at, event.pipeline, event.kind, event.asset, event.fileSHA256, event.contentSHA256,
+                event.detail, event.prevHash, event.hash,
+            ])
     }
 
     /// Records the newest event as the head (see `headPath`).

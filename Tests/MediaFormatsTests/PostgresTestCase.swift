@@ -52,19 +52,12 @@ class PostgresTestCase: PipelineTestCase {
         if root != nil { try super.tearDownWithError() }
     }
 
+    /// The base pipeline with the PostgreSQL ledger and the lease in place of the SQLite ledger.
     override func writePipeline(settle: Int, extra: String = "") throws {
-        guard !database.isEmpty else { return try super.writePipeline(settle: settle, extra: extra) }
-        let yaml = """
-            name: test-website
-            channel: website
-            folders: {inbox: inbox, publish: out/publish, quarantine: out/quarantine, archive: out/archive, retracted: out/retracted}
-            authorizations: authorizations
-            trust: trust.yml
-            ledger: \(runtimeURL)
-            claim_lease_seconds: \(lease)
-            settle_seconds: \(settle)
-            \(extra)
-            """
+        try super.writePipeline(settle: settle, extra: extra)
+        guard !database.isEmpty else { return }
+        let yaml = try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(
+            of: "ledger: out/ledger.sqlite", with: "ledger: \(runtimeURL)\nclaim_lease_seconds: \(lease)")
         try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
     }
 
