@@ -9,8 +9,9 @@ public enum AuditReport {
     public static func make(config: PipelineConfig, html: Bool, now: Date = Date()) throws(PipelineError)
         -> (text: String, events: Int, chainProblems: [String])
     {
-        let ledger = try Ledger(path: config.ledger, create: false)
-        let events = try ledger.events(where: "pipeline = ?", [config.name])
+        let ledger = try LedgerStores.open(config, create: false)
+        defer { ledger.disconnect() }
+        let events = try ledger.events(EventQuery(pipeline: config.name))
         let problems = try ledger.verifyChain()
         let live = try ledger.livePublications().values.filter { $0.pipeline == config.name }
         guard html else {
@@ -25,7 +26,7 @@ public enum AuditReport {
 
     /// Each authorization's expiry day and when it was revoked, from the records that verify now (empty when they
     /// cannot be read).
-    static func expiries(config: PipelineConfig, ledger: Ledger, now: Date) -> [String: String] {
+    static func expiries(config: PipelineConfig, ledger: any LedgerStore, now: Date) -> [String: String] {
         guard let trust = try? TrustStore.load(path: config.trust) else { return [:] }
         let firstSeen = (try? ledger.recordsFirstSeen()) ?? [:]
         guard

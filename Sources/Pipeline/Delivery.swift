@@ -20,10 +20,10 @@ extension Runner {
 
     /// Delivers, or, when delivery fails (a full disk, an unwritable folder), leaves the file claimed for the next
     /// run; the third failure in a row quarantines it with the error instead of retrying it forever.
-    func deliverOrLeave(_ item: Processed, ledger: Ledger, now: Date) -> ItemReport {
+    func deliverOrLeave(_ item: Processed, ledger: any LedgerStore, now: Date) -> ItemReport {
         let key = "work:" + item.asset
         do {
-            let report = try deliver(item, ledger: ledger, now: now)
+            let report = try deliverOnce(item, ledger: ledger, now: now)
             if item.writeFailure == nil { try? ledger.observe(key, nil) }
             return report
         } catch {
@@ -52,8 +52,25 @@ extension Runner {
         }
     }
 
+    /// With several hosts, a picture is decided by one host at a time, against what is live now in the shared
+    /// ledger (not as of this run's start), so that two hosts never publish one picture twice.
+    func deliverOnce(_ item: Processed, ledger: any LedgerStore, now: Date) throws(PipelineError) -> ItemReport {
+        guard let hosts = ledger as? any HostCoordination, item.decision?.approved == true,
+            let content = item.fingerprints?.contentSHA256
+        else { return try deliver(item, ledger: ledger, now: now) }
+        return try hosts.withPictureLock(pipeline: config.name, content: content) { () throws(PipelineError) in
+            let liveNow = try ledger.livePublications().values.contains {
+                $0.pipeline == config.name && $0.contentSHA256 == content
+            }
+            live.withLock { set in
+                if liveNow { set.insert(content) } else { set.remove(content) }
+            }
+            return try deliver(item, ledger: ledger, now: now)
+        }
+    }
+
     /// Publish + archive, or quarantine with a reason. Crash-safe: every step can be repeated after a kill.
-    func deliver(_ item: Processed, ledger: Ledger, now: Date) throws(PipelineError) -> ItemReport {
+    func deliver(_ item: Processed, ledger: any LedgerStore, now: Date) throws(PipelineError) -> ItemReport {
         if let why = item.writeFailure {
             throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
         }
@@ -189,7 +206,7 @@ extension Runner {
     /// as it is with a reason. The move comes first and the event after it, so an entry that cannot be moved is
     /// recorded as `left` with a reason code (once, not on every run), never as quarantined.
     func deliverHostile(
-        _ path: RawPath, place: Place, relative: [UInt8], why: String, asset: String, ledger: Ledger
+        _ path: RawPath, place: Place, relative: [UInt8], why: String, asset: String, ledger: any LedgerStore
     ) throws(PipelineError) -> ItemReport {
         do {
             try writeReason(

@@ -11,7 +11,7 @@ import Synchronization
 extension Runner {
     /// Settling (SPEC §2): nil when the entry had this size and mtime at a look at least `settle_seconds` ago
     /// (take it now); otherwise when it was first seen so, after recording this look.
-    func settled(_ relative: [UInt8], stamp: String, ledger: Ledger) throws(PipelineError) -> Date? {
+    func settled(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) -> Date? {
         if config.settleSeconds <= 0 { return nil }
         let key = "inbox:" + sha256Hex(relative)
         let now = Date()
@@ -35,14 +35,23 @@ extension Runner {
 
     /// The claim: an atomic rename into the work folder (never over anything there), then the ledger's `claimed`
     /// event. A file that cannot be renamed is counted as left, every run, until someone acts: never skipped in
-    /// silence.
-    func claim(_ place: Place, relative: [UInt8], ledger: Ledger, now: Date) throws(PipelineError) -> Claim {
+    /// silence. With several hosts the claim is first won in the database, on the entry's path and `stamp` (size,
+    /// mtime, inode), so that two hosts never take one file even where the share's rename is weak.
+    func claim(_ place: Place, relative: [UInt8], stamp: String, ledger: any LedgerStore, now: Date)
+        throws(PipelineError) -> Claim
+    {
         let asset = Folders.newAssetID()
         let target = config.work + "/" + asset
+        let hosts = ledger as? any HostCoordination
+        if let hosts {
+            let entry = "inbox:" + sha256Hex(relative) + ":" + stamp
+            guard try hosts.claimEntry(pipeline: config.name, entry: entry, asset: asset) else { return .gone }
+        }
         guard place.withName({ from in target.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) } })
             == 0
         else {
             let failure = errno
+            try hosts?.dropClaim(asset: asset)
             if failure == ENOENT { return .gone }
             return .failed(
                 "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
@@ -52,7 +61,7 @@ extension Runner {
         // If this append fails the file stays claimed in the work folder; the next run recovers it.
         try ledger.append(
             pipeline: config.name, kind: .claimed, asset: asset, fileSHA256: nil, contentSHA256: nil,
-            detail: [:])
+            detail: hosts.map { ["host": $0.hostID] } ?? [:])
         logger.debug("claimed", metadata: ["stage": "claim", "asset": "\(asset)"])
         return .claimed(asset, RawPath(target))
     }
@@ -60,7 +69,7 @@ extension Runner {
     /// What a file left in the work folder is: a claimed asset (the ledger has its `claimed` event) keeps its id;
     /// anything else is claimed again under a new id (a kill between the rename and the ledger's event leaves
     /// such a file), so no name in the work folder can make delivery replace another asset's original.
-    func recoverable(_ name: String, ledger: Ledger, now: Date, summary: inout RunSummary) throws(PipelineError)
+    func recoverable(_ name: String, ledger: any LedgerStore, now: Date, summary: inout RunSummary) throws(PipelineError)
         -> (String, RawPath)?
     {
         let path = RawPath(config.work + "/" + name)
@@ -78,8 +87,7 @@ extension Runner {
                     ledger: ledger))
             return nil
         }
-        let isAssetID = name.count == 32 && name.allSatisfy { $0.isHexDigit && !$0.isUppercase }
-        if isAssetID, try ledger.lastEvent(asset: name, kinds: [.claimed]) != nil {
+        if Runner.isAssetID(name), try ledger.lastEvent(asset: name, kinds: [.claimed]) != nil {
             // An asset whose original was already delivered cannot be in hand again: the work file is either
             // what a cross-filesystem move left behind (the same bytes: finish it) or something else (a new asset).
             let delivered = [config.archive, config.quarantine].flatMap { folder in
@@ -92,7 +100,8 @@ extension Runner {
                 return nil
             }
         }
-        switch try claim(place, relative: Array(("work/" + name).utf8), ledger: ledger, now: now) {
+        let stamp = "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)"
+        switch try claim(place, relative: Array(("work/" + name).utf8), stamp: stamp, ledger: ledger, now: now) {
         case .claimed(let asset, let target): return (asset, target)
         case .gone: return nil
         case .failed(let why):
@@ -105,7 +114,7 @@ extension Runner {
     /// today's records approve: each is taken back into the work folder (a `release_started` event first, so
     /// that a kill between the two leaves it pending) and then handled like a new file.
     func releasable(
-        registry: Registry, ledger: Ledger, now: Date, inHand: Set<String>, summary: inout RunSummary
+        registry: Registry, ledger: any LedgerStore, now: Date, inHand: Set<String>, summary: inout RunSummary
     ) throws(PipelineError) -> [(String, RawPath, String)] {
         var taken: [(String, RawPath, String)] = []
         let names = Folders.entries(of: config.quarantine)
@@ -128,6 +137,12 @@ extension Runner {
                 presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
                 registry: registry, now: now, newPublication: true)
             guard decision.approved else { continue }
+            // Several hosts: the one that takes it releases it.
+            if let hosts = ledger as? any HostCoordination,
+                try !hosts.takeAsset(pipeline: config.name, asset: candidate.asset)
+            {
+                continue
+            }
             guard
                 let original = names.first(where: {
                     $0.hasPrefix(candidate.asset + ".") && !$0.hasSuffix(".reason.json")
@@ -156,12 +171,25 @@ extension Runner {
         return taken
     }
 
+    /// Whether a work folder name is an asset id (32 lower-case hex digits).
+    static func isAssetID(_ name: String) -> Bool {
+        name.count == 32 && name.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
+
     /// Temporary files (".NAME.cg-XXXX.tmp") that a killed run left in ConsentGate's folders. Under the
-    /// pipeline lock no other run of this pipeline is writing, so every one of them is dead.
+    /// pipeline lock no other run of this pipeline is writing, so every one of them is dead. With several hosts
+    /// another host may be writing one now: only those older than a claim's lease are dead.
     func removeStaleTemporaries() {
+        let shared = config.postgres != nil
         for folder in [config.publish, config.quarantine, config.archive, config.retracted] {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(".cg-") {
+                if shared {
+                    var info = stat()
+                    guard stat(folder + "/" + name, &info) == 0,
+                        Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > config.claimLeaseSeconds
+                    else { continue }
+                }
                 try? FileManager.default.removeItem(atPath: folder + "/" + name)
             }
         }

@@ -35,7 +35,7 @@ public struct LedgerEvent: Sendable, Equatable, Codable {
 }
 
 /// The embedded SQLite ledger (GRDB, WAL): events, and the publications they imply.
-public final class Ledger: Sendable {
+public final class Ledger: LedgerStore {
     let queue: DatabaseQueue
     /// `LEDGER.head`: the newest event's number and hash, written after every append. A hash chain alone cannot
     /// show that its newest events were deleted (what is left still chains); the head can. A missing ledger beside
@@ -74,43 +74,44 @@ public final class Ledger: Sendable {
         } catch { throw PipelineError("ledger \(path): \(error)", exitCode: 3, stage: .ledger) }
     }
 
-    /// Appends an event in one transaction. What is published is derived from these events alone (see
-    /// `livePublications`), so the hash chain covers it.
+    /// Appends events in one transaction, chained in order. What is published is derived from these events alone
+    /// (see `livePublications`), so the hash chain covers it.
     @discardableResult
-    public func append(
-        pipeline: String, kind eventKind: EventKind, asset: String?, fileSHA256: String?, contentSHA256: String?,
-        detail: [String: Any]
-    ) throws(PipelineError) -> LedgerEvent {
-        let detailText: String
-        do {
-            detailText = String(
-                decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
-        } catch { throw PipelineError("ledger: detail is not JSON: \(error)", stage: .ledger) }
-        // The real time of the event (a run decides as of one moment, but its events happen one after another).
+    public func append(batch: [NewLedgerEvent]) throws(PipelineError) -> [LedgerEvent] {
+        if batch.isEmpty { return [] }
+        // The real time of each event (a run decides as of one moment, but its events happen one after another).
         let at = Self.timestamp(Date())
-        let kind = eventKind.rawValue
-        let event: LedgerEvent
+        let stored: [LedgerEvent]
         do {
-            event = try queue.write { db -> LedgerEvent in
+            stored = try queue.write { db -> [LedgerEvent] in
                 let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
-                let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
-                let prev: String = last?["hash"] ?? Ledger.genesis
-                let hash = LedgerEvent.chainHash(
-                    prev: prev, seq: seq, at: at, pipeline: pipeline, kind: kind, asset: asset, file: fileSHA256,
-                    content: contentSHA256, detail: detailText)
-                try db.execute(
-                    sql: """
-                        INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [seq, at, pipeline, kind, asset, fileSHA256, contentSHA256, detailText, prev, hash])
-                return LedgerEvent(
-                    seq: seq, at: at, pipeline: pipeline, kind: kind, asset: asset, fileSHA256: fileSHA256,
-                    contentSHA256: contentSHA256, detail: detailText, prevHash: prev, hash: hash)
+                var seq: Int64 = last?["seq"] as Int64? ?? 0
+                var prev: String = last?["hash"] ?? Ledger.genesis
+                var stored: [LedgerEvent] = []
+                for new in batch {
+                    seq += 1
+                    let event = new.chained(seq: seq, prev: prev, at: at)
+                    try Ledger.insert(event, into: db)
+                    stored.append(event)
+                    prev = event.hash
+                }
+                return stored
             }
         } catch { throw PipelineError("ledger: cannot append: \(error)", exitCode: 3, stage: .ledger) }
-        writeHead(event)
-        return event
+        if let newest = stored.last { writeHead(newest) }
+        return stored
+    }
+
+    static func insert(_ event: LedgerEvent, into db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO events (seq, at, pipeline, kind, asset, file_sha256, content_sha256, detail, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                event.seq, event.at, event.pipeline, event.kind, event.asset, event.fileSHA256, event.contentSHA256,
+                event.detail, event.prevHash, event.hash,
+            ])
     }
 
     /// Records the newest event as the head (see `headPath`).
@@ -131,16 +132,26 @@ public final class Ledger: Sendable {
         return (seq, String(parts[1]))
     }
 
-    /// The last event of a kind for an asset, if any.
-    public func lastEvent(asset: String, kinds: [EventKind]) throws(PipelineError) -> LedgerEvent? {
-        try events(
-            where: "asset = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))",
-            [asset] + kinds.map(\.rawValue))
-            .last
-    }
-
-    public func events(where condition: String = "1", _ arguments: [String] = []) throws(PipelineError) -> [LedgerEvent]
-    {
+    public func events(_ query: EventQuery) throws(PipelineError) -> [LedgerEvent] {
+        var conditions: [String] = []
+        var arguments: [String] = []
+        if let pipeline = query.pipeline {
+            conditions.append("pipeline = ?")
+            arguments.append(pipeline)
+        }
+        if let asset = query.asset {
+            conditions.append("asset = ?")
+            arguments.append(asset)
+        }
+        if let kinds = query.kinds {
+            conditions.append("kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))")
+            arguments += kinds.map(\.rawValue)
+        }
+        if let text = query.detailContains {
+            conditions.append("instr(detail, ?) > 0")
+            arguments.append(text)
+        }
+        let condition = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
         do {
             return try queue.read { db in
                 try Row.fetchAll(
@@ -168,42 +179,6 @@ public final class Ledger: Sendable {
         /// SHA-256 of the published (sanitized) file, and what stat said of it right after it was published.
         public var publishedSHA256: String?
         public var publishedStat: String?
-    }
-
-    /// Every live publication (published and not retracted since), by published file name, replayed from the
-    /// hash-chained events of every pipeline: a deleted or edited event breaks the chain, and no side table can
-    /// keep a picture published. Renaming a pipeline changes nothing here.
-    public func livePublications() throws(PipelineError) -> [String: Publication] {
-        var live: [String: Publication] = [:]
-        var nameOf: [String: String] = [:]
-        for event in try events(where: "kind IN ('published', 'released', 'retracted')") {
-            guard let asset = event.asset else { continue }
-            if event.eventKind == .retracted {
-                if let name = nameOf.removeValue(forKey: asset) { live[name] = nil }
-                continue
-            }
-            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
-            guard let name = detail["published_name"] as? String else { continue }
-            if let old = nameOf[asset] { live[old] = nil }
-            nameOf[asset] = name
-            live[name] = Publication(
-                asset: asset, pipeline: event.pipeline, name: name, fileSHA256: event.fileSHA256,
-                contentSHA256: event.contentSHA256, records: detail["records"] as? [String] ?? [],
-                publishedSHA256: detail["published_sha256"] as? String, publishedStat: detail["published_stat"] as? String)
-        }
-        return live
-    }
-
-    /// When each record file (by the SHA-256 of its bytes) was first seen, from the `record_seen` events.
-    public func recordsFirstSeen() throws(PipelineError) -> [String: Date] {
-        var seen: [String: Date] = [:]
-        for event in try events(where: "kind = 'record_seen'") {
-            guard let sha = event.fileSHA256, seen[sha] == nil, let date = Ledger.parseTimestamp(event.at) else {
-                continue
-            }
-            seen[sha] = date
-        }
-        return seen
     }
 
     /// Settling (SPEC §2): the size and mtime an inbox entry had when first seen with them, and when that was.
@@ -246,34 +221,26 @@ public final class Ledger: Sendable {
 
     /// Recomputes the chain. Returns the problems found (empty: intact).
     public func verifyChain() throws(PipelineError) -> [String] {
-        var problems: [String] = []
-        var prev = Ledger.genesis
-        var expectedSeq: Int64 = 1
-        let all = try events()
-        if let head = readHead() {
-            if let last = all.last, last.seq >= head.seq {
-                if let event = all.first(where: { $0.seq == head.seq }), event.hash != head.hash {
-                    problems.append("event \(head.seq) is not the one the head file recorded")
-                }
-            } else {
-                problems.append(
-                    "the newest \(head.seq - (all.last?.seq ?? 0)) event(s) are missing: the head file records event "
-                        + "\(head.seq), the ledger ends at \(all.last?.seq ?? 0)")
-            }
-        }
-        for event in all {
-            if event.seq != expectedSeq { problems.append("event \(expectedSeq) is missing (next is \(event.seq))") }
-            if event.prevHash != prev { problems.append("event \(event.seq) does not follow the event before it") }
-            let hash = LedgerEvent.chainHash(
-                prev: event.prevHash, seq: event.seq, at: event.at, pipeline: event.pipeline, kind: event.kind,
-                asset: event.asset,
-                file: event.fileSHA256, content: event.contentSHA256, detail: event.detail)
-            if hash != event.hash { problems.append("event \(event.seq) was edited (its hash does not match)") }
-            prev = event.hash
-            expectedSeq = event.seq + 1
-        }
-        return problems
+        ChainCheck.problems(try events(), head: readHead(), headName: "the head file")
     }
+
+    /// Every observation, for `ledger migrate`.
+    public func allObservations() throws(PipelineError) -> [(entry: String, observation: Observation)] {
+        do {
+            return try queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM observations ORDER BY entry").map {
+                    (
+                        $0["entry"],
+                        Observation(
+                            size: $0["size"], mtime: $0["mtime"],
+                            firstSeen: Date(timeIntervalSince1970: $0["first_seen"]), failures: $0["failures"])
+                    )
+                }
+            }
+        } catch { throw PipelineError("ledger: cannot read observations: \(error)", exitCode: 3, stage: .ledger) }
+    }
+
+    public func disconnect() {}
 
     static func parseTimestamp(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()

@@ -34,7 +34,15 @@ public struct PipelineConfig: Sendable {
     public var retracted: String
     public var authorizations: String
     public var trust: String
+    /// The SQLite ledger's path, or (with `postgres` set) the `postgresql://` URL as written.
     public var ledger: String
+    /// The shared PostgreSQL ledger, when `ledger:` is a URL (nil: the embedded SQLite ledger).
+    public var postgres: PostgresURL? = nil
+    /// This host's name in claims (`CONSENTGATE_HOST_ID`, default the host name): letters, digits, '.', '_', '-'.
+    public var hostID: String = "localhost"
+    /// How long a claim in a PostgreSQL ledger holds before another host may recover the file
+    /// (`claim_lease_seconds`, default 600); renewed while the claiming run is alive.
+    public var claimLeaseSeconds: Double = 600
     public var settleSeconds: Double = 30
     public var rescanSeconds: Double = 60
     /// What the sanitizer keeps (`sanitize.keep_orientation`, `sanitize.keep_icc`) and whether it decodes fully
@@ -64,18 +72,24 @@ public struct PipelineConfig: Sendable {
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
         "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
         "worker_memory_mb", "worker_seconds",
+        "claim_lease_seconds",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
-    public static func load(path: String) throws(PipelineError) -> PipelineConfig {
+    /// `environment`: where `CONSENTGATE_HOST_ID` and PostgreSQL's PGPASSWORD, PGPASSFILE and HOME are read.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(PipelineError) -> PipelineConfig
+    {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw PipelineError("\(path): cannot read the pipeline file (\(error.localizedDescription))")
         }
-        return try parse(text, path: path)
+        return try parse(text, path: path, environment: environment)
     }
 
-    public static func parse(_ text: String, path: String) throws(PipelineError) -> PipelineConfig {
+    public static func parse(
+        _ text: String, path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(PipelineError) -> PipelineConfig {
         func fail(_ why: String) -> PipelineError { PipelineError("\(path): \(why)") }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch { throw fail("not valid YAML: \(error)") }
@@ -100,10 +114,9 @@ public struct PipelineConfig: Sendable {
             })
         else { throw fail("channel must be lower-case letters, digits, '-' or '_'") }
         let ledgerValue = try string(top, "ledger")
-        if ledgerValue.contains("://") {
-            throw fail(
-                "ledger \(ledgerValue): only a SQLite file path is supported by this version (PostgreSQL ledgers are "
-                    + "not yet); a URL is never taken for a file name")
+        var postgres: PostgresURL? = nil
+        if PostgresURL.isURL(ledgerValue) {
+            do { postgres = try PostgresURL.parse(ledgerValue, environment: environment) } catch { throw fail(error.message) }
         }
         var config = PipelineConfig(
             file: path, name: try string(top, "name"), channel: channel,
@@ -113,7 +126,9 @@ public struct PipelineConfig: Sendable {
             archive: resolve(try string(folders, "archive", "folders.")),
             retracted: resolve(try string(folders, "retracted", "folders.")),
             authorizations: resolve(try string(top, "authorizations")), trust: resolve(try string(top, "trust")),
-            ledger: resolve(ledgerValue), work: "")
+            ledger: postgres == nil ? resolve(ledgerValue) : ledgerValue, work: "")
+        config.postgres = postgres
+        if postgres != nil { config.hostID = try hostID(environment: environment, fail: fail) }
         config.work =
             top["work"] != nil
             ? resolve(try string(top, "work"))
@@ -145,6 +160,8 @@ public struct PipelineConfig: Sendable {
             }
             config.workerMemoryMB = megabytes
         }
+        config.claimLeaseSeconds = try number("claim_lease_seconds") ?? 600
+        if config.claimLeaseSeconds < 1 { throw fail("claim_lease_seconds must be at least 1") }
         if let node = top["pending_days"] {
             guard let days = node.scalar.flatMap({ Double($0.string) }), days.isFinite, days >= 0, days <= 3650 else {
                 throw fail("pending_days must be a number of days (0 to 3650)")
@@ -196,13 +213,13 @@ public struct PipelineConfig: Sendable {
         return values
     }
 
-    /// Every place the pipeline reads or writes, named as in the YAML file.
+    /// Every place the pipeline reads or writes, named as in the YAML file (a PostgreSQL ledger is no place).
     public var places: [(key: String, path: String)] {
         [
             ("folders.inbox", inbox), ("folders.publish", publish), ("folders.quarantine", quarantine),
             ("folders.archive", archive), ("folders.retracted", retracted), ("work", work),
             ("authorizations", authorizations), ("ledger", ledger), ("trust", trust),
-        ]
+        ].filter { postgres == nil || $0.key != "ledger" }
     }
 
     /// SPEC §1: the folders, the work folder, the authorizations folder, the ledger and the trust file must be
@@ -367,6 +384,7 @@ public struct PipelineConfig: Sendable {
                 "\(file): the work folder \(work) is not on the inbox's filesystem (\(inbox)); a claim must be one "
                     + "atomic rename: set work: to a folder on the same share, outside the inbox")
         }
+        if postgres != nil { return }
         do { try manager.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true) } catch {
             throw PipelineError("\(file): cannot create the ledger's folder \(ledgerFolder)")
         }

@@ -3,10 +3,13 @@ import Foundation
 /// One instance at a time per pipeline (cron and a watcher): an exclusive flock on a file in the work folder.
 /// The holder writes its process id and start time into the file; a run that cannot take the lock within
 /// `wait` seconds gives up with exit 3, saying since when the other run has held it (runs never pile up).
+/// With a PostgreSQL ledger each host has its own lock file (`.lock-HOST`): hosts work the same inbox at the same
+/// time (their claims in the database keep them apart), while two runs on one host still exclude each other, even
+/// where the share passes flock on to the server.
 final class PipelineLock: Sendable {
     let fd: Int32
-    init(folder: String, wait: TimeInterval) throws(PipelineError) {
-        fd = open(folder + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    init(folder: String, wait: TimeInterval, name: String = ".lock") throws(PipelineError) {
+        fd = open(folder + "/" + name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw PipelineError("cannot open the pipeline lock in \(folder)", exitCode: 3, stage: .lock) }
         let deadline = Date().addingTimeInterval(wait)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

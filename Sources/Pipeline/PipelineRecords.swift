@@ -17,7 +17,7 @@ public enum PipelineRecords {
         ]
     }
 
-    public static func load(config: PipelineConfig, trust: TrustStore, ledger: Ledger?, now: Date)
+    public static func load(config: PipelineConfig, trust: TrustStore, ledger: (any LedgerStore)?, now: Date)
         throws(PipelineError) -> Registry
     {
         try loadNoting(config: config, trust: trust, ledger: ledger, now: now).registry
@@ -25,7 +25,7 @@ public enum PipelineRecords {
 
     /// The same, with a sentence for each remembered revocation whose file is gone: the authorizations folder and
     /// the ledger disagree, which a person must hear of (the run counts it as a doubt).
-    static func loadNoting(config: PipelineConfig, trust: TrustStore, ledger: Ledger?, now: Date)
+    static func loadNoting(config: PipelineConfig, trust: TrustStore, ledger: (any LedgerStore)?, now: Date)
         throws(PipelineError) -> (registry: Registry, gone: [String])
     {
         var gone: [String] = []
@@ -39,7 +39,7 @@ public enum PipelineRecords {
         guard let ledger else { return (registry, gone) }
         let present = Set(registry.revocations.values.flatMap { $0.map(\.id) })
         let folded = Dictionary(grouping: registry.authorizations.keys, by: { $0.lowercased() })
-        for event in try ledger.events(where: "kind = 'record_seen' AND detail LIKE '%\"revocation\"%'") {
+        for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"revocation\"")) {
             let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
             guard let kept = detail["revocation"] as? [String: Any], let id = kept["id"] as? String,
                 let authorization = kept["authorization"] as? String, !present.contains(id),
@@ -61,7 +61,7 @@ public enum PipelineRecords {
     /// Records in the ledger the record files it has not seen before (with what a revocation says, so that it is
     /// remembered), and returns how many were new.
     @discardableResult
-    static func remember(_ registry: Registry, config: PipelineConfig, ledger: Ledger) throws(PipelineError) -> Int {
+    static func remember(_ registry: Registry, config: PipelineConfig, ledger: any LedgerStore) throws(PipelineError) -> Int {
         var recorded = Set(try ledger.recordsFirstSeen().keys)
         let revocationsByFile = Dictionary(
             registry.revocations.values.flatMap { $0 }.map { ($0.id + ".json", $0) }, uniquingKeysWith: { a, _ in a })

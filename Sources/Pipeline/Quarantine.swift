@@ -42,13 +42,12 @@ public enum QuarantineState {
 
     /// Assets of this pipeline whose latest decision is a pending quarantine (or a release a kill interrupted),
     /// quarantined since `pendingDays` at most, with the fingerprints recorded at the time.
-    static func pending(ledger: Ledger, pipeline: String, pendingDays: Double, now: Date) throws(PipelineError)
+    static func pending(ledger: any LedgerStore, pipeline: String, pendingDays: Double, now: Date) throws(PipelineError)
         -> [(asset: String, contentSHA256: String?, fileSHA256: String?)]
     {
         var latest: [String: LedgerEvent] = [:]
         var quarantinedAt: [String: LedgerEvent] = [:]
-        let marks = kinds.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        for event in try ledger.events(where: "pipeline = ? AND kind IN (\(marks))", [pipeline]) {
+        for event in try ledger.events(EventQuery(pipeline: pipeline, kinds: kinds)) {
             guard let asset = event.asset else { continue }
             latest[asset] = event
             if event.eventKind == .quarantined { quarantinedAt[asset] = event }
@@ -72,7 +71,8 @@ public enum QuarantineState {
 
     /// Every quarantined original in the folder, with its reason file and its state in the ledger.
     public static func list(config: PipelineConfig, now: Date = Date()) throws(PipelineError) -> [QuarantineEntry] {
-        let ledger: Ledger? = FileIO.exists(config.ledger) ? try Ledger(path: config.ledger, create: false) : nil
+        let ledger = try LedgerStores.openIfPresent(config)
+        defer { ledger?.disconnect() }
         var pendingAssets = Set<String>()
         if let ledger {
             for entry in try pending(ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now) {

@@ -10,7 +10,7 @@ import Synchronization
 extension Runner {
     /// Loads and verifies the records; remembers in the ledger when each record file was first seen (so a retired
     /// key cannot back-date one) and reports every invalid record, warning and global doubt in the summary.
-    func loadRegistry(trust: TrustStore, ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary)
+    func loadRegistry(trust: TrustStore, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary)
         throws(PipelineError) -> Registry
     {
         let (registry, gone) = try PipelineRecords.loadNoting(config: config, trust: trust, ledger: ledger, now: now)
@@ -48,14 +48,14 @@ extension Runner {
 
     /// Notices earlier runs could not deliver (`notify_failed` with no `notify_sent` for it), sent again, oldest
     /// first, at most 100 a run.
-    func resendFailedNotices(ledger: Ledger, notifier: Notifier) throws(PipelineError) {
+    func resendFailedNotices(ledger: any LedgerStore, notifier: Notifier) throws(PipelineError) {
         var sent = Set<Int64>()
-        for event in try ledger.events(where: "pipeline = ? AND kind = 'notify_sent'", [config.name]) {
+        for event in try ledger.events(EventQuery(pipeline: config.name, kinds: [.notifySent])) {
             let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
             if let seq = (detail["for_seq"] as? NSNumber)?.int64Value { sent.insert(seq) }
         }
         var count = 0
-        for event in try ledger.events(where: "pipeline = ? AND kind = 'notify_failed'", [config.name])
+        for event in try ledger.events(EventQuery(pipeline: config.name, kinds: [.notifyFailed]))
         where !sent.contains(event.seq) && count < 100 {
             let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
             guard let document = detail["document"] as? [String: Any] else { continue }
@@ -67,5 +67,5 @@ extension Runner {
 
 /// The run's ledger, once it is open, for work that starts before it (the notifier).
 final class LedgerSlot: Sendable {
-    let ledger = Mutex<Ledger?>(nil)
+    let ledger = Mutex<(any LedgerStore)?>(nil)
 }

@@ -99,14 +99,16 @@ public final class Runner: Sendable {
     func pass(
         dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, takeNew: Bool, shouldStop: @Sendable () -> Bool
     ) throws(PipelineError) -> RunSummary {
-        let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds)
+        let lockName = config.postgres == nil ? ".lock" : ".lock-" + config.hostID
+        let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds, name: lockName)
         defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
         let trust: TrustStore
         do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }
-        let ledger: Ledger? =
-            dryRun ? (FileIO.exists(config.ledger) ? try Ledger(path: config.ledger, create: false) : nil)
-            : try Ledger(path: config.ledger)
+        let ledger: (any LedgerStore)? = dryRun ? try LedgerStores.openIfPresent(config) : try LedgerStores.open(config)
+        defer { ledger?.disconnect() }
+        let hosts = ledger as? any HostCoordination
+        if !dryRun { try hosts?.forgetOldClaims(pipeline: config.name) }
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
         if !dryRun, let ledger, let notifier {
@@ -195,7 +197,15 @@ public final class Runner: Sendable {
                 }
                 slots.wait()
                 let recovered: (String, RawPath)?
-                do { recovered = try recoverable(name, ledger: ledger!, now: now, summary: &summary) } catch {
+                do {
+                    // Another host's file in the shared work folder, its lease alive: that host finishes it.
+                    if let hosts, Runner.isAssetID(name), try !hosts.takeAsset(pipeline: config.name, asset: name) {
+                        logger.debug("held by another host", metadata: ["stage": "recovery", "asset": "\(name)"])
+                        slots.signal()
+                        continue
+                    }
+                    recovered = try recoverable(name, ledger: ledger!, now: now, summary: &summary)
+                } catch {
                     slots.signal()
                     group.wait()
                     throw error
@@ -223,6 +233,11 @@ public final class Runner: Sendable {
                         if firstLook { summary.unsettled += 1 }
                     case .unreadable(let path, let why):
                         guard firstLook else { return true }
+                        // Several hosts: an entry gone since the listing was claimed by another host.
+                        var info = stat()
+                        if config.postgres != nil, path.withCString({ lstat($0, &info) }) != 0, errno == ENOENT {
+                            return true
+                        }
                         summary.add(
                             ItemReport(
                                 asset: Runner.entryID(path.bytes), outcome: .left, reasons: [why], records: []))
@@ -252,7 +267,9 @@ public final class Runner: Sendable {
                             return true
                         }
                         let claimed: Claim
-                        do { claimed = try claim(place, relative: relative, ledger: ledger!, now: now) } catch {
+                        do {
+                            claimed = try claim(place, relative: relative, stamp: stamp, ledger: ledger!, now: now)
+                        } catch {
                             slots.signal()
                             throw error
                         }

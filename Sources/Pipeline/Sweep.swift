@@ -16,11 +16,21 @@ extension Runner {
     /// Returns the names it withdrew or could not withdraw, which a later sweep of the same run passes over.
     @discardableResult
     func sweep(
-        registry: Registry, ledger: Ledger?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
+        registry: Registry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
         summary: inout RunSummary
     ) throws(PipelineError) -> Set<[UInt8]> {
+        // Several hosts: one sweep of a pipeline at a time; a host that cannot have it now leaves it to the other.
+        let hosts = dryRun ? nil : ledger as? any HostCoordination
+        if let hosts {
+            guard try hosts.trySweepLock(pipeline: config.name) else {
+                summary.warnings.append(
+                    "the sweep of \(config.name) is running on another host now: this host skipped it this run")
+                logger.info("sweep skipped: another host holds it", metadata: ["stage": "sweep"])
+                return []
+            }
+        }
+        defer { hosts?.releaseSweepLock(pipeline: config.name) }
         var handled = Set<[UInt8]>()
-        let live = try ledger?.livePublications() ?? [:]
         var present = Set<String>()
         // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
         guard let names = Folders.rawEntries(of: config.publish) else {
@@ -28,9 +38,17 @@ extension Runner {
                 "cannot list the publish folder \(config.publish) to sweep it: \(String(cString: strerror(errno)))",
                 exitCode: 3, stage: .sweep)
         }
+        // Read after the listing: a publication's event comes before its file, so every file listed that some run
+        // (of any host) published is live here.
+        let live = try ledger?.livePublications() ?? [:]
         for raw in names where !skip.contains(raw) {
             let name = String(decoding: raw, as: UTF8.self)
-            if dryRun && raw.first == UInt8(ascii: ".") && name.hasSuffix(".tmp") && name.contains(".cg-") { continue }
+            // Another host's delivery in progress writes these (stale ones are removed at the start of a run).
+            if dryRun || config.postgres != nil, raw.first == UInt8(ascii: "."), name.hasSuffix(".tmp"),
+                name.contains(".cg-")
+            {
+                continue
+            }
             if inHand.contains(String(name.prefix(32))) { continue }
             let path = RawPath(config.publish).appending(raw)
             guard Array(name.utf8) == raw, let publication = live[name] else {
@@ -64,6 +82,8 @@ extension Runner {
         where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset)
             && !skip.contains(Array(name.utf8))
         {
+            // Published since the listing (by another host): the next sweep checks it.
+            if config.postgres != nil && FileIO.exists(config.publish + "/" + name) { continue }
             let reasons = [Reason(.missingFromPublish, "its file is gone from the publish folder (removed by someone)")]
             handled.insert(Array(name.utf8))
             try withdraw(
@@ -76,7 +96,7 @@ extension Runner {
     /// stays in the archive); only when even that fails is it left (exit 3) with a loud reason.
     func withdraw(
         _ publication: Ledger.Publication, from path: RawPath?, reasons: [Reason],
-        ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+        ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary
     ) throws(PipelineError) {
         var report = ItemReport(
             asset: publication.asset, outcome: .retracted, reasons: reasons.map(\.message), records: publication.records)
@@ -119,7 +139,7 @@ extension Runner {
     /// Something in publish that is no live publication: moved to `retracted` under a new opaque name, with a
     /// reason file there (0700) keeping its old name; deleted from publish if it cannot be moved.
     func withdrawStranger(
-        _ path: RawPath, raw: [UInt8], ledger: Ledger?, dryRun: Bool, now: Date, summary: inout RunSummary
+        _ path: RawPath, raw: [UInt8], ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary
     ) throws(PipelineError) {
         let asset = "stranger-" + Folders.newAssetID()
         let why = "not a live publication in the ledger (placed in publish by hand, or its ledger event is gone)"

@@ -100,7 +100,8 @@ struct Check: ParsableCommand {
         let registry: Registry
         if let config = pipelineConfig, sources.authorizations == nil, sources.trust == nil {
             do {
-                let ledger = FileIO.exists(config.ledger) ? try Ledger(path: config.ledger, create: false) : nil
+                let ledger = try LedgerStores.openIfPresent(config)
+                defer { ledger?.disconnect() }
                 let trust: TrustStore
                 do { trust = try TrustStore.load(path: config.trust) } catch {
                     throw PipelineError("\(config.trust): \(error)")

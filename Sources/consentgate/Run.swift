@@ -103,7 +103,8 @@ struct Audit: ParsableCommand {
         func run() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let ledger = try Ledger(path: config.ledger, create: false)
+                let ledger = try LedgerStores.open(config, create: false)
+                defer { ledger.disconnect() }
                 let problems = try ledger.verifyChain()
                 if problems.isEmpty {
                     print("ledger intact: \(try ledger.events().count) events")

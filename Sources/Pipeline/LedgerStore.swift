@@ -1,0 +1,197 @@
+import ByteKit
+import Foundation
+import MediaFormats
+
+/// Where a pipeline's history lives: the embedded SQLite ledger (`Ledger`, one host, the default) or a PostgreSQL
+/// database shared by several hosts (`PostgresLedger`). Both keep the same hash-chained events, so publications,
+/// pending quarantines and first-seen record times (all replayed from events) mean the same on either.
+public protocol LedgerStore: AnyObject, Sendable {
+    /// Records several events in ONE transaction, chained in the order given: all of them or none.
+    @discardableResult
+    func append(batch: [NewLedgerEvent]) throws(PipelineError) -> [LedgerEvent]
+    /// The events a typed query selects, oldest first.
+    func events(_ query: EventQuery) throws(PipelineError) -> [LedgerEvent]
+    /// Settling and delivery failures (not chained: a cache whose loss only makes a file wait one more look).
+    func observation(_ entry: String) throws(PipelineError) -> Ledger.Observation?
+    /// Records (or, with nil, forgets) an observation.
+    func observe(_ entry: String, _ observation: Ledger.Observation?) throws(PipelineError)
+    /// Recomputes the chain and compares its end with the recorded head. Returns the problems (empty: intact).
+    func verifyChain() throws(PipelineError) -> [String]
+    /// Ends the connection (PostgreSQL); nothing for SQLite. Nothing may be called after it.
+    func disconnect()
+}
+
+/// Which events to read: every condition given must hold (nil: any).
+public struct EventQuery: Sendable, Equatable {
+    public var pipeline: String?
+    public var asset: String?
+    public var kinds: [EventKind]?
+    /// Text the event's JSON detail must contain, case-sensitively.
+    public var detailContains: String?
+
+    public init(pipeline: String? = nil, asset: String? = nil, kinds: [EventKind]? = nil, detailContains: String? = nil)
+    {
+        self.pipeline = pipeline
+        self.asset = asset
+        self.kinds = kinds
+        self.detailContains = detailContains
+    }
+
+    /// Every event.
+    public static let all = EventQuery()
+
+    /// Whether an event matches (the backends' SQL says the same; tests compare the two).
+    public func matches(_ event: LedgerEvent) -> Bool {
+        (pipeline == nil || event.pipeline == pipeline) && (asset == nil || event.asset == asset)
+            && (kinds == nil || kinds!.contains { $0.rawValue == event.kind })
+            && (detailContains == nil || event.detail.contains(detailContains!))
+    }
+}
+
+/// An event to append: its detail is already JSON text (sorted keys), so it can cross threads.
+public struct NewLedgerEvent: Sendable, Equatable {
+    public var pipeline: String
+    public var kind: EventKind
+    public var asset: String?
+    public var fileSHA256: String?
+    public var contentSHA256: String?
+    public var detail: String
+
+    /// `detail`: reasons, records, published name; never a person's name.
+    public init(
+        pipeline: String, kind: EventKind, asset: String?, fileSHA256: String?, contentSHA256: String?,
+        detail: [String: Any]
+    ) throws(PipelineError) {
+        do {
+            self.detail = String(
+                decoding: try JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys]), as: UTF8.self)
+        } catch { throw PipelineError("ledger: detail is not JSON: \(error)", stage: .ledger) }
+        self.pipeline = pipeline
+        self.kind = kind
+        self.asset = asset
+        self.fileSHA256 = fileSHA256
+        self.contentSHA256 = contentSHA256
+    }
+
+    /// The stored event that follows `prev` (seq and hash) at time `at`.
+    func chained(seq: Int64, prev: String, at: String) -> LedgerEvent {
+        let hash = LedgerEvent.chainHash(
+            prev: prev, seq: seq, at: at, pipeline: pipeline, kind: kind.rawValue, asset: asset, file: fileSHA256,
+            content: contentSHA256, detail: detail)
+        return LedgerEvent(
+            seq: seq, at: at, pipeline: pipeline, kind: kind.rawValue, asset: asset, fileSHA256: fileSHA256,
+            contentSHA256: contentSHA256, detail: detail, prevHash: prev, hash: hash)
+    }
+}
+
+extension LedgerStore {
+    /// Appends one event in its own transaction.
+    @discardableResult
+    public func append(
+        pipeline: String, kind: EventKind, asset: String?, fileSHA256: String?, contentSHA256: String?,
+        detail: [String: Any]
+    ) throws(PipelineError) -> LedgerEvent {
+        let event = try NewLedgerEvent(
+            pipeline: pipeline, kind: kind, asset: asset, fileSHA256: fileSHA256, contentSHA256: contentSHA256,
+            detail: detail)
+        guard let stored = try append(batch: [event]).first else {
+            throw PipelineError("ledger: the append recorded nothing", exitCode: 3, stage: .ledger)
+        }
+        return stored
+    }
+
+    /// Every event, oldest first.
+    public func events() throws(PipelineError) -> [LedgerEvent] { try events(.all) }
+
+    /// The last event of a kind for an asset, if any.
+    public func lastEvent(asset: String, kinds: [EventKind]) throws(PipelineError) -> LedgerEvent? {
+        try events(EventQuery(asset: asset, kinds: kinds)).last
+    }
+
+    /// Every live publication (published and not retracted since), by published file name, replayed from the
+    /// hash-chained events of every pipeline: a deleted or edited event breaks the chain, and no side table can
+    /// keep a picture published. Renaming a pipeline changes nothing here.
+    public func livePublications() throws(PipelineError) -> [String: Ledger.Publication] {
+        var live: [String: Ledger.Publication] = [:]
+        var nameOf: [String: String] = [:]
+        for event in try events(EventQuery(kinds: [.published, .released, .retracted])) {
+            guard let asset = event.asset else { continue }
+            if event.eventKind == .retracted {
+                if let name = nameOf.removeValue(forKey: asset) { live[name] = nil }
+                continue
+            }
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
+            guard let name = detail["published_name"] as? String else { continue }
+            if let old = nameOf[asset] { live[old] = nil }
+            nameOf[asset] = name
+            live[name] = Ledger.Publication(
+                asset: asset, pipeline: event.pipeline, name: name, fileSHA256: event.fileSHA256,
+                contentSHA256: event.contentSHA256, records: detail["records"] as? [String] ?? [],
+                publishedSHA256: detail["published_sha256"] as? String,
+                publishedStat: detail["published_stat"] as? String)
+        }
+        return live
+    }
+
+    /// When each record file (by the SHA-256 of its bytes) was first seen, from the `record_seen` events.
+    public func recordsFirstSeen() throws(PipelineError) -> [String: Date] {
+        var seen: [String: Date] = [:]
+        for event in try events(EventQuery(kinds: [.recordSeen])) {
+            guard let sha = event.fileSHA256, seen[sha] == nil, let date = Ledger.parseTimestamp(event.at) else {
+                continue
+            }
+            seen[sha] = date
+        }
+        return seen
+    }
+}
+
+/// The chain check both backends share: `head` is the newest event's number and hash as recorded apart from the
+/// events (SQLite: `LEDGER.head`; PostgreSQL: the `head` row), nil where none was recorded.
+enum ChainCheck {
+    static func problems(_ all: [LedgerEvent], head: (seq: Int64, hash: String)?, headName: String) -> [String] {
+        var problems: [String] = []
+        var prev = Ledger.genesis
+        var expectedSeq: Int64 = 1
+        if let head {
+            if let last = all.last, last.seq >= head.seq {
+                if let event = all.first(where: { $0.seq == head.seq }), event.hash != head.hash {
+                    problems.append("event \(head.seq) is not the one \(headName) recorded")
+                }
+            } else {
+                problems.append(
+                    "the newest \(head.seq - (all.last?.seq ?? 0)) event(s) are missing: \(headName) records event "
+                        + "\(head.seq), the ledger ends at \(all.last?.seq ?? 0)")
+            }
+        }
+        for event in all {
+            if event.seq != expectedSeq { problems.append("event \(expectedSeq) is missing (next is \(event.seq))") }
+            if event.prevHash != prev { problems.append("event \(event.seq) does not follow the event before it") }
+            let hash = LedgerEvent.chainHash(
+                prev: event.prevHash, seq: event.seq, at: event.at, pipeline: event.pipeline, kind: event.kind,
+                asset: event.asset, file: event.fileSHA256, content: event.contentSHA256, detail: event.detail)
+            if hash != event.hash { problems.append("event \(event.seq) was edited (its hash does not match)") }
+            prev = event.hash
+            expectedSeq = event.seq + 1
+        }
+        return problems
+    }
+}
+
+/// Opening the ledger a pipeline names.
+public enum LedgerStores {
+    /// Opens the pipeline's ledger: the SQLite file (created unless `create` is false: then a missing one is an
+    /// error), or a connection to its PostgreSQL database (whose schema `consentgate ledger init` made).
+    public static func open(_ config: PipelineConfig, create: Bool = true) throws(PipelineError) -> any LedgerStore {
+        if let url = config.postgres {
+            return try PostgresLedger(url: url, hostID: config.hostID, leaseSeconds: config.claimLeaseSeconds)
+        }
+        return try Ledger(path: config.ledger, create: create)
+    }
+
+    /// The ledger, where there is one to read (a SQLite file that does not exist yet is none; PostgreSQL always is).
+    public static func openIfPresent(_ config: PipelineConfig) throws(PipelineError) -> (any LedgerStore)? {
+        if config.postgres == nil && !FileIO.exists(config.ledger) { return nil }
+        return try open(config, create: false)
+    }
+}
