@@ -71,12 +71,7 @@ struct QuarantineCommand: ParsableCommand {
         func run() throws {
             do {
                 let config = try PipelineConfig.load(path: pipeline)
-                let media: MediaService
-                do {
-                    media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds)
-                } catch {
-                    throw PipelineError("\(error)", exitCode: 3, stage: .inspect)
-                }
+                let media = try Workers.media(for: config)
                 defer { media.shutdown() }
                 let summary = try Runner(config: config, logger: Logs.pipeline, media: media).run(inbox: false)
                 let still = try QuarantineState.list(config: config)

@@ -24,10 +24,7 @@ struct Review: ParsableCommand {
         do {
             let config = try PipelineConfig.load(path: pipeline)
             // Previews are decoded by sandboxed workers: a quarantined original may be hostile.
-            let media: MediaService
-            do { media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds) } catch {
-                throw PipelineError("\(error)", exitCode: 3)
-            }
+            let media = try Workers.media(for: config)
             defer { media.shutdown() }
             let page = try ReviewPage.make(config: config, media: media)
             do { try FileIO.writePending(Array(page.html.utf8), finalPath: out, mode: 0o600).commit() } catch {

@@ -40,12 +40,7 @@ struct Run: ParsableCommand {
                 let progress: (@Sendable (String) -> Void)? =
                     terminal
                     ? { @Sendable (step: String) in Output.error("\r\(name): \(step)\u{1B}[K", terminator: "") } : nil
-                let media: MediaService
-                do {
-                    media = try Workers.media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds)
-                } catch {
-                    throw PipelineError("\(error)", exitCode: 3, stage: .inspect)
-                }
+                let media = try Workers.media(for: config)
                 defer { media.shutdown() }
                 let runner = Runner(config: config, progress: progress, logger: Logs.pipeline, media: media)
                 let summary = try runner.run(dryRun: dryRun, secondLook: true)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MediaWorker
+import Pipeline
 import Sandbox
 
 /// The sandboxed workers a command reads media through: this very executable, started as `consentgate worker`,
@@ -17,6 +18,13 @@ enum Workers {
             executable: executable, workers: workers ?? max(2, ProcessInfo.processInfo.activeProcessorCount),
             limits: WorkerLimits(memoryBytes: UInt64(memoryMB) << 20, cpuSecondsPerRequest: cpu),
             deadline: .milliseconds(Int64(seconds * 1000)), environment: environment)
+    }
+
+    /// The workers for a pipeline, with its `worker_memory_mb` and `worker_seconds`; exit 3 when they cannot start.
+    static func media(for config: PipelineConfig) throws(PipelineError) -> MediaService {
+        do { return try media(memoryMB: config.workerMemoryMB, seconds: config.workerSeconds) } catch {
+            throw PipelineError("\(error)", exitCode: 3, stage: .inspect)
+        }
     }
 
     /// This program, as the kernel knows it (not argv[0], which a caller chooses).
