@@ -45,6 +45,14 @@ extension FileIO {
 }
 
 extension FileIO {
+    /// The same open file again, read-only (through /proc/self/fd): what a verifying reader is handed, so that it
+    /// cannot write into what it verifies. The caller closes it.
+    public static func reopenReadOnly(_ fd: Int32) throws(MediaError) -> Int32 {
+        let again = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard again >= 0 else { throw .io("cannot reopen the output read-only: \(errnoText())") }
+        return again
+    }
+
     /// A new temporary file beside `finalPath`, open for reading and writing, for someone else to fill (a sandboxed
     /// worker, through the descriptor). The caller closes the descriptor, then commits or discards `pending`.
     public static func openPending(finalPath: String, mode: mode_t = 0o644) throws(MediaError)

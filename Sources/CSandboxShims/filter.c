@@ -50,9 +50,12 @@ int cgsandbox_install_filter(int socket_fd) {
     ALLOW(copy_file_range, 0);
     // Closing the descriptors of a finished request.
     ALLOW(close, 0);
-    // Memory: malloc, Swift's allocator, libjpeg/libpng buffers. Never executable: no new code at run time.
+    // Memory: malloc, Swift's allocator, libjpeg/libpng buffers. Never executable: no new code at run time. And
+    // anonymous only: a handed file mapped shared and writable would let a worker change a verified copy after
+    // it has closed the descriptor (the pool kills a worker that keeps a descriptor; this closes the other way).
     ALLOW(brk, 0);
-    ALLOW(mmap, 1, SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    ALLOW(mmap, 2, SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
+          SCMP_A3_32(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS));
     ALLOW(mprotect, 1, SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     ALLOW(munmap, 0);
     ALLOW(mremap, 0);

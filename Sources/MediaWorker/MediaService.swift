@@ -25,8 +25,13 @@ public enum MediaServiceError: Error, Sendable, Equatable, CustomStringConvertib
 /// `inProcess` runs the very same operations in this process, without containment: for unit tests and fuzzing only.
 public final class MediaService: Sendable {
     let pool: WorkerPool?
+    /// The workers obey test markers (a debug build run with CONSENTGATE_WORKER_TEST_HOOKS=1).
+    let testHooks: Bool
 
-    init(pool: WorkerPool?) { self.pool = pool }
+    init(pool: WorkerPool?, testHooks: Bool = false) {
+        self.pool = pool
+        self.testHooks = testHooks
+    }
 
     /// The operations in this process, uncontained (unit tests, fuzzing).
     public static let inProcess = MediaService(pool: nil)
@@ -40,7 +45,11 @@ public final class MediaService: Sendable {
         var configuration = WorkerPool.Configuration(
             executable: executable, workerCount: workers, limits: limits, deadline: deadline)
         configuration.environment = environment
-        do { return MediaService(pool: try WorkerPool(configuration: configuration)) } catch {
+        do {
+            return MediaService(
+                pool: try WorkerPool(configuration: configuration),
+                testHooks: environment["CONSENTGATE_WORKER_TEST_HOOKS"] == "1")
+        } catch {
             throw .readerFailed("the sandboxed workers could not be started: \(error)")
         }
     }
@@ -48,7 +57,8 @@ public final class MediaService: Sendable {
     /// Nil when every operation runs sandboxed; otherwise why not, to be said once by the caller.
     public var unsandboxedBecause: String? {
         guard let pool else { return "media is read in this process (no worker processes)" }
-        return pool.sandboxProblem.map { "the workers run without the seccomp filter: \($0)" }
+        if let problem = pool.sandboxProblem { return "the workers run without the seccomp filter: \(problem)" }
+        return testHooks ? "test hooks are on (CONSENTGATE_WORKER_TEST_HOOKS): workers obey test markers" : nil
     }
 
     /// The workers' process ids (tests look at their /proc status).

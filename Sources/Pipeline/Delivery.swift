@@ -116,7 +116,7 @@ extension Runner {
             } else if !alreadyPublished {
                 throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3, stage: .deliver, asset: item.asset)
             }
-            // The copy's hash as the verifying worker read it (pictures), or read again here (video, or a copy an
+            // The verified copy's hash as this process read it after verification, or read again here (a copy an
             // interrupted run left). The sweep compares it with the file in publish on every run.
             let identity: (sha256: String, stat: String)
             if item.sanitized?.pending != nil, let sha = item.sanitized?.outputSHA256,

@@ -84,7 +84,7 @@ public struct RunSummary: Sendable, Encodable {
         if left > 0 { return 3 }
         let doubts =
             !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty || notifyFailures > 0
-            || !recordsGone.isEmpty
+            || !recordsGone.isEmpty || unsandboxed != nil
         return quarantined > 0 || retracted > 0 || doubts ? 1 : 0
     }
 }

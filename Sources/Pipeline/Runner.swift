@@ -310,6 +310,8 @@ public final class Runner: Sendable {
         }
         group.wait()
         summary.merge(collected.withLock { $0 })
+        // Read again: a worker started later in the run (a replacement) may have come up without the filter.
+        summary.unsandboxed = media.unsandboxedBecause
         // And once more at the end (a dry run changed nothing, so it has nothing more to see): a publication that
         // recovery finished is checked like every other one.
         if !dryRun {

@@ -193,12 +193,24 @@ extension SanitizeStage {
             guard let expected = known ?? item.fingerprints?.presentedSHA256 else {
                 throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
             }
-            let written = try media.verify(
-                output.fd, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer)
+            // The verifier gets the copy read-only; the writer has closed its descriptor (the pool kills a worker
+            // that keeps one), so nothing can change the copy after this check.
+            let readOnly: Int32
+            do { readOnly = try FileIO.reopenReadOnly(output.fd) } catch { throw .refused(error) }
+            defer { close(readOnly) }
+            let claimed = try media.verify(
+                readOnly, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer)
+            // The hash the ledger records is this process's own reading of the verified copy (hashing is not
+            // parsing), and must agree with the verifier's.
+            let hash: String
+            do { hash = try FileSource(descriptor: readOnly).sha256() } catch { throw .refused(error) }
+            if let claimed, claimed != hash {
+                throw .readerFailed("the verifying reader reported another SHA-256 than the copy has")
+            }
             var sanitized = SanitizedFile(
                 format: reading.format, pending: output.pending, orientation: reading.orientation,
                 removed: reading.removed, pixelSHA256: reading.pixelSHA256)
-            sanitized.outputSHA256 = written
+            sanitized.outputSHA256 = hash
             return sanitized
         } catch {
             output.pending.discard()

@@ -150,11 +150,14 @@ public final class WorkerPool: @unchecked Sendable {
         while true {
             let answer: Result<WorkerProcess.Answer, WorkerProcess.Trouble>
             do throws(WorkerProcess.Trouble) {
-                answer = .success(
-                    try worker.perform(
-                        operation: request.operation, payload: request.payload, descriptors: request.descriptors,
-                        until: .now + deadline, cpuSeconds: configuration.limits.cpuSecondsPerRequest,
-                        replyLimit: configuration.replyLimit))
+                let reply = try worker.perform(
+                    operation: request.operation, payload: request.payload, descriptors: request.descriptors,
+                    until: .now + deadline, cpuSeconds: configuration.limits.cpuSecondsPerRequest,
+                    replyLimit: configuration.replyLimit)
+                if !request.descriptors.isEmpty && worker.holdsHandedDescriptors() {
+                    throw WorkerProcess.Trouble.garbage("it kept a descriptor it was handed")
+                }
+                answer = .success(reply)
             } catch {
                 answer = .failure(error)
             }

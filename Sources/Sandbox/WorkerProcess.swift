@@ -36,6 +36,17 @@ final class WorkerProcess: @unchecked Sendable {
         case unknownOperation(String)
     }
 
+    /// True when the worker holds any descriptor beyond its own four (stdin, stdout, stderr, the socket) after it
+    /// answered: an honest worker closes what it was handed before it replies; one that keeps a descriptor (to
+    /// write into a verified copy later, say) is treated as a failed worker and killed. With `mmap` limited to
+    /// anonymous memory by the filter, a kept descriptor is the only way to touch a handed file afterwards.
+    func holdsHandedDescriptors() -> Bool {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(id.processID)/fd") else {
+            return true
+        }
+        return names.contains { Int32($0).map { $0 > 3 } ?? true }
+    }
+
     /// Spawns `executable arguments…` with a socketpair end as descriptor 3; does not wait for it.
     init(executable: String, arguments: [String], environment: [String], serial: UInt64) throws(WorkerFailure) {
         var pair: [Int32] = [-1, -1]

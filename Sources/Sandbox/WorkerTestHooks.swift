@@ -9,6 +9,8 @@ public enum WorkerTestHooks {
         "test.echo": echo, "test.copy": copy, "test.pid": pid, "test.open": openFile, "test.crash": crash,
         "test.spin": spin, "test.allocate": allocate, "test.thread": thread, "test.fail": fail,
         "test.garbage": garbage, "test.forbidden": forbidden,
+        // Answers like echo, but the worker keeps the descriptors it was handed (see WorkerMain).
+        "test.keep": echo,
     ]
 
     struct HookError: Error, CustomStringConvertible {
@@ -60,6 +62,9 @@ public enum WorkerTestHooks {
         case "ioctl": result = Int(ioctl(0, UInt(TCGETS)))
         case "exec-mapping":
             result = Int(bitPattern: mmap(nil, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        case "file-mapping":
+            // A handed file mapped shared and writable would outlive its descriptor: only anonymous memory.
+            result = Int(bitPattern: mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 2, 0))
         default:
             guard call.hasPrefix("kill:"), let target = Int32(call.dropFirst(5)) else {
                 throw HookError(description: "unknown call \(call)")

@@ -168,8 +168,11 @@ struct Check: ParsableCommand {
                 do throws(MediaServiceError) {
                     let (_, writer) = try media.sanitize(
                         source.fd, into: target.fd, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
+                    let readOnly: Int32
+                    do { readOnly = try FileIO.reopenReadOnly(target.fd) } catch { throw .refused(error) }
+                    defer { close(readOnly) }
                     try media.verify(
-                        target.fd, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
+                        readOnly, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
                         options: sanitizeOptions, avoiding: writer)
                     do { try target.pending.commit() } catch { throw .refused(error) }
                 } catch {

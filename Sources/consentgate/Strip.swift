@@ -158,9 +158,11 @@ struct Strip: ParsableCommand {
             }
             let source: FileSource
             do { source = try FileSource(path: input) } catch { throw .refused(error) }
-            // With --json, the input's fingerprints first: the sanitizer then compares the output with this
-            // presented_sha256 instead of reading a video's media a second time, and so does the second reader.
-            let prints = fingerprints ? try media.fingerprints(source.fd, limits: options.limits).fingerprints : nil
+            // The input's fingerprints first, by one reader: the writer (another request) must produce a copy that
+            // presents this, and a third reading of the copy checks that it does; the writer's own word is never
+            // what its copy is checked against.
+            let reading = try media.fingerprints(source.fd, limits: options.limits)
+            let prints: Fingerprints? = reading.fingerprints
             // Options that drop a picture's ICC profile or Orientation change what it presents on purpose here:
             // the sanitizer then checks the output against the input as published with those options, and the
             // second reader checks only that no metadata is left.
@@ -175,10 +177,16 @@ struct Strip: ParsableCommand {
                 let (written, writer) = try media.sanitize(
                     source.fd, into: output.fd, options: options, knownContent: expected)
                 clean = written
-                // The independent re-inspection, by a worker other than the one that wrote it.
+                // The independent re-inspection, by a worker other than the one that wrote it, on a read-only
+                // descriptor. Options that drop the ICC profile or Orientation change what a picture presents on
+                // purpose: then only video and HEIF (which those options do not touch) are compared with the input.
+                let readOnly: Int32
+                do { readOnly = try FileIO.reopenReadOnly(output.fd) } catch { throw .refused(error) }
+                defer { close(readOnly) }
+                let comparedWith = expected ?? (written.format.isISOBMFF ? prints?.presentedSHA256 : nil)
                 try media.verify(
-                    output.fd, expectedPresented: expected ?? written.originalPresentedSHA256,
-                    expectedSize: source.count, options: options, avoiding: writer)
+                    readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
+                    avoiding: writer)
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
@@ -190,8 +198,8 @@ struct Strip: ParsableCommand {
             report.status = "written"
             report.output = destination
             report.format = clean.format.rawValue
-            report.fileSha256 = prints?.fileSHA256
-            report.presentedSha256 = prints?.presentedSHA256
+            report.fileSha256 = fingerprints ? prints?.fileSHA256 : nil
+            report.presentedSha256 = fingerprints ? prints?.presentedSHA256 : nil
             report.outputSha256 = outputSHA256
             report.orientation = clean.orientation
             report.removed = clean.removed

@@ -18,14 +18,21 @@ struct Worker: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
-        let testing = environment["CONSENTGATE_WORKER_TEST_HOOKS"] == "1"
+        #if DEBUG
+            let testing = environment["CONSENTGATE_WORKER_TEST_HOOKS"] == "1"
+        #else
+            // A release build has no test hooks: no marker, no test operation, never a worker without its filter.
+            let testing = false
+        #endif
         // The operations on media bytes are registered here, one entry each.
         var handlers = MediaOperations.handlers
-        if testing {
-            handlers.merge(WorkerTestHooks.handlers) { mine, _ in mine }
-            // Set once, before the first request: files carrying a test marker make this worker misbehave.
-            TestMarkers.enabled = true
-        }
+        #if DEBUG
+            if testing {
+                handlers.merge(WorkerTestHooks.handlers) { mine, _ in mine }
+                // Set once, before the first request: files carrying a test marker make this worker misbehave.
+                TestMarkers.enabled = true
+            }
+        #endif
         WorkerMain.run(
             handlers: handlers, limits: WorkerLimits(argument: limits)!,
             skipFilterForTesting: testing && environment["CONSENTGATE_WORKER_TEST_NO_SECCOMP"] == "1")

@@ -9,10 +9,13 @@ import Sandbox
 enum Workers {
     static func media(memoryMB: Int, seconds: Double, workers: Int? = nil) throws(MediaServiceError) -> MediaService {
         var environment: [String: String] = [:]
-        // Tests ask workers to misbehave through this switch; it is passed on explicitly, never inherited.
-        if let hooks = ProcessInfo.processInfo.environment["CONSENTGATE_WORKER_TEST_HOOKS"] {
-            environment["CONSENTGATE_WORKER_TEST_HOOKS"] = hooks
-        }
+        #if DEBUG
+            // Tests ask workers to misbehave through this switch, in debug builds only (a release build has no test
+            // hooks at all); it is passed on explicitly, never inherited, and the summary says it is on.
+            if let hooks = ProcessInfo.processInfo.environment["CONSENTGATE_WORKER_TEST_HOOKS"] {
+                environment["CONSENTGATE_WORKER_TEST_HOOKS"] = hooks
+            }
+        #endif
         let cpu = UInt64(max(1, seconds.rounded(.up)))
         return try MediaService.sandboxed(
             executable: executable, workers: workers ?? max(2, ProcessInfo.processInfo.activeProcessorCount),

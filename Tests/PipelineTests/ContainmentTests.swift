@@ -101,7 +101,13 @@ final class ContainmentTests: PipelineTestCase {
         XCTAssertEqual(
             reasonTexts.filter { $0.contains("reader_failed") }.count, 1, "only the spinning file costs: \(reasonTexts)")
         try assertInvariants(inputs: inputs)
-        XCTAssertEqual(try runPipeline().status, 0, "a second run finds nothing left to do")
+        let again = try runPipeline()
+        for count in ["published", "quarantined", "left", "retracted"] {
+            XCTAssertEqual(again.summary[count] as? Int, 0, "a second run finds nothing left to do: \(again.summary)")
+        }
+        // Test hooks are never silent: the summary says so, and the exit status counts it as a doubt.
+        XCTAssertTrue((again.summary["unsandboxed"] as? String)?.contains("test hooks are on") ?? false)
+        XCTAssertEqual(again.status, 1)
     }
 
     /// A JPEG of the demo set with a comment segment carrying `marker` right after SOI.

@@ -124,11 +124,26 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(pool.workersStarted, 3)
     }
 
+    /// A worker that keeps a descriptor it was handed (to write into a verified copy later, say) is killed: its
+    /// answer is not accepted, and the request is tried in a fresh worker, which keeps it too.
+    func testAWorkerThatKeepsAHandedDescriptorIsKilled() throws {
+        let pool = try makePool()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cg-keep-" + UUID().uuidString)
+        try Data("bytes".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fd = open(file.path, O_RDONLY)
+        defer { close(fd) }
+        let error = failure { _ = try pool.perform(WorkerRequest("test.keep", descriptors: [fd])) }
+        XCTAssertEqual(error, .failed(.garbage("it kept a descriptor it was handed")))
+        // The same answer from a worker that closes what it was handed is accepted.
+        XCTAssertEqual(try pool.perform(WorkerRequest("test.echo", descriptors: [fd])).payload, Data("bytes".utf8))
+    }
+
     func testEveryForbiddenCallKillsTheWorker() throws {
         let pool = try makePool()
         let calls = [
             "stat", "fork", "exec", "socket", "unlink", "rename", "chdir", "dup", "ioctl", "exec-mapping",
-            "kill:\(getpid())",
+            "file-mapping", "kill:\(getpid())",
         ]
         for call in calls {
             let error = failure { _ = try pool.perform(WorkerRequest("test.forbidden", payload: Data(call.utf8))) }
