@@ -30,18 +30,6 @@ extension FileIO {
         try edit(fd)
         guard fsync(fd) == 0 else { throw .io("cannot fsync the output: \(errnoText())") }
     }
-
-    /// True when the open file `fd` holds exactly `expected` (read back through pread, never a path).
-    public static func fileEquals(descriptor fd: Int32, _ expected: [UInt8]) -> Bool {
-        guard let source = try? FileSource(descriptor: fd), source.count == expected.count else { return false }
-        var offset = 0
-        while offset < expected.count {
-            guard let piece = try? source.read(offset..<min(expected.count, offset + (1 << 20))) else { return false }
-            guard piece.elementsEqual(expected[offset..<offset + piece.count]) else { return false }
-            offset += piece.count
-        }
-        return true
-    }
 }
 
 extension FileIO {

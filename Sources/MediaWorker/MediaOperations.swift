@@ -39,7 +39,7 @@ public enum MediaOperations {
                 let done = try file.sanitize(into: output, options: request.options, knownContent: request.knownContent)
                 return SanitizeReading(
                     format: done.format, orientation: done.orientation, removed: done.removed,
-                    pixelSHA256: done.pixelSHA256, originalPresentedSHA256: done.originalPresentedSHA256)
+                    pixelSHA256: done.pixelSHA256)
             }
         },
         MediaWire.verify: { payload, descriptors in

@@ -45,8 +45,6 @@ public struct SanitizeReading: Codable, Sendable {
     public var orientation: Int?
     public var removed: [String]
     public var pixelSHA256: String?
-    /// What the original presents, when the writer computed it (video, HEIF): what the second reader compares with.
-    public var originalPresentedSHA256: String?
 }
 
 /// A `MediaError` as it crosses the socket: the case and its words, so the caller sees exactly what the worker saw.

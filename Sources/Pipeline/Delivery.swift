@@ -74,7 +74,7 @@ extension Runner {
         if let why = item.writeFailure {
             throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
         }
-        let ext = Stages.fileExtension(item.format)
+        let ext = item.format.fileExtension
         let publishedName = item.asset + "." + ext
         let publishedPath = config.publish + "/" + publishedName
         // A publish file left by an interrupted run is finished, whatever is decided now: the sweep at the end of

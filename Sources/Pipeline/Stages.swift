@@ -257,6 +257,4 @@ struct Stages: Sendable {
         get { inspect.afterFingerprints }
         set { inspect.afterFingerprints = newValue }
     }
-
-    static func fileExtension(_ format: MediaFormat) -> String { format.fileExtension }
 }

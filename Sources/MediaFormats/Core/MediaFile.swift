@@ -11,9 +11,6 @@ public struct SanitizedFile: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels, with `verifyDecode`.
     public var pixelSHA256: String?
-    /// What the original presents (`presented_sha256`), when sanitizing computed it (video and HEIF, for the
-    /// verification of the copy by another reader).
-    public var originalPresentedSHA256: String? = nil
     /// The copy's SHA-256 as its verifying reader computed it (pictures), so delivery need not read it again.
     public var outputSHA256: String? = nil
 

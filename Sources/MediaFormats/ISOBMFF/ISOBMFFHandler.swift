@@ -90,7 +90,6 @@ struct ISOBMFFHandler: MediaFormatHandler {
         guard let output else { return result }
         var content = knownContent ?? ""
         if knownContent == nil { content = try media.presentedSHA256() }
-        result.originalPresentedSHA256 = content
         switch output {
         case .beside(let destination):
             let pending = try ISOSanitizer.write(plan, from: source, to: destination)
