@@ -1,4 +1,5 @@
 import ByteKit
+import Foundation
 import TestSupport
 import XCTest
 
@@ -31,6 +32,56 @@ final class SanitizerTests: XCTestCase {
         }
         let items = Inspector.inspect(clean.output).metadata
         XCTAssertEqual(items.map(\.name), ["Orientation"])
+    }
+
+    /// Issue 14: the sanitizer takes what the output must present from its caller instead of fingerprinting the
+    /// input a second time. That shortcut must fail closed: a wrong value refuses the picture, options that change
+    /// what it presents ignore the value, and what it returns is the output's own fingerprint.
+    func testAKnownPresentedFingerprintReplacesTheInputPassAndFailsClosed() throws {
+        for name in ["demo-phone-photo.jpg", "demo-screenshot.png", "demo-sticker.webp", "demo-animation.gif"] {
+            let bytes = try Fixtures.sample(name)
+            let presented = try XCTUnwrap(Fingerprints.compute(bytes).presentedSHA256)
+            let clean = try Sanitizer.sanitize(bytes, expectedPresented: presented)
+            XCTAssertEqual(clean.presentedSHA256, presented, name)
+            XCTAssertEqual(try Fingerprints.compute(clean.output).presentedSHA256, presented, name)
+            // Another picture's fingerprint (or a lying reader's) never passes.
+            let other = String(repeating: "0", count: 64)
+            XCTAssertThrowsError(try Sanitizer.sanitize(bytes, expectedPresented: other), name) { error in
+                guard case MediaError.verificationFailed = error else { return XCTFail("\(name): \(error)") }
+            }
+            // The same through a file, as a worker does: `knownContent` wrong, refused; right, written.
+            let folder = try Fixtures.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let path = folder.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            let file = try MediaFile(path: path)
+            XCTAssertThrowsError(try file.sanitize(into: nil, knownContent: other), name)
+            XCTAssertNoThrow(try file.sanitize(into: nil, knownContent: presented), name)
+        }
+        // Options that drop the ICC profile change what the picture presents on purpose: the known value is not
+        // the target, the input as published with the options is.
+        let bytes = try Fixtures.sample("demo-phone-photo.jpg")
+        let bare = SanitizeOptions(keepOrientation: false, keepICC: false)
+        let withoutKnown = try Sanitizer.sanitize(bytes, options: bare)
+        let withWrongKnown = try Sanitizer.sanitize(
+            bytes, options: bare, expectedPresented: String(repeating: "0", count: 64))
+        XCTAssertEqual(withWrongKnown.output, withoutKnown.output)
+        XCTAssertEqual(withWrongKnown.presentedSHA256, try Fingerprints.compute(withoutKnown.output).presentedSHA256)
+    }
+
+    /// The inspection takes both fingerprints from its own walk: they must be what `Fingerprints` computes.
+    func testInspectionFingerprintsAreTheFingerprints() throws {
+        for name in ["demo-phone-photo.jpg", "demo-ycck-print.jpg", "demo-screenshot.png", "demo-sticker.webp",
+            "demo-animation.gif"]
+        {
+            let bytes = try Fixtures.sample(name)
+            let report = Inspector.inspect(bytes)
+            let prints = try Fingerprints.compute(bytes)
+            XCTAssertNil(report.error, name)
+            XCTAssertEqual(report.presentedSHA256, prints.presentedSHA256, name)
+            XCTAssertEqual(report.contentSHA256, prints.legacyContentSHA256, name)
+            XCTAssertEqual(report.fileSHA256, prints.fileSHA256, name)
+        }
     }
 
     func testEditedMetadataKeepsContentFingerprint() throws {

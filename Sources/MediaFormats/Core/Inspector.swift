@@ -41,7 +41,10 @@ public enum Inspector {
         var report = InspectReport(format: format, bytes: bytes.count, fileSHA256: RangeHasher.sha256(bytes))
         do {
             try handler.inspect(bytes, into: &report)
-            (report.presentedSHA256, report.contentSHA256) = try handler.fingerprints(bytes, options: .init())
+            // Picture handlers take both fingerprints during their inspection; any other computes them here.
+            if report.presentedSHA256 == nil || report.contentSHA256 == nil {
+                (report.presentedSHA256, report.contentSHA256) = try handler.fingerprints(bytes, options: .init())
+            }
             if let codec = handler.codec {
                 report.image = try codec.readHeader(bytes, limits: limits)
                 if let warning = report.image?.firstWarning { report.warnings.append("decoder: \(warning)") }

@@ -118,8 +118,11 @@ extension MediaFormatHandler {
     func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
         throws(MediaError) -> SanitizedFile
     {
-        let clean = try Sanitizer.sanitize(try file.wholeBytes(), options: options)
-        if let knownContent, try fingerprints(clean.output, options: .init()).presented != knownContent {
+        // The sanitizer checks the output against `knownContent` when the options keep what the picture presents,
+        // against the input as published with the options otherwise; either way it returns what the output
+        // presents, compared here with what the consent names without another pass over the output.
+        let clean = try Sanitizer.sanitize(try file.wholeBytes(), options: options, expectedPresented: knownContent)
+        if let knownContent, clean.presentedSHA256 != knownContent {
             throw .verificationFailed(
                 "the published copy would present differently from the picture its consent names "
                     + "(presented_sha256): dropping its ICC profile or Orientation changes how it looks")

@@ -45,9 +45,13 @@ extension PictureFormatHandler {
 
     func orientation(_ bytes: [UInt8]) -> Int? { (try? walk(bytes)).flatMap { Rules.orientation(bytes, $0) } }
 
+    /// Both fingerprints come from this one walk and one pass over the coded data (`fingerprints` would walk and
+    /// hash again; the fuzz oracle holds the two equal).
     func inspect(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
         let structure = try walk(bytes)
-        report.contentSHA256 = Rules.contentSHA256(bytes, structure)
+        let content = Rules.contentSHA256(bytes, structure)
+        report.contentSHA256 = content
+        report.presentedSHA256 = presentedSHA256(bytes, structure, content: content, options: .init())
         inspect(bytes, structure, into: &report)
     }
 

@@ -36,6 +36,8 @@ public struct SanitizedMedia: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels (input and output agree), with `verifyDecode`.
     public var pixelSHA256: String?
+    /// The output's `presented_sha256` (default options: what a record names), computed once by the check below.
+    public var presentedSHA256: String
 }
 
 /// Sanitizes media losslessly and verifies the result independently before anyone may write it.
@@ -45,9 +47,15 @@ public enum Sanitizer {
     /// Sanitizes a picture held in memory (ISO-BMFF media is sanitized from a file, `MediaFile.sanitize`): the
     /// format's handler rebuilds and verifies it, then every picture must present what it presented and, with
     /// `verifyDecode`, decode to the same pixels.
-    public static func sanitize(_ bytes: [UInt8], options: SanitizeOptions = .init()) throws(MediaError)
-        -> SanitizedMedia
-    {
+    ///
+    /// `expectedPresented`: what the output must present when the caller knows it already (the input's
+    /// `presented_sha256`, taken by an earlier reading, or the fingerprint a record names). With options that keep
+    /// what a picture presents (ICC profile and Orientation), it replaces a second pass over the input: an output
+    /// that presents it is what was asked for, and a wrong value can only make the output refused. Options that drop
+    /// either change what the picture presents on purpose: the input is then fingerprinted as published with them.
+    public static func sanitize(
+        _ bytes: [UInt8], options: SanitizeOptions = .init(), expectedPresented: String? = nil
+    ) throws(MediaError) -> SanitizedMedia {
         guard bytes.count <= options.limits.maxFileBytes else {
             throw .limitExceeded("file is \(bytes.count) bytes, over the limit of \(options.limits.maxFileBytes)")
         }
@@ -56,8 +64,15 @@ public enum Sanitizer {
         let built = try handler.sanitize(bytes, options: options)
         // What the output presents must be what the input presents as published with these options (SPEC §4,
         // presented_sha256): an ICC profile, a gamma, an orientation lost or changed on the way is refused.
-        let expected = try handler.fingerprints(bytes, options: options).presented
-        guard try handler.fingerprints(built.output, options: .init()).presented == expected else {
+        let keepsPresentation = options.keepICC && options.keepOrientation
+        let expected: String
+        if keepsPresentation, let expectedPresented {
+            expected = expectedPresented
+        } else {
+            expected = try handler.fingerprints(bytes, options: options).presented
+        }
+        let presented = try handler.fingerprints(built.output, options: .init()).presented
+        guard presented == expected else {
             throw .verificationFailed("what the picture presents (presented_sha256) changed")
         }
         var pixels: String? = nil
@@ -71,7 +86,7 @@ public enum Sanitizer {
         }
         return SanitizedMedia(
             format: format, output: built.output, orientation: built.orientation, removed: built.removed,
-            pixelSHA256: pixels)
+            pixelSHA256: pixels, presentedSHA256: presented)
     }
 }
 
