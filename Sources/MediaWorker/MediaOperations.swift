@@ -13,13 +13,14 @@ public enum MediaOperations {
     public static let handlers: [String: WorkerMain.Handler] = [
         MediaWire.fingerprints: { payload, descriptors in
             respond { () throws(MediaError) -> FingerprintReading in
-                let request = try decode(MediaWire.Limits.self, payload)
+                let request = try decode(MediaWire.FingerprintRequest.self, payload)
                 let source = try input(descriptors, 0)
                 try TestMarkers.honour(source)
                 let file = try MediaFile(source: source, limits: request.limits)
                 do {
                     return FingerprintReading(
-                        format: file.format, size: file.size, fingerprints: try file.fingerprints(), parseError: nil)
+                        format: file.format, size: file.size,
+                        fingerprints: try file.fingerprints(hashingFile: request.hashFile), parseError: nil)
                 } catch {
                     // Unparseable: only the file's own hash is known (a record naming this exact file could match;
                     // the sanitizer will refuse it anyway).
@@ -48,7 +49,7 @@ public enum MediaOperations {
                 let file = try MediaFile(source: try input(descriptors, 0), limits: request.options.limits)
                 return try file.verifySanitized(
                     expectedPresented: request.expectedPresented, expectedSize: request.expectedSize,
-                    options: request.options)
+                    options: request.options, hashCopy: request.hashCopy)
             }
         },
         MediaWire.inspect: { payload, descriptors in

@@ -66,11 +66,13 @@ public final class MediaService: Sendable {
 
     public func shutdown() { pool?.shutdown() }
 
-    /// Format and both fingerprints of the open file `input`.
-    public func fingerprints(_ input: Int32, limits: MediaLimits = .init()) throws(MediaServiceError)
-        -> FingerprintReading
+    /// Format and both fingerprints of the open file `input`; with `hashFile` false a picture's `file_sha256` is
+    /// left empty (for callers that use only the content fingerprints).
+    public func fingerprints(_ input: Int32, limits: MediaLimits = .init(), hashFile: Bool = true)
+        throws(MediaServiceError) -> FingerprintReading
     {
-        try call(MediaWire.fingerprints, MediaWire.Limits(limits: limits), [input]).value
+        try call(MediaWire.fingerprints, MediaWire.FingerprintRequest(limits: limits, hashFile: hashFile), [input])
+            .value
     }
 
     /// Sanitizes `input` into `output` (a temporary file the caller created and will commit), verified by the format's
@@ -88,15 +90,17 @@ public final class MediaService: Sendable {
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
     /// `options` keep, the same presented fingerprint, and for video and HEIF the format's full check (allowlist,
     /// exact sizes, zeroed unused bytes, the original's size). Returns the copy's SHA-256 when the reading computed
-    /// it (pictures), so the caller need not read it again.
+    /// it (pictures), so the caller need not read it again; with `hashCopy` false it does not compute it.
     @discardableResult
     public func verify(
         _ output: Int32, expectedPresented: String?, expectedSize: Int? = nil, options: SanitizeOptions,
-        avoiding writer: WorkerID?
+        avoiding writer: WorkerID?, hashCopy: Bool = true
     ) throws(MediaServiceError) -> String? {
         let result: (value: String?, worker: WorkerID?) = try call(
             MediaWire.verify,
-            MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented, expectedSize: expectedSize),
+            MediaWire.VerifyRequest(
+                options: options, expectedPresented: expectedPresented, expectedSize: expectedSize,
+                hashCopy: hashCopy),
             [output], avoiding: writer)
         return result.value
     }

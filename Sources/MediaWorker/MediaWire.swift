@@ -13,6 +13,12 @@ enum MediaWire {
 
     struct Limits: Codable { var limits: MediaLimits }
 
+    struct FingerprintRequest: Codable {
+        var limits: MediaLimits
+        /// False: a picture's `file_sha256` is not wanted (left empty), one pass fewer.
+        var hashFile: Bool
+    }
+
     struct SanitizeRequest: Codable {
         var options: SanitizeOptions
         var knownContent: String?
@@ -25,6 +31,8 @@ enum MediaWire {
         var expectedPresented: String?
         /// The original's size, for formats whose copies keep it (video, HEIF).
         var expectedSize: Int?
+        /// False: the caller does not use the copy's SHA-256, so the reading need not compute it.
+        var hashCopy: Bool
     }
 
     struct PreviewRequest: Codable { var maxSide: Int }

@@ -84,6 +84,37 @@ final class SanitizerTests: XCTestCase {
         }
     }
 
+    /// `strip` without `--json` asks for neither the input's nor the copy's file SHA-256: the readings skip those
+    /// passes and still check everything else.
+    func testReadingsWithoutFileHashesStillCheckEverything() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("in.jpg").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: input, contents: Data(try Fixtures.sample("demo-phone-photo.jpg"))))
+        let file = try MediaFile(path: input)
+        let full = try file.fingerprints()
+        let light = try file.fingerprints(hashingFile: false)
+        XCTAssertEqual(light.fileSHA256, "")
+        XCTAssertEqual(light.presentedSHA256, full.presentedSHA256)
+        XCTAssertEqual(light.legacyContentSHA256, full.legacyContentSHA256)
+        let output = folder.appendingPathComponent("out.jpg").path
+        try file.sanitize(to: output).pending?.commit()
+        let copy = try MediaFile(path: output)
+        XCTAssertNil(try copy.verifySanitized(
+            expectedPresented: full.presentedSHA256, expectedSize: nil, options: .init(), hashCopy: false))
+        XCTAssertEqual(
+            try copy.verifySanitized(expectedPresented: full.presentedSHA256, expectedSize: nil, options: .init()),
+            try copy.fileSHA256())
+        // The original itself, with all its metadata, is refused with or without the hash.
+        for hashCopy in [true, false] {
+            XCTAssertThrowsError(try file.verifySanitized(
+                expectedPresented: full.presentedSHA256, expectedSize: nil, options: .init(), hashCopy: hashCopy))
+            XCTAssertThrowsError(try copy.verifySanitized(
+                expectedPresented: String(repeating: "0", count: 64), expectedSize: nil, options: .init(),
+                hashCopy: hashCopy))
+        }
+    }
+
     func testEditedMetadataKeepsContentFingerprint() throws {
         let original = try Fingerprints.compute(Fixtures.sample("demo-phone-photo.jpg"))
         let edited = try Fingerprints.compute(Fixtures.sample("demo-phone-photo-edited.jpg"))

@@ -34,11 +34,14 @@ public enum Inspector {
     }
 
     /// Inspects a file held in memory (a picture; ISO-BMFF media is inspected from a file, `inspect(path:)`).
-    /// Never throws: what could not be read is the report's `error`.
-    public static func inspect(_ bytes: [UInt8], limits: MediaLimits = .init()) -> InspectReport {
+    /// Never throws: what could not be read is the report's `error`. With `hashFile` false the report's
+    /// `fileSHA256` is empty (a verification whose caller does not use it saves a pass over the bytes).
+    public static func inspect(_ bytes: [UInt8], limits: MediaLimits = .init(), hashFile: Bool = true) -> InspectReport
+    {
         let format = MediaFormat.sniff(bytes)
         let handler = format.handler
-        var report = InspectReport(format: format, bytes: bytes.count, fileSHA256: RangeHasher.sha256(bytes))
+        var report = InspectReport(
+            format: format, bytes: bytes.count, fileSHA256: hashFile ? RangeHasher.sha256(bytes) : "")
         do {
             try handler.inspect(bytes, into: &report)
             // Picture handlers take both fingerprints during their inspection; any other computes them here.

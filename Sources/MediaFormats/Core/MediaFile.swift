@@ -74,6 +74,16 @@ public struct MediaFile: Sendable {
     /// sequential pass, see `ISOMedia.fingerprints`).
     public func fingerprints() throws(MediaError) -> Fingerprints { try format.handler.fingerprints(of: self) }
 
+    /// The same, without `file_sha256` for a picture when `hashingFile` is false (its `fileSHA256` is then empty):
+    /// for a caller that uses only the content fingerprints (`strip` without `--json`), one pass fewer. Media read in
+    /// place computes all three in its one pass anyway.
+    public func fingerprints(hashingFile: Bool) throws(MediaError) -> Fingerprints {
+        guard !hashingFile, let bytes else { return try fingerprints() }
+        let values = try format.handler.fingerprints(bytes, options: .init())
+        return Fingerprints(
+            format: format, fileSHA256: "", presentedSHA256: values.presented, legacyContentSHA256: values.content)
+    }
+
     /// SHA-256 of the file's bytes.
     public func fileSHA256() throws(MediaError) -> String {
         if let bytes { return sha256Hex(bytes) }
@@ -104,12 +114,13 @@ public struct MediaFile: Sendable {
 
     /// The independent re-reading of a sanitized copy (this file) by a reader that did not write it: no metadata but
     /// what `options` keep, the original's presented fingerprint and, for formats that keep sizes, its size. Returns
-    /// the copy's SHA-256 when the reading computed it (pictures).
-    public func verifySanitized(expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError) -> String?
-    {
+    /// the copy's SHA-256 when the reading computed it (pictures; with `hashCopy` false, never).
+    public func verifySanitized(
+        expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions, hashCopy: Bool = true
+    ) throws(MediaError) -> String? {
         try format.handler.verifySanitized(
-            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options)
+            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options,
+            hashCopy: hashCopy)
     }
 
     /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.
