@@ -63,6 +63,20 @@ func fuzzPicture(_ data: UnsafePointer<UInt8>?, _ size: Int, format: MediaFormat
             oracleFailure("the sanitized output presents something else (presented_sha256 changed)")
         }
         if out.contentSHA256 != prints.legacyContentSHA256 { oracleFailure("the coded data changed (content_sha256)") }
+        if clean.presentedSHA256 != presented { oracleFailure("the sanitizer reports another presented_sha256") }
+        // The pipeline's path (issue 14): the fingerprint an earlier reading took replaces the pass over the input.
+        // It must give the same copy, and a fingerprint the copy does not present must be refused.
+        do {
+            let known = try Sanitizer.sanitize(bytes, expectedPresented: presented)
+            if known.output != clean.output || known.presentedSHA256 != presented {
+                oracleFailure("the sanitizer gives another copy when the input's presented_sha256 is known")
+            }
+        } catch {
+            oracleFailure("the sanitizer refuses the input's own presented_sha256: \(error)")
+        }
+        if (try? Sanitizer.sanitize(bytes, expectedPresented: String(repeating: "0", count: 64))) != nil {
+            oracleFailure("the sanitizer accepted a presented_sha256 that its copy does not present")
+        }
         do {
             let again = try Sanitizer.sanitize(clean.output)
             if again.output != clean.output { oracleFailure("sanitizing the sanitized output changed it again") }

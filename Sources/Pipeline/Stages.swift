@@ -198,15 +198,16 @@ extension SanitizeStage {
             let readOnly: Int32
             do { readOnly = try FileIO.reopenReadOnly(output.fd) } catch { throw .refused(error) }
             defer { close(readOnly) }
-            let claimed = try media.verify(
-                readOnly, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer)
+            // The verifier's own SHA-256 of the copy is not asked for: the copy cannot change after the writer
+            // closed it (this process only reads it), and a verifier that lies about the metadata could report the
+            // right hash anyway, so comparing the two would cost a pass and prove nothing.
+            try media.verify(
+                readOnly, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer,
+                hashCopy: false)
             // The hash the ledger records is this process's own reading of the verified copy (hashing is not
-            // parsing), and must agree with the verifier's.
+            // parsing).
             let hash: String
             do { hash = try FileSource(descriptor: readOnly).sha256() } catch { throw .refused(error) }
-            if let claimed, claimed != hash {
-                throw .readerFailed("the verifying reader reported another SHA-256 than the copy has")
-            }
             var sanitized = SanitizedFile(
                 format: reading.format, pending: output.pending, orientation: reading.orientation,
                 removed: reading.removed, pixelSHA256: reading.pixelSHA256)
