@@ -44,12 +44,13 @@ public enum MediaOperations {
             }
         },
         MediaWire.verify: { payload, descriptors in
-            respond { () throws(MediaError) -> String? in
+            respond { () throws(MediaError) -> Bool in
                 let request = try decode(MediaWire.VerifyRequest.self, payload)
                 let file = try MediaFile(source: try input(descriptors, 0), limits: request.options.limits)
-                return try file.verifySanitized(
+                try file.verifySanitized(
                     expectedPresented: request.expectedPresented, expectedSize: request.expectedSize,
-                    options: request.options, hashCopy: request.hashCopy)
+                    options: request.options)
+                return true
             }
         },
         MediaWire.inspect: { payload, descriptors in

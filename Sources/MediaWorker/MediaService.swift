@@ -89,20 +89,17 @@ public final class MediaService: Sendable {
 
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
     /// `options` keep, the same presented fingerprint, and for video and HEIF the format's full check (allowlist,
-    /// exact sizes, zeroed unused bytes, the original's size). Returns the copy's SHA-256 when the reading computed
-    /// it (pictures), so the caller need not read it again; with `hashCopy` false it does not compute it.
-    @discardableResult
+    /// exact sizes, zeroed unused bytes, the original's size). It reports no hash of the copy: a caller that records
+    /// one computes it itself (a reader that lies about the metadata could report the right hash anyway).
     public func verify(
         _ output: Int32, expectedPresented: String?, expectedSize: Int? = nil, options: SanitizeOptions,
-        avoiding writer: WorkerID?, hashCopy: Bool = true
-    ) throws(MediaServiceError) -> String? {
-        let result: (value: String?, worker: WorkerID?) = try call(
+        avoiding writer: WorkerID?
+    ) throws(MediaServiceError) {
+        let result: (value: Bool, worker: WorkerID?) = try call(
             MediaWire.verify,
-            MediaWire.VerifyRequest(
-                options: options, expectedPresented: expectedPresented, expectedSize: expectedSize,
-                hashCopy: hashCopy),
+            MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented, expectedSize: expectedSize),
             [output], avoiding: writer)
-        return result.value
+        guard result.value else { throw .readerFailed("the verifying reader answered without a verdict") }
     }
 
     /// The structure, metadata and fingerprints of the open file `input`.

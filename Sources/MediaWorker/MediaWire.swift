@@ -31,8 +31,6 @@ enum MediaWire {
         var expectedPresented: String?
         /// The original's size, for formats whose copies keep it (video, HEIF).
         var expectedSize: Int?
-        /// False: the caller does not use the copy's SHA-256, so the reading need not compute it.
-        var hashCopy: Bool
     }
 
     struct PreviewRequest: Codable { var maxSide: Int }

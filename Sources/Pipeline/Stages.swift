@@ -202,8 +202,7 @@ extension SanitizeStage {
             // closed it (this process only reads it), and a verifier that lies about the metadata could report the
             // right hash anyway, so comparing the two would cost a pass and prove nothing.
             try media.verify(
-                readOnly, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer,
-                hashCopy: false)
+                readOnly, expectedPresented: expected, expectedSize: source.count, options: options, avoiding: writer)
             // The hash the ledger records is this process's own reading of the verified copy (hashing is not
             // parsing).
             let hash: String

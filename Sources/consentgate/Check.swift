@@ -173,7 +173,7 @@ struct Check: ParsableCommand {
                     defer { close(readOnly) }
                     try media.verify(
                         readOnly, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
-                        options: sanitizeOptions, avoiding: writer, hashCopy: false)
+                        options: sanitizeOptions, avoiding: writer)
                     do { try target.pending.commit() } catch { throw .refused(error) }
                 } catch {
                     target.pending.discard()

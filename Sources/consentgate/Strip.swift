@@ -187,7 +187,7 @@ struct Strip: ParsableCommand {
                 let comparedWith = expected ?? (written.format.isISOBMFF ? prints?.presentedSHA256 : nil)
                 try media.verify(
                     readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
-                    avoiding: writer, hashCopy: false)
+                    avoiding: writer)
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }

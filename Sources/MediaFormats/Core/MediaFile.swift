@@ -11,7 +11,8 @@ public struct SanitizedFile: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels, with `verifyDecode`.
     public var pixelSHA256: String?
-    /// The copy's SHA-256 as its verifying reader computed it (pictures), so delivery need not read it again.
+    /// The verified copy's SHA-256 as the pipeline read it (the ledger's `published_sha256`), so delivery need not
+    /// read it again.
     public var outputSHA256: String? = nil
 
     public init(
@@ -114,13 +115,12 @@ public struct MediaFile: Sendable {
 
     /// The independent re-reading of a sanitized copy (this file) by a reader that did not write it: no metadata but
     /// what `options` keep, the original's presented fingerprint and, for formats that keep sizes, its size. Returns
-    /// the copy's SHA-256 when the reading computed it (pictures; with `hashCopy` false, never).
-    public func verifySanitized(
-        expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions, hashCopy: Bool = true
-    ) throws(MediaError) -> String? {
+    /// nothing: whoever records the copy's SHA-256 computes it itself.
+    public func verifySanitized(expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
+        throws(MediaError)
+    {
         try format.handler.verifySanitized(
-            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options,
-            hashCopy: hashCopy)
+            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options)
     }
 
     /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.

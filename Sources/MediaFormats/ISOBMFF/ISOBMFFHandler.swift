@@ -62,14 +62,13 @@ struct ISOBMFFHandler: MediaFormatHandler {
 
     /// The full re-reading of `ISOSanitizer.verify` (the allowlist, exact sizes, zeroed free and unused bytes, no
     /// metadata, the same presented fingerprint) on the copy as a fresh input.
-    func verifySanitized(
-        _ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions, hashCopy: Bool
-    ) throws(MediaError) -> String? {
+    func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
+        throws(MediaError)
+    {
         guard let expectedPresented, let expectedSize else {
             throw .verificationFailed("a video or HEIF copy is verified against its original's size and fingerprint")
         }
         try ISOSanitizer.verify(file.source, size: expectedSize, expectedContent: expectedPresented)
-        return nil
     }
 
     func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport {
