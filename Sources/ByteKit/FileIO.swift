@@ -54,12 +54,27 @@ public enum FileIO {
 
         /// Renames the temporary file to its final name and syncs the folder.
         public func commit() throws(MediaError) {
-            guard rename(temporaryPath, finalPath) == 0 else {
+            try rename()
+            FileIO.syncFolder(of: finalPath)
+        }
+
+        /// Renames the temporary file to its final name without syncing the folder: group commit renames a
+        /// batch, then syncs the folder once (`FileIO.syncFolder(of:)`).
+        public func rename() throws(MediaError) {
+            guard systemRename(temporaryPath, finalPath) == 0 else {
                 let why = errnoText()
                 unlink(temporaryPath)
                 throw .io("cannot rename into \(finalPath): \(why)")
             }
-            FileIO.syncFolder(of: finalPath)
+        }
+
+        /// Makes the temporary file's content durable (fsync through a fresh read-only descriptor: fsync flushes
+        /// the file, whichever descriptor asks), for a writer that did not sync it.
+        public func sync() throws(MediaError) {
+            let fd = open(temporaryPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { throw .io("cannot open \(temporaryPath) to sync it: \(errnoText())") }
+            defer { close(fd) }
+            try FileIO.sync(fd)
         }
 
         /// Removes the temporary file.
@@ -166,7 +181,8 @@ public enum FileIO {
         return folder.isEmpty ? "/" : folder
     }
 
-    static func syncFolder(of path: String) {
+    /// Syncs the folder that holds `path` (after renames into it).
+    public static func syncFolder(of path: String) {
         let fd = open(parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
@@ -190,3 +206,6 @@ public enum FileIO {
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
 }
+
+/// rename(2), under a name that `PendingFile.rename()` does not hide.
+private func systemRename(_ from: String, _ to: String) -> Int32 { rename(from, to) }

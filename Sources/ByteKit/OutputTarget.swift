@@ -13,22 +13,30 @@ public enum OutputTarget: Sendable, Equatable {
 }
 
 extension FileIO {
-    /// Writes `bytes` as the whole content of the open file `fd` (truncated first) and fsyncs it.
+    /// Writes `bytes` as the whole content of the open file `fd` (truncated first). Not synced: the descriptor's
+    /// owner, who commits the file, makes it durable first (`sync(_:)`), so that a sandboxed writer never waits on
+    /// the disk and a batch of copies can be synced together.
     public static func write(_ bytes: [UInt8], into fd: Int32) throws(MediaError) {
         guard ftruncate(fd, 0) == 0 else { throw .io("cannot truncate the output: \(errnoText())") }
         try writeAll(fd, bytes, bytes.count, at: 0)
-        guard fsync(fd) == 0 else { throw .io("cannot fsync the output: \(errnoText())") }
     }
 
-    /// Copies `source` as the whole content of the open file `fd` (by the kernel where it can), lets `edit` write
-    /// over the copy, and fsyncs it.
+    /// Copies `source` as the whole content of the open file `fd` (by the kernel where it can) and lets `edit`
+    /// write over the copy. Not synced (see `write(_:into:)`).
     public static func copy(
         _ source: FileSource, into fd: Int32, edit: (Int32) throws(MediaError) -> Void = { _ in }
     ) throws(MediaError) {
         guard ftruncate(fd, 0) == 0 else { throw .io("cannot truncate the output: \(errnoText())") }
         try copyContents(of: source, to: fd)
         try edit(fd)
-        guard fsync(fd) == 0 else { throw .io("cannot fsync the output: \(errnoText())") }
+    }
+
+    /// Makes what was written to `fd` durable (fsync): before the file it belongs to is renamed into place.
+    public static func sync(_ fd: Int32) throws(MediaError) {
+        while fsync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw .io("cannot fsync the output: \(errnoText())")
+        }
     }
 }
 

@@ -18,38 +18,68 @@ extension Runner {
     /// How many runs in a row may leave a file for an I/O error before it is quarantined with that error.
     static let maxFailures = 3
 
-    /// Delivers, or, when delivery fails (a full disk, an unwritable folder), leaves the file claimed for the next
-    /// run; the third failure in a row quarantines it with the error instead of retrying it forever.
-    func deliverOrLeave(_ item: Processed, ledger: any LedgerStore, now: Date) -> ItemReport {
-        let key = "work:" + item.asset
-        do {
-            let report = try deliverOnce(item, ledger: ledger, now: now)
-            if item.writeFailure == nil { try? ledger.observe(key, nil) }
-            return report
-        } catch {
-            item.sanitized?.pending?.discard()
-            let failures = ((try? ledger.observation(key))??.failures ?? 0) + 1
-            if failures >= Runner.maxFailures {
-                var failed = item
-                failed.reasons.insert(
-                    Reason(.ioError, "left \(failures) runs in a row for the same kind of error, now quarantined: \(error)"),
-                    at: 0)
-                failed.decision = nil
-                failed.sanitized = nil
-                failed.writeFailure = nil
-                if let report = try? deliver(failed, ledger: ledger, now: now) {
-                    try? ledger.observe(key, nil)
-                    return report
+    /// Delivers a batch together (group commit, see `deliverTogether`), or, for each file whose delivery fails (a
+    /// full disk, an unwritable folder), leaves it claimed for the next run; the third failure in a row quarantines
+    /// it with the error instead of retrying it forever. With several hosts each file is delivered on its own, under
+    /// its picture's lock (`deliverOnce`).
+    func deliverOrLeave(_ items: [Processed], ledger: any LedgerStore, now: Date) -> [ItemReport] {
+        let results: [Result<ItemReport, PipelineError>]
+        if ledger is any HostCoordination {
+            results = items.map { item in
+                do throws(PipelineError) { return .success(try deliverOnce(item, ledger: ledger, now: now)) } catch {
+                    return .failure(error)
                 }
             }
-            try? ledger.observe(
-                key, Ledger.Observation(size: 0, mtime: "", firstSeen: now, failures: failures))
-            logger.warning(
-                "left for the next run", metadata: ["stage": "deliver", "asset": "\(item.asset)", "run": "\(failures)"])
-            return ItemReport(
-                asset: item.asset, outcome: .left, reasons: ["\(error) (run \(failures) of \(Runner.maxFailures))"],
-                records: [])
+        } else {
+            results = deliverTogether(items, ledger: ledger, now: now)
         }
+        return zip(items, results).map { item, result in
+            switch result {
+            case .success(let report):
+                if item.writeFailure == nil { forgetFailures(of: item.asset, ledger: ledger) }
+                return report
+            case .failure(let error): return leave(item, after: error, ledger: ledger, now: now)
+            }
+        }
+    }
+
+    /// One file's delivery, as a batch of one.
+    func deliverOrLeave(_ item: Processed, ledger: any LedgerStore, now: Date) -> ItemReport {
+        deliverOrLeave([item], ledger: ledger, now: now)[0]
+    }
+
+    /// Forgets the failures counted for a delivered file (a read first: most files have none, and a write
+    /// transaction per file would cost a sync each).
+    private func forgetFailures(of asset: String, ledger: any LedgerStore) {
+        let key = "work:" + asset
+        if (try? ledger.observation(key)) ?? nil != nil { try? ledger.observe(key, nil) }
+    }
+
+    /// A file whose delivery failed: left claimed for the next run, or quarantined with the error at the third
+    /// failure in a row.
+    private func leave(_ item: Processed, after error: PipelineError, ledger: any LedgerStore, now: Date) -> ItemReport {
+        let key = "work:" + item.asset
+        item.sanitized?.pending?.discard()
+        let failures = ((try? ledger.observation(key))??.failures ?? 0) + 1
+        if failures >= Runner.maxFailures {
+            var failed = item
+            failed.reasons.insert(
+                Reason(.ioError, "left \(failures) runs in a row for the same kind of error, now quarantined: \(error)"),
+                at: 0)
+            failed.decision = nil
+            failed.sanitized = nil
+            failed.writeFailure = nil
+            if let report = try? deliver(failed, ledger: ledger, now: now) {
+                try? ledger.observe(key, nil)
+                return report
+            }
+        }
+        try? ledger.observe(key, Ledger.Observation(size: 0, mtime: "", firstSeen: now, failures: failures))
+        logger.warning(
+            "left for the next run", metadata: ["stage": "deliver", "asset": "\(item.asset)", "run": "\(failures)"])
+        return ItemReport(
+            asset: item.asset, outcome: .left, reasons: ["\(error) (run \(failures) of \(Runner.maxFailures))"],
+            records: [])
     }
 
     /// With several hosts, a picture is decided by one host at a time, against what is live now in the shared
@@ -69,8 +99,184 @@ extension Runner {
         }
     }
 
-    /// Publish + archive, or quarantine with a reason. Crash-safe: every step can be repeated after a kill.
+    /// Publish + archive, or quarantine with a reason, for one file (a batch of one).
     func deliver(_ item: Processed, ledger: any LedgerStore, now: Date) throws(PipelineError) -> ItemReport {
+        try deliverTogether([item], ledger: ledger, now: now)[0].get()
+    }
+
+    /// Group commit (issue 14): the files that reached delivery together are delivered step by step as one batch.
+    /// Every file is planned first (from the ledger and the folders, as `plan` says), then:
+    ///   1. the verified copies are made durable, in parallel (their writers never sync), and reason files written;
+    ///   2. the copies are renamed into publish, and the publish folder is synced once;
+    ///   3. every event of the batch is appended in ONE ledger transaction;
+    ///   4. the originals are moved to archive or quarantine, and each destination folder is synced once.
+    /// Crash-safe like one file at a time (SPEC §1, §7), step by step: a kill before 2 leaves temporaries (removed by
+    /// the next run) and the originals in work (processed again); between 2 and 3, copies in publish that the ledger
+    /// does not know yet (the next run finds them, records them with their hash and finishes); between 3 and 4,
+    /// recorded files whose originals are still in work (the next run only moves them, no second event). A file
+    /// whose step fails alone fails alone (`.failure`, left for the next run); a failed ledger transaction fails
+    /// every file that needed an event in it.
+    func deliverTogether(_ items: [Processed], ledger: any LedgerStore, now: Date) -> [Result<ItemReport, PipelineError>]
+    {
+        var plans: [Planned?] = []
+        var failures: [PipelineError?] = Array(repeating: nil, count: items.count)
+        // Copies published by this batch, by content, so that a second copy in the same batch is a duplicate of it.
+        var inBatch: [String: (asset: String, name: String)] = [:]
+        for (index, item) in items.enumerated() {
+            do throws(PipelineError) { plans.append(try plan(item, ledger: ledger, inBatch: &inBatch)) } catch {
+                plans.append(nil)
+                failures[index] = error
+            }
+        }
+        func fail(_ index: Int, _ error: PipelineError) {
+            guard failures[index] == nil else { return }
+            failures[index] = error
+            if let plan = plans[index], plan.action == .publish, plan.claimsContent,
+                let content = items[index].fingerprints?.contentSHA256
+            {
+                live.withLock { _ = $0.remove(content) }
+            }
+        }
+        func alive(_ index: Int) -> Planned? { failures[index] == nil ? plans[index] : nil }
+        let testHooks = DeliveryTestHooks.current
+
+        // 1. Durable copies (in parallel: each fsync waits on the disk, not on the CPU) and reason files.
+        let toSync = items.indices.filter { alive($0)?.action == .publish && items[$0].sanitized?.pending != nil }
+        let syncErrors = Mutex([Int: MediaError]())
+        DispatchQueue.concurrentPerform(iterations: toSync.count) { position in
+            let index = toSync[position]
+            do throws(MediaError) { try items[index].sanitized!.pending!.sync() } catch {
+                syncErrors.withLock { $0[index] = error }
+            }
+        }
+        for (index, error) in syncErrors.withLock({ $0 }) {
+            fail(index, PipelineError("cannot sync the copy of \(items[index].asset): \(error)", exitCode: 3, stage: .deliver, asset: items[index].asset))
+        }
+        for index in items.indices {
+            guard let plan = alive(index), plan.action == .quarantine, plan.writesReason else { continue }
+            let item = items[index]
+            do throws(PipelineError) {
+                try writeReason(
+                    folder: config.quarantine, asset: item.asset, original: item.original, fingerprints: item.fingerprints,
+                    reasons: plan.reasons, records: item.decision?.matchingRecords ?? [], now: now,
+                    pending: plan.pendingQuarantine)
+            } catch { fail(index, error) }
+        }
+        testHooks.reached(.synced, batch: items.count)
+
+        // 2. Into publish, then one sync of the folder.
+        var renamed = false
+        for index in items.indices {
+            guard alive(index)?.action == .publish, let pending = items[index].sanitized?.pending else { continue }
+            do throws(MediaError) {
+                try pending.rename()
+                renamed = true
+            } catch {
+                fail(index, PipelineError("cannot publish \(items[index].asset): \(error)", exitCode: 3, stage: .deliver, asset: items[index].asset))
+            }
+            testHooks.reached(.renamedOne, batch: items.count)
+        }
+        if renamed { FileIO.syncFolder(of: config.publish + "/.") }
+        testHooks.reached(.published, batch: items.count)
+
+        // 3. The batch's events, in one transaction.
+        var events: [(index: Int, event: NewLedgerEvent)] = []
+        var identities: [Int: (sha256: String, stat: String)] = [:]
+        for index in items.indices {
+            guard let plan = alive(index) else { continue }
+            let item = items[index]
+            do throws(PipelineError) {
+                if let event = try self.event(for: plan, item: item, identity: &identities[index]) {
+                    events.append((index, event))
+                }
+            } catch { fail(index, error) }
+        }
+        if !events.isEmpty {
+            do throws(PipelineError) {
+                try ledger.append(batch: events.map(\.event))
+                for (index, event) in events { notify(event, plan: plans[index]!, item: items[index]) }
+            } catch {
+                for (index, _) in events { fail(index, error) }
+            }
+        }
+        testHooks.reached(.recorded, batch: items.count)
+
+        // 4. The originals, then one sync of each folder they went to.
+        var movedInto: Set<String> = []
+        for index in items.indices {
+            guard let plan = alive(index) else { continue }
+            let item = items[index]
+            let folder = plan.action == .quarantine ? config.quarantine : config.archive
+            do throws(PipelineError) {
+                try Folders.move(item.claimed, to: folder + "/" + item.asset + "." + plan.ext, allowCopy: true, syncFolder: false)
+                movedInto.insert(folder)
+            } catch { fail(index, error) }
+            testHooks.reached(.movedOne, batch: items.count)
+        }
+        for folder in movedInto.sorted() { FileIO.syncFolder(of: folder + "/.") }
+
+        return items.indices.map { index in
+            if let error = failures[index] { return .failure(error) }
+            let plan = plans[index]!
+            let item = items[index]
+            if plan.releasing || plan.kind == .released, plan.action != .quarantine {
+                // Its quarantine is over: the reason file goes with it.
+                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + item.asset + ".reason.json")
+            }
+            switch plan.action {
+            case .duplicate:
+                return .success(
+                    ItemReport(
+                        asset: item.asset, outcome: .duplicate,
+                        reasons: [
+                            "the same picture is already published as \(plan.firstName ?? "another file"): archived, not published twice"
+                        ],
+                        records: [], publishedName: plan.firstName))
+            case .publish:
+                return .success(
+                    ItemReport(
+                        asset: item.asset, outcome: plan.kind == .released ? .released : .published, reasons: [],
+                        records: item.decision?.usedRecords ?? [], publishedName: plan.publishedName))
+            case .quarantine:
+                return .success(
+                    ItemReport(
+                        asset: item.asset, outcome: .quarantined, reasons: plan.reasons.map(\.message),
+                        records: item.decision?.matchingRecords ?? []))
+            }
+        }
+    }
+
+    /// What delivering one file takes, decided before anything moves.
+    struct Planned {
+        enum Action { case publish, duplicate, quarantine }
+        var action: Action
+        var ext: String
+        /// A pending quarantine taken back for release (its newest decision is `release_started`).
+        var releasing: Bool
+        // Publish:
+        var publishedName = ""
+        var publishedPath = ""
+        /// The newest published/released event of this asset (an interrupted run may have recorded it already).
+        var recorded: LedgerEvent? = nil
+        var kind: EventKind = .published
+        /// This plan put its content into the live set (taken out again when it fails before it is published).
+        var claimsContent = false
+        // Duplicate:
+        var firstName: String? = nil
+        var firstAsset: String? = nil
+        var duplicateRecorded = false
+        // Quarantine:
+        var reasons: [Reason] = []
+        var writesReason = false
+        var alreadyQuarantined = false
+        var pendingQuarantine = false
+    }
+
+    /// Publish + archive, or quarantine with a reason: which, and what is done already (crash-safe: every step can
+    /// be repeated after a kill).
+    func plan(_ item: Processed, ledger: any LedgerStore, inBatch: inout [String: (asset: String, name: String)])
+        throws(PipelineError) -> Planned
+    {
         if let why = item.writeFailure {
             throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
         }
@@ -88,98 +294,109 @@ extension Runner {
         let alreadyQuarantined = !alreadyPublished && lastDecision?.eventKind == .quarantined
         let releasing = lastDecision?.eventKind == .releaseStarted
         let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
+        var plan = Planned(action: .quarantine, ext: ext, releasing: releasing)
         // One picture, one publication: a second copy of a picture live in publish is archived, not published.
         if approved && !alreadyPublished && !alreadyQuarantined, let content = item.fingerprints?.contentSHA256,
             live.withLock({ $0.contains(content) })
         {
             item.sanitized?.pending?.discard()
-            let first = try ledger.livePublications().values.first {
-                $0.pipeline == config.name && $0.contentSHA256 == content
+            plan.action = .duplicate
+            if let first = inBatch[content] {
+                plan.firstName = first.name
+                plan.firstAsset = first.asset
+            } else {
+                let first = try ledger.livePublications().values.first {
+                    $0.pipeline == config.name && $0.contentSHA256 == content
+                }
+                plan.firstName = first?.name
+                plan.firstAsset = first?.asset
             }
-            if try ledger.lastEvent(asset: item.asset, kinds: [.duplicate]) == nil {
-                try ledger.append(
-                    pipeline: config.name, kind: .duplicate, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
-                    contentSHA256: content, detail: ["published_name": first?.name ?? "", "of": first?.asset ?? ""])
-                notifier?.send("duplicate", asset: item.asset, publishedName: first?.name)
-            }
-            try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
-            if releasing { try? FileManager.default.removeItem(atPath: config.quarantine + "/" + item.asset + ".reason.json") }
-            return ItemReport(
-                asset: item.asset, outcome: .duplicate,
-                reasons: ["the same picture is already published as \(first?.name ?? "another file"): archived, not published twice"],
-                records: [], publishedName: first?.name)
+            plan.duplicateRecorded = try ledger.lastEvent(asset: item.asset, kinds: [.duplicate]) != nil
+            return plan
         }
         if alreadyPublished || (approved && !alreadyQuarantined) {
-            if let pending = item.sanitized?.pending {
-                // The copy verified in this run replaces whatever an interrupted run left under this name.
-                try wrap { () throws(MediaError) in try pending.commit() }
-            } else if !alreadyPublished {
+            if item.sanitized?.pending == nil && !alreadyPublished {
                 throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3, stage: .deliver, asset: item.asset)
             }
-            // The verified copy's hash as this process read it after verification, or read again here (a copy an
-            // interrupted run left). The sweep compares it with the file in publish on every run.
-            let identity: (sha256: String, stat: String)
-            if item.sanitized?.pending != nil, let sha = item.sanitized?.outputSHA256,
-                let stamp = Runner.statStamp(RawPath(publishedPath))
-            {
-                identity = (sha, stamp)
-            } else {
-                identity = try Runner.identity(of: RawPath(publishedPath))
+            plan.action = .publish
+            plan.publishedName = publishedName
+            plan.publishedPath = publishedPath
+            plan.recorded = try ledger.lastEvent(asset: item.asset, kinds: [.published, .released])
+            plan.kind = releasing || plan.recorded?.eventKind == .released ? .released : .published
+            if let content = item.fingerprints?.contentSHA256 {
+                plan.claimsContent = live.withLock { $0.insert(content).inserted }
+                inBatch[content] = (item.asset, publishedName)
             }
-            let recorded = try ledger.lastEvent(asset: item.asset, kinds: [.published, .released])
-            let kind: EventKind = releasing || recorded?.eventKind == .released ? .released : .published
-            if recorded == nil || !(recorded!.detail.contains(identity.sha256)) {
-                try ledger.append(
-                    pipeline: config.name, kind: kind, asset: item.asset,
-                    fileSHA256: item.fingerprints?.fileSHA256,
-                    contentSHA256: item.fingerprints?.contentSHA256,
-                    detail: [
-                        "published_name": publishedName, "records": item.decision?.usedRecords ?? [],
-                        "channel": config.channel, "published_sha256": identity.sha256,
-                        "published_stat": identity.stat,
-                    ])
-                notifier?.send(
-                    kind.rawValue, asset: item.asset, publishedName: publishedName, records: item.decision?.usedRecords ?? [])
-            }
-            if let content = item.fingerprints?.contentSHA256 { live.withLock { _ = $0.insert(content) } }
-            try Folders.move(item.claimed, to: config.archive + "/" + item.asset + "." + ext, allowCopy: true)
-            if kind == .released {
-                // Its quarantine is over: the reason file goes with it.
-                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + item.asset + ".reason.json")
-            }
-            return ItemReport(
-                asset: item.asset, outcome: kind == .released ? .released : .published, reasons: [], records: item.decision?.usedRecords ?? [],
-                publishedName: publishedName)
+            return plan
         }
         item.sanitized?.pending?.discard()
-        let reasons = item.reasons.isEmpty ? [Reason(.unknown, "not approved")] : item.reasons
+        plan.reasons = item.reasons.isEmpty ? [Reason(.unknown, "not approved")] : item.reasons
+        plan.alreadyQuarantined = alreadyQuarantined
         // After a kill the reason already written (with the original name) is kept.
-        if !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json")) {
-            try writeReason(
-                folder: config.quarantine, asset: item.asset, original: item.original, fingerprints: item.fingerprints,
-                reasons: reasons, records: item.decision?.matchingRecords ?? [], now: now,
-                pending: reasons.allSatisfy { $0.code.isCurable })
-        }
-        // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
-        // next run finishes the move without a second event. The other order could lose the event for good.
+        plan.writesReason = !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json"))
         // Pending: every reason is one a new record can cure; each run decides it again for `pending_days`.
-        let pending = reasons.allSatisfy { $0.code.isCurable }
-        if !alreadyQuarantined {
-            try ledger.append(
-                pipeline: config.name, kind: .quarantined, asset: item.asset,
-                fileSHA256: item.fingerprints?.fileSHA256,
+        plan.pendingQuarantine = plan.reasons.allSatisfy { $0.code.isCurable }
+        return plan
+    }
+
+    /// The event a planned delivery records, or nil when the ledger has it already (an interrupted run's).
+    private func event(for plan: Planned, item: Processed, identity: inout (sha256: String, stat: String)?)
+        throws(PipelineError) -> NewLedgerEvent?
+    {
+        switch plan.action {
+        case .duplicate:
+            guard !plan.duplicateRecorded else { return nil }
+            return try NewLedgerEvent(
+                pipeline: config.name, kind: .duplicate, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                contentSHA256: item.fingerprints?.contentSHA256,
+                detail: ["published_name": plan.firstName ?? "", "of": plan.firstAsset ?? ""])
+        case .publish:
+            // The verified copy's hash as this process read it after verification, or read again here (a copy an
+            // interrupted run left). The sweep compares it with the file in publish on every run.
+            let found: (sha256: String, stat: String)
+            if item.sanitized?.pending != nil, let sha = item.sanitized?.outputSHA256,
+                let stamp = Runner.statStamp(RawPath(plan.publishedPath))
+            {
+                found = (sha, stamp)
+            } else {
+                found = try Runner.identity(of: RawPath(plan.publishedPath))
+            }
+            identity = found
+            if let recorded = plan.recorded, recorded.detail.contains(found.sha256) { return nil }
+            return try NewLedgerEvent(
+                pipeline: config.name, kind: plan.kind, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
                 contentSHA256: item.fingerprints?.contentSHA256,
                 detail: [
-                    "reasons": reasons.map(\.code.rawValue), "records": item.decision?.matchingRecords ?? [], "pending": pending,
+                    "published_name": plan.publishedName, "records": item.decision?.usedRecords ?? [],
+                    "channel": config.channel, "published_sha256": found.sha256, "published_stat": found.stat,
                 ])
+        case .quarantine:
+            // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
+            // next run finishes the move without a second event. The other order could lose the event for good.
+            guard !plan.alreadyQuarantined else { return nil }
+            return try NewLedgerEvent(
+                pipeline: config.name, kind: .quarantined, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
+                contentSHA256: item.fingerprints?.contentSHA256,
+                detail: [
+                    "reasons": plan.reasons.map(\.code.rawValue), "records": item.decision?.matchingRecords ?? [],
+                    "pending": plan.pendingQuarantine,
+                ])
+        }
+    }
+
+    /// The notice for an event the ledger has just taken.
+    private func notify(_ event: NewLedgerEvent, plan: Planned, item: Processed) {
+        switch plan.action {
+        case .duplicate: notifier?.send("duplicate", asset: item.asset, publishedName: plan.firstName)
+        case .publish:
+            notifier?.send(
+                event.kind.rawValue, asset: item.asset, publishedName: plan.publishedName,
+                records: item.decision?.usedRecords ?? [])
+        case .quarantine:
             notifier?.send(
                 "quarantined", asset: item.asset, records: item.decision?.matchingRecords ?? [],
-                reasons: reasons.map(\.code.rawValue))
+                reasons: plan.reasons.map(\.code.rawValue))
         }
-        try Folders.move(item.claimed, to: config.quarantine + "/" + item.asset + "." + ext, allowCopy: true)
-        return ItemReport(
-            asset: item.asset, outcome: .quarantined, reasons: reasons.map(\.message),
-            records: item.decision?.matchingRecords ?? [])
     }
 
     /// A published file's SHA-256 and what stat says of it (size, mtime, ctime, inode): the sweep hashes a

@@ -218,12 +218,15 @@ enum Folders {
     /// removes the source. A link or special file cannot be copied: that fails with the reason. An existing
     /// destination is never replaced (an original in the archive or quarantine is kept whatever comes later),
     /// except by the same bytes, left there by a copy that a kill interrupted before the source was removed.
-    static func move(_ source: RawPath, to destination: String, allowCopy: Bool) throws(PipelineError) {
+    /// `syncFolder: false` leaves the rename's folder sync to the caller (group commit syncs it once per batch).
+    static func move(_ source: RawPath, to destination: String, allowCopy: Bool, syncFolder sync: Bool = true)
+        throws(PipelineError)
+    {
         let result = source.withCString { from in
             destination.withCString { cgsys_rename_noreplace(AT_FDCWD, from, AT_FDCWD, $0) }
         }
         if result == 0 {
-            syncFolder(destination)
+            if sync { syncFolder(destination) }
             return
         }
         let failure = errno

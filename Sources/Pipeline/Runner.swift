@@ -129,15 +129,23 @@ public final class Runner: Sendable {
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
         summary.unsandboxed = media.unsandboxedBecause
         // Each stage on its own queue with its own width (SPEC §2), delivery on one serial queue. A file is
-        // claimed only when a slot is free, so at most `width` files are claimed-but-undelivered or in memory,
-        // however many wait. Deciding is a pure function of values in memory (microseconds): one at a time.
-        let width = max(2, ProcessInfo.processInfo.activeProcessorCount)
-        let slots = DispatchSemaphore(value: width)
+        // claimed only when a slot is free, so at most `inFlight` files are claimed-but-undelivered, however many
+        // wait. The bytes are read by the workers (one per core), so what this process holds per file in flight is
+        // a descriptor and a few fingerprints: four per core keep every worker busy while other files wait on the
+        // disk (a copy's sync, a rename, the ledger), and give delivery batches to commit together.
+        // Deciding is a pure function of values in memory (microseconds): one at a time.
+        let cores = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let inFlight = 4 * cores
+        let slots = DispatchSemaphore(value: inFlight)
         let group = DispatchGroup()
-        let inspecting = StageQueue(.inspect, width: width)
+        let inspecting = StageQueue(.inspect, width: 2 * cores)
         let deciding = StageQueue(.decide, width: 1)
-        let sanitizing = StageQueue(.sanitize, width: width)
+        let sanitizing = StageQueue(.sanitize, width: 2 * cores)
         let delivery = DispatchQueue(label: "consentgate.deliver")
+        // Group commit: the files that finish sanitizing while delivery is busy wait here, and the next delivery
+        // takes them all as one batch (`deliverTogether`).
+        let ready = Mutex([(item: Processed, number: Int)]())
+        let gathers = !dryRun && DeliveryTestHooks.current.gathers
         let logger = self.logger
         // Counts for every file; item reports for the first `RunSummary.maxItems` only, so memory stays flat.
         let collected = Mutex(RunSummary(pipeline: config.name, dryRun: dryRun))
@@ -154,19 +162,35 @@ public final class Runner: Sendable {
                     let decided = stages.decide(inspected)
                     sanitizing.async(group: group) {
                         let processed = stages.sanitize(decided)
+                        ready.withLock { $0.append((processed, number)) }
                         delivery.async(group: group) {
-                            defer { slots.signal() }
-                            let report =
+                            if gathers {
+                                // Tests only (see DeliveryTestHooks): wait for a batch of two.
+                                let until = Date().addingTimeInterval(10)
+                                while ready.withLock({ $0.count == 1 }) && Date() < until { usleep(10_000) }
+                            }
+                            let batch = ready.withLock { waiting in
+                                defer { waiting = [] }
+                                return waiting
+                            }
+                            guard !batch.isEmpty else { return }
+                            defer { for _ in batch { slots.signal() } }
+                            let reports =
                                 dryRun
-                                ? self.wouldDeliver(processed) : self.deliverOrLeave(processed, ledger: ledger!, now: now)
-                            collected.withLock { $0.add(report) }
-                            logger.info(
-                                "delivered",
-                                metadata: [
-                                    "stage": "deliver", "asset": "\(report.asset)",
-                                    "outcome": "\(report.outcome.rawValue)",
-                                ])
-                            self.progress?("\(number) file(s)")
+                                ? batch.map { self.wouldDeliver($0.item) }
+                                : self.deliverOrLeave(batch.map(\.item), ledger: ledger!, now: now)
+                            collected.withLock { summary in
+                                for report in reports { summary.add(report) }
+                            }
+                            for report in reports {
+                                logger.info(
+                                    "delivered",
+                                    metadata: [
+                                        "stage": "deliver", "asset": "\(report.asset)",
+                                        "outcome": "\(report.outcome.rawValue)",
+                                    ])
+                            }
+                            if let last = batch.map(\.number).max() { self.progress?("\(last) file(s)") }
                         }
                     }
                 }
@@ -190,7 +214,14 @@ public final class Runner: Sendable {
                 registry: registry, ledger: ledger!, now: now, inHand: inHand, summary: &summary)
         }
         if !dryRun {
-            for name in inHand.sorted() {
+            // Files whose copy an interrupted run had already put into publish go first, and are delivered before
+            // anything else is decided: until their publication is recorded, the live set cannot know their picture,
+            // and a second copy of it (recovered or new) would be published beside them.
+            let inPublish = Set(Folders.entries(of: config.publish).compactMap { $0.split(separator: ".").first.map(String.init) })
+            let finishFirst = inHand.filter { inPublish.contains($0) }.sorted()
+            let order = finishFirst + inHand.subtracting(finishFirst).sorted()
+            for (position, name) in order.enumerated() {
+                if position == finishFirst.count && !finishFirst.isEmpty { group.wait() }
                 if !stopped.isEmpty {
                     hold(name)
                     continue
@@ -216,6 +247,7 @@ public final class Runner: Sendable {
                 }
                 hand(asset, path, "(recovered after an interrupted run)")
             }
+            if !finishFirst.isEmpty && finishFirst.count == order.count { group.wait() }
         }
         // Files seen for the first time with their size and mtime (by that stamp): when each was first seen so.
         for (asset, path, original) in releasing {

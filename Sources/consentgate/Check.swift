@@ -174,7 +174,10 @@ struct Check: ParsableCommand {
                     try media.verify(
                         readOnly, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
                         options: sanitizeOptions, avoiding: writer)
-                    do { try target.pending.commit() } catch { throw .refused(error) }
+                    do {
+                        try FileIO.sync(target.fd)
+                        try target.pending.commit()
+                    } catch { throw .refused(error) }
                 } catch {
                     target.pending.discard()
                     throw error

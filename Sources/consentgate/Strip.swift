@@ -191,7 +191,11 @@ struct Strip: ParsableCommand {
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
-                do { try output.pending.commit() } catch { throw .refused(error) }
+                // The writer does not sync (it never waits on the disk); this process does, before the rename.
+                do {
+                    try FileIO.sync(output.fd)
+                    try output.pending.commit()
+                } catch { throw .refused(error) }
             } catch {
                 output.pending.discard()
                 throw error

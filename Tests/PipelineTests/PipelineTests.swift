@@ -167,6 +167,62 @@ final class PipelineTests: PipelineTestCase {
         XCTAssertEqual(files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }.count, next / 2)
     }
 
+    func testAKillBetweenAnyTwoStepsOfAGroupCommitLosesNothing() throws {
+        // Debug builds kill themselves at a named step of the first batch of two or more files
+        // (CONSENTGATE_TEST_KILL_AT, Sources/Pipeline/DeliveryTestHooks.swift); the next run must finish everything.
+        let pictures = try consentedPictures(6)
+        for step in ["synced", "renamed-one", "published", "recorded", "moved-one"] {
+            try? FileManager.default.removeItem(at: root.appendingPathComponent("out"))
+            try? FileManager.default.removeItem(at: root.appendingPathComponent(".consentgate-work"))
+            var inputs: [String: Int] = [:]
+            for (index, picture) in pictures.enumerated() {
+                let target = inbox.appendingPathComponent("picture-\(index).jpg")
+                try FileManager.default.copyItem(at: picture, to: target)
+                inputs[try sha(target), default: 0] += 1
+            }
+            // Two consented copies of one picture (one is a duplicate) and two pictures without consent.
+            inputs.merge(try dropMany(4, from: 100)) { $0 + $1 }
+
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+            process.arguments = ["run", pipeline]
+            process.environment = ProcessInfo.processInfo.environment.merging(["CONSENTGATE_TEST_KILL_AT": step]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal, "\(step): the run was not killed at its step")
+            XCTAssertEqual(process.terminationStatus, SIGKILL, step)
+
+            // Where the kill landed: before the ledger transaction no outcome is recorded, after it every original
+            // of the batch is still in the work folder, after the first move exactly one is out.
+            let outcomes = Int(try sql("SELECT COUNT(*) FROM events WHERE kind IN ('published','duplicate','quarantined')")) ?? -1
+            let delivered =
+                files(folder("archive")).count + files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }.count
+            switch step {
+            case "recorded":
+                XCTAssertGreaterThanOrEqual(outcomes, 2, step)
+                XCTAssertEqual(delivered, 0, step)
+            case "moved-one":
+                XCTAssertGreaterThanOrEqual(outcomes, 2, step)
+                XCTAssertEqual(delivered, 1, step)
+            default:
+                XCTAssertEqual(outcomes, 0, step)
+                XCTAssertEqual(delivered, 0, step)
+            }
+            if step == "renamed-one" {
+                XCTAssertEqual(files(folder("publish")).count, 1, "\(step): one copy renamed, the batch's others not")
+            }
+
+            let final = try runPipeline()
+            XCTAssertEqual(final.status, 1, "\(step): two pictures have no consent: \(final.summary)")
+            try assertInvariants(inputs: inputs)
+            XCTAssertEqual(files(folder("publish")).count, 7, "\(step): six pictures and one of the two copies")
+            XCTAssertEqual(files(folder("archive")).count, 8, step)
+            XCTAssertEqual(files(folder("quarantine")).filter { !$0.hasSuffix(".reason.json") }.count, 2, step)
+        }
+    }
+
     func testWatchPublishesDropsAndStopsOnSIGTERM() throws {
         try writePipeline(settle: 0, extra: "rescan_seconds: 60")
         let process = try start(["watch", pipeline])
