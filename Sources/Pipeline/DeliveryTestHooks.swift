@@ -1,12 +1,14 @@
 import Foundation
 
 /// Debug builds only: `CONSENTGATE_TEST_KILL_AT=STEP` makes a run kill itself (SIGKILL, as `kill -9` would) when
-/// the first batch of at least two files reaches STEP of group commit, so that tests can prove that a kill between
+/// the first batch of at least two files reaches STEP of group commit (of claims or of deliveries), so that tests can prove that a kill between
 /// any two steps loses nothing and publishes nothing twice. With it set, delivery also waits (up to 10 s) until two
 /// files are ready, so that batches form however fast the machine is. A release build has no hook: `current` is
 /// always the inert one.
 struct DeliveryTestHooks: Sendable {
     enum Step: String, CaseIterable, Sendable {
+        /// Claims: the batch's files are renamed into the work folder; the folder is not synced, no event recorded.
+        case claimsMoved = "claims-moved"
         /// The batch's copies are synced and its reason files written; nothing renamed yet.
         case synced
         /// The first copy of the batch is renamed into publish, the others not yet.

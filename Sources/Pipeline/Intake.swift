@@ -40,6 +40,21 @@ extension Runner {
     func claim(_ place: Place, relative: [UInt8], stamp: String, ledger: any LedgerStore, now: Date)
         throws(PipelineError) -> Claim
     {
+        let claimed = try moveIntoWork(place, relative: relative, stamp: stamp, ledger: ledger)
+        if case .claimed(let asset, _) = claimed {
+            Folders.syncFolder(config.work + "/" + asset)
+            try recordClaims([asset], ledger: ledger)
+        }
+        return claimed
+    }
+
+    /// The first half of a claim: the rename into the work folder (won in the database first with several hosts),
+    /// without syncing the folder or recording the event. Group commit claims several files this way, then syncs
+    /// the work folder once and records their events in one transaction (`recordClaims`). A kill in between leaves
+    /// files in the work folder with no `claimed` event: recovery claims them again under new ids.
+    func moveIntoWork(_ place: Place, relative: [UInt8], stamp: String, ledger: any LedgerStore)
+        throws(PipelineError) -> Claim
+    {
         let asset = Folders.newAssetID()
         let target = config.work + "/" + asset
         let hosts = ledger as? any HostCoordination
@@ -57,13 +72,23 @@ extension Runner {
                 "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
                     + "its inbox folder into the work folder on the same filesystem")
         }
-        Folders.syncFolder(target)
-        // If this append fails the file stays claimed in the work folder; the next run recovers it.
-        try ledger.append(
-            pipeline: config.name, kind: .claimed, asset: asset, fileSHA256: nil, contentSHA256: nil,
-            detail: hosts.map { ["host": $0.hostID] } ?? [:])
-        logger.debug("claimed", metadata: ["stage": "claim", "asset": "\(asset)"])
         return .claimed(asset, RawPath(target))
+    }
+
+    /// The second half: the `claimed` events of files already renamed into the (synced) work folder, in one
+    /// transaction. If it fails the files stay claimed in the work folder; the next run recovers them.
+    func recordClaims(_ assets: [String], ledger: any LedgerStore) throws(PipelineError) {
+        guard !assets.isEmpty else { return }
+        let detail: [String: Any] = (ledger as? any HostCoordination).map { ["host": $0.hostID] } ?? [:]
+        var events: [NewLedgerEvent] = []
+        for asset in assets {
+            events.append(
+                try NewLedgerEvent(
+                    pipeline: config.name, kind: .claimed, asset: asset, fileSHA256: nil, contentSHA256: nil,
+                    detail: detail))
+        }
+        try ledger.append(batch: events)
+        for asset in assets { logger.debug("claimed", metadata: ["stage": "claim", "asset": "\(asset)"]) }
     }
 
     /// What a file left in the work folder is: a claimed asset (the ledger has its `claimed` event) keeps its id;

@@ -256,6 +256,22 @@ public final class Runner: Sendable {
         }
         var waiting: [String: Date] = [:]
         var stillSettling = 0
+        // Group commit of claims: files renamed into the work folder whose events are not recorded yet. They are
+        // recorded together (one sync of the work folder, one ledger transaction) before the runner waits for a
+        // slot and at the end of each look, then handed to the stages.
+        var pendingClaims: [(asset: String, path: RawPath, original: String)] = []
+        func recordPendingClaims() throws(PipelineError) {
+            guard !pendingClaims.isEmpty else { return }
+            let batch = pendingClaims
+            pendingClaims = []
+            DeliveryTestHooks.current.reached(.claimsMoved, batch: batch.count)
+            Folders.syncFolder(config.work + "/" + batch[0].asset)
+            do { try recordClaims(batch.map(\.asset), ledger: ledger!) } catch {
+                for _ in batch { slots.signal() }
+                throw error
+            }
+            for claim in batch { hand(claim.asset, claim.path, claim.original) }
+        }
         func pass(firstLook: Bool) throws(PipelineError) {
             do {
                 func visit(_ entry: Found) throws -> Bool {
@@ -293,21 +309,29 @@ public final class Runner: Sendable {
                             if firstLook { waiting[stamp] = firstSeen } else { stillSettling += 1 }
                             return true
                         }
-                        slots.wait()
                         if dryRun {
+                            slots.wait()
                             hand(Folders.newAssetID(), path, Escape.display(relative))
                             return true
                         }
+                        // Before waiting for a slot, what was claimed so far is recorded and handed on (the slots
+                        // it holds are freed only by its delivery).
+                        if slots.wait(timeout: .now()) == .timedOut {
+                            try recordPendingClaims()
+                            slots.wait()
+                        }
                         let claimed: Claim
                         do {
-                            claimed = try claim(place, relative: relative, stamp: stamp, ledger: ledger!, now: now)
+                            claimed = try moveIntoWork(place, relative: relative, stamp: stamp, ledger: ledger!)
                         } catch {
                             slots.signal()
                             throw error
                         }
                         switch claimed {
                         case .claimed(let asset, let target):
-                            hand(asset, target, Escape.display(relative))
+                            pendingClaims.append((asset, target, Escape.display(relative)))
+                            // With several hosts a claim is recorded at once (each host's claims are its own).
+                            if hosts != nil { try recordPendingClaims() }
                         case .gone:
                             slots.signal()
                         case .failed(let why):
@@ -323,6 +347,7 @@ public final class Runner: Sendable {
                 } else {
                     try Folders.discover(inbox: config.inbox, settle: config.settleSeconds, now: Date(), visit: visit)
                 }
+                try recordPendingClaims()
             } catch {
                 group.wait()
                 throw (error as? PipelineError) ?? PipelineError("\(error)", exitCode: 3)

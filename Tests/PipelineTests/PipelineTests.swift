@@ -168,10 +168,10 @@ final class PipelineTests: PipelineTestCase {
     }
 
     func testAKillBetweenAnyTwoStepsOfAGroupCommitLosesNothing() throws {
-        // Debug builds kill themselves at a named step of the first batch of two or more files
+        // Debug builds kill themselves at a named step of the first batch of two or more files, claims or deliveries
         // (CONSENTGATE_TEST_KILL_AT, Sources/Pipeline/DeliveryTestHooks.swift); the next run must finish everything.
         let pictures = try consentedPictures(6)
-        for step in ["synced", "renamed-one", "published", "recorded", "moved-one"] {
+        for step in ["claims-moved", "synced", "renamed-one", "published", "recorded", "moved-one"] {
             try? FileManager.default.removeItem(at: root.appendingPathComponent("out"))
             try? FileManager.default.removeItem(at: root.appendingPathComponent(".consentgate-work"))
             var inputs: [String: Int] = [:]
@@ -209,6 +209,10 @@ final class PipelineTests: PipelineTestCase {
             default:
                 XCTAssertEqual(outcomes, 0, step)
                 XCTAssertEqual(delivered, 0, step)
+            }
+            if step == "claims-moved" {
+                XCTAssertGreaterThanOrEqual(files(work).count, 2, "\(step): files renamed into the work folder")
+                XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind='claimed'"), "0", step)
             }
             if step == "renamed-one" {
                 XCTAssertEqual(files(folder("publish")).count, 1, "\(step): one copy renamed, the batch's others not")
