@@ -128,10 +128,15 @@ extension Runner {
                 failures[index] = error
             }
         }
+        // Copies renamed into publish by this batch: live from then on, whatever fails after.
+        var renamedIndices: Set<Int> = []
         func fail(_ index: Int, _ error: PipelineError) {
             guard failures[index] == nil else { return }
             failures[index] = error
+            // A copy that never reached publish does not make its picture live; one that did stays live (the next
+            // run records it), so that no second copy of the picture is published beside it in this run.
             if let plan = plans[index], plan.action == .publish, plan.claimsContent,
+                items[index].sanitized?.pending != nil, !renamedIndices.contains(index),
                 let content = items[index].fingerprints?.contentSHA256
             {
                 live.withLock { _ = $0.remove(content) }
@@ -171,6 +176,7 @@ extension Runner {
             do throws(MediaError) {
                 try pending.rename()
                 renamed = true
+                renamedIndices.insert(index)
             } catch {
                 fail(index, PipelineError("cannot publish \(items[index].asset): \(error)", exitCode: 3, stage: .deliver, asset: items[index].asset))
             }
