@@ -259,7 +259,10 @@ public final class Runner: Sendable {
         // Group commit of claims: files renamed into the work folder whose events are not recorded yet. They are
         // recorded together (one sync of the work folder, one ledger transaction) before the runner waits for a
         // slot and at the end of each look, then handed to the stages.
+        // A claim waits at most a quarter of a second for others to join it (a long listing of unsettled files goes
+        // on meanwhile).
         var pendingClaims: [(asset: String, path: RawPath, original: String)] = []
+        var pendingSince = Date()
         func recordPendingClaims() throws(PipelineError) {
             guard !pendingClaims.isEmpty else { return }
             let batch = pendingClaims
@@ -276,6 +279,7 @@ public final class Runner: Sendable {
             do {
                 func visit(_ entry: Found) throws -> Bool {
                     if shouldStop() { return false }
+                    if !pendingClaims.isEmpty && Date().timeIntervalSince(pendingSince) > 0.25 { try recordPendingClaims() }
                     switch entry {
                     case .unsettled:
                         if firstLook { summary.unsettled += 1 }
@@ -329,6 +333,7 @@ public final class Runner: Sendable {
                         }
                         switch claimed {
                         case .claimed(let asset, let target):
+                            if pendingClaims.isEmpty { pendingSince = Date() }
                             pendingClaims.append((asset, target, Escape.display(relative)))
                             // With several hosts a claim is recorded at once (each host's claims are its own).
                             if hosts != nil { try recordPendingClaims() }
