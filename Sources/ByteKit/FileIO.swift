@@ -68,10 +68,11 @@ public enum FileIO {
             }
         }
 
-        /// Makes the temporary file's content durable (fsync through a fresh read-only descriptor: fsync flushes
-        /// the file, whichever descriptor asks), for a writer that did not sync it.
+        /// Makes the temporary file's content durable, for a writer that did not sync it: fsync through a fresh
+        /// descriptor opened for writing (nothing is written through it), since a network filesystem (SMB) may
+        /// refuse, or skip, a flush asked through a read-only handle.
         public func sync() throws(MediaError) {
-            let fd = open(temporaryPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = open(temporaryPath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else { throw .io("cannot open \(temporaryPath) to sync it: \(errnoText())") }
             defer { close(fd) }
             try FileIO.sync(fd)

@@ -135,11 +135,20 @@ extension Runner {
             failures[index] = error
             // A copy that never reached publish does not make its picture live; one that did stays live (the next
             // run records it), so that no second copy of the picture is published beside it in this run.
-            if let plan = plans[index], plan.action == .publish, plan.claimsContent,
-                items[index].sanitized?.pending != nil, !renamedIndices.contains(index),
-                let content = items[index].fingerprints?.contentSHA256
-            {
+            guard let plan = plans[index], plan.action == .publish, !plan.alreadyPublished,
+                !renamedIndices.contains(index)
+            else { return }
+            if plan.claimsContent, let content = items[index].fingerprints?.contentSHA256 {
                 live.withLock { _ = $0.remove(content) }
+            }
+            // A second copy of this picture in the batch was planned as its duplicate: with no first copy
+            // published, it is not one. It is left for the next run too (its copy was dropped as a duplicate's).
+            for other in items.indices where plans[other]?.duplicateOfBatch == items[index].asset {
+                fail(
+                    other,
+                    PipelineError(
+                        "the first copy of its picture in this batch (\(items[index].asset)) could not be published: \(error)",
+                        exitCode: 3, stage: .deliver, asset: items[other].asset))
             }
         }
         func alive(_ index: Int) -> Planned? { failures[index] == nil ? plans[index] : nil }
@@ -267,9 +276,13 @@ extension Runner {
         var kind: EventKind = .published
         /// This plan put its content into the live set (taken out again when it fails before it is published).
         var claimsContent = false
+        /// The copy an interrupted run left in publish is there already (it stays live whatever fails now).
+        var alreadyPublished = false
         // Duplicate:
         var firstName: String? = nil
         var firstAsset: String? = nil
+        /// The asset of the copy in this same batch that this one duplicates (nil: one already live before it).
+        var duplicateOfBatch: String? = nil
         var duplicateRecorded = false
         // Quarantine:
         var reasons: [Reason] = []
@@ -283,12 +296,16 @@ extension Runner {
     func plan(_ item: Processed, ledger: any LedgerStore, inBatch: inout [String: (asset: String, name: String)])
         throws(PipelineError) -> Planned
     {
-        if let why = item.writeFailure {
-            throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
-        }
         let ext = item.format.fileExtension
         let publishedName = item.asset + "." + ext
         let publishedPath = config.publish + "/" + publishedName
+        if let why = item.writeFailure {
+            // A copy an interrupted run left in publish stays live while this file waits for the next run.
+            if FileIO.exists(publishedPath), let content = item.fingerprints?.contentSHA256 {
+                live.withLock { _ = $0.insert(content) }
+            }
+            throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
+        }
         // A publish file left by an interrupted run is finished, whatever is decided now: the sweep at the end of
         // this run retracts it if consent has gone since. This keeps a file from ending both published and
         // quarantined.
@@ -310,6 +327,7 @@ extension Runner {
             if let first = inBatch[content] {
                 plan.firstName = first.name
                 plan.firstAsset = first.asset
+                plan.duplicateOfBatch = first.asset
             } else {
                 let first = try ledger.livePublications().values.first {
                     $0.pipeline == config.name && $0.contentSHA256 == content
@@ -325,6 +343,7 @@ extension Runner {
                 throw PipelineError("no verified copy of \(item.asset) was written to publish", exitCode: 3, stage: .deliver, asset: item.asset)
             }
             plan.action = .publish
+            plan.alreadyPublished = alreadyPublished
             plan.publishedName = publishedName
             plan.publishedPath = publishedPath
             plan.recorded = try ledger.lastEvent(asset: item.asset, kinds: [.published, .released])

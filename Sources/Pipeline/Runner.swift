@@ -354,6 +354,10 @@ public final class Runner: Sendable {
                 }
                 try recordPendingClaims()
             } catch {
+                // Claims not recorded yet stay in the work folder (the next run recovers them); their slots go back,
+                // so that nothing waits on them (and the semaphore ends as it began).
+                for _ in pendingClaims { slots.signal() }
+                pendingClaims = []
                 group.wait()
                 throw (error as? PipelineError) ?? PipelineError("\(error)", exitCode: 3)
             }

@@ -162,6 +162,52 @@ final class StageTests: XCTestCase {
         XCTAssertNotEqual(source.withCString { access($0, F_OK) }, 0, "the source is removed after the copy")
     }
 
+    func testAFailedFirstCopyTakesItsBatchDuplicateAndKeepsAnOldCopyLive() throws {
+        let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
+        let now = Timestamp.parse("2027-01-15T00:00:00Z")!
+        let registry = try Registry.load(
+            folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
+        let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
+        for folder in ["in", "auth"] {
+            try FileManager.default.createDirectory(
+                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(
+            at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
+        try parsed.prepare(create: true)
+        let stages = Stages(config: parsed, registry: registry, now: now)
+        func process(_ asset: String) throws -> Processed {
+            let copy = root.appendingPathComponent(asset)
+            try Data(contentsOf: Self.sampleMedia.appendingPathComponent("demo-phone-photo.jpg")).write(to: copy)
+            let item = stages.process(asset: asset, path: RawPath(copy.path), original: "photo.jpg")
+            XCTAssertEqual(item.decision?.approved, true, "\(item.reasons)")
+            return item
+        }
+        let ledger = try Ledger(path: parsed.ledger)
+        let runner = Runner(config: parsed)
+        // Two consented copies of one picture in one batch; the first one's verified copy cannot be synced (gone).
+        let first = try process("first")
+        let second = try process("second")
+        unlink(try XCTUnwrap(first.sanitized?.pending?.temporaryPath))
+        let results = runner.deliverTogether([first, second], ledger: ledger, now: now)
+        XCTAssertThrowsError(try results[0].get())
+        // The second was planned as the first's duplicate: with nothing published it is not one, and it waits.
+        XCTAssertThrowsError(try results[1].get(), "a duplicate of a copy that was never published")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish).filter { !$0.hasPrefix(".") }, [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.archive), [])
+        XCTAssertEqual(try ledger.events().filter { $0.kind != "claimed" }.map(\.kind), [])
+        let content = try XCTUnwrap(first.fingerprints?.contentSHA256)
+        XCTAssertFalse(runner.live.withLock { $0.contains(content) }, "nothing of it is live")
+
+        // A copy an interrupted run left in publish stays live when this run's new copy of it fails.
+        let recovered = try process("recovered")
+        try Data("an interrupted run's copy".utf8).write(to: URL(fileURLWithPath: parsed.publish + "/recovered.jpg"))
+        unlink(try XCTUnwrap(recovered.sanitized?.pending?.temporaryPath))
+        XCTAssertThrowsError(try runner.deliverTogether([recovered], ledger: ledger, now: now)[0].get())
+        XCTAssertTrue(runner.live.withLock { $0.contains(content) }, "its picture stays live: no second copy beside it")
+        second.sanitized?.pending?.discard()
+    }
+
     func testStagesDecideAndSanitizeOnlyWhatIsConsented() throws {
         let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
         let now = Timestamp.parse("2027-01-15T00:00:00Z")!
