@@ -162,7 +162,8 @@ final class StageTests: XCTestCase {
         XCTAssertNotEqual(source.withCString { access($0, F_OK) }, 0, "the source is removed after the copy")
     }
 
-    func testAFailedFirstCopyTakesItsBatchDuplicateAndKeepsAnOldCopyLive() throws {
+    /// A prepared pipeline on this test's folders with the demo trust file, and the demo records as of 2027-01-15.
+    func demoPipeline() throws -> (PipelineConfig, Registry, Date) {
         let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
         let now = Timestamp.parse("2027-01-15T00:00:00Z")!
         let registry = try Registry.load(
@@ -175,6 +176,11 @@ final class StageTests: XCTestCase {
         try FileManager.default.copyItem(
             at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
         try parsed.prepare(create: true)
+        return (parsed, registry, now)
+    }
+
+    func testAFailedFirstCopyTakesItsBatchDuplicateAndKeepsAnOldCopyLive() throws {
+        let (parsed, registry, now) = try demoPipeline()
         let stages = Stages(config: parsed, registry: registry, now: now)
         func process(_ asset: String) throws -> Processed {
             let copy = root.appendingPathComponent(asset)
@@ -209,18 +215,7 @@ final class StageTests: XCTestCase {
     }
 
     func testStagesDecideAndSanitizeOnlyWhatIsConsented() throws {
-        let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
-        let now = Timestamp.parse("2027-01-15T00:00:00Z")!
-        let registry = try Registry.load(
-            folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
-        let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
-        for folder in ["in", "auth"] {
-            try FileManager.default.createDirectory(
-                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try FileManager.default.copyItem(
-            at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
-        try parsed.prepare(create: true)
+        let (parsed, registry, now) = try demoPipeline()
         let stages = Stages(config: parsed, registry: registry, now: now)
         func process(_ name: String) throws -> Processed {
             let copy = root.appendingPathComponent(UUID().uuidString)
@@ -261,18 +256,7 @@ final class StageTests: XCTestCase {
     }
 
     func testAFileThatChangesWhileInHandIsQuarantined() throws {
-        let trust = try TrustStore.load(path: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml").path)
-        let now = Timestamp.parse("2027-01-15T00:00:00Z")!
-        let registry = try Registry.load(
-            folder: Self.sampleMedia.appendingPathComponent("records").path, trust: trust, now: now)
-        for folder in ["in", "auth"] {
-            try FileManager.default.createDirectory(
-                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        try FileManager.default.copyItem(
-            at: Self.sampleMedia.appendingPathComponent("trust.DEMO.yml"), to: root.appendingPathComponent("trust.yml"))
-        let parsed = try PipelineConfig.parse(config(), path: root.appendingPathComponent("p.yml").path)
-        try parsed.prepare(create: true)
+        let (parsed, registry, now) = try demoPipeline()
         for sample in ["demo-phone-photo.jpg", "demo-clip.mp4"] {
             let copy = root.appendingPathComponent(UUID().uuidString)
             try FileManager.default.copyItem(at: Self.sampleMedia.appendingPathComponent(sample), to: copy)
