@@ -110,7 +110,7 @@ public enum FileIO {
         let (fd, temporary) = try createTemporary(beside: finalPath, mode: mode)
         do throws(MediaError) {
             try fill(fd)
-            guard fsync(fd) == 0 else { throw .io("cannot fsync \(temporary): \(errnoText())") }
+            try sync(fd)
         } catch {
             close(fd)
             unlink(temporary)

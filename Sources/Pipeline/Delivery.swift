@@ -196,12 +196,11 @@ extension Runner {
 
         // 3. The batch's events, in one transaction.
         var events: [(index: Int, event: NewLedgerEvent)] = []
-        var identities: [Int: (sha256: String, stat: String)] = [:]
         for index in items.indices {
             guard let plan = alive(index) else { continue }
             let item = items[index]
             do throws(PipelineError) {
-                if let event = try self.event(for: plan, item: item, identity: &identities[index]) {
+                if let event = try self.event(for: plan, item: item) {
                     events.append((index, event))
                 }
             } catch { fail(index, error) }
@@ -365,9 +364,7 @@ extension Runner {
     }
 
     /// The event a planned delivery records, or nil when the ledger has it already (an interrupted run's).
-    private func event(for plan: Planned, item: Processed, identity: inout (sha256: String, stat: String)?)
-        throws(PipelineError) -> NewLedgerEvent?
-    {
+    private func event(for plan: Planned, item: Processed) throws(PipelineError) -> NewLedgerEvent? {
         switch plan.action {
         case .duplicate:
             guard !plan.duplicateRecorded else { return nil }
@@ -386,7 +383,6 @@ extension Runner {
             } else {
                 found = try Runner.identity(of: RawPath(plan.publishedPath))
             }
-            identity = found
             if let recorded = plan.recorded, recorded.detail.contains(found.sha256) { return nil }
             return try NewLedgerEvent(
                 pipeline: config.name, kind: plan.kind, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
