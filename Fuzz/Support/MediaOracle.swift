@@ -74,6 +74,16 @@ func fuzzPicture(_ data: UnsafePointer<UInt8>?, _ size: Int, format: MediaFormat
         } catch {
             oracleFailure("the sanitizer refuses the input's own presented_sha256: \(error)")
         }
+        // The writer's path when an independent verifier compares the presentation (issue 14): the same copy,
+        // without the writer's own fingerprint of it; whatever it accepts, the verifier's reading above must accept.
+        do {
+            let deferred = try Sanitizer.sanitize(bytes, expectedPresented: presented, presentedCheckedByVerifier: true)
+            if deferred.output != clean.output {
+                oracleFailure("the sanitizer gives another copy when the verifier compares the presentation")
+            }
+        } catch {
+            oracleFailure("the sanitizer refuses, with the check left to the verifier, what it accepts otherwise: \(error)")
+        }
         if (try? Sanitizer.sanitize(bytes, expectedPresented: String(repeating: "0", count: 64))) != nil {
             oracleFailure("the sanitizer accepted a presented_sha256 that its copy does not present")
         }

@@ -4,6 +4,20 @@
 #include "cgsys.h"
 
 #if defined(__linux__)
+#include <fcntl.h>
+#endif
+
+int cgsys_start_writeback(int fd) {
+#if defined(__linux__)
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+#if defined(__linux__)
 /* In glibc since 2.27; declared here because the module cache may hide the _GNU_SOURCE declaration. */
 extern ssize_t copy_file_range(int, off_t *, int, off_t *, size_t, unsigned int);
 #endif

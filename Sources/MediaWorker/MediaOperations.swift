@@ -37,7 +37,9 @@ public enum MediaOperations {
                 try TestMarkers.honour(source)
                 let file = try MediaFile(source: source, limits: request.options.limits)
                 let output: OutputTarget? = descriptors.count > 1 ? .descriptor(descriptors[1]) : nil
-                let done = try file.sanitize(into: output, options: request.options, knownContent: request.knownContent)
+                let done = try file.sanitize(
+                    into: output, options: request.options, knownContent: request.knownContent,
+                    presentedCheckedByVerifier: request.presentedCheckedByVerifier)
                 return SanitizeReading(
                     format: done.format, orientation: done.orientation, removed: done.removed,
                     pixelSHA256: done.pixelSHA256)

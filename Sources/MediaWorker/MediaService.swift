@@ -78,11 +78,21 @@ public final class MediaService: Sendable {
     /// Sanitizes `input` into `output` (a temporary file the caller created and will commit), verified by the format's
     /// own re-reading in the same worker; with `output` nil, only checks that it could be. Returns the worker that
     /// wrote, so that `verify` can avoid it.
+    ///
+    /// `presentedCheckedByVerifier`: pass true only when the copy is then given to `verify` with the input's
+    /// `presented_sha256` (taken by `fingerprints`, not by this writer) as `expectedPresented`. The writer then skips
+    /// its own comparison of what the copy presents (a walk and a hash of the whole copy), which that reading repeats
+    /// independently; it still compares the coded data with the input's byte for byte. Options that drop the ICC
+    /// profile or Orientation are checked by the writer regardless.
     public func sanitize(
-        _ input: Int32, into output: Int32?, options: SanitizeOptions, knownContent: String?
+        _ input: Int32, into output: Int32?, options: SanitizeOptions, knownContent: String?,
+        presentedCheckedByVerifier: Bool = false
     ) throws(MediaServiceError) -> (reading: SanitizeReading, writer: WorkerID?) {
+        let request = MediaWire.SanitizeRequest(
+            options: options, knownContent: knownContent,
+            presentedCheckedByVerifier: presentedCheckedByVerifier && output != nil)
         let result: (value: SanitizeReading, worker: WorkerID?) = try call(
-            MediaWire.sanitize, MediaWire.SanitizeRequest(options: options, knownContent: knownContent),
+            MediaWire.sanitize, request,
             output.map { [input, $0] } ?? [input])
         return (result.value, result.worker)
     }

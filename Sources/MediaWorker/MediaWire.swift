@@ -22,6 +22,8 @@ enum MediaWire {
     struct SanitizeRequest: Codable {
         var options: SanitizeOptions
         var knownContent: String?
+        /// The caller has the copy verified by another worker against the input's presented fingerprint.
+        var presentedCheckedByVerifier: Bool
     }
 
     struct VerifyRequest: Codable {

@@ -188,8 +188,14 @@ extension SanitizeStage {
         do { output = try FileIO.openPending(finalPath: destination) } catch { throw .refused(error) }
         defer { close(output.fd) }
         do throws(MediaServiceError) {
-            let known = item.fingerprints?.contentSHA256
-            let (reading, writer) = try media.sanitize(source.fd, into: output.fd, options: options, knownContent: known)
+            let known = item.fingerprints?.presentedSHA256
+            // The verifier below compares the copy with `known`, the inspecting worker's fingerprint of the original:
+            // the writer need not compare it too (with options that keep what a picture presents).
+            let (reading, writer) = try media.sanitize(
+                source.fd, into: output.fd, options: options, knownContent: known,
+                presentedCheckedByVerifier: known != nil)
+            // Delivery syncs the copy later, with its batch; the disk can start on it while it is verified.
+            FileIO.startWriteback(output.fd)
             guard let expected = known ?? item.fingerprints?.presentedSHA256 else {
                 throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
             }

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import MediaFormats
 import MediaWorker
+import Sandbox
 import Synchronization
 
 struct Strip: ParsableCommand {
@@ -158,42 +159,86 @@ struct Strip: ParsableCommand {
             }
             let source: FileSource
             do { source = try FileSource(path: input) } catch { throw .refused(error) }
-            // The input's fingerprints first, by one reader: the writer (another request) must produce a copy that
-            // presents this, and a third reading of the copy checks that it does; the writer's own word is never
-            // what its copy is checked against.
-            // Without `--json` the input's file_sha256 is not reported: the reader skips that pass.
-            let reading = try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
-            let prints: Fingerprints? = reading.fingerprints
-            // Options that drop a picture's ICC profile or Orientation change what it presents on purpose here:
-            // the sanitizer then checks the output against the input as published with those options, and the
-            // second reader checks only that no metadata is left.
-            let keepsAll = options.keepICC && options.keepOrientation
-            let expected = keepsAll ? prints?.presentedSHA256 : nil
             let output: (fd: Int32, pending: FileIO.PendingFile)
             do { output = try FileIO.openPending(finalPath: destination) } catch { throw .refused(error) }
             defer { close(output.fd) }
-            let clean: SanitizeReading
+            // Options that drop a picture's ICC profile or Orientation change what it presents on purpose: the writer
+            // then checks the output against the input as published with those options, and the verifier checks
+            // only that no metadata is left (video and HEIF, which those options do not touch, are compared too).
+            let keepsAll = options.keepICC && options.keepOrientation
+            var prints: Fingerprints? = nil
             var outputSHA256: String? = nil
+            let clean: SanitizeReading
             do throws(MediaServiceError) {
-                let (written, writer) = try media.sanitize(
-                    source.fd, into: output.fd, options: options, knownContent: expected)
+                // The input's fingerprints are taken by one reader; the writer (another request) must produce a copy
+                // that presents them, and a third reading of the copy checks that it does: the writer's own word is
+                // never what its copy is checked against. When the options keep what the picture presents, the
+                // writer needs nothing from the first reader, so both work at once, in two workers.
+                // Without `--json` the input's file_sha256 is not reported: the reader skips that pass.
+                let written: SanitizeReading
+                let writer: WorkerID?
+                if keepsAll {
+                    // A thread of its own, not a Dispatch queue: every queue thread may be waiting for a worker
+                    // already, and the reading would wait for a thread.
+                    let reading = Mutex<Result<FingerprintReading, MediaServiceError>?>(nil)
+                    let done = DispatchSemaphore(value: 0)
+                    let reader = Thread {
+                        let result = Result { () throws(MediaServiceError) -> FingerprintReading in
+                            try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
+                        }
+                        reading.withLock { $0 = result }
+                        done.signal()
+                    }
+                    reader.start()
+                    let sanitized = Result { () throws(MediaServiceError) -> (SanitizeReading, WorkerID?) in
+                        try media.sanitize(
+                            source.fd, into: output.fd, options: options, knownContent: nil,
+                            presentedCheckedByVerifier: true)
+                    }
+                    done.wait()
+                    // The reader's refusal comes first, as if the two had run one after the other.
+                    prints = try reading.withLock { $0! }.get().fingerprints
+                    (written, writer) = try sanitized.get()
+                } else {
+                    prints = try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
+                        .fingerprints
+                    (written, writer) = try media.sanitize(
+                        source.fd, into: output.fd, options: options, knownContent: nil)
+                }
                 clean = written
+                let comparedWith = keepsAll || written.format.isISOBMFF ? prints?.presentedSHA256 : nil
+                if keepsAll && comparedWith == nil {
+                    throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
+                }
+                // The writer does not sync (it never waits on the disk); this process does, before the rename, on a
+                // thread of its own while the copy is verified: the disk writes while the verifier reads, and the
+                // copy is renamed only once both have succeeded.
+                let synced = Mutex<Result<Void, MediaError>?>(nil)
+                let syncDone = DispatchSemaphore(value: 0)
+                let syncer = Thread {
+                    let result = Result { () throws(MediaError) in try FileIO.sync(output.fd) }
+                    synced.withLock { $0 = result }
+                    syncDone.signal()
+                }
+                syncer.start()
+                var waited = false
+                // Never leave (and close the descriptor) while the sync thread still uses it.
+                defer { if !waited { syncDone.wait() } }
                 // The independent re-inspection, by a worker other than the one that wrote it, on a read-only
-                // descriptor. Options that drop the ICC profile or Orientation change what a picture presents on
-                // purpose: then only video and HEIF (which those options do not touch) are compared with the input.
+                // descriptor.
                 let readOnly: Int32
                 do { readOnly = try FileIO.reopenReadOnly(output.fd) } catch { throw .refused(error) }
                 defer { close(readOnly) }
-                let comparedWith = expected ?? (written.format.isISOBMFF ? prints?.presentedSHA256 : nil)
                 try media.verify(
                     readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
                     avoiding: writer)
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
-                // The writer does not sync (it never waits on the disk); this process does, before the rename.
+                syncDone.wait()
+                waited = true
                 do {
-                    try FileIO.sync(output.fd)
+                    try synced.withLock { $0! }.get()
                     try output.pending.commit()
                 } catch { throw .refused(error) }
             } catch {

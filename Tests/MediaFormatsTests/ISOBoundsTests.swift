@@ -104,6 +104,11 @@ final class ISOBoundsTests: XCTestCase {
             // Definition 1 (what old records name) is still computed the same way, to tell which to re-record.
             XCTAssertEqual(fingerprints.legacyContentSHA256, expected.1, name)
             XCTAssertEqual(fingerprints.presentedSHA256, expected.2, name)
+            // Without the file's own hash (strip without --json) the pass reads only the streams: the same values.
+            let light = try MediaFile(path: path).fingerprints(hashingFile: false)
+            XCTAssertEqual(light.fileSHA256, "", name)
+            XCTAssertEqual(light.legacyContentSHA256, expected.1, name)
+            XCTAssertEqual(light.presentedSHA256, expected.2, name)
             let source = try FileSource(path: path)
             XCTAssertEqual(try ISOMedia(source: source).contentSHA256(), expected.1, name)
             XCTAssertEqual(try ISOMedia(source: source).presentedSHA256(), expected.2, name)
@@ -129,6 +134,10 @@ final class ISOBoundsTests: XCTestCase {
             XCTAssertEqual(onePass.file, sha256Hex(bytes))
             XCTAssertEqual(onePass.content, try media.contentSHA256())
             XCTAssertEqual(onePass.presented, try media.presentedSHA256())
+            let light = try media.fingerprints(hashingFile: false)
+            XCTAssertEqual(light.file, "")
+            XCTAssertEqual(light.content, onePass.content)
+            XCTAssertEqual(light.presented, onePass.presented)
         }
     }
 

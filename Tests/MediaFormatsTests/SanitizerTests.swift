@@ -69,6 +69,51 @@ final class SanitizerTests: XCTestCase {
         XCTAssertEqual(withWrongKnown.presentedSHA256, try Fingerprints.compute(withoutKnown.output).presentedSHA256)
     }
 
+    /// Issue 14: a writer whose copy another reader will compare with the input's fingerprint does not fingerprint
+    /// the copy itself (one walk and one hash of the whole picture fewer). The shortcut is taken only where that
+    /// reader exists: into a descriptor, with options that keep what the picture presents; the copy is the same, and
+    /// a wrong fingerprint is still refused, by the verifier.
+    func testLeavingThePresentationCheckToTheVerifierStillFailsClosed() throws {
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let other = String(repeating: "0", count: 64)
+        for name in ["demo-phone-photo.jpg", "demo-screenshot.png", "demo-sticker.webp", "demo-animation.gif"] {
+            let bytes = try Fixtures.sample(name)
+            let presented = try XCTUnwrap(Fingerprints.compute(bytes).presentedSHA256)
+            let checked = try Sanitizer.sanitize(bytes, expectedPresented: presented)
+            // The writer does not compare (a wrong value passes here) and says it did not: no fingerprint returned.
+            let deferred = try Sanitizer.sanitize(bytes, expectedPresented: other, presentedCheckedByVerifier: true)
+            XCTAssertNil(deferred.presentedSHA256, name)
+            XCTAssertEqual(deferred.output, checked.output, name)
+            // Through files, as the workers do: written into a descriptor, then verified by another reading.
+            let input = folder.appendingPathComponent(name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: input, contents: Data(bytes)))
+            let output = folder.appendingPathComponent("copy-" + name).path
+            XCTAssertTrue(FileManager.default.createFile(atPath: output, contents: nil))
+            let fd = open(output, O_WRONLY)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            defer { close(fd) }
+            let file = try MediaFile(path: input)
+            XCTAssertNoThrow(
+                try file.sanitize(
+                    into: .descriptor(fd), knownContent: other, presentedCheckedByVerifier: true), name)
+            let copy = try MediaFile(path: output)
+            XCTAssertThrowsError(try copy.verifySanitized(expectedPresented: other, expectedSize: nil, options: .init()))
+            XCTAssertNoThrow(try copy.verifySanitized(expectedPresented: presented, expectedSize: nil, options: .init()))
+            // Without a verifier to come (only a check, or a copy written beside its name), the writer compares.
+            XCTAssertThrowsError(try file.sanitize(into: nil, knownContent: other, presentedCheckedByVerifier: true))
+            XCTAssertThrowsError(
+                try file.sanitize(
+                    to: folder.appendingPathComponent("beside-" + name).path, knownContent: other))
+        }
+        // Options that change what the picture presents are checked by the writer whatever the caller says: the
+        // verifier has nothing to compare them with.
+        let bytes = try Fixtures.sample("demo-phone-photo.jpg")
+        let bare = SanitizeOptions(keepOrientation: false, keepICC: false)
+        let dropped = try Sanitizer.sanitize(bytes, options: bare, presentedCheckedByVerifier: true)
+        XCTAssertEqual(dropped.presentedSHA256, try Fingerprints.compute(dropped.output).presentedSHA256)
+    }
+
     /// The inspection takes both fingerprints from its own walk: they must be what `Fingerprints` computes.
     func testInspectionFingerprintsAreTheFingerprints() throws {
         for name in ["demo-phone-photo.jpg", "demo-ycck-print.jpg", "demo-screenshot.png", "demo-sticker.webp",

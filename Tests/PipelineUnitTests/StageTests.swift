@@ -255,6 +255,30 @@ final class StageTests: XCTestCase {
             stages.process(asset: "e", path: RawPath(empty.path), original: "empty").reasons.map(\.code.rawValue), ["empty"])
     }
 
+    /// Issue 14: the writer leaves the comparison of what the copy presents to the verifier, which compares it with
+    /// the inspecting reader's fingerprint. A fingerprint the copy does not present (a lying or mistaken reader, a
+    /// file changed between the readings) must still leave no copy behind.
+    func testAWrongFingerprintFromTheInspectionLeavesNoCopy() throws {
+        let (parsed, registry, now) = try demoPipeline()
+        let stages = Stages(config: parsed, registry: registry, now: now)
+        for name in ["demo-phone-photo.jpg", "demo-clip.mp4"] {
+            let copy = root.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.copyItem(at: Self.sampleMedia.appendingPathComponent(name), to: copy)
+            var item = stages.inspect(ClaimedFile(asset: "w", path: RawPath(copy.path), original: name))
+            let source = try XCTUnwrap(item.source)
+            let right = try XCTUnwrap(item.fingerprints)
+            item.fingerprints?.presentedSHA256 = String(repeating: "0", count: 64)
+            XCTAssertThrowsError(try stages.sanitize.write(item, from: source), name) { error in
+                XCTAssertTrue("\(error)".contains("present"), "\(error)")
+            }
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish), [], name)
+            item.fingerprints = right
+            let written = try stages.sanitize.write(item, from: source)
+            XCTAssertNotNil(written.pending, name)
+            written.pending?.discard()
+        }
+    }
+
     func testAFileThatChangesWhileInHandIsQuarantined() throws {
         let (parsed, registry, now) = try demoPipeline()
         for sample in ["demo-phone-photo.jpg", "demo-clip.mp4"] {

@@ -12,4 +12,8 @@ void cgsys_keep_freed_memory(void);
 /// copy_file_range(2) (a GNU extension the Swift Glibc module does not show); -1 with errno when unavailable.
 long cgsys_copy_file_range(int in_fd, long long *in_offset, int out_fd, long long *out_offset, unsigned long length);
 
+/// sync_file_range(SYNC_FILE_RANGE_WRITE) over the whole file: starts writing its dirty pages to the disk and
+/// returns without waiting for them (a head start for a later fsync, never a substitute). 0, or -1 with errno.
+int cgsys_start_writeback(int fd);
+
 #endif

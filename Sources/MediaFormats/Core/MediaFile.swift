@@ -73,16 +73,12 @@ public struct MediaFile: Sendable {
 
     /// Both fingerprints, from one read of the file (pictures are read whole once; ISO-BMFF media in one
     /// sequential pass, see `ISOMedia.fingerprints`).
-    public func fingerprints() throws(MediaError) -> Fingerprints { try format.handler.fingerprints(of: self) }
+    public func fingerprints() throws(MediaError) -> Fingerprints { try fingerprints(hashingFile: true) }
 
-    /// The same, without `file_sha256` for a picture when `hashingFile` is false (its `fileSHA256` is then empty):
-    /// for a caller that uses only the content fingerprints (`strip` without `--json`), one pass fewer. Media read in
-    /// place computes all three in its one pass anyway.
+    /// The same, without `file_sha256` when `hashingFile` is false (its `fileSHA256` is then empty): for a caller
+    /// that uses only the content fingerprints (`strip` without `--json`), one hash of the whole file fewer.
     public func fingerprints(hashingFile: Bool) throws(MediaError) -> Fingerprints {
-        guard !hashingFile, let bytes else { return try fingerprints() }
-        let values = try format.handler.fingerprints(bytes, options: .init())
-        return Fingerprints(
-            format: format, fileSHA256: "", presentedSHA256: values.presented, legacyContentSHA256: values.content)
+        try format.handler.fingerprints(of: self, hashingFile: hashingFile)
     }
 
     /// SHA-256 of the file's bytes.
@@ -107,10 +103,17 @@ public struct MediaFile: Sendable {
 
     /// The same into any `OutputTarget`: with `.descriptor`, the verified copy is written into that open file (a
     /// sandboxed worker's output, created by the process that commits it) and `pending` stays nil.
-    public func sanitize(into output: OutputTarget?, options: SanitizeOptions = .init(), knownContent: String? = nil)
-        throws(MediaError) -> SanitizedFile
-    {
-        try format.handler.sanitize(self, to: output, options: options, knownContent: knownContent)
+    ///
+    /// `presentedCheckedByVerifier` (with `.descriptor` only): the caller has the copy re-read by another reader that
+    /// compares what it presents with the input's `presented_sha256` (`verifySanitized(expectedPresented:)`), so the
+    /// writer does not compute the copy's fingerprint for the same comparison (see `Sanitizer.sanitize`).
+    public func sanitize(
+        into output: OutputTarget?, options: SanitizeOptions = .init(), knownContent: String? = nil,
+        presentedCheckedByVerifier: Bool = false
+    ) throws(MediaError) -> SanitizedFile {
+        try format.handler.sanitize(
+            self, to: output, options: options, knownContent: knownContent,
+            presentedCheckedByVerifier: presentedCheckedByVerifier)
     }
 
     /// The independent re-reading of a sanitized copy (this file) by a reader that did not write it: no metadata but

@@ -48,14 +48,19 @@ protocol MediaFormatHandler: Sendable {
 
     // MARK: A file (what `MediaFile` calls)
 
-    /// `file_sha256`, `presented_sha256` and the legacy `content_sha256`, from one read of the file.
-    func fingerprints(of file: MediaFile) throws(MediaError) -> Fingerprints
+    /// `file_sha256`, `presented_sha256` and the legacy `content_sha256`, from one read of the file; with
+    /// `hashingFile` false, `file_sha256` is left empty (one hash of the whole file fewer).
+    func fingerprints(of file: MediaFile, hashingFile: Bool) throws(MediaError) -> Fingerprints
     /// The file's structure, metadata and fingerprints; what could not be read is the report's `error`.
     func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport
     /// A verified sanitized copy written to `output`: a temporary name beside a final path, or a descriptor the
     /// caller opened (a sandboxed worker's output). Nil: only check that it can be made.
-    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
-        throws(MediaError) -> SanitizedFile
+    /// `presentedCheckedByVerifier`: the caller has the copy re-read by another reader that compares what it
+    /// presents with the input's fingerprint (`Sanitizer.sanitize`); only honoured with `.descriptor` output.
+    func sanitize(
+        _ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?,
+        presentedCheckedByVerifier: Bool
+    ) throws(MediaError) -> SanitizedFile
     /// The independent re-reading of a sanitized copy, by a reader other than the one that wrote it: it must read
     /// as its format, hold no metadata but what `options` keep, present `expectedPresented` (when given) and, where
     /// the format keeps sizes, be `expectedSize` bytes. (Whoever records the copy's SHA-256 computes it itself.)
@@ -82,8 +87,12 @@ extension MediaFormatHandler {
         .unsupported("\(format.rawValue) cannot be fully decoded here (verify_decode needs libjpeg or libpng)")
     }
 
-    func fingerprints(of file: MediaFile) throws(MediaError) -> Fingerprints {
-        try Fingerprints.compute(try file.wholeBytes())
+    func fingerprints(of file: MediaFile, hashingFile: Bool) throws(MediaError) -> Fingerprints {
+        let bytes = try file.wholeBytes()
+        if hashingFile { return try Fingerprints.compute(bytes) }
+        let values = try fingerprints(bytes, options: .init())
+        return Fingerprints(
+            format: format, fileSHA256: "", presentedSHA256: values.presented, legacyContentSHA256: values.content)
     }
 
     func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport {
@@ -118,14 +127,21 @@ extension MediaFormatHandler {
         }
     }
 
-    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
-        throws(MediaError) -> SanitizedFile
-    {
+    func sanitize(
+        _ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?,
+        presentedCheckedByVerifier: Bool
+    ) throws(MediaError) -> SanitizedFile {
         // The sanitizer checks the output against `knownContent` when the options keep what the picture presents,
         // against the input as published with the options otherwise; either way it returns what the output
-        // presents, compared here with what the consent names without another pass over the output.
-        let clean = try Sanitizer.sanitize(try file.wholeBytes(), options: options, expectedPresented: knownContent)
-        if let knownContent, clean.presentedSHA256 != knownContent {
+        // presents, compared here with what the consent names without another pass over the output. A copy written
+        // into a descriptor for a verifier that compares the presentation itself skips both (one walk and one hash
+        // of the whole picture fewer); a copy written beside its name, or only checked, never does.
+        let deferred: Bool
+        if case .descriptor = output { deferred = presentedCheckedByVerifier } else { deferred = false }
+        let clean = try Sanitizer.sanitize(
+            try file.wholeBytes(), options: options, expectedPresented: knownContent,
+            presentedCheckedByVerifier: deferred)
+        if let knownContent, let presented = clean.presentedSHA256, presented != knownContent {
             throw .verificationFailed(
                 "the published copy would present differently from the picture its consent names "
                     + "(presented_sha256): dropping its ICC profile or Orientation changes how it looks")

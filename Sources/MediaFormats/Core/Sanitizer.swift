@@ -36,8 +36,9 @@ public struct SanitizedMedia: Sendable {
     public var removed: [String]
     /// SHA-256 of the decoded pixels (input and output agree), with `verifyDecode`.
     public var pixelSHA256: String?
-    /// The output's `presented_sha256` (default options: what a record names), computed once by the check below.
-    public var presentedSHA256: String
+    /// The output's `presented_sha256` (default options: what a record names), computed once by the check below; nil
+    /// when that check was left to the caller's independent verifier (`presentedCheckedByVerifier`).
+    public var presentedSHA256: String?
 }
 
 /// Sanitizes media losslessly and verifies the result independently before anyone may write it.
@@ -53,8 +54,15 @@ public enum Sanitizer {
     /// what a picture presents (ICC profile and Orientation), it replaces a second pass over the input: an output
     /// that presents it is what was asked for, and a wrong value can only make the output refused. Options that drop
     /// either change what the picture presents on purpose: the input is then fingerprinted as published with them.
+    ///
+    /// `presentedCheckedByVerifier`: the caller will have the output re-read by another reader that compares its
+    /// `presented_sha256` with the input's, taken by a third (`MediaService.verify`): then, with options that keep
+    /// what the picture presents, this check would repeat that one (a walk and a hash of the whole output) and is
+    /// left to it. The format's own re-reading (coded data compared byte for byte with the input's) still runs here.
+    /// Options that drop the ICC profile or Orientation are always checked here: the verifier has no value for them.
     public static func sanitize(
-        _ bytes: [UInt8], options: SanitizeOptions = .init(), expectedPresented: String? = nil
+        _ bytes: [UInt8], options: SanitizeOptions = .init(), expectedPresented: String? = nil,
+        presentedCheckedByVerifier: Bool = false
     ) throws(MediaError) -> SanitizedMedia {
         guard bytes.count <= options.limits.maxFileBytes else {
             throw .limitExceeded("file is \(bytes.count) bytes, over the limit of \(options.limits.maxFileBytes)")
@@ -65,15 +73,19 @@ public enum Sanitizer {
         // What the output presents must be what the input presents as published with these options (SPEC §4,
         // presented_sha256): an ICC profile, a gamma, an orientation lost or changed on the way is refused.
         let keepsPresentation = options.keepICC && options.keepOrientation
-        let expected: String
-        if keepsPresentation, let expectedPresented {
-            expected = expectedPresented
-        } else {
-            expected = try handler.fingerprints(bytes, options: options).presented
-        }
-        let presented = try handler.fingerprints(built.output, options: .init()).presented
-        guard presented == expected else {
-            throw .verificationFailed("what the picture presents (presented_sha256) changed")
+        var presented: String? = nil
+        if !(keepsPresentation && presentedCheckedByVerifier) {
+            let expected: String
+            if keepsPresentation, let expectedPresented {
+                expected = expectedPresented
+            } else {
+                expected = try handler.fingerprints(bytes, options: options).presented
+            }
+            let output = try handler.fingerprints(built.output, options: .init()).presented
+            guard output == expected else {
+                throw .verificationFailed("what the picture presents (presented_sha256) changed")
+            }
+            presented = output
         }
         var pixels: String? = nil
         if options.verifyDecode {

@@ -53,8 +53,8 @@ struct ISOBMFFHandler: MediaFormatHandler {
     // MARK: A file, read in place
 
     /// Both fingerprints in one sequential pass over the file (`ISOMedia.fingerprints`).
-    func fingerprints(of file: MediaFile) throws(MediaError) -> Fingerprints {
-        let values = try ISOMedia(source: file.source).fingerprints()
+    func fingerprints(of file: MediaFile, hashingFile: Bool) throws(MediaError) -> Fingerprints {
+        let values = try ISOMedia(source: file.source).fingerprints(hashingFile: hashingFile)
         return Fingerprints(
             format: format, fileSHA256: values.file, presentedSHA256: values.presented,
             legacyContentSHA256: values.content)
@@ -75,9 +75,10 @@ struct ISOBMFFHandler: MediaFormatHandler {
         ISOInspector.inspect(source: file.source, format: format)
     }
 
-    func sanitize(_ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?)
-        throws(MediaError) -> SanitizedFile
-    {
+    func sanitize(
+        _ file: MediaFile, to output: OutputTarget?, options: SanitizeOptions, knownContent: String?,
+        presentedCheckedByVerifier: Bool
+    ) throws(MediaError) -> SanitizedFile {
         if options.verifyDecode {
             // No listed library decodes video, HEIC or AVIF; fail closed rather than skip the check asked for.
             throw noDecoder
@@ -87,10 +88,11 @@ struct ISOBMFFHandler: MediaFormatHandler {
         let plan = try ISOSanitizer.plan(media)
         var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
         guard let output else { return result }
-        var content = knownContent ?? ""
-        if knownContent == nil { content = try media.presentedSHA256() }
         switch output {
         case .beside(let destination):
+            // Verified here against the original's presented fingerprint (taken now unless the caller knows it).
+            var content = knownContent ?? ""
+            if knownContent == nil { content = try media.presentedSHA256() }
             let pending = try ISOSanitizer.write(plan, from: source, to: destination)
             do throws(MediaError) {
                 try ISOSanitizer.verify(

@@ -40,8 +40,9 @@ extension ISOMedia {
     /// `file_sha256`, `presented_sha256` and definition 1's `content_sha256` from one sequential read of the file, so both describe the same bytes:
     /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
     /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
-    /// file must show the size and times it had when it was opened.
-    func fingerprints() throws(MediaError) -> (file: String, presented: String, content: String) {
+    /// file must show the size and times it had when it was opened. With `hashingFile` false the file's own hash is
+    /// not computed (returned empty): the pass then reads only the streams' bytes.
+    func fingerprints(hashingFile: Bool = true) throws(MediaError) -> (file: String, presented: String, content: String) {
         // The tables are read before the pass over the media, and checked unchanged after it.
         let presentations = try presentations()
         let movie = try moviePresentation()
@@ -60,9 +61,14 @@ extension ISOMedia {
         var next = 0
         var offset = 0
         while offset < source.count {
+            if !hashingFile {
+                // Only the streams are wanted: go straight to the next one's bytes (or stop after the last).
+                guard next < pending.count else { break }
+                offset = max(offset, pending[next].range.lowerBound)
+            }
             let piece = try source.read(offset..<min(source.count, offset + (1 << 20)))
             let end = offset + piece.count
-            fileHasher.update(piece)
+            if hashingFile { fileHasher.update(piece) }
             while next < pending.count, pending[next].range.lowerBound < end {
                 let range = pending[next].range
                 let part = max(range.lowerBound, offset)..<min(range.upperBound, end)
@@ -79,6 +85,6 @@ extension ISOMedia {
         if let change = source.changeSinceOpened() { throw .io(change) }
         let values = ISOMedia.fingerprintValues(
             data: hashers.map { $0.finalizeBytes() }, presentations: presentations, movie: movie)
-        return (fileHasher.finalize(), values.presented, values.content)
+        return (hashingFile ? fileHasher.finalize() : "", values.presented, values.content)
     }
 }
