@@ -18,9 +18,10 @@ public enum MediaOperations {
                 try TestMarkers.honour(source)
                 let file = try MediaFile(source: source, limits: request.limits)
                 do {
+                    var prints = try file.fingerprints(hashingFile: request.hashFile)
+                    if try TestMarkers.lies(source) { prints.presentedSHA256 = String(repeating: "0", count: 64) }
                     return FingerprintReading(
-                        format: file.format, size: file.size,
-                        fingerprints: try file.fingerprints(hashingFile: request.hashFile), parseError: nil)
+                        format: file.format, size: file.size, fingerprints: prints, parseError: nil)
                 } catch {
                     // Unparseable: only the file's own hash is known (a record naming this exact file could match;
                     // the sanitizer will refuse it anyway).
@@ -46,13 +47,13 @@ public enum MediaOperations {
             }
         },
         MediaWire.verify: { payload, descriptors in
-            respond { () throws(MediaError) -> Bool in
+            respond { () throws(MediaError) -> MediaWire.VerifyReading in
                 let request = try decode(MediaWire.VerifyRequest.self, payload)
                 let file = try MediaFile(source: try input(descriptors, 0), limits: request.options.limits)
-                try file.verifySanitized(
+                let presented = try file.verifySanitized(
                     expectedPresented: request.expectedPresented, expectedSize: request.expectedSize,
                     options: request.options)
-                return true
+                return MediaWire.VerifyReading(presentedSHA256: presented)
             }
         },
         MediaWire.inspect: { payload, descriptors in
@@ -99,16 +100,16 @@ public enum MediaOperations {
 }
 
 /// Test-only misbehaviour, honoured only in a worker started with `CONSENTGATE_WORKER_TEST_HOOKS=1`: a file whose
-/// first 64 KiB hold one of these markers makes the worker crash, spin, allocate without end, or try to open a file
-/// (which the seccomp filter punishes), as a hostile file exploiting a parser bug would. Tests of containment drop
-/// such files into a real run.
+/// first 64 KiB hold one of these markers makes the worker crash, spin, allocate without end, try to open a file
+/// (which the seccomp filter punishes), or lie about the file's fingerprint, as a hostile file exploiting a parser
+/// bug would. Tests of containment drop such files into a real run.
 public enum TestMarkers {
     /// Set by `consentgate worker` from its environment, once, before any request.
     nonisolated(unsafe) public static var enabled = false
 
     static func honour(_ source: FileSource) throws(MediaError) {
         guard enabled else { return }
-        let head = String(decoding: try source.read(0..<min(source.count, 65_536)), as: UTF8.self)
+        let head = try self.head(source)
         if head.contains("CONSENTGATE-TEST-CRASH") { raise(SIGSEGV) }
         if head.contains("CONSENTGATE-TEST-OPEN") { _ = open("/etc/hostname", O_RDONLY) }
         if head.contains("CONSENTGATE-TEST-SPIN") { while true { sched_yield() } }
@@ -116,5 +117,16 @@ public enum TestMarkers {
             var hoard: [[UInt8]] = []
             while true { hoard.append([UInt8](repeating: 1, count: 64 << 20)) }
         }
+    }
+
+    /// CONSENTGATE-TEST-LIE: the fingerprint reader reports a presented fingerprint the file does not have, as a
+    /// reader a crafted file took over would (what it says is compared with the verifier's reading of the copy).
+    static func lies(_ source: FileSource) throws(MediaError) -> Bool {
+        guard enabled else { return false }
+        return try head(source).contains("CONSENTGATE-TEST-LIE")
+    }
+
+    static func head(_ source: FileSource) throws(MediaError) -> String {
+        String(decoding: try source.read(0..<min(source.count, 65_536)), as: UTF8.self)
     }
 }

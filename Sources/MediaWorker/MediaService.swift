@@ -98,18 +98,21 @@ public final class MediaService: Sendable {
     }
 
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
-    /// `options` keep, the same presented fingerprint, and for video and HEIF the format's full check (allowlist,
-    /// exact sizes, zeroed unused bytes, the original's size). It reports no hash of the copy: a caller that records
-    /// one computes it itself (a reader that lies about the metadata could report the right hash anyway).
+    /// `options` keep, the presented fingerprint `expectedPresented` (when given), and for video and HEIF the
+    /// format's full check (allowlist, exact sizes, zeroed unused bytes, the original's size). Returns what the copy
+    /// presents (its `presented_sha256`): a caller that starts the verification before the original's fingerprint
+    /// is known passes nil and compares that itself. It reports no file hash of the copy: a caller that records one
+    /// computes it itself (a reader that lies about the metadata could report the right hash anyway).
+    @discardableResult
     public func verify(
         _ output: Int32, expectedPresented: String?, expectedSize: Int? = nil, options: SanitizeOptions,
         avoiding writer: WorkerID?
-    ) throws(MediaServiceError) {
-        let result: (value: Bool, worker: WorkerID?) = try call(
+    ) throws(MediaServiceError) -> String {
+        let result: (value: MediaWire.VerifyReading, worker: WorkerID?) = try call(
             MediaWire.verify,
             MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented, expectedSize: expectedSize),
             [output], avoiding: writer)
-        guard result.value else { throw .readerFailed("the verifying reader answered without a verdict") }
+        return result.value.presentedSHA256
     }
 
     /// The structure, metadata and fingerprints of the open file `input`.

@@ -29,11 +29,15 @@ enum MediaWire {
     struct VerifyRequest: Codable {
         var options: SanitizeOptions
         /// Nil when the caller changed the presentation on purpose (options that drop the ICC profile or the
-        /// Orientation): then only the metadata is checked here (the writer compared the presentation).
+        /// Orientation: then the writer compared the presentation), or compares the fingerprint the verifier
+        /// returns itself (`strip`, whose verifier starts before the original's fingerprint is known).
         var expectedPresented: String?
         /// The original's size, for formats whose copies keep it (video, HEIF).
         var expectedSize: Int?
     }
+
+    /// The verifier's answer: the copy passed, and what it presents (for a caller that compares it itself).
+    struct VerifyReading: Codable { var presentedSHA256: String }
 
     struct PreviewRequest: Codable { var maxSide: Int }
 }

@@ -97,7 +97,10 @@ struct Strip: ParsableCommand {
             (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
         }
         // Every file is read by sandboxed workers: one that crashes or overruns costs its file, not the batch.
-        let media = try workerOptions.media(command: "strip")
+        // One worker more than cores: a file's verifier (never the worker that wrote the copy) can start while its
+        // reader is still hashing the original.
+        let media = try workerOptions.media(
+            command: "strip", workers: max(2, ProcessInfo.processInfo.activeProcessorCount) + 1)
         defer { media.shutdown() }
         let reports = Mutex([FileReport?](repeating: nil, count: jobs.count))
         let done = Mutex(0)
@@ -171,76 +174,71 @@ struct Strip: ParsableCommand {
             let clean: SanitizeReading
             do throws(MediaServiceError) {
                 // The input's fingerprints are taken by one reader; the writer (another request) must produce a copy
-                // that presents them, and a third reading of the copy checks that it does: the writer's own word is
-                // never what its copy is checked against. When the options keep what the picture presents, the
-                // writer needs nothing from the first reader, so both work at once, in two workers.
-                // Without `--json` the input's file_sha256 is not reported: the reader skips that pass.
-                let written: SanitizeReading
-                let writer: WorkerID?
-                if keepsAll {
-                    // A thread of its own, not a Dispatch queue: every queue thread may be waiting for a worker
-                    // already, and the reading would wait for a thread.
-                    let reading = Mutex<Result<FingerprintReading, MediaServiceError>?>(nil)
-                    let done = DispatchSemaphore(value: 0)
-                    let reader = Thread {
-                        let result = Result { () throws(MediaServiceError) -> FingerprintReading in
-                            try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
-                        }
-                        reading.withLock { $0 = result }
-                        done.signal()
-                    }
-                    reader.start()
-                    let sanitized = Result { () throws(MediaServiceError) -> (SanitizeReading, WorkerID?) in
-                        try media.sanitize(
-                            source.fd, into: output.fd, options: options, knownContent: nil,
-                            presentedCheckedByVerifier: true)
-                    }
-                    done.wait()
-                    // The reader's refusal comes first, as if the two had run one after the other.
-                    prints = try reading.withLock { $0! }.get().fingerprints
-                    (written, writer) = try sanitized.get()
-                } else {
+                // that presents them, and a third reading of the copy, by a worker other than the writer, checks that
+                // it does: the writer's own word is never what its copy is checked against. When the options keep
+                // what the picture presents, the writer needs nothing from the first reader and the verifier returns
+                // what the copy presents for this process to compare: all three work as soon as their input exists
+                // (a video's media is hashed by the reader while the writer copies it and the verifier reads the
+                // copy). Without `--json` the input's file_sha256 is not reported: the reader skips that pass.
+                let reader: OnThread<FingerprintReading>? =
+                    keepsAll
+                    ? OnThread { () throws(MediaServiceError) in
+                        try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
+                    } : nil
+                // Never leave (and close the descriptors) while a thread still uses them.
+                defer { _ = reader?.wait() }
+                if !keepsAll {
                     prints = try media.fingerprints(source.fd, limits: options.limits, hashFile: fingerprints)
                         .fingerprints
-                    (written, writer) = try media.sanitize(
-                        source.fd, into: output.fd, options: options, knownContent: nil)
                 }
-                clean = written
-                let comparedWith = keepsAll || written.format.isISOBMFF ? prints?.presentedSHA256 : nil
-                if keepsAll && comparedWith == nil {
-                    throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
+                let sanitized = Result { () throws(MediaServiceError) -> (SanitizeReading, WorkerID?) in
+                    try media.sanitize(
+                        source.fd, into: output.fd, options: options, knownContent: nil,
+                        presentedCheckedByVerifier: keepsAll)
                 }
                 // The writer does not sync (it never waits on the disk); this process does, before the rename, on a
-                // thread of its own while the copy is verified: the disk writes while the verifier reads, and the
-                // copy is renamed only once both have succeeded.
-                let synced = Mutex<Result<Void, MediaError>?>(nil)
-                let syncDone = DispatchSemaphore(value: 0)
-                let syncer = Thread {
-                    let result = Result { () throws(MediaError) in try FileIO.sync(output.fd) }
-                    synced.withLock { $0 = result }
-                    syncDone.signal()
+                // thread of its own while the copy is verified: the disk writes while the verifier reads, and the copy
+                // is renamed only once both have succeeded.
+                var syncer: OnThread<Void>? = nil
+                defer { _ = syncer?.wait() }
+                var verified: Result<String, MediaServiceError>? = nil
+                if case .success(let (written, writer)) = sanitized {
+                    syncer = OnThread { () throws(MediaServiceError) in
+                        do throws(MediaError) { try FileIO.sync(output.fd) } catch { throw .refused(error) }
+                    }
+                    // Options that drop the ICC profile or Orientation change what a picture presents on purpose:
+                    // the writer compared the presentation then, and only video and HEIF (which those options do not
+                    // touch) are compared here with the input.
+                    let comparedWith = !keepsAll && written.format.isISOBMFF ? prints?.presentedSHA256 : nil
+                    verified = Result { () throws(MediaServiceError) -> String in
+                        let readOnly: Int32
+                        do throws(MediaError) { readOnly = try FileIO.reopenReadOnly(output.fd) } catch {
+                            throw .refused(error)
+                        }
+                        defer { close(readOnly) }
+                        return try media.verify(
+                            readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
+                            avoiding: writer)
+                    }
                 }
-                syncer.start()
-                var waited = false
-                // Never leave (and close the descriptor) while the sync thread still uses it.
-                defer { if !waited { syncDone.wait() } }
-                // The independent re-inspection, by a worker other than the one that wrote it, on a read-only
-                // descriptor.
-                let readOnly: Int32
-                do { readOnly = try FileIO.reopenReadOnly(output.fd) } catch { throw .refused(error) }
-                defer { close(readOnly) }
-                try media.verify(
-                    readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
-                    avoiding: writer)
+                // Refusals in the order the steps depend on each other: the reader's, the writer's, the verifier's.
+                if let reader { prints = try reader.wait().get().fingerprints }
+                let written = try sanitized.get()
+                clean = written.0
+                let copyPresents = try verified!.get()
+                if keepsAll {
+                    guard let original = prints?.presentedSHA256 else {
+                        throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
+                    }
+                    guard copyPresents == original else {
+                        throw .refused(.verificationFailed("the written copy does not present what the original presents"))
+                    }
+                }
                 if fingerprints {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
-                syncDone.wait()
-                waited = true
-                do {
-                    try synced.withLock { $0! }.get()
-                    try output.pending.commit()
-                } catch { throw .refused(error) }
+                try syncer!.wait().get()
+                do { try output.pending.commit() } catch { throw .refused(error) }
             } catch {
                 output.pending.discard()
                 throw error
@@ -257,5 +255,27 @@ struct Strip: ParsableCommand {
             report.reason = error.description
         }
         return report
+    }
+}
+
+/// A blocking call on a thread of its own, waited for later. Not a Dispatch queue: every queue thread may already be
+/// waiting for a worker, and the call would wait for a thread.
+final class OnThread<Value: Sendable>: Sendable {
+    private let result = Mutex<Result<Value, MediaServiceError>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws(MediaServiceError) -> Value) {
+        Thread { [self] in
+            let outcome = Result { () throws(MediaServiceError) -> Value in try work() }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }.start()
+    }
+
+    /// The call's result, once it has returned (any number of times).
+    func wait() -> Result<Value, MediaServiceError> {
+        done.wait()
+        done.signal()
+        return result.withLock { $0! }
     }
 }

@@ -35,4 +35,40 @@ final class StripContainmentTests: XCTestCase {
             try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasPrefix(".") }, [],
             "no temporary file left behind")
     }
+
+    /// Issue 14: `strip` starts the verifier before the original's fingerprint is known and compares the two
+    /// itself. A reader that lies about the original (as one a crafted file took over could) gets nothing written:
+    /// the copy does not present what the reader said.
+    func testALyingFingerprintReaderGetsNothingWritten() throws {
+        setenv("CONSENTGATE_WORKER_TEST_HOOKS", "1", 1)
+        defer { unsetenv("CONSENTGATE_WORKER_TEST_HOOKS") }
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        var bytes = try Fixtures.sample("demo-phone-photo.jpg")
+        let text = Array("CONSENTGATE-TEST-LIE".utf8)
+        bytes.insert(contentsOf: [0xFF, 0xFE, 0, UInt8(text.count + 2)] + text, at: 2)
+        let liar = folder.appendingPathComponent("liar.jpg").path
+        try Data(bytes).write(to: URL(fileURLWithPath: liar))
+        let honest = folder.appendingPathComponent("honest.jpg").path
+        try Data(try Fixtures.sample("demo-phone-photo.jpg")).write(to: URL(fileURLWithPath: honest))
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["strip", liar, honest, "--output-dir", out.path])
+        XCTAssertEqual(outcome.status, 1, outcome.output)
+        XCTAssertTrue(
+            outcome.stderr.contains("the written copy does not present what the original presents"), outcome.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["honest.jpg"])
+        // The same reader lying about a video.
+        var clip = try Fixtures.sample("demo-clip.mp4")
+        // A free box carrying the marker after the movie's boxes (nothing moves; the copy zeroes it).
+        let free = Array("CONSENTGATE-TEST-LIE".utf8)
+        clip += [0, 0, 0, UInt8(free.count + 8)] + Array("free".utf8) + free
+        let video = folder.appendingPathComponent("liar.mp4").path
+        try Data(clip).write(to: URL(fileURLWithPath: video))
+        let second = try Fixtures.run(try Fixtures.consentgate, ["strip", video, "--output-dir", out.path])
+        XCTAssertEqual(second.status, 1, second.output)
+        XCTAssertTrue(
+            second.stderr.contains("the written copy does not present what the original presents"), second.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["honest.jpg"])
+    }
 }

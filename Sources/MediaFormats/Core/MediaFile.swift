@@ -117,10 +117,12 @@ public struct MediaFile: Sendable {
     }
 
     /// The independent re-reading of a sanitized copy (this file) by a reader that did not write it: no metadata but
-    /// what `options` keep, the original's presented fingerprint and, for formats that keep sizes, its size. Returns
-    /// nothing: whoever records the copy's SHA-256 computes it itself.
+    /// what `options` keep, the original's presented fingerprint (when given) and, for formats that keep sizes, its
+    /// size. Returns what the copy presents (`presented_sha256`); not its file SHA-256: whoever records that computes
+    /// it itself.
+    @discardableResult
     public func verifySanitized(expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError)
+        throws(MediaError) -> String
     {
         try format.handler.verifySanitized(
             self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options)

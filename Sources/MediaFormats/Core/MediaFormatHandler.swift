@@ -63,9 +63,11 @@ protocol MediaFormatHandler: Sendable {
     ) throws(MediaError) -> SanitizedFile
     /// The independent re-reading of a sanitized copy, by a reader other than the one that wrote it: it must read
     /// as its format, hold no metadata but what `options` keep, present `expectedPresented` (when given) and, where
-    /// the format keeps sizes, be `expectedSize` bytes. (Whoever records the copy's SHA-256 computes it itself.)
+    /// the format keeps sizes, be `expectedSize` bytes. Returns what the copy presents (`presented_sha256`, read
+    /// in this pass), for a caller that compares it itself. (Whoever records the copy's SHA-256 computes it itself.)
+    @discardableResult
     func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError)
+        throws(MediaError) -> String
 }
 
 /// The defaults: no reference library, no orientation, and the file-level operations of a file read whole.
@@ -105,8 +107,9 @@ extension MediaFormatHandler {
         }
     }
 
+    @discardableResult
     func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError)
+        throws(MediaError) -> String
     {
         // The copy's file hash is nobody's business here: no pass for it.
         let report: InspectReport
@@ -122,9 +125,13 @@ extension MediaFormatHandler {
         }
         // The inspection computed both fingerprints already (the fuzz oracle holds them equal to `fingerprints`):
         // no second pass over the copy.
-        if let expectedPresented, report.presentedSHA256 != expectedPresented {
+        guard let presented = report.presentedSHA256 else {
+            throw .verificationFailed("the written copy has no presented fingerprint")
+        }
+        if let expectedPresented, presented != expectedPresented {
             throw .verificationFailed("the written copy does not present what the original presents")
         }
+        return presented
     }
 
     func sanitize(

@@ -62,13 +62,16 @@ struct ISOBMFFHandler: MediaFormatHandler {
 
     /// The full re-reading of `ISOSanitizer.verify` (the allowlist, exact sizes, zeroed free and unused bytes, no
     /// metadata, the same presented fingerprint) on the copy as a fresh input.
+    @discardableResult
     func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError)
+        throws(MediaError) -> String
     {
-        guard let expectedPresented, let expectedSize else {
-            throw .verificationFailed("a video or HEIF copy is verified against its original's size and fingerprint")
+        // The original's fingerprint may be compared by the caller with the one returned (`MediaService.verify`); its
+        // size is needed here.
+        guard let expectedSize else {
+            throw .verificationFailed("a video or HEIF copy is verified against its original's size")
         }
-        try ISOSanitizer.verify(file.source, size: expectedSize, expectedContent: expectedPresented)
+        return try ISOSanitizer.verify(file.source, size: expectedSize, expectedContent: expectedPresented)
     }
 
     func inspect(_ file: MediaFile, limits: MediaLimits) -> InspectReport {

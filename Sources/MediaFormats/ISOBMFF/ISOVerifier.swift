@@ -9,8 +9,10 @@ extension ISOSanitizer {
         try verify(try FileSource(path: path), size: size, expectedContent: expectedContent)
     }
 
-    /// The same for a file already open (a sandboxed worker's output descriptor).
-    static func verify(_ source: FileSource, size: Int, expectedContent: String) throws(MediaError) {
+    /// The same for a file already open (a sandboxed worker's output descriptor); with `expectedContent` nil the
+    /// caller compares the returned `presented_sha256` itself.
+    @discardableResult
+    static func verify(_ source: FileSource, size: Int, expectedContent: String?) throws(MediaError) -> String {
         func failed(_ why: String) -> MediaError { .verificationFailed("the written file " + why) }
         guard source.count == size else { throw failed("has a different size") }
         let media = try ISOMedia(source: source)
@@ -90,8 +92,10 @@ extension ISOSanitizer {
                 at += piece.count
             }
         }
-        guard try media.presentedSHA256() == expectedContent else {
+        let presented = try media.presentedSHA256()
+        if let expectedContent, presented != expectedContent {
             throw failed("presents something else (different media data, timing, edit lists or picture properties)")
         }
+        return presented
     }
 }
