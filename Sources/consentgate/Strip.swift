@@ -97,10 +97,12 @@ struct Strip: ParsableCommand {
             (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
         }
         // Every file is read by sandboxed workers: one that crashes or overruns costs its file, not the batch.
-        // One worker more than cores: a file's verifier (never the worker that wrote the copy) can start while its
-        // reader is still hashing the original.
-        let media = try workerOptions.media(
-            command: "strip", workers: max(2, ProcessInfo.processInfo.activeProcessorCount) + 1)
+        // With fewer files than cores, one worker more: a file's verifier (never the worker that wrote the copy) can
+        // start while its reader is still hashing the original (a big video). With more, the other files keep the
+        // cores busy, and an extra worker only adds switching (200 pictures: 2.78 ± 0.36 s without it, 2.96 ±
+        // 0.23 s with it).
+        let cores = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let media = try workerOptions.media(command: "strip", workers: cores + (jobs.count < cores ? 1 : 0))
         defer { media.shutdown() }
         let reports = Mutex([FileReport?](repeating: nil, count: jobs.count))
         let done = Mutex(0)
@@ -231,7 +233,8 @@ struct Strip: ParsableCommand {
                         throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
                     }
                     guard copyPresents == original else {
-                        throw .refused(.verificationFailed("the written copy does not present what the original presents"))
+                        throw .refused(
+                            .verificationFailed("the written copy does not present what the original presents"))
                     }
                 }
                 if fingerprints {

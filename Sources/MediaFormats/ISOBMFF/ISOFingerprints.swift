@@ -42,7 +42,9 @@ extension ISOMedia {
     /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
     /// file must show the size and times it had when it was opened. With `hashingFile` false the file's own hash is
     /// not computed (returned empty): the pass then reads only the streams' bytes.
-    func fingerprints(hashingFile: Bool = true) throws(MediaError) -> (file: String, presented: String, content: String) {
+    func fingerprints(hashingFile: Bool = true) throws(MediaError) -> (
+        file: String, presented: String, content: String
+    ) {
         // The tables are read before the pass over the media, and checked unchanged after it.
         let presentations = try presentations()
         let movie = try moviePresentation()
