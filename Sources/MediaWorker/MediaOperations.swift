@@ -52,7 +52,7 @@ public enum MediaOperations {
                 let file = try MediaFile(source: try input(descriptors, 0), limits: request.options.limits)
                 let presented = try file.verifySanitized(
                     expectedPresented: request.expectedPresented, expectedSize: request.expectedSize,
-                    options: request.options)
+                    options: request.options, callerCompares: request.callerCompares)
                 return MediaWire.VerifyReading(presentedSHA256: presented)
             }
         },

@@ -80,7 +80,8 @@ public final class MediaService: Sendable {
     /// wrote, so that `verify` can avoid it.
     ///
     /// `presentedCheckedByVerifier`: pass true only when the copy is then given to `verify` with the input's
-    /// `presented_sha256` (taken by `fingerprints`, not by this writer) as `expectedPresented`. The writer then skips
+    /// `presented_sha256` (taken by `fingerprints`, not by this writer) as `expectedPresented`, or to
+    /// `verifyReporting`, whose result is then compared with that fingerprint. The writer then skips
     /// its own comparison of what the copy presents (a walk and a hash of the whole copy), which that reading repeats
     /// independently; it still compares the coded data with the input's byte for byte. Options that drop the ICC
     /// profile or Orientation are checked by the writer regardless.
@@ -98,20 +99,39 @@ public final class MediaService: Sendable {
     }
 
     /// The independent re-inspection of a written copy, in a worker other than `writer`: no metadata left but what
-    /// `options` keep, the presented fingerprint `expectedPresented` (when given), and for video and HEIF the
-    /// format's full check (allowlist, exact sizes, zeroed unused bytes, the original's size). Returns what the copy
-    /// presents (its `presented_sha256`): a caller that starts the verification before the original's fingerprint
-    /// is known passes nil and compares that itself. It reports no file hash of the copy: a caller that records one
-    /// computes it itself (a reader that lies about the metadata could report the right hash anyway).
-    @discardableResult
+    /// `options` keep, the presented fingerprint `expectedPresented`, and for video and HEIF the format's full check
+    /// (allowlist, exact sizes, zeroed unused bytes, the original's size). `expectedPresented` nil only when options
+    /// drop the ICC profile or Orientation (the writer then compared a picture's presentation; a video or HEIF copy
+    /// is refused). It reports no file hash of the copy: a caller that records one computes it itself (a reader that
+    /// lies about the metadata could report the right hash anyway).
     public func verify(
         _ output: Int32, expectedPresented: String?, expectedSize: Int? = nil, options: SanitizeOptions,
         avoiding writer: WorkerID?
+    ) throws(MediaServiceError) {
+        _ = try verifying(
+            output, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options,
+            callerCompares: false, avoiding: writer)
+    }
+
+    /// The same checks, without the original's fingerprint: returns what the copy presents, which the caller MUST
+    /// compare with an independent reading of the original (`strip` starts the verifier before that reading ends).
+    public func verifyReporting(
+        _ output: Int32, expectedSize: Int?, options: SanitizeOptions, avoiding writer: WorkerID?
     ) throws(MediaServiceError) -> String {
+        try verifying(
+            output, expectedPresented: nil, expectedSize: expectedSize, options: options, callerCompares: true,
+            avoiding: writer)
+    }
+
+    private func verifying(
+        _ output: Int32, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions,
+        callerCompares: Bool, avoiding writer: WorkerID?
+    ) throws(MediaServiceError) -> String {
+        let request = MediaWire.VerifyRequest(
+            options: options, expectedPresented: expectedPresented, expectedSize: expectedSize,
+            callerCompares: callerCompares)
         let result: (value: MediaWire.VerifyReading, worker: WorkerID?) = try call(
-            MediaWire.verify,
-            MediaWire.VerifyRequest(options: options, expectedPresented: expectedPresented, expectedSize: expectedSize),
-            [output], avoiding: writer)
+            MediaWire.verify, request, [output], avoiding: writer)
         return result.value.presentedSHA256
     }
 

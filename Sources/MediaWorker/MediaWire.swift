@@ -29,11 +29,13 @@ enum MediaWire {
     struct VerifyRequest: Codable {
         var options: SanitizeOptions
         /// Nil when the caller changed the presentation on purpose (options that drop the ICC profile or the
-        /// Orientation: then the writer compared the presentation), or compares the fingerprint the verifier
-        /// returns itself (`strip`, whose verifier starts before the original's fingerprint is known).
+        /// Orientation: then the writer compared the presentation of a picture; a video or HEIF copy is refused), or
+        /// with `callerCompares`.
         var expectedPresented: String?
         /// The original's size, for formats whose copies keep it (video, HEIF).
         var expectedSize: Int?
+        /// The caller compares the returned fingerprint with the original's itself (`MediaService.verifyReporting`).
+        var callerCompares: Bool
     }
 
     /// The verifier's answer: the copy passed, and what it presents (for a caller that compares it itself).

@@ -210,17 +210,25 @@ struct Strip: ParsableCommand {
                     }
                     // Options that drop the ICC profile or Orientation change what a picture presents on purpose:
                     // the writer compared the presentation then, and only video and HEIF (which those options do not
-                    // touch) are compared here with the input.
-                    let comparedWith = !keepsAll && written.format.isISOBMFF ? prints?.presentedSHA256 : nil
+                    // touch) are compared by the verifier with the reader's fingerprint (a video or HEIF copy without
+                    // one is refused there, whatever format the writer says it wrote).
+                    let isISO = written.format.isISOBMFF || prints?.format.isISOBMFF == true
+                    let comparedWith = isISO ? prints?.presentedSHA256 : nil
                     verified = Result { () throws(MediaServiceError) -> String in
                         let readOnly: Int32
                         do throws(MediaError) { readOnly = try FileIO.reopenReadOnly(output.fd) } catch {
                             throw .refused(error)
                         }
                         defer { close(readOnly) }
-                        return try media.verify(
+                        if keepsAll {
+                            // Compared below with the reader's fingerprint, which may not be known yet.
+                            return try media.verifyReporting(
+                                readOnly, expectedSize: source.count, options: options, avoiding: writer)
+                        }
+                        try media.verify(
                             readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
                             avoiding: writer)
+                        return ""
                     }
                 }
                 // Refusals in the order the steps depend on each other: the reader's, the writer's, the verifier's.
@@ -229,7 +237,7 @@ struct Strip: ParsableCommand {
                 clean = written.0
                 let copyPresents = try verified!.get()
                 if keepsAll {
-                    guard let original = prints?.presentedSHA256 else {
+                    guard let original = prints?.presentedSHA256, !original.isEmpty else {
                         throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
                     }
                     guard copyPresents == original else {

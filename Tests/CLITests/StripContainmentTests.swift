@@ -70,5 +70,11 @@ final class StripContainmentTests: XCTestCase {
         XCTAssertTrue(
             second.stderr.contains("the written copy does not present what the original presents"), second.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["honest.jpg"])
+        // With --drop-icc the verifier itself compares a video with the reader's fingerprint (the writer does not).
+        let third = try Fixtures.run(
+            try Fixtures.consentgate, ["strip", "--drop-icc", video, "--output-dir", out.path])
+        XCTAssertEqual(third.status, 1, third.output)
+        XCTAssertTrue(third.stderr.contains("presents something else"), third.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), ["honest.jpg"])
     }
 }

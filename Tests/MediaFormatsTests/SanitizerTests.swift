@@ -110,6 +110,20 @@ final class SanitizerTests: XCTestCase {
                 try file.sanitize(
                     to: folder.appendingPathComponent("beside-" + name).path, knownContent: other))
         }
+        // A video's writer never compares what its copy presents: its verifier refuses to go without the original's
+        // fingerprint unless the caller says it compares the returned one itself.
+        let clip = Fixtures.sampleMedia.appendingPathComponent("demo-clip.mp4").path
+        let original = try MediaFile(path: clip)
+        let clipPresents = try XCTUnwrap(original.fingerprints().presentedSHA256)
+        let clipCopy = folder.appendingPathComponent("clip-copy.mp4").path
+        try original.sanitize(to: clipCopy).pending?.commit()
+        let copiedClip = try MediaFile(path: clipCopy)
+        XCTAssertThrowsError(
+            try copiedClip.verifySanitized(expectedPresented: nil, expectedSize: original.size, options: .init()))
+        XCTAssertEqual(
+            try copiedClip.verifySanitized(
+                expectedPresented: nil, expectedSize: original.size, options: .init(), callerCompares: true),
+            clipPresents)
         // Options that change what the picture presents are checked by the writer whatever the caller says: the
         // verifier has nothing to compare them with.
         let bytes = try Fixtures.sample("demo-phone-photo.jpg")

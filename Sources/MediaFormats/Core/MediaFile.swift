@@ -120,12 +120,15 @@ public struct MediaFile: Sendable {
     /// what `options` keep, the original's presented fingerprint (when given) and, for formats that keep sizes, its
     /// size. Returns what the copy presents (`presented_sha256`); not its file SHA-256: whoever records that computes
     /// it itself.
+    /// `callerCompares`: the caller compares the returned value with the original's fingerprint itself; without
+    /// it, a video or HEIF copy needs `expectedPresented`.
     @discardableResult
-    public func verifySanitized(expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError) -> String
-    {
+    public func verifySanitized(
+        expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions, callerCompares: Bool = false
+    ) throws(MediaError) -> String {
         try format.handler.verifySanitized(
-            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options)
+            self, expectedPresented: expectedPresented, expectedSize: expectedSize, options: options,
+            callerCompares: callerCompares)
     }
 
     /// The bytes read when the file was opened; only formats read in place (whose handlers never ask) have none.

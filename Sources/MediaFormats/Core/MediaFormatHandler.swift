@@ -64,10 +64,14 @@ protocol MediaFormatHandler: Sendable {
     /// The independent re-reading of a sanitized copy, by a reader other than the one that wrote it: it must read
     /// as its format, hold no metadata but what `options` keep, present `expectedPresented` (when given) and, where
     /// the format keeps sizes, be `expectedSize` bytes. Returns what the copy presents (`presented_sha256`, read
-    /// in this pass), for a caller that compares it itself. (Whoever records the copy's SHA-256 computes it itself.)
+    /// in this pass). `callerCompares`: the caller compares the returned value with the original's itself (video
+    /// and HEIF copies are otherwise refused without `expectedPresented`). (Whoever records the copy's SHA-256
+    /// computes it itself.)
     @discardableResult
-    func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError) -> String
+    func verifySanitized(
+        _ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions,
+        callerCompares: Bool
+    ) throws(MediaError) -> String
 }
 
 /// The defaults: no reference library, no orientation, and the file-level operations of a file read whole.
@@ -108,9 +112,12 @@ extension MediaFormatHandler {
     }
 
     @discardableResult
-    func verifySanitized(_ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions)
-        throws(MediaError) -> String
-    {
+    func verifySanitized(
+        _ file: MediaFile, expectedPresented: String?, expectedSize: Int?, options: SanitizeOptions,
+        callerCompares: Bool
+    ) throws(MediaError) -> String {
+        // Without `expectedPresented` (options that drop the ICC profile or Orientation, or a caller that compares
+        // the returned value itself) the writer or the caller compares the presentation.
         // The copy's file hash is nobody's business here: no pass for it.
         let report: InspectReport
         do { report = Inspector.inspect(try file.wholeBytes(), limits: options.limits, hashFile: false) } catch {

@@ -67,6 +67,7 @@ extension ISOMedia {
                 // Only the streams are wanted: go straight to the next one's bytes (or stop after the last).
                 guard next < pending.count else { break }
                 offset = max(offset, pending[next].range.lowerBound)
+                guard offset < source.count else { break }
             }
             let piece = try source.read(offset..<min(source.count, offset + (1 << 20)))
             let end = offset + piece.count
