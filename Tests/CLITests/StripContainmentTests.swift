@@ -4,13 +4,21 @@ import XCTest
 
 /// Issue 10: in a batch `strip`, a file that makes its reader crash costs that file only.
 final class StripContainmentTests: XCTestCase {
-    func testOneCrasherInABatchCostsOnlyItself() throws {
+    /// A temporary folder holding an empty `out` folder, with the workers' test hooks on, both until the test ends.
+    func hookedFolders() throws -> (folder: URL, out: URL) {
         setenv("CONSENTGATE_WORKER_TEST_HOOKS", "1", 1)
-        defer { unsetenv("CONSENTGATE_WORKER_TEST_HOOKS") }
         let folder = try Fixtures.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
+        addTeardownBlock {
+            unsetenv("CONSENTGATE_WORKER_TEST_HOOKS")
+            try? FileManager.default.removeItem(at: folder)
+        }
         let out = folder.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        return (folder, out)
+    }
+
+    func testOneCrasherInABatchCostsOnlyItself() throws {
+        let (folder, out) = try hookedFolders()
         var inputs: [String] = []
         let picture = try Fixtures.sample("demo-phone-photo.jpg")
         for index in 0..<12 {
@@ -40,12 +48,7 @@ final class StripContainmentTests: XCTestCase {
     /// itself. A reader that lies about the original (as one a crafted file took over could) gets nothing written:
     /// the copy does not present what the reader said.
     func testALyingFingerprintReaderGetsNothingWritten() throws {
-        setenv("CONSENTGATE_WORKER_TEST_HOOKS", "1", 1)
-        defer { unsetenv("CONSENTGATE_WORKER_TEST_HOOKS") }
-        let folder = try Fixtures.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("out")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let (folder, out) = try hookedFolders()
         var bytes = try Fixtures.sample("demo-phone-photo.jpg")
         let text = Array("CONSENTGATE-TEST-LIE".utf8)
         bytes.insert(contentsOf: [0xFF, 0xFE, 0, UInt8(text.count + 2)] + text, at: 2)
