@@ -188,17 +188,18 @@ extension SanitizeStage {
         do { output = try FileIO.openPending(finalPath: destination) } catch { throw .refused(error) }
         defer { close(output.fd) }
         do throws(MediaServiceError) {
-            let known = item.fingerprints?.presentedSHA256
-            // The verifier below compares the copy with `known`, the inspecting worker's fingerprint of the original:
-            // the writer need not compare it too (with options that keep what a picture presents).
-            let (reading, writer) = try media.sanitize(
-                source.fd, into: output.fd, options: options, knownContent: known,
-                presentedCheckedByVerifier: known != nil)
-            // Delivery syncs the copy later, with its batch; the disk can start on it while it is verified.
-            FileIO.startWriteback(output.fd)
-            guard let expected = known ?? item.fingerprints?.presentedSHA256 else {
+            // Without the inspecting worker's fingerprint of the original there is nothing to compare a copy with:
+            // refused before anything is written.
+            guard let expected = item.fingerprints?.presentedSHA256, !expected.isEmpty else {
                 throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
             }
+            // The verifier below compares the copy with `expected`: the writer need not compare it too (with options
+            // that keep what a picture presents; with others it still does).
+            let (reading, writer) = try media.sanitize(
+                source.fd, into: output.fd, options: options, knownContent: expected,
+                presentedCheckedByVerifier: true)
+            // Delivery syncs the copy later, with its batch; the disk can start on it while it is verified.
+            FileIO.startWriteback(output.fd)
             // The verifier gets the copy read-only; the writer has closed its descriptor (the pool kills a worker
             // that keeps one), so nothing can change the copy after this check.
             let readOnly: Int32

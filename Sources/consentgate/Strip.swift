@@ -203,7 +203,8 @@ struct Strip: ParsableCommand {
                 // is renamed only once both have succeeded.
                 var syncer: OnThread<Void>? = nil
                 defer { _ = syncer?.wait() }
-                var verified: Result<String, MediaServiceError>? = nil
+                // What the copy presents, as the verifier read it: reported only when this process compares it.
+                var verified: Result<String?, MediaServiceError>? = nil
                 if case .success(let (written, writer)) = sanitized {
                     syncer = OnThread { () throws(MediaServiceError) in
                         do throws(MediaError) { try FileIO.sync(output.fd) } catch { throw .refused(error) }
@@ -214,7 +215,7 @@ struct Strip: ParsableCommand {
                     // one is refused there, whatever format the writer says it wrote).
                     let isISO = written.format.isISOBMFF || prints?.format.isISOBMFF == true
                     let comparedWith = isISO ? prints?.presentedSHA256 : nil
-                    verified = Result { () throws(MediaServiceError) -> String in
+                    verified = Result { () throws(MediaServiceError) -> String? in
                         let readOnly: Int32
                         do throws(MediaError) { readOnly = try FileIO.reopenReadOnly(output.fd) } catch {
                             throw .refused(error)
@@ -228,7 +229,7 @@ struct Strip: ParsableCommand {
                         try media.verify(
                             readOnly, expectedPresented: comparedWith, expectedSize: source.count, options: options,
                             avoiding: writer)
-                        return ""
+                        return nil
                     }
                 }
                 // Refusals in the order the steps depend on each other: the reader's, the writer's, the verifier's.
@@ -240,7 +241,7 @@ struct Strip: ParsableCommand {
                     guard let original = prints?.presentedSHA256, !original.isEmpty else {
                         throw .refused(.verificationFailed("the original has no presented fingerprint to compare with"))
                     }
-                    guard copyPresents == original else {
+                    guard let copyPresents, copyPresents == original else {
                         throw .refused(
                             .verificationFailed("the written copy does not present what the original presents"))
                     }
