@@ -20,6 +20,9 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case purposeNotPermitted(id: String, purpose: String)
     case superseded(id: String, by: String)
     case notEveryoneConsented(consented: Int, required: Int)
+    /// No record can be verified now (the trust file is unusable, the authorizations folder cannot be listed):
+    /// nothing is approved, and what is published is withdrawn (SPEC §6).
+    case recordsUnverifiable(why: String)
 
     public var description: String {
         switch self {
@@ -39,6 +42,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         case .purposeNotPermitted(let id, let purpose): return "\(id): purpose \(purpose) not permitted"
         case .superseded(let id, let by): return "\(id): superseded by \(by)"
         case .notEveryoneConsented(let consented, let required): return "\(consented) of \(required) people consented"
+        case .recordsUnverifiable(let why): return "no consent record can be verified now: \(why)"
         }
     }
 
@@ -55,6 +59,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         case .purposeNotPermitted: return "purpose_not_permitted"
         case .superseded: return "superseded"
         case .notEveryoneConsented: return "not_everyone_consented"
+        case .recordsUnverifiable: return "records_unverifiable"
         }
     }
 }
@@ -86,6 +91,10 @@ public enum ConsentPolicy {
         presentedSHA256: String?, legacyContentSHA256: String? = nil, fileSHA256: String?, channel: String,
         registry: Registry, now: Date, newPublication: Bool = false
     ) -> ConsentDecision {
+        if let why = registry.unverifiableBecause {
+            return ConsentDecision(
+                approved: false, usedRecords: [], matchingRecords: [], reasons: [.recordsUnverifiable(why: why)])
+        }
         let today = registry.today(now)
         let candidates = registry.authorizations(presentedSHA256: presentedSHA256, fileSHA256: fileSHA256)
         let candidateIDs = Set(candidates.map(\.id))
@@ -125,7 +134,7 @@ public enum ConsentPolicy {
             for bad in registry.doubts(blocking: authorization.id) {
                 problems.append(.blockedByInvalidRecord(id: authorization.id, file: bad.file, why: bad.reason))
             }
-            if let newer = registry.supersededBy[authorization.id] {
+            if let newer = registry.newer(than: authorization.id) {
                 problems.append(.superseded(id: authorization.id, by: newer))
             }
             if problems.isEmpty { usable.append(authorization) } else { reasons += problems }

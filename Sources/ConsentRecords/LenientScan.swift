@@ -53,8 +53,11 @@ struct LenientScan {
                 }
             }
         }
+        let longest = known.keys.map(\.utf8.count).max() ?? 0
         for text in texts {
-            for token in LenientScan.tokens(text) { blocks.formUnion(LenientScan.match(token, known: known)) }
+            for token in LenientScan.tokens(text) {
+                blocks.formUnion(LenientScan.match(token, known: known, longest: longest))
+            }
         }
         let validTargets = targets.filter(RecordParser.isValidID)
         blocks.formUnion(validTargets)
@@ -88,20 +91,41 @@ struct LenientScan {
     /// name "AUTH-5"); otherwise a leading '.', '-' or '_' (a hidden name), trailing ".ext" parts
     /// ("AUTH-5.JSON", "AUTH-5.json.minisig") and a "-revoked..." tail (a revocation's conventional id) are
     /// taken off in turn. Letter case is ignored: a renamed file must not escape by it.
-    static func match(_ token: String, known: [String: String]) -> [String] {
+    ///
+    /// Linear in the token's length: only prefixes no longer than the longest known id can name one, so the
+    /// ".ext" parts are taken off from the first dot past that length, and the "-revoked" tail is looked for once
+    /// (a file of `a.a.a.…` costs what any file of its size costs).
+    static func match(_ token: String, known: [String: String], longest: Int) -> [String] {
         if let id = known[token] { return [id] }
-        var found: [String] = []
-        var candidate = Substring(token)
-        while let first = candidate.first, first == "." || first == "-" || first == "_" {
-            candidate = candidate.dropFirst()
+        guard longest > 0 else { return [] }
+        var bytes = Array(token.utf8)[...]
+        while let first = bytes.first, first == UInt8(ascii: ".") || first == UInt8(ascii: "-") || first == UInt8(ascii: "_") {
+            bytes = bytes.dropFirst()
         }
-        while !candidate.isEmpty {
-            if let id = known[String(candidate)] { found.append(id) }
-            if let range = candidate.range(of: "-revoked"), let id = known[String(candidate[..<range.lowerBound])] {
-                found.append(id)
+        var found: [String] = []
+        func lookUp(_ slice: ArraySlice<UInt8>) {
+            if slice.count <= longest, let id = known[String(decoding: slice, as: UTF8.self)] { found.append(id) }
+        }
+        // The whole candidate, then each prefix that ends before a dot, longest first (as the dots are taken off).
+        let ends = [bytes.endIndex] + bytes.indices.reversed().filter {
+            bytes[$0] == UInt8(ascii: ".") && $0 - bytes.startIndex <= longest
+        }
+        // "-revoked" tail: what comes before its first occurrence, in the candidate or one of its prefixes.
+        let marker = Array("-revoked".utf8)
+        var revokedAt: Int? = nil
+        if bytes.count >= marker.count {
+            var index = bytes.startIndex
+            while index + marker.count <= bytes.endIndex {
+                if bytes[index] == marker[0] && bytes[index..<index + marker.count].elementsEqual(marker) {
+                    revokedAt = index
+                    break
+                }
+                index += 1
             }
-            guard let dot = candidate.lastIndex(of: ".") else { break }
-            candidate = candidate[..<dot]
+        }
+        for end in ends {
+            lookUp(bytes[bytes.startIndex..<end])
+            if let at = revokedAt, at + marker.count <= end { lookUp(bytes[bytes.startIndex..<at]) }
         }
         return found
     }

@@ -76,7 +76,8 @@ public struct Registry: Sendable {
     static let maxDoubtBytes = 256 << 20
 
     public var authorizations: [String: VerifiedRecord] = [:]
-    /// Revocations by the id of the authorization they revoke.
+    /// Revocations by the id of the authorization they revoke, folded (`Registry.fold`): ids are compared without
+    /// regard to letter case everywhere, so "auth-1" and "AUTH-1" are one id.
     public var revocations: [String: [Revocation]] = [:]
     public var invalid: [InvalidRecord] = []
     /// Things an operator should know that block nothing (a valid revocation of an authorization nobody has).
@@ -90,12 +91,22 @@ public struct Registry: Sendable {
     /// Assets named by `content_sha256` (definition 1): never approvals, only to say which record to re-record.
     var byOldContent: [String: [String]] = [:]
     var byFile: [String: [String]] = [:]
-    /// Ids of authorizations superseded by a verified authorization, and by which.
+    /// Ids of authorizations superseded by a verified authorization (folded), and by which.
     var supersededBy: [String: String] = [:]
-    /// Each verified authorization's `supersedes` chain, itself included (in both directions).
+    /// Each verified authorization's `supersedes` chain (folded ids), itself included (in both directions).
     var chains: [String: [String]] = [:]
-    /// Invalid records (indexes into `invalid`) by the authorization id they block, after chains.
+    /// Invalid records (indexes into `invalid`) by the folded authorization id they block, after chains.
     var blockers: [String: [Int]] = [:]
+    /// Verified authorization ids by their folded spelling.
+    var byFolded: [String: String] = [:]
+
+    /// How ids are compared everywhere (records' ids, `supersedes`, a revocation's `authorization`, names in
+    /// doubts, the ledger's memory): without regard to letter case, so that a typo in case never escapes a chain
+    /// or a revocation.
+    public static func fold(_ id: String) -> String { id.lowercased() }
+
+    /// The verified authorization whose id is `id` in any letter case, in its own spelling.
+    public func authorizationID(matching id: String) -> String? { byFolded[Registry.fold(id)] }
 
     public var verifiedCount: Int { authorizations.count + revocations.values.reduce(0) { $0 + $1.count } }
 
@@ -105,8 +116,8 @@ public struct Registry: Sendable {
     /// "Today" in the registry's zone.
     public func today(_ now: Date) -> CalendarDay { CalendarDay(now, in: timeZone) }
 
-    /// The authorizations of `id`'s `supersedes` chain (itself included), both directions, cycles cut.
-    public func chain(of id: String) -> [String] { chains[id] ?? [id] }
+    /// The authorizations of `id`'s `supersedes` chain (itself included), both directions, cycles cut; folded ids.
+    public func chain(of id: String) -> [String] { chains[Registry.fold(id)] ?? [Registry.fold(id)] }
 
     /// Revocations of any authorization of `id`'s chain: revoking one record of a chain revokes the whole chain.
     public func revocations(affecting id: String) -> [Revocation] {
@@ -115,8 +126,31 @@ public struct Registry: Sendable {
 
     /// Invalid records that block `id` (directly or through its chain).
     public func doubts(blocking id: String) -> [InvalidRecord] {
-        (blockers[id] ?? []).map { invalid[$0] }
+        (blockers[Registry.fold(id)] ?? []).map { invalid[$0] }
     }
+
+    /// The authorization that supersedes `id`, if a verified one does.
+    public func newer(than id: String) -> String? { supersededBy[Registry.fold(id)] }
+
+    /// Adds a revocation the ledger remembers (its file is gone); false when this registry has it already.
+    public mutating func addRemembered(_ revocation: Revocation) -> Bool {
+        let target = Registry.fold(revocation.authorization)
+        if revocations[target]?.contains(where: { $0.id == revocation.id }) == true { return false }
+        revocations[target, default: []].append(revocation)
+        return true
+    }
+
+    /// A registry of nothing: what a pipeline decides with when its records cannot be verified at all (the trust
+    /// file is unusable, the authorizations folder cannot be listed). Nothing is approved by it.
+    public static func unverifiable(timeZone: TimeZone, because why: String) -> Registry {
+        var registry = Registry()
+        registry.timeZone = timeZone
+        registry.unverifiableBecause = why
+        return registry
+    }
+
+    /// Why no record can be verified now, for a registry made by `unverifiable`: every decision refuses with it.
+    public private(set) var unverifiableBecause: String? = nil
 
     /// Loads every record of `folder`: `NAME.json` with `NAME.json.minisig`. Every other entry (another name,
     /// a hidden file, an orphan `.minisig`, a subfolder and what it holds, a link, a FIFO, a device) and every
@@ -288,20 +322,24 @@ public struct Registry: Sendable {
     mutating func add(_ verified: VerifiedRecord) -> InvalidRecord? {
         switch verified.record {
         case .authorization(let authorization):
-            if authorizations[authorization.id] != nil {
+            let folded = Registry.fold(authorization.id)
+            if let first = byFolded[folded] {
                 return InvalidRecord(
-                    file: verified.file, id: authorization.id, reason: "a second record with id \(authorization.id)",
-                    blocks: [authorization.id])
+                    file: verified.file, id: authorization.id,
+                    reason: first == authorization.id
+                        ? "a second record with id \(authorization.id)"
+                        : "a second record with id \(authorization.id) (ids are compared without regard to case: \(first) has it)",
+                    blocks: [first])
             }
+            byFolded[folded] = authorization.id
             authorizations[authorization.id] = verified
         case .revocation(let revocation):
-            revocations[revocation.authorization, default: []].append(revocation)
+            revocations[Registry.fold(revocation.authorization), default: []].append(revocation)
         }
         return nil
     }
 
     mutating func finishIndexes() {
-        var neighbours: [String: Set<String>] = [:]
         for (id, verified) in authorizations {
             guard case .authorization(let authorization) = verified.record else { continue }
             for asset in authorization.assets {
@@ -309,16 +347,57 @@ public struct Registry: Sendable {
                 if let content = asset.contentSHA256 { byOldContent[content, default: []].append(id) }
                 if let file = asset.fileSHA256 { byFile[file, default: []].append(id) }
             }
-            if let old = authorization.supersedes {
+            if let old = authorization.supersedes.map(Registry.fold) {
                 supersededBy[old] = id
-                neighbours[id, default: []].insert(old)
-                neighbours[old, default: []].insert(id)
+                links.insert(Link(id: Registry.fold(id), supersedes: old))
             }
         }
         for key in byPresented.keys { byPresented[key] = Array(Set(byPresented[key]!)).sorted() }
         for key in byOldContent.keys { byOldContent[key] = Array(Set(byOldContent[key]!)).sorted() }
         for key in byFile.keys { byFile[key] = Array(Set(byFile[key]!)).sorted() }
-        // Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk).
+        invalid.sort { ($0.file, $0.reason) < ($1.file, $1.reason) }
+        buildChains()
+        let linked = Set(links.flatMap { [$0.id, $0.supersedes] })
+        for (target, list) in revocations.sorted(by: { $0.key < $1.key })
+        where byFolded[target] == nil && !linked.contains(target) {
+            for revocation in list {
+                warnings.append(
+                    "revocation \(revocation.id) names authorization \(revocation.authorization), which no valid record has")
+            }
+        }
+    }
+
+    /// One `supersedes` link (folded ids): `id` replaces `supersedes`.
+    public struct Link: Sendable, Hashable {
+        public var id: String
+        public var supersedes: String
+
+        public init(id: String, supersedes: String) {
+            self.id = Registry.fold(id)
+            self.supersedes = Registry.fold(supersedes)
+        }
+    }
+
+    /// Links of the verified authorizations and those the ledger remembers of records whose files are gone.
+    public private(set) var links: Set<Link> = []
+
+    /// Adds links the ledger remembers (an old member of a chain whose file was tidied away still joins the chain:
+    /// revoking any member revokes the whole chain).
+    public mutating func addRemembered(links remembered: [Link]) {
+        let before = links.count
+        links.formUnion(remembered)
+        if links.count != before { buildChains() }
+    }
+
+    /// Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk); then
+    /// which invalid records block which authorizations through them.
+    mutating func buildChains() {
+        var neighbours: [String: Set<String>] = [:]
+        for link in links {
+            neighbours[link.id, default: []].insert(link.supersedes)
+            neighbours[link.supersedes, default: []].insert(link.id)
+        }
+        chains = [:]
         for start in neighbours.keys where chains[start] == nil {
             var seen: Set<String> = [start]
             var queue = [start]
@@ -328,28 +407,11 @@ public struct Registry: Sendable {
             let members = seen.sorted()
             for id in members { chains[id] = members }
         }
-        invalid.sort { ($0.file, $0.reason) < ($1.file, $1.reason) }
+        blockers = [:]
         for (index, bad) in invalid.enumerated() {
             var blocked = Set<String>()
             for id in bad.blocks { blocked.formUnion(chain(of: id)) }
             for id in blocked { blockers[id, default: []].append(index) }
-        }
-        // A revocation that names an authorization in another letter case (`auth-demo-0001`) revokes it: ids
-        // are compared exactly everywhere else, but a revocation must never miss by a typo.
-        let byFolded = Dictionary(grouping: authorizations.keys, by: { $0.lowercased() })
-        for (target, list) in revocations where authorizations[target] == nil {
-            for id in byFolded[target.lowercased()] ?? [] where id != target {
-                revocations[id, default: []] += list
-            }
-        }
-        for (target, list) in revocations.sorted(by: { $0.key < $1.key })
-        where authorizations[target] == nil && neighbours[target] == nil
-            && (byFolded[target.lowercased()] ?? []).isEmpty
-        {
-            for revocation in list {
-                warnings.append(
-                    "revocation \(revocation.id) names authorization \(target), which no valid record has")
-            }
         }
     }
 

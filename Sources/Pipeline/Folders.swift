@@ -87,8 +87,9 @@ public enum Found: Sendable {
     case file(RawPath, relative: [UInt8], size: Int, stamp: String, place: Place)
     /// Something never to be read: a symlink, hard link, FIFO, device or socket (with why).
     case hostile(RawPath, relative: [UInt8], why: String, place: Place)
-    /// Still changing, skipped this pass.
-    case unsettled(RawPath)
+    /// Modified less than `settle` ago: not taken at this look. Its `stamp` (as for `.file`) lets the run note the
+    /// first look, so that a second look `settle` later, in the same run (SPEC §2) or the next, can take it.
+    case unsettled(RawPath, relative: [UInt8], stamp: String)
     /// Could not be examined (with why).
     case unreadable(RawPath, why: String)
 }
@@ -150,10 +151,11 @@ enum Folders {
             let modified = Date(
                 timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
             // A modification time in the future says nothing about settling: the two looks decide alone.
-            if modified <= now && now.timeIntervalSince(modified) < settle { return .unsettled(path) }
-            return .file(
-                path, relative: relative, size: Int(info.st_size),
-                stamp: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)", place: place)
+            let stamp = "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)"
+            if modified <= now && now.timeIntervalSince(modified) < settle {
+                return .unsettled(path, relative: relative, stamp: stamp)
+            }
+            return .file(path, relative: relative, size: Int(info.st_size), stamp: stamp, place: place)
         case S_IFLNK: return hostile("a symbolic link: never followed")
         case S_IFIFO: return hostile("a FIFO (named pipe): never read")
         case S_IFCHR, S_IFBLK: return hostile("a device file: never read")
@@ -296,6 +298,35 @@ enum Folders {
     /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).
     static func entries(of folder: String) -> [String] {
         (rawEntries(of: folder) ?? []).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// One of ConsentGate's asset folders (quarantine, archive) listed once: each asset's original (`ASSET.EXT`)
+    /// and the assets with a reason file (`ASSET.reason.json`), so that pairing them costs one listing and a
+    /// dictionary, however many files the folder holds. A folder that cannot be listed (other than missing) is an
+    /// error that names it, never an empty folder.
+    struct AssetListing {
+        var originals: [String: String] = [:]
+        var reasonFiles: [String] = []
+
+        init(names: [String]) {
+            for name in names where !name.hasPrefix(".") {
+                if name.hasSuffix(".reason.json") {
+                    reasonFiles.append(String(name.dropLast(".reason.json".count)))
+                } else if let dot = name.firstIndex(of: ".") {
+                    originals[String(name[..<dot])] = name
+                }
+            }
+            reasonFiles.sort()
+        }
+    }
+
+    static func assetListing(of folder: String, shownAs key: String) throws(PipelineError) -> AssetListing {
+        guard let names = rawEntries(of: folder) else {
+            throw PipelineError(
+                "cannot list the \(key) folder \(folder): \(String(cString: strerror(errno))) (run this as the "
+                    + "account that runs the pipeline)", exitCode: 2)
+        }
+        return AssetListing(names: names.map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// A new opaque asset id: 128 random bits in hex.

@@ -142,15 +142,13 @@ extension Runner {
         registry: Registry, ledger: any LedgerStore, now: Date, inHand: Set<String>, summary: inout RunSummary
     ) throws(PipelineError) -> [(String, RawPath, String)] {
         var taken: [(String, RawPath, String)] = []
-        let names = Folders.entries(of: config.quarantine)
+        let listing = try Folders.assetListing(of: config.quarantine, shownAs: "quarantine")
         // A reason file whose asset was released or archived as a duplicate since (a kill came between the move
         // and its removal) has nothing left to explain: it goes, with the name it keeps.
-        for name in names where name.hasSuffix(".reason.json") {
-            let asset = String(name.dropLast(".reason.json".count))
-            if names.contains(where: { $0.hasPrefix(asset + ".") && !$0.hasSuffix(".reason.json") }) { continue }
+        for asset in listing.reasonFiles where listing.originals[asset] == nil {
             let last = try ledger.lastEvent(asset: asset, kinds: QuarantineState.kinds)
             if last?.eventKind == .released || last?.eventKind == .duplicate || last?.eventKind == .published {
-                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + name)
+                try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
             }
         }
         for candidate in try QuarantineState.pending(
@@ -168,11 +166,7 @@ extension Runner {
             {
                 continue
             }
-            guard
-                let original = names.first(where: {
-                    $0.hasPrefix(candidate.asset + ".") && !$0.hasSuffix(".reason.json")
-                })
-            else { continue }
+            guard let original = listing.originals[candidate.asset] else { continue }
             let reasonPath = config.quarantine + "/" + candidate.asset + ".reason.json"
             let report =
                 FileManager.default.contents(atPath: reasonPath).flatMap {

@@ -43,11 +43,29 @@ public final class Ledger: LedgerStore {
     let headPath: String
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// Whether a ledger file is at `path`; a path that cannot be examined (a folder this account may not enter) is
+    /// an error that names it, never "no ledger".
+    static func exists(_ path: String) throws(PipelineError) -> Bool {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard access(path, R_OK | W_OK) == 0 else {
+                throw PipelineError(
+                    "cannot open the ledger at \(path): \(String(cString: strerror(errno))) (run this as the account "
+                        + "that runs the pipeline)", exitCode: 2)
+            }
+            return true
+        }
+        if errno == ENOENT { return false }
+        throw PipelineError(
+            "cannot reach the ledger at \(path): \(String(cString: strerror(errno))) (run this as the account that "
+                + "runs the pipeline)", exitCode: 2)
+    }
+
     /// Opens (or, with `create`, creates) the ledger. A new ledger file is created with mode 0600 (SQLite gives its
     /// WAL and shared-memory files the same mode). With `create: false` a missing ledger is an error ("no ledger at").
     public init(path: String, create: Bool = true) throws(PipelineError) {
         headPath = path + ".head"
-        if !FileIO.exists(path) {
+        if try !Ledger.exists(path) {
             guard create else { throw PipelineError("no ledger at \(path)", exitCode: 1) }
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if fd >= 0 { close(fd) }

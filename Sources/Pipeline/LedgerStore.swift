@@ -191,7 +191,7 @@ public enum LedgerStores {
 
     /// The ledger, where there is one to read (a SQLite file that does not exist yet is none; PostgreSQL always is).
     public static func openIfPresent(_ config: PipelineConfig) throws(PipelineError) -> (any LedgerStore)? {
-        if config.postgres == nil && !FileIO.exists(config.ledger) { return nil }
+        if config.postgres == nil, try !Ledger.exists(config.ledger) { return nil }
         return try open(config, create: false)
     }
 }

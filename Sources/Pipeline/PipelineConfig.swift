@@ -331,12 +331,9 @@ public struct PipelineConfig: Sendable {
         guard manager.fileExists(atPath: inbox, isDirectory: &isFolder), isFolder.boolValue else {
             throw PipelineError("\(file): folders.inbox \(inbox) does not exist")
         }
-        guard manager.fileExists(atPath: authorizations, isDirectory: &isFolder), isFolder.boolValue else {
-            throw PipelineError("\(file): authorizations folder \(authorizations) does not exist")
-        }
-        guard manager.isReadableFile(atPath: trust) else {
-            throw PipelineError("\(file): trust file \(trust) cannot be read")
-        }
+        // A missing authorizations folder (a share not mounted) or an unusable trust file does not stop the run:
+        // its records then verify nothing, so nothing new is published and the sweep withdraws what is published,
+        // loudly (`PipelineRecords.loadNoting`, SPEC §6).
         for (folder, mode) in [
             (publish, 0o755), (quarantine, 0o700), (archive, 0o700), (retracted, 0o700), (work, 0o700),
         ] {

@@ -20,25 +20,48 @@ public enum PipelineRecords {
     public static func load(config: PipelineConfig, trust: TrustStore, ledger: (any LedgerStore)?, now: Date)
         throws(PipelineError) -> Registry
     {
-        try loadNoting(config: config, trust: trust, ledger: ledger, now: now).registry
+        let loaded = try loadNoting(config: config, trust: .success(trust), ledger: ledger, now: now)
+        if let why = loaded.registry.unverifiableBecause { throw PipelineError(why) }
+        return loaded.registry
     }
 
     /// The same, with a sentence for each remembered revocation whose file is gone: the authorizations folder and
     /// the ledger disagree, which a person must hear of (the run counts it as a doubt).
-    static func loadNoting(config: PipelineConfig, trust: TrustStore, ledger: (any LedgerStore)?, now: Date)
-        throws(PipelineError) -> (registry: Registry, gone: [String])
-    {
+    ///
+    /// A trust file that cannot be used, or an authorizations folder that cannot be listed (a share not mounted),
+    /// is no reason to stop: the registry then verifies nothing (`Registry.unverifiable`), so nothing new is
+    /// published and the sweep withdraws what is published, loudly (SPEC §6).
+    static func loadNoting(
+        config: PipelineConfig, trust: Result<TrustStore, TrustStoreError>, ledger: (any LedgerStore)?, now: Date
+    ) throws(PipelineError) -> (registry: Registry, gone: [String]) {
         var gone: [String] = []
         let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
         var registry: Registry
-        do {
-            registry = try Registry.load(
-                folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
-                firstSeen: { _, sha in firstSeen[sha] })
-        } catch { throw PipelineError("\(config.file): \(error)") }
+        switch trust {
+        case .failure(let error):
+            registry = .unverifiable(
+                timeZone: config.timeZone, because: "the trust file \(config.trust) cannot be used: \(error)")
+        case .success(let trust):
+            do {
+                registry = try Registry.load(
+                    folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
+                    firstSeen: { _, sha in firstSeen[sha] })
+            } catch {
+                registry = .unverifiable(timeZone: config.timeZone, because: "\(error)")
+            }
+        }
         guard let ledger else { return (registry, gone) }
+        // The supersedes links of authorizations seen before, whose files may be gone: a chain stays whole.
+        var links: [Registry.Link] = []
+        for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"supersedes\"")) {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
+            guard let kept = detail["supersedes"] as? [String: Any], let id = kept["id"] as? String,
+                let old = kept["supersedes"] as? String
+            else { continue }
+            links.append(Registry.Link(id: id, supersedes: old))
+        }
+        registry.addRemembered(links: links)
         let present = Set(registry.revocations.values.flatMap { $0.map(\.id) })
-        let folded = Dictionary(grouping: registry.authorizations.keys, by: { $0.lowercased() })
         for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"revocation\"")) {
             let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
             guard let kept = detail["revocation"] as? [String: Any], let id = kept["id"] as? String,
@@ -47,10 +70,7 @@ public enum PipelineRecords {
             else { continue }
             let revocation = Revocation(
                 id: id, authorization: authorization, receivedAt: received, channels: kept["channels"] as? [String])
-            for target in Set([authorization] + (folded[authorization.lowercased()] ?? [])) {
-                if registry.revocations[target]?.contains(where: { $0.id == id }) == true { continue }
-                registry.revocations[target, default: []].append(revocation)
-            }
+            _ = registry.addRemembered(revocation)
             gone.append(
                 "revocation \(id) of \(authorization) (seen on \(event.at)) is no longer in the authorizations folder; "
                     + "it stays in force: revoking cannot be undone, a new authorization is needed")
@@ -65,10 +85,19 @@ public enum PipelineRecords {
         var recorded = Set(try ledger.recordsFirstSeen().keys)
         let revocationsByFile = Dictionary(
             registry.revocations.values.flatMap { $0 }.map { ($0.id + ".json", $0) }, uniquingKeysWith: { a, _ in a })
+        var linksByFile: [String: (id: String, supersedes: String)] = [:]
+        for (id, verified) in registry.authorizations {
+            if case .authorization(let authorization) = verified.record, let old = authorization.supersedes {
+                linksByFile[verified.file] = (id, old)
+            }
+        }
         var count = 0
         for sighting in registry.sightings where !recorded.contains(sighting.sha256) {
             var detail: [String: Any] = [:]
             if let revocation = revocationsByFile[sighting.file] { detail["revocation"] = memory(of: revocation) }
+            if let link = linksByFile[sighting.file] {
+                detail["supersedes"] = ["id": link.id, "supersedes": link.supersedes]
+            }
             try ledger.append(
                 pipeline: config.name, kind: .recordSeen, asset: nil, fileSHA256: sighting.sha256,
                 contentSHA256: nil, detail: detail)

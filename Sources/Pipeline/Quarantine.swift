@@ -79,14 +79,15 @@ public enum QuarantineState {
                 pendingAssets.insert(entry.asset)
             }
         }
-        let names = Folders.entries(of: config.quarantine)
+        let listing = try Folders.assetListing(of: config.quarantine, shownAs: "quarantine")
         var entries: [QuarantineEntry] = []
-        for name in names where name.hasSuffix(".reason.json") {
-            let asset = String(name.dropLast(".reason.json".count))
-            guard let data = FileManager.default.contents(atPath: config.quarantine + "/" + name),
-                let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            else { continue }
-            let original = names.first { $0.hasPrefix(asset + ".") && !$0.hasSuffix(".reason.json") } ?? "(missing)"
+        for asset in listing.reasonFiles {
+            let path = config.quarantine + "/" + asset + ".reason.json"
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw PipelineError("cannot read \(path): \(String(cString: strerror(errno)))", exitCode: 2)
+            }
+            guard let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { continue }
+            let original = listing.originals[asset] ?? "(missing)"
             let reasons = (report["reasons"] as? [[String: Any]] ?? []).map {
                 QuarantineEntry.Reason(
                     code: $0["code"] as? String ?? "unknown", message: $0["message"] as? String ?? "",

@@ -14,6 +14,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     case purposeNotPermitted = "purpose_not_permitted"
     case superseded
     case notEveryoneConsented = "not_everyone_consented"
+    /// The trust file is unusable or the authorizations folder cannot be listed: nothing can be verified now.
+    case recordsUnverifiable = "records_unverifiable"
     // The file itself.
     case notMedia = "not_media"
     case notARegularFile = "not_a_regular_file"
@@ -58,6 +60,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
         case .notEveryoneConsented: return "Not everyone in the picture has consented."
         case .invalidRecord: return "A consent record for it is invalid (unsigned, altered or unreadable)."
         case .superseded: return "A newer authorization replaces the one that listed it."
+        case .recordsUnverifiable:
+            return "No consent record could be verified (the trust file or the authorizations folder was unusable)."
         case .notMedia: return "It is not a picture or video."
         case .notARegularFile: return "It is a link or special file, which is never opened."
         case .changed: return "It changed while it was being processed (a copy still being written)."
@@ -95,6 +99,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
             return
                 "A record is invalid (see the reason): have the privacy office check it with consentgate records verify."
         case .superseded: return "A newer authorization replaces this one: check what it covers."
+        case .recordsUnverifiable:
+            return "The administrator must repair the trust file or the authorizations folder (the run's summary says "
+                + "what is wrong); then drop the original again from the archive to publish it anew."
         case .oldFingerprint:
             return
                 "The authorization names this picture by the old fingerprint: record it again (consentgate authorize, which writes presented_sha256); the next run publishes it."

@@ -10,11 +10,20 @@ import Synchronization
 extension Runner {
     /// Loads and verifies the records; remembers in the ledger when each record file was first seen (so a retired
     /// key cannot back-date one) and reports every invalid record, warning and global doubt in the summary.
-    func loadRegistry(trust: TrustStore, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary)
-        throws(PipelineError) -> Registry
-    {
+    func loadRegistry(
+        trust: Result<TrustStore, TrustStoreError>, ledger: (any LedgerStore)?, dryRun: Bool, now: Date,
+        summary: inout RunSummary
+    ) throws(PipelineError) -> Registry {
         let (registry, gone) = try PipelineRecords.loadNoting(config: config, trust: trust, ledger: ledger, now: now)
         summary.recordsGone = gone
+        if let why = registry.unverifiableBecause {
+            // Loud: the summary, the exit status (2), the log; the sweep's retractions carry the reason in the ledger.
+            summary.configurationProblems.append(
+                "NO RECORD CAN BE VERIFIED: \(why). Nothing new is published and what is published is withdrawn "
+                    + "until this is repaired")
+            summary.publishingStopped.append("no consent record can be verified now (\(why))")
+            logger.error("records cannot be verified", metadata: ["stage": "records"])
+        }
         if !dryRun, let ledger { try PipelineRecords.remember(registry, config: config, ledger: ledger) }
         // A stray file's name can be anything, a patient's name too: the summary (a cron mail, a log) names only
         // entries named like records; `records verify`, the privacy office's own tool, names them all.
@@ -28,17 +37,17 @@ extension Runner {
         summary.invalidRecords = registry.invalid.map {
             RunSummary.InvalidRecordReport(
                 file: shown($0), reason: shown($0) == $0.displayFile ? $0.reason : "not a valid record",
-                blocks: $0.blocks.filter { registry.authorizations[$0] != nil })
+                blocks: Array(Set($0.blocks.compactMap(registry.authorizationID(matching:)))).sorted())
         }
         summary.warnings = registry.warnings
         if !dryRun {
             for record in registry.invalid {
                 // Only ids of authorizations that exist: a stray file's own "id" is free text.
-                let blocked = record.blocks.filter { registry.authorizations[$0] != nil }
+                let blocked = Array(Set(record.blocks.compactMap(registry.authorizationID(matching:)))).sorted()
                 notifier?.send("invalid_record", asset: nil, records: blocked, reasons: ["invalid_record"])
             }
         }
-        summary.publishingStopped = registry.globalDoubts.map {
+        summary.publishingStopped += registry.globalDoubts.map {
             shown($0) == $0.displayFile
                 ? "\($0.displayFile) is not a valid record and names no authorization (\(Escape.display($0.reason)))"
                 : "\(shown($0)) is not a valid record and names no authorization"

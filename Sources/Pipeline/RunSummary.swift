@@ -22,6 +22,8 @@ public struct RunSummary: Sendable, Encodable {
     public var quarantined = 0
     public var retracted = 0
     public var left = 0
+    /// Of `left`: files not taken because nothing new is published this run (`publishingStopped`).
+    public var held = 0
     public var unsettled = 0
     /// Events the `notify` command failed to take (logged and counted; never changes an outcome).
     public var notifyFailures = 0
@@ -39,6 +41,9 @@ public struct RunSummary: Sendable, Encodable {
     public var ledgerProblems: [String] = []
     /// Revocations the ledger remembers whose files are gone from the authorizations folder (still in force).
     public var recordsGone: [String] = []
+    /// Configuration problems the run survived (the trust file unusable, the authorizations folder missing): the
+    /// sweep ran and withdrew what could not be verified; exit status 2 (3 when a file was also left).
+    public var configurationProblems: [String] = []
     /// Why media was read without the seccomp sandbox this run, if it was (said once, never silent).
     public var unsandboxed: String? = nil
 
@@ -81,6 +86,8 @@ public struct RunSummary: Sendable, Encodable {
     /// SPEC §6: 0 all published or nothing to do; 1 something quarantined or retracted, or a doubt a person must
     /// look at (an invalid record, a broken ledger chain); 3 a file could not be brought to an outcome.
     public var exitCode: Int32 {
+        if left > held { return 3 }
+        if !configurationProblems.isEmpty { return 2 }
         if left > 0 { return 3 }
         let doubts =
             !invalidRecords.isEmpty || !publishingStopped.isEmpty || !ledgerProblems.isEmpty || notifyFailures > 0

@@ -103,8 +103,11 @@ public final class Runner: Sendable {
         let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds, name: lockName)
         defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
-        let trust: TrustStore
-        do { trust = try TrustStore.load(path: config.trust) } catch { throw PipelineError("\(config.file): \(error)") }
+        // A trust file that cannot be used stops nothing: no record verifies then (see `loadRegistry`).
+        let trust: Result<TrustStore, TrustStoreError>
+        do throws(TrustStoreError) { trust = .success(try TrustStore.load(path: config.trust)) } catch {
+            trust = .failure(error)
+        }
         let ledger: (any LedgerStore)? = dryRun ? try LedgerStores.openIfPresent(config) : try LedgerStores.open(config)
         defer { ledger?.disconnect() }
         let hosts = ledger as? any HostCoordination
@@ -199,10 +202,11 @@ public final class Runner: Sendable {
         // An invalid record that names no authorization: nothing new is published until it is fixed or removed.
         let stopped = summary.publishingStopped
         func hold(_ asset: String) {
+            summary.held += 1
             summary.add(
                 ItemReport(
                     asset: asset, outcome: .left,
-                    reasons: ["held until the invalid record is fixed or removed: " + stopped.joined(separator: "; ")],
+                    reasons: ["held, nothing new is published: " + stopped.joined(separator: "; ")],
                     records: []))
         }
 
@@ -281,8 +285,15 @@ public final class Runner: Sendable {
                     if shouldStop() { return false }
                     if !pendingClaims.isEmpty && Date().timeIntervalSince(pendingSince) > 0.25 { try recordPendingClaims() }
                     switch entry {
-                    case .unsettled:
-                        if firstLook { summary.unsettled += 1 }
+                    case .unsettled(_, let relative, let stamp):
+                        guard firstLook else { return true }
+                        // Dropped moments ago: the first of the two looks is noted now, so that the second look
+                        // (in this run when `settle_seconds` allows, else the next run) can take it.
+                        if dryRun || !stopped.isEmpty {
+                            summary.unsettled += 1
+                        } else {
+                            waiting[stamp] = try settled(relative, stamp: stamp, ledger: ledger!) ?? Date()
+                        }
                     case .unreadable(let path, let why):
                         guard firstLook else { return true }
                         // Several hosts: an entry gone since the listing was claimed by another host.

@@ -107,7 +107,10 @@ extension Runner {
         var how = "moved"
         if let path {
             do { try Folders.move(path, to: config.retracted + "/" + publication.name, allowCopy: true) } catch {
-                if path.withCString({ unlink($0) }) == 0 {
+                // Deleted only while it is still the file ConsentGate published (what someone changed or put in its
+                // place is not ours to delete).
+                let ours = !reasons.contains { $0.code == .changedInPublish }
+                if ours && path.withCString({ unlink($0) }) == 0 {
                     how = "deleted"
                     report.reasons.append(
                         "it could not be moved to the retracted folder (\(Runner.errnoCode(error))), so it was deleted "
@@ -136,8 +139,9 @@ extension Runner {
         summary.add(report)
     }
 
-    /// Something in publish that is no live publication: moved to `retracted` under a new opaque name, with a
-    /// reason file there (0700) keeping its old name; deleted from publish if it cannot be moved.
+    /// Something in publish that is no live publication: moved whole to `retracted` under a new opaque name, with a
+    /// reason file there (0700) keeping its old name; left in place and reported (exit 3) if it cannot be moved,
+    /// never deleted.
     func withdrawStranger(
         _ path: RawPath, raw: [UInt8], ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary
     ) throws(PipelineError) {
@@ -149,29 +153,24 @@ extension Runner {
             return
         }
         let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
-        var how = "moved"
+        let how = "moved"
         do {
             try writeReason(
                 folder: config.retracted, asset: asset, original: Escape.display(raw), fingerprints: nil,
                 reasons: [Reason(.notAPublication, why)], records: [], now: now)
             try Folders.move(path, to: config.retracted + "/" + asset, allowCopy: true)
         } catch {
-            var info = stat()
-            let isFolder = path.withCString { lstat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFDIR
-            let removed =
-                isFolder
-                ? (try? FileManager.default.removeItem(atPath: path.display)) != nil && !FileIO.exists(path.display)
-                : path.withCString { unlink($0) } == 0
-            if removed {
-                how = "deleted"
-                report.reasons.append("it could not be moved to the retracted folder, so it was deleted from publish")
-            } else {
-                report.outcome = .left
-                report.reasons.append("STILL IN PUBLISH: it can be neither moved nor deleted (\(Runner.errnoCode(error)))")
-                logger.error("still in publish", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
-                summary.add(report)
-                return
-            }
+            // Never removed: it is not ConsentGate's (a folder someone made, a file put there by hand). It stays
+            // where it is, and every run says so until a person moves it (SPEC §6: the sweep removes only what it
+            // published).
+            unlinkat(AT_FDCWD, config.retracted + "/" + asset + ".reason.json", 0)
+            report.outcome = .left
+            report.reasons.append(
+                "STILL IN PUBLISH: it could not be moved to the retracted folder (\(Runner.errnoCode(error))); it is "
+                    + "not ConsentGate's, so it was not deleted: move it out of the publish folder by hand")
+            logger.error("still in publish", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
+            summary.add(report)
+            return
         }
         try ledger.append(
             pipeline: config.name, kind: .retracted, asset: asset, fileSHA256: sha, contentSHA256: nil,

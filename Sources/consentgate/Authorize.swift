@@ -34,7 +34,10 @@ struct Authorize: ParsableCommand {
     @Option(help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded, not the file.") var formDocument:
         String?
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
-    @Option(help: "Id of an earlier authorization this one replaces.") var supersedes: String?
+    @Option(help: "Id of an earlier authorization this one replaces (a record in --out, any letter case).")
+    var supersedes: String?
+    @Flag(help: "With --supersedes: write the record even when no record file in --out has that id.")
+    var allowUnknownId = false
     @Option(help: "Folder to write the record into.") var out: String
     @Option(
         name: [.customLong("presented-sha256"), .customLong("content-sha256")],
@@ -133,7 +136,11 @@ struct Authorize: ParsableCommand {
             recipients: recipients.map(split), assets: assets, effective: effectiveDay, expires: expiresDay,
             signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) },
             form: form,
-            recordedBy: recordedBy, recordedAt: now, supersedes: supersedes)
+            recordedBy: recordedBy, recordedAt: now,
+            supersedes: try supersedes.map { old throws(RecordError) in
+                try RecordIDs.resolve(
+                    old, option: "--supersedes", folder: out, allowUnknown: allowUnknownId, command: "authorize")
+            })
         if let signedOn, CalendarDay(signedOn) == nil { throw fail("--signed-on must be YYYY-MM-DD") }
         // The record must pass the same strict reading every verifier applies, and be plausible.
         _ = try RecordParser.parse(RecordWriter.json(authorization))

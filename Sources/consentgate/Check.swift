@@ -33,6 +33,14 @@ struct Check: ParsableCommand {
             throw ValidationError(
                 "--output writes a copy to post now: it cannot be combined with --as-of (an audit of another moment).")
         }
+        // A copy ready to post is judged exactly as `run` judges: with the pipeline's ledger (remembered revocations,
+        // when each record was first seen). Without a pipeline, check gives a verdict and writes nothing.
+        if output != nil && pipeline == nil {
+            throw ValidationError(
+                "--output needs --pipeline P.yml: a copy to post is judged as `run` judges it, with the pipeline's "
+                    + "ledger (revocations it remembers, when each record was first seen). Without --pipeline, check "
+                    + "only gives the verdict.")
+        }
         if pipeline == nil && (channel == nil || sources.authorizations == nil || sources.trust == nil) {
             throw ValidationError("Give --pipeline P.yml, or --channel C --authorizations DIR --trust FILE.")
         }
@@ -148,19 +156,11 @@ struct Check: ParsableCommand {
         if publishable, let output {
             do throws(MediaServiceError) {
                 if FileIO.isSameFile(file, output) { throw .refused(.io("the output is the input itself")) }
-                if !overwrite && FileIO.exists(output) { throw .refused(.io("\(output) exists (use --overwrite)")) }
-                // Never into the pipeline's own places: a copy in publish is a stranger, one over the ledger or a
-                // record destroys them.
-                if let config = pipelineConfig {
-                    let target = PipelineConfig.resolveLinks(
-                        output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output)
-                    for (key, path) in config.places {
-                        let place = PipelineConfig.resolveLinks(path)
-                        if target == place || target.hasPrefix(place + "/") {
-                            throw .refused(
-                                .io("\(output) lies in the pipeline's \(key); write the clean copy elsewhere"))
-                        }
-                    }
+                // Never into the pipeline's own places (a copy in publish is a stranger, one over the ledger or a
+                // record destroys them), never over a link, a device or a file without --overwrite.
+                if output == "-" { throw .refused(.io("--output - : the clean copy goes to a file, not standard output")) }
+                if let why = OutputFile.problem(output, overwrite: overwrite, pipelines: pipelineConfig.map { [$0] } ?? []) {
+                    throw .refused(.io(why))
                 }
                 let target: (fd: Int32, pending: FileIO.PendingFile)
                 do { target = try FileIO.openPending(finalPath: output) } catch { throw .refused(error) }

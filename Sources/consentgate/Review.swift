@@ -18,19 +18,24 @@ struct Review: ParsableCommand {
             """)
 
     @Option(help: "The pipeline file.") var pipeline: String
-    @Option(help: "Where to write the page (HTML).") var out: String
+    @Option(help: "Where to write the page (HTML): a new file, or - for standard output.") var out: String
+    @Flag(help: "Replace the file at --out if there is one (a regular file only).") var overwrite = false
 
     func run() throws {
         do {
             let config = try PipelineConfig.load(path: pipeline)
+            // Refused before any work: the page names originals and shows unconsented pictures.
+            if let why = OutputFile.problem(out, overwrite: overwrite, pipelines: [config]) {
+                throw PipelineError("cannot write \(out): \(why)")
+            }
             // Previews are decoded by sandboxed workers: a quarantined original may be hostile.
             let media = try Workers.media(for: config)
             defer { media.shutdown() }
             let page = try ReviewPage.make(config: config, media: media)
-            do { try FileIO.writePending(Array(page.html.utf8), finalPath: out, mode: 0o600).commit() } catch {
-                throw PipelineError("cannot write \(out): \(error)")
-            }
-            print("written \(out): \(page.cards) quarantined file(s), \(page.pending) waiting for consent")
+            try OutputFile.write(Array(page.html.utf8), to: out, mode: 0o600, overwrite: overwrite, pipelines: [config])
+            let line = "written \(out == "-" ? "to standard output" : out): \(page.cards) quarantined file(s), "
+                + "\(page.pending) waiting for consent"
+            if out == "-" { Output.error(line) } else { print(line) }
         } catch let error as PipelineError {
             Output.error("review: \(error)")
             throw ExitCode(error.exitCode)

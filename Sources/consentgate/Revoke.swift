@@ -15,7 +15,9 @@ struct Revoke: ParsableCommand {
             """)
 
     @Option(help: "The signing key (NAME.key, mode 0600; its trust entry needs the role revoke).") var key: String
-    @Option(help: "Id of the authorization to revoke.") var authorization: String
+    @Option(help: "Id of the authorization to revoke (a record in --out, any letter case).") var authorization: String
+    @Flag(help: "Write the revocation even when no record file in --out has that id (its file was removed).")
+    var allowUnknownId = false
     @Option(help: "When the revocation was received (RFC 3339, e.g. 2026-05-01T09:30:00Z; default now).")
     var receivedAt: String?
     @Option(help: "Revoke only these channels (comma-separated, as in the authorization; default all).")
@@ -28,6 +30,9 @@ struct Revoke: ParsableCommand {
     func run() throws {
         do {
             let signingKey = try KeyFiles.loadSecretKey(path: key)
+            let authorization = try RecordIDs.resolve(
+                self.authorization, option: "--authorization", folder: out, allowUnknown: allowUnknownId,
+                command: "revoke")
             var received = Date()
             if let receivedAt {
                 guard let date = Timestamp.parse(receivedAt) else {

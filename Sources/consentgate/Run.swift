@@ -64,6 +64,7 @@ struct Run: ParsableCommand {
                         + (summary.duplicates > 0 ? ", \(summary.duplicates) duplicate(s) archived" : "")
                         + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
                 if let why = summary.unsandboxed { print("  UNSANDBOXED: \(why)") }
+                for line in summary.configurationProblems { print("  \(Escape.display(line))") }
                 for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
                 for line in summary.recordsGone { print("  RECORD GONE: \(Escape.display(line))") }
                 for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }
@@ -122,18 +123,22 @@ struct Audit: ParsableCommand {
         )
         @Option(help: "The pipeline file.") var pipeline: String
         @Option(help: "json or html.") var format: String
-        @Option(help: "Where to write the report.") var out: String
+        @Option(help: "Where to write the report: a new file, or - for standard output.") var out: String
+        @Flag(help: "Replace the file at --out if there is one (a regular file only).") var overwrite = false
 
         func run() throws {
             guard format == "json" || format == "html" else { throw ValidationError("--format must be json or html") }
             do {
                 let config = try PipelineConfig.load(path: pipeline)
+                if let why = OutputFile.problem(out, overwrite: overwrite, pipelines: [config]) {
+                    throw PipelineError("cannot write \(out): \(why)")
+                }
                 let (text, events, problems) = try AuditReport.make(config: config, html: format == "html")
                 // Private like the ledger it comes from (0600): it lists every asset and record id.
-                do { try FileIO.writePending(Array(text.utf8), finalPath: out, mode: 0o600).commit() } catch {
-                    throw PipelineError("cannot write \(out): \(error)")
-                }
-                print("written \(out): \(events) events, chain \(problems.isEmpty ? "intact" : "BROKEN")")
+                try OutputFile.write(Array(text.utf8), to: out, mode: 0o600, overwrite: overwrite, pipelines: [config])
+                let line =
+                    "written \(out == "-" ? "to standard output" : out): \(events) events, chain \(problems.isEmpty ? "intact" : "BROKEN")"
+                if out == "-" { Output.error(line) } else { print(line) }
                 if !problems.isEmpty { throw ExitCode(1) }
             } catch let error as PipelineError {
                 Output.error("audit report: \(error)")

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import MediaFormats
 import MediaWorker
+import Pipeline
 import Sandbox
 import Synchronization
 
@@ -159,9 +160,9 @@ struct Strip: ParsableCommand {
             if FileIO.isSameFile(input, destination) {
                 throw .refused(.io("the output is the input itself (the same file through another name); refused"))
             }
-            if !overwrite && FileIO.exists(destination) {
-                throw .refused(.io("\(destination) exists (use --overwrite)"))
-            }
+            // Never over a link, a device, a folder or (without --overwrite) a file: SPEC §6.
+            if destination == "-" { throw .refused(.io("-o - : the clean copy goes to a file, not standard output")) }
+            if let why = OutputFile.problem(destination, overwrite: overwrite) { throw .refused(.io(why)) }
             let source: FileSource
             do { source = try FileSource(path: input) } catch { throw .refused(error) }
             let output: (fd: Int32, pending: FileIO.PendingFile)

@@ -92,7 +92,10 @@ final class RecordCommandTests: PrivacyOfficeTestCase {
 
     func testARevocationOfNobodyIsAWarning() throws {
         XCTAssertEqual(try authorize("AUTH-1").status, 0)
-        let revoke = try cg(["revoke", "--key", key, "--authorization", "AUTH-9", "--out", auth])
+        // revoke refuses an id no record in its folder has, unless told to go on (then it says so).
+        let refused = try cg(["revoke", "--key", key, "--authorization", "AUTH-9", "--out", auth])
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        let revoke = try cg(["revoke", "--key", key, "--authorization", "AUTH-9", "--out", auth, "--allow-unknown-id"])
         XCTAssertEqual(revoke.status, 0, revoke.stderr)
         let outcome = try verify()
         XCTAssertEqual(outcome.status, 0, outcome.text)

@@ -247,7 +247,7 @@ final class DoubtTests: XCTestCase {
         try lab.write(
             Revocation(id: "REV-1", authorization: "AUTH-1", receivedAt: RecordLab.date("2026-05-01T09:00:00Z")))
         let registry = try lab.registry()
-        XCTAssertEqual(registry.chain(of: "AUTH-2"), ["AUTH-1", "AUTH-2"])
+        XCTAssertEqual(registry.chain(of: "AUTH-2"), ["auth-1", "auth-2"])
         XCTAssertTrue(try lab.decide("demo-camera-photo.jpg").reasons.map(\.code).contains("revoked"))
     }
 
