@@ -159,15 +159,4 @@ public enum ConsentPolicy {
             matchingRecords: (candidates.map(\.id) + old.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
             reasons: approved ? [] : reasons + held)
     }
-
-    /// The name callers used before fingerprint definition 2: `contentSHA256` is the presented fingerprint.
-    @available(*, deprecated, renamed: "decide(presentedSHA256:legacyContentSHA256:fileSHA256:channel:registry:now:newPublication:)")
-    public static func decide(
-        contentSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date,
-        newPublication: Bool = false
-    ) -> ConsentDecision {
-        decide(
-            presentedSHA256: contentSHA256, fileSHA256: fileSHA256, channel: channel, registry: registry, now: now,
-            newPublication: newPublication)
-    }
 }

@@ -25,7 +25,8 @@ public enum MediaOperations {
                 } catch {
                     // Unparseable: only the file's own hash is known (a record naming this exact file could match;
                     // the sanitizer will refuse it anyway).
-                    let whole = Fingerprints(format: file.format, fileSHA256: try source.sha256(), contentSHA256: nil)
+                    let whole = Fingerprints(
+                        format: file.format, fileSHA256: try source.sha256(), presentedSHA256: nil, legacyContentSHA256: nil)
                     return FingerprintReading(
                         format: file.format, size: file.size, fingerprints: whole, parseError: "\(error)")
                 }

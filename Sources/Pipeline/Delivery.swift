@@ -86,7 +86,7 @@ extension Runner {
     /// ledger (not as of this run's start), so that two hosts never publish one picture twice.
     func deliverOnce(_ item: Processed, ledger: any LedgerStore, now: Date) throws(PipelineError) -> ItemReport {
         guard let hosts = ledger as? any HostCoordination, item.decision?.approved == true,
-            let content = item.fingerprints?.contentSHA256
+            let content = item.fingerprints?.presentedSHA256
         else { return try deliver(item, ledger: ledger, now: now) }
         return try hosts.withPictureLock(pipeline: config.name, content: content) { () throws(PipelineError) in
             let liveNow = try ledger.livePublications().values.contains {
@@ -138,7 +138,7 @@ extension Runner {
             guard let plan = plans[index], plan.action == .publish, !plan.alreadyPublished,
                 !renamedIndices.contains(index)
             else { return }
-            if plan.claimsContent, let content = items[index].fingerprints?.contentSHA256 {
+            if plan.claimsContent, let content = items[index].fingerprints?.presentedSHA256 {
                 live.withLock { _ = $0.remove(content) }
             }
             // A second copy of this picture in the batch was planned as its duplicate: with no first copy
@@ -245,7 +245,7 @@ extension Runner {
                         reasons: [
                             "the same picture is already published as \(plan.firstName ?? "another file"): archived, not published twice"
                         ],
-                        records: [], publishedName: plan.firstName))
+                        records: [], publishedName: plan.firstName, codes: [ReasonCode.duplicate.rawValue]))
             case .publish:
                 return .success(
                     ItemReport(
@@ -255,7 +255,7 @@ extension Runner {
                 return .success(
                     ItemReport(
                         asset: item.asset, outcome: .quarantined, reasons: plan.reasons.map(\.message),
-                        records: item.decision?.matchingRecords ?? []))
+                        records: item.decision?.matchingRecords ?? [], codes: plan.reasons.map(\.code.rawValue)))
             }
         }
     }
@@ -300,7 +300,7 @@ extension Runner {
         let publishedPath = config.publish + "/" + publishedName
         if let why = item.writeFailure {
             // A copy an interrupted run left in publish stays live while this file waits for the next run.
-            if FileIO.exists(publishedPath), let content = item.fingerprints?.contentSHA256 {
+            if FileIO.exists(publishedPath), let content = item.fingerprints?.presentedSHA256 {
                 live.withLock { _ = $0.insert(content) }
             }
             throw PipelineError("the published copy of \(item.asset) cannot be written: \(why)", exitCode: 3, stage: .deliver, asset: item.asset)
@@ -318,7 +318,7 @@ extension Runner {
         let approved = item.decision?.approved == true && item.reasons.isEmpty && item.sanitized != nil
         var plan = Planned(action: .quarantine, ext: ext, releasing: releasing)
         // One picture, one publication: a second copy of a picture live in publish is archived, not published.
-        if approved && !alreadyPublished && !alreadyQuarantined, let content = item.fingerprints?.contentSHA256,
+        if approved && !alreadyPublished && !alreadyQuarantined, let content = item.fingerprints?.presentedSHA256,
             live.withLock({ $0.contains(content) })
         {
             item.sanitized?.pending?.discard()
@@ -347,7 +347,7 @@ extension Runner {
             plan.publishedPath = publishedPath
             plan.recorded = try ledger.lastEvent(asset: item.asset, kinds: [.published, .released])
             plan.kind = releasing || plan.recorded?.eventKind == .released ? .released : .published
-            if let content = item.fingerprints?.contentSHA256 {
+            if let content = item.fingerprints?.presentedSHA256 {
                 plan.claimsContent = live.withLock { $0.insert(content).inserted }
                 inBatch[content] = (item.asset, publishedName)
             }
@@ -370,7 +370,7 @@ extension Runner {
             guard !plan.duplicateRecorded else { return nil }
             return try NewLedgerEvent(
                 pipeline: config.name, kind: .duplicate, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
-                contentSHA256: item.fingerprints?.contentSHA256,
+                contentSHA256: item.fingerprints?.presentedSHA256,
                 detail: ["published_name": plan.firstName ?? "", "of": plan.firstAsset ?? ""])
         case .publish:
             // The verified copy's hash as this process read it after verification, or read again here (a copy an
@@ -386,7 +386,7 @@ extension Runner {
             if let recorded = plan.recorded, recorded.detail.contains(found.sha256) { return nil }
             return try NewLedgerEvent(
                 pipeline: config.name, kind: plan.kind, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
-                contentSHA256: item.fingerprints?.contentSHA256,
+                contentSHA256: item.fingerprints?.presentedSHA256,
                 detail: [
                     "published_name": plan.publishedName, "records": item.decision?.usedRecords ?? [],
                     "channel": config.channel, "published_sha256": found.sha256, "published_stat": found.stat,
@@ -397,7 +397,7 @@ extension Runner {
             guard !plan.alreadyQuarantined else { return nil }
             return try NewLedgerEvent(
                 pipeline: config.name, kind: .quarantined, asset: item.asset, fileSHA256: item.fingerprints?.fileSHA256,
-                contentSHA256: item.fingerprints?.contentSHA256,
+                contentSHA256: item.fingerprints?.presentedSHA256,
                 detail: [
                     "reasons": plan.reasons.map(\.code.rawValue), "records": item.decision?.matchingRecords ?? [],
                     "pending": plan.pendingQuarantine,
@@ -468,7 +468,9 @@ extension Runner {
                 pipeline: config.name, kind: .quarantined, asset: asset, fileSHA256: nil, contentSHA256: nil,
                 detail: ["reasons": ["not_a_regular_file"]])
         }
-        return ItemReport(asset: asset, outcome: .quarantined, reasons: ["it is \(why)"], records: [])
+        return ItemReport(
+            asset: asset, outcome: .quarantined, reasons: ["it is \(why)"], records: [],
+            codes: [ReasonCode.notARegularFile.rawValue])
     }
 
     /// The system's words for the last error only (never the paths a message may hold).
@@ -492,7 +494,7 @@ extension Runner {
             "asset": asset, "pipeline": config.name, "channel": config.channel,
             "original_name": original, "quarantined_at": Ledger.timestamp(now),
             "file_sha256": fingerprints?.fileSHA256 ?? NSNull(),
-            "content_sha256": fingerprints?.contentSHA256 ?? NSNull(),
+            "content_sha256": fingerprints?.presentedSHA256 ?? NSNull(),
             "records_matching": records,
             "reasons": reasons.map {
                 ["code": $0.code.rawValue, "message": $0.message, "what_to_do": $0.code.advice]

@@ -8,6 +8,8 @@ public struct ItemReport: Sendable, Encodable {
     public var reasons: [String]
     public var records: [String]
     public var publishedName: String?
+    /// The reasons' stable codes (SPEC: reason files, the ledger), for logs that must name no file or person.
+    public var codes: [String] = []
 }
 
 /// The summary of one pass over a pipeline.

@@ -138,7 +138,7 @@ struct SanitizeStage: Sendable {
                     // Only whether it could be sanitized, so that all its reasons are listed (a dry run keeps what
                     // the sanitizer would do, with nothing written).
                     let (reading, _) = try media.sanitize(
-                        source.fd, into: nil, options: options, knownContent: item.fingerprints?.contentSHA256)
+                        source.fd, into: nil, options: options, knownContent: item.fingerprints?.presentedSHA256)
                     if approved {
                         item.sanitized = SanitizedFile(
                             format: reading.format, pending: nil, orientation: reading.orientation,

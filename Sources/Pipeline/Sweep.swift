@@ -99,7 +99,8 @@ extension Runner {
         ledger: (any LedgerStore)?, dryRun: Bool, now: Date, summary: inout RunSummary
     ) throws(PipelineError) {
         var report = ItemReport(
-            asset: publication.asset, outcome: .retracted, reasons: reasons.map(\.message), records: publication.records)
+            asset: publication.asset, outcome: .retracted, reasons: reasons.map(\.message), records: publication.records,
+            codes: reasons.map(\.code.rawValue))
         if dryRun || ledger == nil {
             summary.add(report)
             return
@@ -147,7 +148,8 @@ extension Runner {
     ) throws(PipelineError) {
         let asset = "stranger-" + Folders.newAssetID()
         let why = "not a live publication in the ledger (placed in publish by hand, or its ledger event is gone)"
-        var report = ItemReport(asset: asset, outcome: .retracted, reasons: [why], records: [])
+        var report = ItemReport(
+            asset: asset, outcome: .retracted, reasons: [why], records: [], codes: [ReasonCode.notAPublication.rawValue])
         guard !dryRun, let ledger else {
             summary.add(report)
             return

@@ -25,6 +25,8 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     case left
     case notifyFailed = "notify_failed"
     case notifySent = "notify_sent"
+    /// An original removed by `quarantine purge` or `archive purge` (retention).
+    case purged
 }
 
 /// The stages of SPEC §2, named in errors and log metadata.
@@ -48,6 +50,7 @@ extension EventKind {
         case .recordSeen: return "Record seen"
         case .notifyFailed: return "Notice not delivered"
         case .notifySent: return "Notice delivered"
+        case .purged: return "Original removed (retention)"
         }
     }
 
@@ -82,6 +85,9 @@ extension EventKind {
                 + "be back-dated)."
         case .notifyFailed: return "The notify command could not take a notice; later runs send it again."
         case .notifySent: return "A notice that had failed was delivered on a later run."
+        case .purged:
+            return "An original kept in the quarantine or the archive was removed after the retention period "
+                + "(never one still pending or whose publication is live)."
         }
     }
 }

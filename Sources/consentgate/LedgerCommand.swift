@@ -5,8 +5,62 @@ import Pipeline
 struct LedgerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
-        abstract: "Set up a shared PostgreSQL ledger for several hosts, or move a SQLite ledger into one.",
-        subcommands: [Init.self, Migrate.self])
+        abstract: "Back up and restore a pipeline's ledger; set up a shared PostgreSQL ledger or move a SQLite one there.",
+        subcommands: [Backup.self, Restore.self, Init.self, Migrate.self])
+
+    struct Backup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A verified copy of a pipeline's SQLite ledger and its head, taken while runs go on.",
+            discussion: """
+                consentgate ledger backup --pipeline /etc/consentgate/website.yml --to /backup/ledger-2026-12-07.sqlite
+
+                Writes FILE and FILE.head (mode 0600) through SQLite's online backup, then verifies the copy's hash \
+                chain before it says done. Never replaces a file. Take one every night (after the cron run) and keep \
+                several: losing the ledger withdraws everything published. Exit status: 0 written and verified; \
+                1 the ledger's chain is broken (nothing written); 2 usage error; 3 cannot write.
+                """)
+        @Option(help: "The pipeline file.") var pipeline: String
+        @Option(help: "The backup file to write (a new file; FILE.head is written beside it).") var to: String
+
+        func run() throws {
+            do throws(PipelineError) {
+                let config = try PipelineConfig.load(path: pipeline)
+                let count = try LedgerMaintenance.backup(config, to: to)
+                print("backed up \(count) events to \(to) (and \(to).head); the copy's chain is intact")
+            } catch {
+                Output.error("ledger backup: \(error)")
+                throw ExitCode(error.exitCode)
+            }
+        }
+    }
+
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put a verified backup in place of a pipeline's SQLite ledger (the current one is kept aside).",
+            discussion: """
+                consentgate ledger restore --pipeline /etc/consentgate/website.yml --from /backup/ledger-2026-12-07.sqlite
+
+                Stop the pipeline's watcher and timer first (it refuses while a run holds the pipeline's lock). The \
+                backup's chain is verified against its head; the ledger that is there (if any) is renamed \
+                LEDGER.before-restore-TIME, never removed. Events after the backup are not in it: the next run \
+                withdraws what was published since (it cannot be shown to be a publication). Exit status: 0 \
+                restored; 1 the backup does not verify; 2 usage error; 3 cannot write or a run is going on.
+                """)
+        @Option(help: "The pipeline file.") var pipeline: String
+        @Option(help: "The backup file (FILE.head must be beside it).") var from: String
+
+        func run() throws {
+            do throws(PipelineError) {
+                let config = try PipelineConfig.load(path: pipeline)
+                let (count, kept) = try LedgerMaintenance.restore(config, from: from)
+                print("restored \(count) events into \(config.ledger); the chain is intact")
+                if let kept { print("the ledger that was there is kept as \(kept)") }
+            } catch {
+                Output.error("ledger restore: \(error)")
+                throw ExitCode(error.exitCode)
+            }
+        }
+    }
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -8,7 +8,7 @@ struct QuarantineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quarantine",
         abstract: "The privacy office's view of quarantined files, and deciding the pending ones now.",
-        subcommands: [List.self, Recheck.self])
+        subcommands: [List.self, Recheck.self, PurgeOld.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(

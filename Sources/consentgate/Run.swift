@@ -24,6 +24,8 @@ struct Run: ParsableCommand {
     @Argument(help: "Pipeline files (YAML).") var pipelines: [String]
     @Flag(help: "Decide and report, but claim, move and record nothing.") var dryRun = false
     @Flag(help: "Print the summaries as JSON.") var json = false
+    @Flag(help: "Print nothing when nothing needs a person (exit status 0): for cron, which mails what is printed.")
+    var quiet = false
 
     func run() throws {
         var summaries: [RunSummary] = []
@@ -33,7 +35,7 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         for path in pipelines {
-            let terminal = Output.stderrIsTerminal && !json
+            let terminal = Output.stderrIsTerminal && !json && !quiet
             do throws(PipelineError) {
                 let config = try PipelineConfig.load(path: path)
                 let name = config.name
@@ -52,6 +54,7 @@ struct Run: ParsableCommand {
                 status = max(status, error.exitCode)
             }
         }
+        if quiet && status == 0 { return }
         if json {
             Output.json(summaries)
         } else {

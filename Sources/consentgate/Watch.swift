@@ -18,6 +18,8 @@ struct Watch: ParsableCommand {
             """)
 
     @Argument(help: "Pipeline files (YAML).") var pipelines: [String]
+    @Option(help: "Log lines as text or json (one object a line, for log shippers), on stderr.")
+    var logFormat: LogFormat = .text
 
     func run() throws {
         var configs: [PipelineConfig] = []
@@ -66,6 +68,8 @@ struct Watch: ParsableCommand {
             "watch: watching \(configs.map(\.name).joined(separator: ", ")); rescan every \(Int(rescan)) s; SIGTERM to stop"
         )
         var status: Int32 = 0
+        // One line per outcome (asset id, outcome, reason codes, record ids: never a file name), at notice.
+        let logger = Logs.make(format: logFormat, defaultLevel: .notice)
         // One pool of sandboxed workers for the whole watch (they are long-lived), sized by the first pipeline.
         let media: MediaService
         do {
@@ -84,8 +88,17 @@ struct Watch: ParsableCommand {
                 do {
                     try config.prepare()
                     inotify.addWatches(inbox: config.inbox)
-                    let summary = try Runner(config: config, logger: Logs.pipeline, media: media).run(shouldStop: { stop.withLock { $0 } })
+                    let summary = try Runner(config: config, logger: logger, media: media).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
+                    for item in summary.items {
+                        logger.notice(
+                            "outcome",
+                            metadata: [
+                                "pipeline": "\(config.name)", "asset": "\(item.asset)", "outcome": "\(item.outcome.rawValue)",
+                                "reasons": "\(item.codes.joined(separator: ","))",
+                                "records": "\(item.records.joined(separator: ","))",
+                            ])
+                    }
                     for record in summary.invalidRecords {
                         Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")
                     }

@@ -202,7 +202,7 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.publish).filter { !$0.hasPrefix(".") }, [])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parsed.archive), [])
         XCTAssertEqual(try ledger.events().filter { $0.kind != "claimed" }.map(\.kind), [])
-        let content = try XCTUnwrap(first.fingerprints?.contentSHA256)
+        let content = try XCTUnwrap(first.fingerprints?.presentedSHA256)
         XCTAssertFalse(runner.live.withLock { $0.contains(content) }, "nothing of it is live")
 
         // A copy an interrupted run left in publish stays live when this run's new copy of it fails.

@@ -19,18 +19,6 @@ public struct Fingerprints: Codable, Sendable, Equatable {
         self.legacyContentSHA256 = legacyContentSHA256
     }
 
-    /// The name callers used before definition 2; it is the presented fingerprint now.
-    @available(*, deprecated, renamed: "presentedSHA256")
-    public var contentSHA256: String? {
-        get { presentedSHA256 }
-        set { presentedSHA256 = newValue }
-    }
-
-    @available(*, deprecated, renamed: "init(format:fileSHA256:presentedSHA256:legacyContentSHA256:)")
-    public init(format: MediaFormat, fileSHA256: String, contentSHA256: String?) {
-        self.init(format: format, fileSHA256: fileSHA256, presentedSHA256: contentSHA256, legacyContentSHA256: nil)
-    }
-
     /// Computes the fingerprints; throws when the file cannot be parsed (a content fingerprint is then unknowable).
     public static func compute(_ bytes: [UInt8]) throws(MediaError) -> Fingerprints {
         guard !bytes.isEmpty else { throw .malformed(format: "file", reason: "the file is empty") }

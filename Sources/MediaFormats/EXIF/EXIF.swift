@@ -103,9 +103,19 @@ public enum EXIF {
                 name = "Tag 0x" + String(tag.rawValue, radix: 16)
             }
             var text = [CChar](repeating: 0, count: 256)
-            let value = exif_entry_get_value(entry, &text, UInt32(text.count)).map { String(cString: $0) }
+            let value = exif_entry_get_value(entry, &text, UInt32(text.count)).map {
+                EXIF.forPeople(String(cString: $0))
+            }
             contents.items.append(MetadataItem(family: family, name: name, value: value, offset: offset))
         }
+    }
+
+    /// libexif's words for a value it has no name for ("Internal error (unknown value 1)"), said for people: the
+    /// number, and that the standard names no meaning for it.
+    static func forPeople(_ value: String) -> String {
+        guard value.hasPrefix("Internal error") else { return value }
+        let number = value.split(whereSeparator: { !$0.isNumber }).last.map(String.init)
+        return number.map { "\($0) (a value the EXIF standard gives no name)" } ?? "(a value the EXIF standard gives no name)"
     }
 
     /// A minimal EXIF block, built with libexif, holding nothing but IFD0 Orientation.
