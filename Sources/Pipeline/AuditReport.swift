@@ -51,7 +51,7 @@ public enum AuditReport {
         let rows: [[String: Any]] = events.map { event in
             [
                 "seq": event.seq, "at": event.at, "kind": event.kind, "asset": event.asset ?? NSNull(),
-                "file_sha256": event.fileSHA256 ?? NSNull(), "content_sha256": event.contentSHA256 ?? NSNull(),
+                "file_sha256": event.fileSHA256 ?? NSNull(), "presented_sha256": event.contentSHA256 ?? NSNull(),
                 "detail": (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) ?? event.detail,
                 "hash": event.hash,
             ]

@@ -494,7 +494,7 @@ extension Runner {
             "asset": asset, "pipeline": config.name, "channel": config.channel,
             "original_name": original, "quarantined_at": Ledger.timestamp(now),
             "file_sha256": fingerprints?.fileSHA256 ?? NSNull(),
-            "content_sha256": fingerprints?.presentedSHA256 ?? NSNull(),
+            "presented_sha256": fingerprints?.presentedSHA256 ?? NSNull(),
             "records_matching": records,
             "reasons": reasons.map {
                 ["code": $0.code.rawValue, "message": $0.message, "what_to_do": $0.code.advice]

@@ -17,7 +17,8 @@ public struct QuarantineEntry: Sendable, Encodable {
     public var quarantinedAt: String
     public var ageDays: Int
     public var reasons: [Reason]
-    public var contentSHA256: String?
+    /// The fingerprint a record names (`authorize --presented-sha256`).
+    public var presentedSHA256: String?
     public var fileSHA256: String?
     /// Decided again on every run until `pendingUntil`.
     public var pending: Bool
@@ -114,7 +115,7 @@ public enum QuarantineState {
                     asset: asset, file: original, originalName: originalName,
                     subfolder: (originalName as NSString).deletingLastPathComponent, quarantinedAt: at,
                     ageDays: when.map { Int(now.timeIntervalSince($0) / 86_400) } ?? 0, reasons: reasons,
-                    contentSHA256: report["content_sha256"] as? String, fileSHA256: report["file_sha256"] as? String,
+                    presentedSHA256: report["presented_sha256"] as? String ?? report["content_sha256"] as? String, fileSHA256: report["file_sha256"] as? String,
                     pending: isPending,
                     pendingUntil: isPending
                         ? when.map { Ledger.timestamp($0.addingTimeInterval(config.pendingDays * 86_400)) } : nil,

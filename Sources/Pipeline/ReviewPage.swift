@@ -101,7 +101,7 @@ public enum ReviewPage {
             html += "<br>What to do: \(escape(advice(reason, entry: entry)))</li>\n"
         }
         html += "</ul>\n"
-        if let content = entry.contentSHA256 {
+        if let content = entry.presentedSHA256 {
             html += "<p>Content fingerprint: <code class=\"hash\">\(escape(content))</code></p>\n"
             if entry.reasons.contains(where: { consentReasons.contains($0.code) })
                 && !entry.reasons.contains(where: { ["revoked", "not_media", "not_a_regular_file"].contains($0.code) })
@@ -118,7 +118,7 @@ public enum ReviewPage {
     /// The `authorize` command for this picture's fingerprint, with the pipeline's channel and authorizations folder.
     static func authorizeLine(content: String, config: PipelineConfig) -> String {
         "consentgate authorize --key KEY.key --id AUTH-... --subject PATIENT-REF --channels "
-            + shellWord(config.channel) + " --expires YYYY-MM-DD --content-sha256 " + content + " --out "
+            + shellWord(config.channel) + " --expires YYYY-MM-DD --presented-sha256 " + content + " --out "
             + shellWord(config.authorizations)
     }
 
@@ -220,7 +220,7 @@ public enum ReviewPage {
         <dt>Preview</dt><dd>Made fresh from the picture's pixels (at most 256 pixels a side) and carries none of the \
         original's metadata. Videos, HEIC, WebP, GIF and files that are not pictures show a label instead.</dd>
         <dt>Content fingerprint</dt><dd>The SHA-256 of the picture's content: an authorization that names it \
-        (<code>--content-sha256</code>) covers this picture, whatever its file name or metadata.</dd>
+        (<code>--presented-sha256</code>) covers this picture, whatever its file name or metadata.</dd>
         <dt>The authorize line</dt><dd>Records a signed authorization for the picture by its fingerprint, into \
         this pipeline's authorizations folder. Replace KEY.key with the office's signing key, AUTH-... with the \
         form's id, PATIENT-REF with the patient's reference and YYYY-MM-DD with the day consent ends.</dd>

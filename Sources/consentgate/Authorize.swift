@@ -40,11 +40,14 @@ struct Authorize: ParsableCommand {
     var allowUnknownId = false
     @Option(help: "Folder to write the record into.") var out: String
     @Option(
-        name: [.customLong("presented-sha256"), .customLong("content-sha256")],
+        name: [.customLong("presented-sha256")],
         help: ArgumentHelp(
             "A picture's fingerprint (presented_sha256, 64 hex digits) as the review page or `quarantine list` "
                 + "shows it; repeatable, instead of or besides naming files.", valueName: "HEX"))
-    var contentSHA256: [String] = []
+    var presentedSHA256: [String] = []
+    /// The old spelling, refused with what to use: a `content_sha256` copied from `inspect --json` (the old
+    /// definition) would make a record that matches nothing.
+    @Option(name: .customLong("content-sha256"), help: .hidden) var oldContentSHA256: [String] = []
     @Argument(help: "The pictures it covers.") var files: [String] = []
 
     @OptionGroup var workerOptions: WorkerOptions
@@ -66,8 +69,13 @@ struct Authorize: ParsableCommand {
 
     func build() throws(RecordError) -> Authorization {
         func fail(_ why: String) -> RecordError { RecordError(reason: why) }
-        guard !files.isEmpty || !contentSHA256.isEmpty else {
-            throw fail("name at least one picture, or give --content-sha256 HEX")
+        guard oldContentSHA256.isEmpty else {
+            throw fail(
+                "--content-sha256 is now --presented-sha256: give the presented_sha256 that inspect, check, "
+                    + "quarantine list and the review page show (inspect's legacy_content_sha256 matches no record)")
+        }
+        guard !files.isEmpty || !presentedSHA256.isEmpty else {
+            throw fail("name at least one picture, or give --presented-sha256 HEX")
         }
         guard let expiresDay = CalendarDay(expires) else { throw fail("--expires must be YYYY-MM-DD") }
         // Days are the office's: today in this machine's time zone.
@@ -84,10 +92,10 @@ struct Authorize: ParsableCommand {
             throw fail("--expires \(expiresDay) is not after today (\(today)): the authorization has already expired")
         }
         var assets: [AssetReference] = []
-        for hex in contentSHA256 {
+        for hex in presentedSHA256 {
             let value = hex.lowercased()
             guard value.count == 64, value.allSatisfy({ $0.isHexDigit }) else {
-                throw fail("--content-sha256 \(Escape.display(hex)) is not a SHA-256 (64 hexadecimal digits)")
+                throw fail("--presented-sha256 \(Escape.display(hex)) is not a SHA-256 (64 hexadecimal digits)")
             }
             assets.append(AssetReference(presentedSHA256: value, fileSHA256: nil, peopleInFrame: peopleInFrame))
         }

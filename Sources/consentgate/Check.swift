@@ -131,7 +131,7 @@ struct Check: ParsableCommand {
             throw ExitCode(1)
         }
         let decision = ConsentPolicy.decide(
-            presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.contentSHA256,
+            presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.legacyContentSHA256,
             fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
         var reasons = decision.reasons.map(Reason.init).map {
             Report.Reason(code: $0.code.rawValue, message: $0.message, whatToDo: $0.code.advice)

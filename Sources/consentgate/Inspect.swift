@@ -55,7 +55,7 @@ struct Inspect: ParsableCommand {
         lines.append("file_sha256: \(report.fileSHA256)")
         lines.append("presented_sha256: \(report.presentedSHA256 ?? "(unknown)")")
         // Definition 1, which old records name: shown to find a record to re-record, never matched.
-        lines.append("content_sha256 (old definition, matches no record): \(report.contentSHA256 ?? "(unknown)")")
+        lines.append("legacy_content_sha256 (old definition, matches no record): \(report.legacyContentSHA256 ?? "(unknown)")")
         if !report.structure.isEmpty {
             lines.append("structure:")
             for entry in report.structure {

@@ -50,7 +50,7 @@ struct QuarantineCommand: ParsableCommand {
                     print("  - \(Escape.display(reason.message))")
                     print("    what to do: \(reason.whatToDo)")
                 }
-                if let content = entry.contentSHA256 { print("  content_sha256: \(content)") }
+                if let content = entry.presentedSHA256 { print("  presented_sha256: \(content)") }
             }
         }
     }

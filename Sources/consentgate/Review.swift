@@ -13,7 +13,7 @@ struct Review: ParsableCommand {
 
             Each card has a preview made fresh from the picture's pixels (no metadata; JPEG and PNG, a label for \
             other formats), the reasons in words and what to do, where and when the file was dropped, its content \
-            fingerprint and a ready `consentgate authorize ... --content-sha256` line. The page shows original file \
+            fingerprint and a ready `consentgate authorize ... --presented-sha256` line. The page shows original file \
             names: it is written with mode 0600. Exit status: 0 written; 2 configuration error or cannot write.
             """)
 

@@ -47,8 +47,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(report["format"] as? String, "JPEG")
         XCTAssertEqual((report["presented_sha256"] as? String)?.count, 64)
         // The old definition is still shown, to find records that must be re-recorded.
-        XCTAssertEqual((report["content_sha256"] as? String)?.count, 64)
-        XCTAssertNotEqual(report["presented_sha256"] as? String, report["content_sha256"] as? String)
+        XCTAssertEqual((report["legacy_content_sha256"] as? String)?.count, 64)
+        XCTAssertNotEqual(report["presented_sha256"] as? String, report["legacy_content_sha256"] as? String)
         let families = Set((report["metadata"] as? [[String: Any]] ?? []).compactMap { $0["family"] as? String })
         XCTAssertTrue(families.isSuperset(of: ["GPS", "XMP", "IPTC", "Comment", "EXIF IFD0"]), "\(families)")
         let unreadable = try Fixtures.run(try Fixtures.consentgate, ["inspect", "/nonexistent/file.jpg"])

@@ -47,7 +47,7 @@ final class ISOBoundsTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("chunk ranges overlap"), "\(error)")
         }
         let report = file.inspect()
-        XCTAssertNil(report.contentSHA256)
+        XCTAssertNil(report.legacyContentSHA256)
         XCTAssertTrue(report.warnings.contains { $0.contains("chunk ranges overlap") }, "\(report.warnings)")
         let elapsed = Date().timeIntervalSince(started)
         print("hostile MP4 (\(hostile.count) bytes, 100,000 chunks over 4 MB): refused in \(elapsed) s")
@@ -114,7 +114,7 @@ final class ISOBoundsTests: XCTestCase {
             XCTAssertEqual(try ISOMedia(source: source).presentedSHA256(), expected.2, name)
             let report = try Inspector.inspect(path: path)
             XCTAssertEqual(report.fileSHA256, expected.0)
-            XCTAssertEqual(report.contentSHA256, expected.1)
+            XCTAssertEqual(report.legacyContentSHA256, expected.1)
             XCTAssertEqual(report.presentedSHA256, expected.2)
         }
         // Chunks stored against decoding order (the second pass) and interleaved tracks give the same values too.

@@ -20,7 +20,7 @@ final class ISOTests: XCTestCase {
         XCTAssertEqual(report.format, .mp4)
         XCTAssertTrue(report.metadata.contains { $0.family == "Location" }, "\(report.metadata)")
         XCTAssertTrue(report.metadata.contains { $0.value?.contains("Demo-Doe") ?? false })
-        XCTAssertNotNil(report.contentSHA256)
+        XCTAssertNotNil(report.legacyContentSHA256)
     }
 
     func testTruncationsAndCorruptionsNeverCrash() throws {

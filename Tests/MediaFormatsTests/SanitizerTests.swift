@@ -142,7 +142,7 @@ final class SanitizerTests: XCTestCase {
             let prints = try Fingerprints.compute(bytes)
             XCTAssertNil(report.error, name)
             XCTAssertEqual(report.presentedSHA256, prints.presentedSHA256, name)
-            XCTAssertEqual(report.contentSHA256, prints.legacyContentSHA256, name)
+            XCTAssertEqual(report.legacyContentSHA256, prints.legacyContentSHA256, name)
             XCTAssertEqual(report.fileSHA256, prints.fileSHA256, name)
         }
     }

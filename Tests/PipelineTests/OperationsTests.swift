@@ -11,6 +11,24 @@ final class OperationsTests: PipelineTestCase {
         try Fixtures.run(try Fixtures.consentgate, arguments, timeout: 120)
     }
 
+    /// One name for the fingerprint a record names: `--content-sha256` (a value copied from inspect's old key
+    /// would make a record that matches nothing) is refused with what to use.
+    func testTheOldFingerprintOptionIsRefusedWithWhatToUse() throws {
+        let inspect = try consentgate([
+            "inspect", "--json", Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path,
+        ])
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: inspect.stdout) as? [String: Any])
+        XCTAssertNil(report["content_sha256"], "the old key is gone from inspect --json")
+        let legacy = try XCTUnwrap(report["legacy_content_sha256"] as? String)
+        let refused = try consentgate([
+            "authorize", "--key", try demoKey(), "--id", "AUTH-OLD-1", "--subject", "P-1", "--channels", "website",
+            "--expires", "2036-01-01", "--out", records.path, "--content-sha256", legacy,
+        ])
+        XCTAssertEqual(refused.status, 2, refused.output)
+        XCTAssertTrue(refused.stderr.contains("--presented-sha256"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: records.appendingPathComponent("AUTH-OLD-1.json").path))
+    }
+
     func testRunQuietPrintsNothingWhenNothingNeedsAPerson() throws {
         let idle = try consentgate(["run", pipeline, "--quiet"])
         XCTAssertEqual(idle.status, 0)

@@ -51,11 +51,11 @@ final class PendingConsentTests: PipelineTestCase {
         XCTAssertEqual(entry["subfolder"] as? String, "ward-7")
         XCTAssertEqual(entry["original_name"] as? String, "ward-7/knee before.jpg")
         let asset = try XCTUnwrap(entry["asset"] as? String)
-        let content = try XCTUnwrap(entry["content_sha256"] as? String)
+        let content = try XCTUnwrap(entry["presented_sha256"] as? String)
         // Nothing changes while no record lists it.
         XCTAssertEqual(try runPipeline().summary["published"] as? Int, 0)
         // The officer records the consent by the fingerprint the list shows; the next run publishes it.
-        let recorded = try authorize(["--id", "AUTH-LATER-1", "--content-sha256", content])
+        let recorded = try authorize(["--id", "AUTH-LATER-1", "--presented-sha256", content])
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         let released = try runPipeline()
         XCTAssertEqual(released.status, 0, "\(released.summary)")
@@ -72,7 +72,7 @@ final class PendingConsentTests: PipelineTestCase {
         let picture = try unrecordedPicture("later.jpg", seed: 2)
         try FileManager.default.copyItem(at: picture, to: inbox.appendingPathComponent("later.jpg"))
         XCTAssertEqual(try runPipeline().status, 1)
-        let content = try XCTUnwrap(try quarantineList().first?["content_sha256"] as? String)
+        let content = try XCTUnwrap(try quarantineList().first?["presented_sha256"] as? String)
         XCTAssertEqual(try authorize(["--id", "AUTH-LATER-3", "--presented-sha256", content]).status, 0)
         try drop("demo-phone-photo.jpg", as: "new.jpg")
         let recheck = try Fixtures.run(try Fixtures.consentgate, ["quarantine", "recheck", "--pipeline", pipeline])
@@ -96,7 +96,7 @@ final class PendingConsentTests: PipelineTestCase {
         // pending_days: 0 — the curable one is not decided again, even once its record exists.
         let late = try XCTUnwrap(try quarantineList().first { ($0["original_name"] as? String) == "late.jpg" })
         XCTAssertEqual(
-            try authorize(["--id", "AUTH-LATE-2", "--content-sha256", try XCTUnwrap(late["content_sha256"] as? String)])
+            try authorize(["--id", "AUTH-LATE-2", "--presented-sha256", try XCTUnwrap(late["presented_sha256"] as? String)])
                 .status, 0)
         XCTAssertEqual(try runPipeline().summary["released"] as? Int, 0)
     }
@@ -165,7 +165,7 @@ final class PendingConsentTests: PipelineTestCase {
         let refused = try authorize(["--id", "AUTH-TEXT-1", text])
         XCTAssertEqual(refused.status, 2)
         XCTAssertTrue(refused.stderr.contains("not a picture or video"), refused.stderr)
-        XCTAssertEqual(try authorize(["--id", "AUTH-BAD-1", "--content-sha256", "abc"]).status, 2)
+        XCTAssertEqual(try authorize(["--id", "AUTH-BAD-1", "--presented-sha256", "abc"]).status, 2)
         let clean = root.appendingPathComponent("clean.jpg").path
         let phone = Fixtures.sampleMedia.appendingPathComponent("demo-phone-photo.jpg").path
         let check = try Fixtures.run(try Fixtures.consentgate, ["check", phone, "--pipeline", pipeline, "--output", clean])

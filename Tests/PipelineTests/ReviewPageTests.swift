@@ -97,10 +97,10 @@ final class ReviewPageTests: PipelineTestCase {
         // Where and when, in words, and the authorize line with the picture's own fingerprint.
         let reasons = try reasonFiles()
         let screenshot = try XCTUnwrap(reasons.first { $0["original_name"] as? String == "ward-7/screenshot.png" })
-        let content = try XCTUnwrap(screenshot["content_sha256"] as? String)
+        let content = try XCTUnwrap(screenshot["presented_sha256"] as? String)
         XCTAssertTrue(page.html.contains("Dropped into the inbox folder “ward-7”"))
         XCTAssertTrue(
-            page.html.contains("--channels website --expires YYYY-MM-DD --content-sha256 \(content) --out "),
+            page.html.contains("--channels website --expires YYYY-MM-DD --presented-sha256 \(content) --out "),
             "no authorize line for the screenshot")
         XCTAssertTrue(page.html.contains("Not everyone in the picture has consented."))
         XCTAssertTrue(page.html.contains("It is not a picture or video."))

@@ -18,7 +18,7 @@ final class ThirdRoundTests: PipelineTestCase {
     func testRecordIdsAreCheckedAgainstTheRecordsFolder() throws {
         let base = [
             "authorize", "--key", try demoKey(), "--subject", "P-TEST-9", "--channels", "website", "--expires",
-            "2036-01-01", "--out", records.path, "--content-sha256", String(repeating: "ab", count: 32),
+            "2036-01-01", "--out", records.path, "--presented-sha256", String(repeating: "ab", count: 32),
         ]
         let typo = try consentgate(base + ["--id", "AUTH-T-2", "--supersedes", "auth-demo-0001"])
         XCTAssertEqual(typo.status, 0, typo.stderr)

@@ -16,7 +16,7 @@ public struct InspectReport: Codable, Sendable {
     /// `presented_sha256` (definition 2): what records name.
     public var presentedSHA256: String?
     /// `content_sha256` under its old definition 1 (coded data only), to find records that must be re-recorded.
-    public var contentSHA256: String?
+    public var legacyContentSHA256: String?
     public var image: ImageHeader?
     public var structure: [StructureEntry] = []
     public var metadata: [MetadataItem] = []
@@ -45,8 +45,8 @@ public enum Inspector {
         do {
             try handler.inspect(bytes, into: &report)
             // Picture handlers take both fingerprints during their inspection; any other computes them here.
-            if report.presentedSHA256 == nil || report.contentSHA256 == nil {
-                (report.presentedSHA256, report.contentSHA256) = try handler.fingerprints(bytes, options: .init())
+            if report.presentedSHA256 == nil || report.legacyContentSHA256 == nil {
+                (report.presentedSHA256, report.legacyContentSHA256) = try handler.fingerprints(bytes, options: .init())
             }
             if let codec = handler.codec {
                 report.image = try codec.readHeader(bytes, limits: limits)

@@ -50,7 +50,7 @@ extension PictureFormatHandler {
     func inspect(_ bytes: [UInt8], into report: inout InspectReport) throws(MediaError) {
         let structure = try walk(bytes)
         let content = Rules.contentSHA256(bytes, structure)
-        report.contentSHA256 = content
+        report.legacyContentSHA256 = content
         report.presentedSHA256 = presentedSHA256(bytes, structure, content: content, options: .init())
         inspect(bytes, structure, into: &report)
     }

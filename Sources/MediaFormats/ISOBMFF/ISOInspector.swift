@@ -180,7 +180,7 @@ enum ISOInspector {
             return report
         }
         do {
-            (report.fileSHA256, report.presentedSHA256, report.contentSHA256) = try media.fingerprints()
+            (report.fileSHA256, report.presentedSHA256, report.legacyContentSHA256) = try media.fingerprints()
         } catch {
             report.error = "\(error)"
             return report
