@@ -114,6 +114,21 @@ final class ISOCodecConfigurationTests: XCTestCase {
         XCTAssertEqual(
             try MediaFile(path: input.path).fingerprints().presentedSHA256,
             try MediaFile(path: output.path).fingerprints().presentedSHA256)
+
+        // A HEIF picture's hvcC property: rebuilt without the user data.
+        let heif = SyntheticHEIF.file(
+            data: [UInt8](repeating: 0x22, count: 256), items: [(1, "hvc1", [(0, 64)])],
+            properties: [SyntheticISO.box("hvcC", hvcC([userData, light]))])
+        let picture = folder.appendingPathComponent("sei.heic")
+        try Data(heif).write(to: picture)
+        let cleanPicture = folder.appendingPathComponent("out-sei.heic")
+        try MediaFile(path: picture.path).sanitize(to: cleanPicture.path).pending?.commit()
+        let publishedPicture = try Fixtures.bytes(cleanPicture)
+        XCTAssertNil(publishedPicture.firstRange(of: Array("Jane Doe".utf8)))
+        XCTAssertEqual(DecodeOracle.payload(of: "hvcC", in: publishedPicture), hvcC([light]))
+        XCTAssertEqual(
+            try MediaFile(path: picture.path).fingerprints().presentedSHA256,
+            try MediaFile(path: cleanPicture.path).fingerprints().presentedSHA256)
     }
 
     func testAV1Configuration() throws {
