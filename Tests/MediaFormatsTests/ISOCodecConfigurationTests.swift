@@ -72,7 +72,7 @@ final class ISOCodecConfigurationTests: XCTestCase {
         try DecodeOracle.assertSameDecode(ffmpeg, input, output)
     }
 
-    /// SEI NAL units in hvcC: kept when every message is a display one, dropped when none is, refused when mixed.
+    /// SEI NAL units in hvcC: kept when every message is a display one, dropped when none is, rebuilt when mixed.
     func testHEVCConfigurationSEIAllowlist() throws {
         func sei(_ messages: [(type: UInt8, payload: [UInt8])]) -> [UInt8] {
             [0x4E, 0x01] + messages.flatMap { [$0.type, UInt8($0.payload.count)] + $0.payload } + [0x80]
@@ -94,11 +94,17 @@ final class ISOCodecConfigurationTests: XCTestCase {
         XCTAssertEqual(
             try ISOExact.publishedHEVCConfiguration(hvcC([userData]), head: 22),
             [1] + [UInt8](repeating: 0, count: 21) + [1, 0x21, 0, 1, 0, UInt8(sps.count)] + sps)
-        XCTAssertThrowsError(try ISOExact.publishedHEVCConfiguration(hvcC([mixed]), head: 22))
+        // Both kinds in one unit: rebuilt with the display message only.
+        XCTAssertEqual(try ISOExact.publishedHEVCConfiguration(hvcC([mixed]), head: 22), hvcC([light]))
+        // Not SEI messages (a payload size past the unit's end): refused.
+        XCTAssertThrowsError(try ISOExact.publishedHEVCConfiguration(hvcC([[0x4E, 0x01, 5, 40, 1, 0x80]]), head: 22))
         // An emulation prevention byte inside a kept message does not break the parse.
         // (24 payload bytes once the 0x03 is removed.)
         let escaped: [UInt8] = [0x4E, 0x01, 137, 24, 0, 0, 3, 1] + [UInt8](repeating: 1, count: 21) + [0x80]
         XCTAssertEqual(try ISOExact.publishedHEVCConfiguration(hvcC([escaped]), head: 22), hvcC([escaped]))
+        // Rebuilt after a user-data message: the emulation prevention byte is put back.
+        let both = [0x4E, 0x01, 5, 16] + [UInt8](repeating: 0xAA, count: 16) + escaped.dropFirst(2)
+        XCTAssertEqual(try ISOExact.publishedHEVCConfiguration(hvcC([both]), head: 22), hvcC([escaped]))
 
         // In a movie: the hvcC is shrunk in its sample entry, the rest a free box, and the fingerprint holds.
         let children = SyntheticISO.box("hvcC", hvcC([userData, light]))

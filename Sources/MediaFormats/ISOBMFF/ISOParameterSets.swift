@@ -3,8 +3,8 @@ import ByteKit
 /// SEI NAL units in decoder configuration records. An HEVC encoder may put SEI messages into `hvcC`'s arrays next
 /// to the parameter sets (x265 writes its build, platform and whole option string there as user data), and a decoder
 /// would pass them on as side data. The published `hvcC`/`lhvC` keeps the parameter sets and only the SEI NAL units
-/// whose every message is of a type in `keptSEIPayloads` (how the picture is timed, recovered and shown; none
-/// carries text or user data); an SEI NAL unit holding no such message is dropped, one that mixes both is refused.
+/// and the SEI messages of a type in `keptSEIPayloads` (how the picture is timed, recovered and shown; none
+/// carries text or user data): an SEI NAL unit holding no such message is dropped, one that mixes both rebuilt.
 /// In `avcC` each list must hold only its own NAL type (SPS, PPS, SPS extension): anything else is refused.
 extension ISOExact {
     /// SEI payload types kept (ITU-T H.265 annex D): buffering period 0, picture timing 1, recovery point 6, frame
@@ -44,10 +44,12 @@ extension ISOExact {
                 let unit = Array(d[(at + 2)..<(at + 2 + length)])
                 at += 2 + length
                 let type = unit.count >= 2 ? (unit[0] >> 1) & 0x3F : 0xFF
+                var published = unit
                 if [39, 40].contains(type) || [39, 40].contains(first & 0x3F) {
-                    guard try keepsSEI(unit) else { continue }
+                    guard let kept = try publishedSEI(unit) else { continue }
+                    published = kept
                 }
-                units += Bytes.put(length, 2) + unit
+                units += Bytes.put(published.count, 2) + published
                 unitsKept += 1
             }
             guard unitsKept > 0 || count == 0 else { continue }
@@ -57,9 +59,10 @@ extension ISOExact {
         return Array(d[0..<head]) + [UInt8(kept)] + arrays
     }
 
-    /// Whether an HEVC SEI NAL unit is kept: true when every message's type is in `keptSEIPayloads`, false when
-    /// none is; a unit mixing both (or not parsable as SEI messages) is refused.
-    static func keepsSEI(_ unit: [UInt8]) throws(MediaError) -> Bool {
+    /// An HEVC SEI NAL unit as published: itself when every message's type is in `keptSEIPayloads`, nil (dropped)
+    /// when none is, else rebuilt from the kept messages (emulation prevention bytes put back). One that cannot be
+    /// read as SEI messages is refused.
+    static func publishedSEI(_ unit: [UInt8]) throws(MediaError) -> [UInt8]? {
         // The RBSP: the NAL payload without its emulation prevention bytes (0x03 after two zero bytes).
         var rbsp: [UInt8] = []
         var zeros = 0
@@ -71,11 +74,13 @@ extension ISOExact {
             zeros = byte == 0 ? zeros + 1 : 0
             rbsp.append(byte)
         }
+        while rbsp.last == 0 { rbsp.removeLast() }  // zero bytes after the trailing bits
         func unreadable() -> MediaError { fail("an SEI NAL unit in an HEVC configuration cannot be read") }
-        var types: [Int] = []
+        var messages: [(type: Int, bytes: Range<Int>)] = []
         var at = 0
         // Messages until the RBSP trailing bits (a final byte 0x80).
         while at < rbsp.count && !(at == rbsp.count - 1 && rbsp[at] == 0x80) {
+            let start = at
             var values: [Int] = []
             for _ in 0..<2 {
                 var value = 0
@@ -88,16 +93,25 @@ extension ISOExact {
                 values.append(value)
             }
             guard values[1] <= rbsp.count - at else { throw unreadable() }
-            types.append(values[0])
             at += values[1]
+            messages.append((values[0], start..<at))
         }
-        guard !types.isEmpty else { throw unreadable() }
-        let keptCount = types.filter { keptSEIPayloads.contains($0) }.count
-        guard keptCount == 0 || keptCount == types.count else {
-            throw MediaError.unsupported(
-                "an SEI NAL unit in an HEVC configuration mixes display messages with others (types \(types))")
+        guard !messages.isEmpty, at == rbsp.count - 1 else { throw unreadable() }
+        let kept = messages.filter { keptSEIPayloads.contains($0.type) }
+        if kept.count == messages.count { return unit }
+        if kept.isEmpty { return nil }
+        var payload: [UInt8] = []
+        zeros = 0
+        let rebuilt: [UInt8] = kept.flatMap { Array(rbsp[$0.bytes]) } + [0x80]
+        for byte in rebuilt {
+            if zeros >= 2 && byte <= 3 {
+                payload.append(3)
+                zeros = 0
+            }
+            zeros = byte == 0 ? zeros + 1 : 0
+            payload.append(byte)
         }
-        return keptCount == types.count
+        return Array(unit[0..<2]) + payload
     }
 
     /// avcC's lists hold only their own NAL unit types: sequence parameter sets (7), picture parameter sets (8),

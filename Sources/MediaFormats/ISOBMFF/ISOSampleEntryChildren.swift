@@ -51,10 +51,16 @@ extension ISOExact {
             "btrt",
         ]
         for type in sized { rules[type] = .sized }
-        // Codec data ffmpeg reads as the decoder's extradata (VC-1, DTS, TrueHD, AC-4, VVC, JPEG 2000, DNxHD, ...).
-        for type in ["glbl", "dvc1", "ddts", "dmlp", "dac4", "vvcC", "jp2h", "ACLR", "APRG", "ARES", "wfex", "strf", "SMI "] {
-            rules[type] = .whole
-        }
+        // Codec data a decoder reads as its configuration: generic extradata, VC-1, DTS and DTS-UHD, TrueHD,
+        // AC-4, MPEG-H, IAMF, Apple's APAC, VVC, EVC, APV, Dolby Vision enhancement layers, JPEG 2000, DNxHD,
+        // Motion-JPEG-A tables, Windows/AVI formats, Sorenson 3, and the 3GPP codecs (H.263, AMR-WB+, EVRC,
+        // QCELP, SMV).
+        let whole = [
+            "glbl", "dvc1", "ddts", "udts", "dmlp", "dac4", "mhaC", "iacb", "dapa", "vvcC", "evcC", "apvC", "avcE",
+            "hvcE", "jp2h", "ACLR", "APRG", "ARES", "mjqt", "mjht", "wfex", "strf", "SMI ", "d263", "dawp", "devc",
+            "dqcp", "dsmv",
+        ]
+        for type in whole { rules[type] = .whole }
         // Known not to change decoding: padding, vendor boxes, and display hints for spherical or stereo players
         // (`sv3d` also names the software that wrote it), an encoder's coding constraints.
         for type in ["free", "skip", "uuid", "sv3d", "vexu", "hfov", "ccst"] { rules[type] = .freed }
