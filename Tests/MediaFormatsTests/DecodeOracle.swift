@@ -9,7 +9,8 @@ import XCTest
 /// frames and samples (framemd5) before and after `consentgate strip`.
 enum DecodeOracle {
     static func framemd5(_ ffmpeg: String, _ path: String) throws -> Fixtures.Outcome {
-        try Fixtures.run(ffmpeg, ["-v", "error", "-i", path, "-map", "0:v:0?", "-map", "0:a:0?", "-f", "framemd5", "-"])
+        try Fixtures.run(
+            ffmpeg, ["-v", "error", "-i", path, "-map", "0:v:0?", "-map", "0:a:0?", "-f", "framemd5", "-"])
     }
 
     /// Strips `input` into `output` with the built executable; returns its outcome.
@@ -23,13 +24,19 @@ enum DecodeOracle {
     ) throws {
         let before = try framemd5(ffmpeg, input.path)
         let after = try framemd5(ffmpeg, output.path)
-        XCTAssertEqual(before.status, 0, "ffmpeg cannot decode \(input.lastPathComponent): \(before.stderr)", file: file, line: line)
-        XCTAssertTrue(
-            before.text.split(separator: "\n").contains { !$0.hasPrefix("#") }, "ffmpeg decoded no frame of \(input.lastPathComponent)",
-            file: file, line: line)
-        XCTAssertEqual(after.status, 0, "ffmpeg cannot decode the stripped \(input.lastPathComponent): \(after.stderr)", file: file, line: line)
         XCTAssertEqual(
-            before.text, after.text, "\(input.lastPathComponent) decodes differently after strip", file: file, line: line)
+            before.status, 0, "ffmpeg cannot decode \(input.lastPathComponent): \(before.stderr)", file: file,
+            line: line)
+        XCTAssertTrue(
+            before.text.split(separator: "\n").contains { !$0.hasPrefix("#") },
+            "ffmpeg decoded no frame of \(input.lastPathComponent)",
+            file: file, line: line)
+        XCTAssertEqual(
+            after.status, 0, "ffmpeg cannot decode the stripped \(input.lastPathComponent): \(after.stderr)",
+            file: file, line: line)
+        XCTAssertEqual(
+            before.text, after.text, "\(input.lastPathComponent) decodes differently after strip", file: file,
+            line: line)
     }
 
     /// Generates `name` in `folder` with ffmpeg from lavfi sources (a 1 s test picture and a sine tone); skips with
@@ -73,7 +80,8 @@ enum SyntheticPCM {
         var media: [UInt8] = []
         for index in 0..<samples {
             let value = UInt16(bitPattern: Int16(((index * 37) % 2000 - 1000) * 13))
-            media += littleEndian ? [UInt8(value & 0xFF), UInt8(value >> 8)] : [UInt8(value >> 8), UInt8(value & 0xFF)]
+            media +=
+                littleEndian ? [UInt8(value & 0xFF), UInt8(value >> 8)] : [UInt8(value >> 8), UInt8(value & 0xFF)]
         }
         let fileType = I.box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isomiso2mp41".utf8))
         let mediaOffset = fileType.count + 8
@@ -82,7 +90,9 @@ enum SyntheticPCM {
             (withConfiguration ? I.full("pcmC", [littleEndian ? 1 : 0, 16]) : [])
             + I.full("chnl", [1, 1] + I.zeros(8))
         let entry = I.box(
-            "ipcm", I.zeros(6) + [0, 1] + I.zeros(8) + I.be(1, 2) + I.be(16, 2) + I.zeros(4) + I.be(1000 << 16, 4) + configuration)
+            "ipcm",
+            I.zeros(6) + [0, 1] + I.zeros(8) + I.be(1, 2) + I.be(16, 2) + I.zeros(4) + I.be(1000 << 16, 4)
+                + configuration)
         let stbl = I.box(
             "stbl",
             I.full("stsd", I.be(1, 4) + entry) + I.full("stts", I.be(1, 4) + I.be(samples, 4) + I.be(1, 4))
@@ -96,10 +106,12 @@ enum SyntheticPCM {
                 + I.full("hdlr", I.zeros(4) + Array("soun".utf8) + I.zeros(12) + [0]) + minf)
         let matrix = [0, 1, 0, 0] + I.zeros(12) + [0, 1, 0, 0] + I.zeros(12) + [0x40, 0, 0, 0]
         let tkhd = I.full(
-            "tkhd", I.zeros(8) + I.be(1, 4) + I.zeros(4) + I.be(samples, 4) + I.zeros(8) + [0, 0, 0, 0, 1, 0, 0, 0] + matrix
+            "tkhd",
+            I.zeros(8) + I.be(1, 4) + I.zeros(4) + I.be(samples, 4) + I.zeros(8) + [0, 0, 0, 0, 1, 0, 0, 0] + matrix
                 + I.zeros(8), flags: 3)
         let mvhd = I.full(
-            "mvhd", I.zeros(8) + I.be(1000, 4) + I.be(samples, 4) + [0, 1, 0, 0, 1, 0] + I.zeros(10) + matrix + I.zeros(24)
+            "mvhd",
+            I.zeros(8) + I.be(1000, 4) + I.be(samples, 4) + [0, 1, 0, 0, 1, 0] + I.zeros(10) + matrix + I.zeros(24)
                 + I.be(2, 4))
         return fileType + I.box("mdat", media) + I.box("moov", mvhd + I.box("trak", tkhd + mdia))
     }

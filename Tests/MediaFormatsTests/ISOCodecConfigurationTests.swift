@@ -14,12 +14,15 @@ final class ISOCodecConfigurationTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
 
     /// Strips `input`, checks the box `type` is published unchanged, and that ffmpeg decodes both alike.
-    func assertPublished(_ ffmpeg: String, _ input: URL, keeping type: String, file: StaticString = #filePath, line: UInt = #line)
+    func assertPublished(
+        _ ffmpeg: String, _ input: URL, keeping type: String, file: StaticString = #filePath, line: UInt = #line
+    )
         throws
     {
         let output = folder.appendingPathComponent("clean-" + input.lastPathComponent)
         let run = try DecodeOracle.strip(input, output)
-        XCTAssertEqual(run.status, 0, "\(input.lastPathComponent) was not published: \(run.output)", file: file, line: line)
+        XCTAssertEqual(
+            run.status, 0, "\(input.lastPathComponent) was not published: \(run.output)", file: file, line: line)
         guard run.status == 0 else { return }
         let before = DecodeOracle.payload(of: type, in: try Fixtures.bytes(input))
         XCTAssertNotNil(before, "\(input.lastPathComponent) holds no \(type)", file: file, line: line)
@@ -109,7 +112,8 @@ final class ISOCodecConfigurationTests: XCTestCase {
         // In a movie: the hvcC is shrunk in its sample entry, the rest a free box, and the fingerprint holds.
         let children = SyntheticISO.box("hvcC", hvcC([userData, light]))
         let movie = SyntheticMovie.movie(
-            media: [UInt8](repeating: 0x11, count: 2000), tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: children)])
+            media: [UInt8](repeating: 0x11, count: 2000),
+            tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: children)])
         let input = folder.appendingPathComponent("sei.mp4")
         try Data(movie).write(to: input)
         let output = folder.appendingPathComponent("out-sei.mp4")
@@ -139,7 +143,8 @@ final class ISOCodecConfigurationTests: XCTestCase {
 
     func testAV1Configuration() throws {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
-        let input = try DecodeOracle.generate(ffmpeg, in: folder, "av1.mp4", ["-map", "0:v", "-c:v", "libaom-av1", "-cpu-used", "8"])
+        let input = try DecodeOracle.generate(
+            ffmpeg, in: folder, "av1.mp4", ["-map", "0:v", "-c:v", "libaom-av1", "-cpu-used", "8"])
         try assertPublished(ffmpeg, input, keeping: "av1C")
     }
 
@@ -182,6 +187,34 @@ final class ISOCodecConfigurationTests: XCTestCase {
         }
     }
 
+    /// dfLa with blocks after STREAMINFO (a Vorbis comment is text): published with STREAMINFO alone, flagged last.
+    func testFLACConfigurationKeepsItsStreamInfoOnly() throws {
+        let streamInfo = [0x10, 0, 0x10, 0] + [UInt8](repeating: 0x5A, count: 30)
+        let comment = Array("reference libFLAC\u{0}ARTIST=Jane Doe MRN 12345".utf8)
+        let dfLa =
+            [0, 0, 0, 0, 0x00, 0, 0, 34] + streamInfo + [0x01, 0, 0, 4] + [0, 0, 0, 0]  // padding
+            + [0x84] + SyntheticISO.be(comment.count, 3) + comment  // Vorbis comment, the last block
+        let entry = SyntheticISO.box(
+            "fLaC",
+            SyntheticISO.zeros(6) + [0, 1] + SyntheticISO.zeros(8) + [0, 2, 0, 16, 0, 0, 0, 0, 0xAC, 0x44, 0, 0]
+                + SyntheticISO.box("dfLa", dfLa))
+        let movie = SyntheticMovie.movie(
+            media: [UInt8](repeating: 0x33, count: 2000),
+            tracks: [.init(handler: "soun", chunks: [0, 1000], sampleSize: 1000, entry: entry)])
+        let input = folder.appendingPathComponent("flac-tags.mp4")
+        try Data(movie).write(to: input)
+        let output = folder.appendingPathComponent("out-flac-tags.mp4")
+        try MediaFile(path: input.path).sanitize(to: output.path).pending?.commit()
+        let published = try Fixtures.bytes(output)
+        XCTAssertNil(published.firstRange(of: Array("Jane Doe".utf8)))
+        XCTAssertEqual(DecodeOracle.payload(of: "dfLa", in: published), [0, 0, 0, 0, 0x80, 0, 0, 34] + streamInfo)
+        XCTAssertEqual(
+            try MediaFile(path: input.path).fingerprints().presentedSHA256,
+            try MediaFile(path: output.path).fingerprints().presentedSHA256)
+        // A configuration that does not open with STREAMINFO is refused.
+        XCTAssertThrowsError(try ISOExact.childLength("dfLa", [0, 0, 0, 0, 0x84, 0, 0, 1, 0]))
+    }
+
     /// The published copy of little-endian PCM plays as little-endian: its pcmC is kept (ffmpeg would decode the
     /// samples as big-endian without it), and the presented fingerprint covers it.
     func testLittleEndianPCMKeepsItsByteOrder() throws {
@@ -191,10 +224,12 @@ final class ISOCodecConfigurationTests: XCTestCase {
         let bare = folder.appendingPathComponent("ipcm-no-pcmC.mp4")
         try Data(SyntheticPCM.movie(withConfiguration: false)).write(to: bare)
         // Without pcmC the same bytes decode to other samples: the oracle would see a lost pcmC.
-        XCTAssertNotEqual(try DecodeOracle.framemd5(ffmpeg, input.path).text, try DecodeOracle.framemd5(ffmpeg, bare.path).text)
+        XCTAssertNotEqual(
+            try DecodeOracle.framemd5(ffmpeg, input.path).text, try DecodeOracle.framemd5(ffmpeg, bare.path).text)
         try assertPublished(ffmpeg, input, keeping: "pcmC")
         XCTAssertEqual(
-            DecodeOracle.payload(of: "chnl", in: try Fixtures.bytes(folder.appendingPathComponent("clean-ipcm-le.mp4"))),
+            DecodeOracle.payload(
+                of: "chnl", in: try Fixtures.bytes(folder.appendingPathComponent("clean-ipcm-le.mp4"))),
             [0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
 
         // A record for the little-endian movie does not match the same samples declared big-endian.
@@ -211,7 +246,8 @@ final class ISOCodecConfigurationTests: XCTestCase {
     func testSampleEntryChildrenAreKeptFreedOrRefusedByType() throws {
         let media = [UInt8](repeating: 0x11, count: 2000)
         func movie(_ children: [UInt8]) -> [UInt8] {
-            SyntheticMovie.movie(media: media, tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: children)])
+            SyntheticMovie.movie(
+                media: media, tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: children)])
         }
         func sanitize(_ bytes: [UInt8], _ name: String) throws -> [UInt8] {
             let input = folder.appendingPathComponent(name)
@@ -228,13 +264,16 @@ final class ISOCodecConfigurationTests: XCTestCase {
         }
         // Known not to change decoding: freed (spherical projection naming its writer).
         let text = Array("Stitched by Camera Serial 1234".utf8)
-        let spherical = movie(SyntheticISO.box("avcC", avcC) + SyntheticISO.box("sv3d", SyntheticISO.full("svhd", text + [0])))
+        let spherical = movie(
+            SyntheticISO.box("avcC", avcC) + SyntheticISO.box("sv3d", SyntheticISO.full("svhd", text + [0])))
         let freed = try sanitize(spherical, "spherical.mp4")
         XCTAssertNil(freed.firstRange(of: text))
         XCTAssertNil(freed.firstRange(of: Array("sv3d".utf8)))
         XCTAssertNotNil(freed.firstRange(of: avcC))
         // pcmC with reserved flags, chnl of an unknown version: refused, not freed.
-        for (type, payload) in [("pcmC", [0, 0, 0, 0, 3, 16]), ("chnl", [1, 0, 0, 0, 1, 1] + SyntheticISO.zeros(8))] as [(String, [UInt8])] {
+        for (type, payload) in [("pcmC", [0, 0, 0, 0, 3, 16]), ("chnl", [1, 0, 0, 0, 1, 1] + SyntheticISO.zeros(8))]
+            as [(String, [UInt8])]
+        {
             XCTAssertThrowsError(try ISOExact.childLength(type, payload, channels: 1), type)
         }
     }

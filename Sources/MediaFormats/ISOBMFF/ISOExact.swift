@@ -213,9 +213,10 @@ enum ISOExact {
             switch sampleEntryChildRules[type] {
             case nil:
                 let printable = type.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) }
+                let name = printable ? "'\(type)'" : "non-text-named"
                 throw MediaError.unsupported(
-                    "a sample description holds a \(printable ? "'\(type)'" : "non-text-named") box this sanitizer does not know:"
-                        + " a decoder may read it, so it is neither freed nor published unchecked")
+                    "a sample description holds a \(name) box this sanitizer does not know: a decoder may read it,"
+                        + " so it is neither freed nor published unchecked")
             case .freed:
                 blank()
             case .container:
@@ -232,7 +233,7 @@ enum ISOExact {
                             "the ICC profile of a video sample description holds text or tags other than colour tags")
                     }
                 }
-                // Its defined fields, without the SEI NAL units a configuration record may not publish.
+                // Its defined fields, without what a configuration record may not publish (`publishedConfiguration`).
                 let published = try publishedConfiguration(type, Array(data[0..<defined]))
                 if published.count < data.count {
                     let rest = data.count - published.count

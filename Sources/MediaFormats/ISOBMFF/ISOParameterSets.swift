@@ -14,7 +14,7 @@ extension ISOExact {
     static let keptSEIPayloads: Set<Int> = [0, 1, 6, 45, 47, 129, 130, 132, 137, 144, 147, 148, 149]
 
     /// A sized child or property payload as published: `hvcC`/`lhvC` without dropped SEI NAL units, an `avcC`
-    /// checked; any other as it is.
+    /// checked, a `dfLa` cut to its STREAMINFO; any other as it is.
     static func publishedConfiguration(_ type: String, _ d: [UInt8]) throws(MediaError) -> [UInt8] {
         switch type {
         case "hvcC": return try publishedHEVCConfiguration(d, head: 22)
@@ -22,6 +22,9 @@ extension ISOExact {
         case "avcC":
             try checkAVCParameterSets(d, defined: d.count)
             return d
+        case "dfLa" where d.count > 42:
+            // STREAMINFO alone, flagged as the last block (padding, seek table, tags: a Vorbis comment is text).
+            return Array(d[0..<4]) + [d[4] | 0x80] + Array(d[5..<42])
         default: return d
         }
     }

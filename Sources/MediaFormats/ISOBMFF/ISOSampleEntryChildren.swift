@@ -21,7 +21,7 @@ import ByteKit
 /// | esds | ISO/IEC 14496-1 §7.2.6.5      | version 0; one ES descriptor (1-4 length bytes, optional dependency    |
 /// |      |                               | and OCR ids; a URL is refused) holding decoder config and SL config    |
 /// | dOps | Opus in ISOBMFF §4.3.2        | version 0; channel mapping family 0, or another with its table         |
-/// | dfLa | FLAC in ISOBMFF §3.3.2        | version 0; a STREAMINFO block only (other blocks are refused)          |
+/// | dfLa | FLAC in ISOBMFF §3.3.2        | version 0; STREAMINFO, then any blocks (published: STREAMINFO only)    |
 /// | pcmC | ISO/IEC 23003-5 §5.1          | version 0; big- or little-endian, 16/24/32/64-bit samples              |
 /// | chnl | ISO/IEC 14496-12 §12.2.4      | version 0; channel-structured (defined layout with an omitted-channel  |
 /// |      |                               | map, or one position per channel) and/or object-structured            |
@@ -111,17 +111,22 @@ extension ISOExact {
             guard n >= 11 else { throw short() }
             return 11 + (d[10] != 0 ? 2 + Int(d[1]) : 0)
         case "dfLa":
+            // Metadata blocks up to the one flagged last; the first is STREAMINFO (34 bytes). The published dfLa
+            // keeps STREAMINFO only (`publishedConfiguration`): decoders read nothing else there.
             try version([0])
             var at = 4
+            var first = true
             while true {
                 guard at + 4 <= n else { throw short() }
                 let last = d[at] & 0x80 != 0
                 let kind = d[at] & 0x7F
                 let length = be(d, at + 1, 3)
-                guard kind == 0, length == 34 else {
-                    throw MediaError.unsupported("a FLAC configuration holds metadata blocks other than STREAMINFO")
+                guard kind != 127, !first || (kind == 0 && length == 34) else {
+                    throw fail("a FLAC configuration does not start with its STREAMINFO block")
                 }
                 at += 4 + length
+                guard at <= n else { throw short() }
+                first = false
                 if last { return at }
             }
         case "pcmC":
@@ -145,7 +150,9 @@ extension ISOExact {
         let n = d.count
         func short() -> MediaError { fail("avcC is shorter than its fields") }
         guard n >= 7 else { throw short() }
-        guard d[0] == 1 else { throw MediaError.unsupported("avcC version \(d[0]) is not a version this sanitizer reads") }
+        guard d[0] == 1 else {
+            throw MediaError.unsupported("avcC version \(d[0]) is not a version this sanitizer reads")
+        }
         var at = 6
         func sets(_ count: Int) throws(MediaError) {
             for _ in 0..<count {
@@ -205,7 +212,9 @@ extension ISOExact {
         let n = d.count
         func short() -> MediaError { fail("chnl is shorter than its fields") }
         guard n >= 5 else { throw short() }
-        guard d[0] == 0 else { throw MediaError.unsupported("chnl version \(d[0]) is not a version this sanitizer reads") }
+        guard d[0] == 0 else {
+            throw MediaError.unsupported("chnl version \(d[0]) is not a version this sanitizer reads")
+        }
         let structure = d[4]
         guard structure & 0xFC == 0 else { throw fail("chnl has an unknown stream structure \(structure)") }
         var at = 5
@@ -214,7 +223,9 @@ extension ISOExact {
             let layout = d[at]
             at += 1
             if layout == 0 {
-                guard let channels, channels > 0 else { throw fail("chnl lists speaker positions for no channel count") }
+                guard let channels, channels > 0 else {
+                    throw fail("chnl lists speaker positions for no channel count")
+                }
                 for _ in 0..<channels {
                     guard at < n else { throw short() }
                     at += d[at] == 126 ? 4 : 1
