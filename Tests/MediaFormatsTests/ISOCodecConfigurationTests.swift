@@ -125,6 +125,29 @@ final class ISOCodecConfigurationTests: XCTestCase {
             try MediaFile(path: input.path).fingerprints().presentedSHA256,
             try MediaFile(path: output.path).fingerprints().presentedSHA256)
 
+        // lhvC (the second layer of an MV-HEVC stereo movie): the same arrays after 5 fixed bytes.
+        let lhvHead: [UInt8] = [1, 0xF0, 0x00, 0xFC, 0xCF]
+        let lhvC =
+            lhvHead + [2, 0x21, 0, 1] + SyntheticISO.be(sps.count, 2) + sps + [0x27, 0, 1]
+            + SyntheticISO.be(userData.count, 2) + userData
+        let layered = SyntheticMovie.movie(
+            media: [UInt8](repeating: 0x11, count: 2000),
+            tracks: [
+                .init(
+                    chunks: [0, 1000], sampleSize: 1000,
+                    entryChildren: SyntheticISO.box("hvcC", hvcC([light])) + SyntheticISO.box("lhvC", lhvC))
+            ])
+        let stereo = folder.appendingPathComponent("lhvc.mp4")
+        try Data(layered).write(to: stereo)
+        let cleanStereo = folder.appendingPathComponent("out-lhvc.mp4")
+        try MediaFile(path: stereo.path).sanitize(to: cleanStereo.path).pending?.commit()
+        let publishedStereo = try Fixtures.bytes(cleanStereo)
+        XCTAssertNil(publishedStereo.firstRange(of: Array("Jane Doe".utf8)))
+        XCTAssertEqual(
+            DecodeOracle.payload(of: "lhvC", in: publishedStereo),
+            lhvHead + [1, 0x21, 0, 1] + SyntheticISO.be(sps.count, 2) + sps)
+        XCTAssertEqual(DecodeOracle.payload(of: "hvcC", in: publishedStereo), hvcC([light]))
+
         // A HEIF picture's hvcC property: rebuilt without the user data.
         let heif = SyntheticHEIF.file(
             data: [UInt8](repeating: 0x22, count: 256), items: [(1, "hvc1", [(0, 64)])],

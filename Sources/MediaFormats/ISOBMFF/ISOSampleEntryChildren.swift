@@ -13,8 +13,8 @@ import ByteKit
 /// |------|-------------------------------|-----------------------------------------------------------------------|
 /// | avcC | ISO/IEC 14496-15 §5.3.3       | version 1; with or without the extension (chroma format, bit depths,   |
 /// |      |                               | SPS extensions) of every profile but Baseline, Main and Extended      |
-/// | hvcC | ISO/IEC 14496-15 §8.3.3       | version 1 (0); any number of NAL unit arrays (VPS, SPS, PPS, SEI)          |
-/// | lhvC | ISO/IEC 14496-15 §9.6.3       | version 1; NAL unit arrays after a 6-byte header                       |
+/// | hvcC | ISO/IEC 14496-15 §8.3.3       | version 1 (or 0); NAL unit arrays (VPS, SPS, PPS, SEI: `publishedSEI`) |
+/// | lhvC | ISO/IEC 14496-15 §9.6.3       | version 1 (or 0); NAL unit arrays after 5 fixed bytes                  |
 /// | av1C | AV1 ISOBMFF binding §2.3      | marker 1, version 1; no OBUs, or sized sequence header OBUs            |
 /// | vpcC | VP codec ISOBMFF binding      | version 1 (8 bytes and initialization data) and version 0, the older   |
 /// |      |                               | layout (6 bytes and initialization data)                              |
@@ -26,6 +26,11 @@ import ByteKit
 /// | chnl | ISO/IEC 14496-12 §12.2.4      | version 0; channel-structured (defined layout with an omitted-channel  |
 /// |      |                               | map, or one position per channel) and/or object-structured            |
 /// | chan | Apple Core Audio format       | layout tag, bitmap and its channel descriptions                       |
+///
+/// Test files: avcC, five x264 profiles (High 4:4:4, High 10, High 4:2:2, High, Baseline); hvcC, x265 (with its
+/// SEI); lhvC, built; av1C, libaom; vpcC, libvpx (version 1) and the same file patched to version 0; esds, AAC in
+/// MP4 and in MOV's `wave`; dOps, libopus; dfLa, ffmpeg and built with a Vorbis comment; pcmC and chnl, a built
+/// `ipcm` movie; chan, ffmpeg's little-endian PCM in MOV; alac, ffmpeg.
 extension ISOExact {
     enum EntryChild {
         /// Kept, sized from its fields (`childLength`): whatever follows them becomes a `free` box.
