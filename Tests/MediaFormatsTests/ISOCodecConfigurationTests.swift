@@ -266,6 +266,23 @@ final class ISOCodecConfigurationTests: XCTestCase {
             try MediaFile(path: other.path).fingerprints().presentedSHA256)
     }
 
+    /// ISO's AudioSampleEntryV1 (version 1, 36 bytes of fields, then `srat` and the rest) is read as ISO's, not
+    /// as QuickTime's version 1 (16 more bytes of fields): its `pcmC` is found, checked and kept.
+    func testISOAudioSampleEntryVersion1() throws {
+        let fields =
+            SyntheticISO.zeros(6) + [0, 1] + [0, 1] + SyntheticISO.zeros(6) + [0, 2, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0]
+        let children = SyntheticISO.full("srat", SyntheticISO.be(192_000, 4)) + SyntheticISO.full("pcmC", [1, 16])
+        let entry = Array(SyntheticISO.box("ipcm", fields + children))
+        let stsd = [0, 0, 0, 0] + SyntheticISO.be(1, 4) + entry
+        let shape = try ISOExact.shape("stsd", stsd, handler: "soun", sampleCount: 1)
+        XCTAssertEqual(shape.defined, stsd.count)
+        XCTAssertTrue(shape.patches.isEmpty, "srat and pcmC kept as they are")
+        // The same entry with a reserved pcmC flag: refused, so the children were read.
+        var hostile = stsd
+        hostile[hostile.count - 2] = 3
+        XCTAssertThrowsError(try ISOExact.shape("stsd", hostile, handler: "soun", sampleCount: 1))
+    }
+
     func testSampleEntryChildrenAreKeptFreedOrRefusedByType() throws {
         let media = [UInt8](repeating: 0x11, count: 2000)
         func movie(_ children: [UInt8]) -> [UInt8] {

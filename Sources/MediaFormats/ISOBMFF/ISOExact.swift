@@ -175,6 +175,13 @@ enum ISOExact {
                 let version = be(d, at + 16, 2)
                 fixed = [0: 36, 1: 52, 2: 72][version] ?? -1
                 try need(fixed > 0, "sound sample entry version \(version) is unknown")
+                // ISO's AudioSampleEntryV1 (an MP4's `ipcm` at a high rate, with `srat`) has version 1 and the
+                // 36 bytes of version 0; QuickTime's has 16 more. A known box right after 36 bytes is ISO's.
+                if version == 1, size >= 44, at + 44 <= d.count {
+                    let length = be(d, at + 36, 4)
+                    let type = String(decoding: d[(at + 40)..<(at + 44)], as: UTF8.self)
+                    if length >= 8, length <= size - 36, sampleEntryChildRules[type] != nil { fixed = 36 }
+                }
             }
             try need(size >= fixed, "a sample entry is shorter than its fields")
             // The channel count of an audio entry (QuickTime version 2 keeps its own count further on).
