@@ -210,6 +210,25 @@ final class ISOCodecConfigurationTests: XCTestCase {
         }
     }
 
+    /// Other codecs ffmpeg writes, each with the box its decoder reads: same decode after strip.
+    func testOtherCodecsDecodeTheSame() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let rows: [(String, String, [String])] = [
+            ("ac3.mp4", "dac3", ["-map", "1:a", "-c:a", "ac3", "-use_editlist", "0"]),
+            ("eac3.mp4", "dec3", ["-map", "1:a", "-c:a", "eac3", "-use_editlist", "0"]),
+            ("mp3.mp4", "esds", ["-map", "1:a", "-c:a", "libmp3lame", "-ar", "44100", "-use_editlist", "0"]),
+            ("pcm-s24le.mov", "enda", ["-map", "1:a", "-c:a", "pcm_s24le"]),  // byte order inside wave
+            ("mpeg4.mp4", "esds", ["-map", "0:v", "-c:v", "mpeg4"]),
+            ("h263.3gp", "d263", ["-map", "0:v", "-vf", "scale=176:144", "-c:v", "h263"]),
+            ("mjpeg.mov", "fiel", ["-map", "0:v", "-c:v", "mjpeg"]),
+            ("prores.mov", "fiel", ["-map", "0:v", "-c:v", "prores_ks"]),
+        ]
+        for (name, type, arguments) in rows {
+            let input = try DecodeOracle.generate(ffmpeg, in: folder, name, arguments)
+            try assertPublished(ffmpeg, input, keeping: type)
+        }
+    }
+
     /// dfLa with blocks after STREAMINFO (a Vorbis comment is text): published with STREAMINFO alone, flagged last.
     func testFLACConfigurationKeepsItsStreamInfoOnly() throws {
         let streamInfo = [0x10, 0, 0x10, 0] + [UInt8](repeating: 0x5A, count: 30)
