@@ -24,4 +24,26 @@ final class DecoderOracleTests: XCTestCase {
             XCTAssertEqual(before.stdout, after.stdout, "\(decoder.0) decodes different pixels after stripping")
         }
     }
+
+    /// Every movie of the shared corpus that `strip` publishes decodes (first video and audio stream) as before.
+    func testCorpusMoviesDecodeTheSameAfterStrip() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let corpus = try Fixtures.requireCorpus()
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let movies = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted().filter {
+            ["mp4", "mov", "m4v", "m4a", "3gp"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased())
+        }
+        var compared = 0
+        for name in movies {
+            let input = corpus.appendingPathComponent(name)
+            // Only what ffmpeg itself decodes can be compared.
+            guard try DecodeOracle.framemd5(ffmpeg, input.path).status == 0 else { continue }
+            let output = folder.appendingPathComponent(name)
+            guard try DecodeOracle.strip(input, output).status == 0 else { continue }  // refusals are judged elsewhere
+            try DecodeOracle.assertSameDecode(ffmpeg, input, output)
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 0, "no corpus movie was published to compare")
+    }
 }

@@ -55,6 +55,8 @@ enum SyntheticMovie {
         var compressorName = ""
         /// Child boxes of the sample entry (avcC, btrt, uuid...).
         var entryChildren: [UInt8] = []
+        /// A whole sample entry in place of the default one (`visualEntry`, `audioEntry`).
+        var entry: [UInt8]? = nil
     }
 
     static let fileType = SyntheticISO.box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isommp41".utf8))
@@ -87,9 +89,10 @@ enum SyntheticMovie {
         var traks: [UInt8] = []
         for (index, track) in tracks.enumerated() {
             let samples = track.chunks.count * track.samplesPerChunk
-            let entry =
+            let standard =
                 track.handler == "vide"
                 ? visualEntry(compressorName: track.compressorName, children: track.entryChildren) : audioEntry
+            let entry = track.entry ?? standard
             let stbl = I.box(
                 "stbl",
                 I.full("stsd", I.be(1, 4) + entry, edit)

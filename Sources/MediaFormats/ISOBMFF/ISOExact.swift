@@ -4,8 +4,8 @@ import ByteKit
 /// its fields need (an stts with text after its entries, a tkhd with a name appended) would publish whatever follows
 /// its fields. Each kept leaf box is sized from its own fields; what lies beyond becomes a `free` box of zeros (the
 /// box is shrunk, offsets stay), or the file is refused when the rest is too small to hold a box header (under 8
-/// bytes). Sample entries may hold only known child boxes (`sampleEntryChildren`), each of its exact size; any other
-/// child becomes a `free` box of zeros. HEIF item properties are rebuilt at their defined sizes, a `colr` ICC
+/// bytes). A sample entry's child boxes follow `sampleEntryChildRules`: kept at their exact size, kept whole, or freed
+/// when known not to change decoding; any other child is refused. HEIF item properties are rebuilt at their defined sizes, a `colr` ICC
 /// profile as published (`ICCProfile`).
 ///
 /// `presented_sha256` covers each box as published (`normalized`), so the input and the output agree.
@@ -158,15 +158,8 @@ enum ISOExact {
         return shape
     }
 
-    /// Child boxes a sample entry may keep, each sized by `childLength`. Any other child becomes a `free` box of zeros.
-    static let sampleEntryChildren: Set<String> = [
-        "avcC", "hvcC", "av1C", "vpcC", "dvcC", "dvvC", "dvwC", "btrt", "pasp", "clap", "colr", "fiel", "gama", "clli",
-        "mdcv", "st3d", "esds", "dOps", "dac3", "dec3", "chan", "wave", "SA3D", "alac", "dfLa", "frma", "enda",
-        "mp4a", "damr", "SmDm", "CoLL", "free", "skip",
-    ]
-
     /// stsd: its entries and nothing after them; in each entry, after its fixed fields, only known children of their
-    /// defined sizes (a child longer than its fields is shrunk, the rest a `free` box; an unknown child becomes free).
+    /// defined sizes (a child longer than its fields is shrunk, the rest a `free` box; an unknown child is refused).
     static func sampleDescriptions(_ d: [UInt8], handler: String) throws(MediaError) -> Shape {
         try need(d.count >= 8, "stsd is too short")
         var shape = Shape(defined: 0)
@@ -182,9 +175,18 @@ enum ISOExact {
                 let version = be(d, at + 16, 2)
                 fixed = [0: 36, 1: 52, 2: 72][version] ?? -1
                 try need(fixed > 0, "sound sample entry version \(version) is unknown")
+                // ISO's AudioSampleEntryV1 (an MP4's `ipcm` at a high rate, with `srat`) has version 1 and the
+                // 36 bytes of version 0; QuickTime's has 16 more. A known box right after 36 bytes is ISO's.
+                if version == 1, size >= 44, at + 44 <= d.count {
+                    let length = be(d, at + 36, 4)
+                    let type = String(decoding: d[(at + 40)..<(at + 44)], as: UTF8.self)
+                    if length >= 8, length <= size - 36, sampleEntryChildRules[type] != nil { fixed = 36 }
+                }
             }
             try need(size >= fixed, "a sample entry is shorter than its fields")
-            try children(d, (at + fixed)..<(at + size), into: &shape, inWave: false)
+            // The channel count of an audio entry (QuickTime version 2 keeps its own count further on).
+            let channels = handler == "soun" ? be(d, at + (fixed == 72 ? 48 : 24), fixed == 72 ? 4 : 2) : nil
+            try children(d, (at + fixed)..<(at + size), into: &shape, inWave: false, channels: channels)
             at += size
         }
         shape.defined = at
@@ -192,7 +194,9 @@ enum ISOExact {
     }
 
     /// Walks the child boxes in `range` of `d`, adding to `shape` the changes that publish them.
-    static func children(_ d: [UInt8], _ range: Range<Int>, into shape: inout Shape, inWave: Bool) throws(MediaError) {
+    static func children(
+        _ d: [UInt8], _ range: Range<Int>, into shape: inout Shape, inWave: Bool, channels: Int? = nil
+    ) throws(MediaError) {
         var at = range.lowerBound
         while at < range.upperBound {
             let left = range.upperBound - at
@@ -213,13 +217,22 @@ enum ISOExact {
                 shape.patches.append((at + 4, Array("free".utf8)))
                 shape.patches.append((payload.lowerBound, [UInt8](repeating: 0, count: payload.count)))
             }
-            if type == "free" || type == "skip" || !sampleEntryChildren.contains(type) {
+            switch sampleEntryChildRules[type] {
+            case nil:
+                let printable = type.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) }
+                let name = printable ? "'\(type)'" : "non-text-named"
+                throw MediaError.unsupported(
+                    "a sample description holds a \(name) box this sanitizer does not know: a decoder may read it,"
+                        + " so it is neither freed nor published unchecked")
+            case .freed:
                 blank()
-            } else if type == "wave" {
-                try children(d, payload, into: &shape, inWave: true)
-            } else {
+            case .container:
+                try children(d, payload, into: &shape, inWave: true, channels: channels)
+            case .whole:
+                break
+            case .sized:
                 let data = Array(d[payload])
-                let defined = try childLength(type, data)
+                let defined = try childLength(type, data, channels: channels)
                 if type == "colr", data.count >= 4, ["prof", "rICC"].contains(String(decoding: data[0..<4], as: UTF8.self)) {
                     let profile = Array(data[4..<defined])
                     guard (try? ICCProfile.published(profile)) == profile else {
@@ -227,12 +240,15 @@ enum ISOExact {
                             "the ICC profile of a video sample description holds text or tags other than colour tags")
                     }
                 }
-                if defined < data.count {
-                    let rest = data.count - defined
+                // Its defined fields, without what a configuration record may not publish (`publishedConfiguration`).
+                let published = try publishedConfiguration(type, Array(data[0..<defined]))
+                if published.count < data.count {
+                    let rest = data.count - published.count
                     try need(rest >= 8, "\(type) in a sample entry has \(rest) bytes after its fields")
-                    shape.patches.append((at, Bytes.put(8 + defined, 4)))
+                    shape.patches.append((at, Bytes.put(8 + published.count, 4)))
+                    if published.count < defined { shape.patches.append((payload.lowerBound, published)) }
                     shape.patches.append(
-                        (payload.lowerBound + defined, Bytes.put(rest, 4) + Array("free".utf8) + [UInt8](repeating: 0, count: rest - 8)))
+                        (payload.lowerBound + published.count, Bytes.put(rest, 4) + Array("free".utf8) + [UInt8](repeating: 0, count: rest - 8)))
                 }
             }
             at += size
