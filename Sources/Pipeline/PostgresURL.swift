@@ -142,7 +142,9 @@ extension PipelineConfig {
         var id = environment["CONSENTGATE_HOST_ID"] ?? ""
         if id.isEmpty {
             var name = [CChar](repeating: 0, count: 256)
-            id = gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
+            id =
+                gethostname(&name, name.count - 1) == 0
+                ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
         }
         guard id.count <= 64,
             id.unicodeScalars.allSatisfy({
