@@ -9,6 +9,12 @@ let package = Package(
         .executable(name: "consentgate-bench", targets: ["consentgate-bench"]),
         .library(name: "MediaFormats", targets: ["MediaFormats", "ByteKit"]),
     ],
+    // The shared PostgreSQL ledger (several hosts) needs postgres-nio, whose first build (SwiftNIO and a second
+    // BoringSSL) takes minutes: a trait, on in CI and the Debian package, off for a first look at the demo.
+    //   swift build --traits PostgreSQL
+    traits: [
+        .trait(name: "PostgreSQL", description: "The shared PostgreSQL ledger for several hosts (postgres-nio).")
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -62,7 +68,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         // The thin command-line front end.

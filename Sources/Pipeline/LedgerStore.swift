@@ -184,7 +184,12 @@ public enum LedgerStores {
     /// error), or a connection to its PostgreSQL database (whose schema `consentgate ledger init` made).
     public static func open(_ config: PipelineConfig, create: Bool = true) throws(PipelineError) -> any LedgerStore {
         if let url = config.postgres {
-            return try PostgresLedger(url: url, hostID: config.hostID, leaseSeconds: config.claimLeaseSeconds)
+            #if PostgreSQL
+                return try PostgresLedger(url: url, hostID: config.hostID, leaseSeconds: config.claimLeaseSeconds)
+            #else
+                _ = url
+                throw PostgresSupport.missing(config.file)
+            #endif
         }
         return try Ledger(path: config.ledger, create: create)
     }
@@ -193,5 +198,21 @@ public enum LedgerStores {
     public static func openIfPresent(_ config: PipelineConfig) throws(PipelineError) -> (any LedgerStore)? {
         if config.postgres == nil, try !Ledger.exists(config.ledger) { return nil }
         return try open(config, create: false)
+    }
+}
+
+/// Whether this build has the PostgreSQL ledger (the `PostgreSQL` package trait).
+public enum PostgresSupport {
+    #if PostgreSQL
+        public static let built = true
+    #else
+        public static let built = false
+    #endif
+
+    /// The error of a build without it, for a pipeline (or command) that names a PostgreSQL ledger.
+    public static func missing(_ what: String) -> PipelineError {
+        PipelineError(
+            "\(what): this consentgate was built without the PostgreSQL ledger; build it with "
+                + "`swift build --traits PostgreSQL` (the Debian package and CI do)", exitCode: 2)
     }
 }

@@ -1,3 +1,4 @@
+#if PostgreSQL
 import Foundation
 import Logging
 import PostgresNIO
@@ -109,3 +110,4 @@ final class PostgresBridge: Sendable {
     /// The SQLSTATE of a server error, if it is one.
     static func sqlState(_ error: any Error) -> String? { (error as? PSQLError)?.serverInfo?[.sqlState] }
 }
+#endif

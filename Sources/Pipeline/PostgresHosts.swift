@@ -1,5 +1,7 @@
 import Foundation
-import PostgresNIO
+#if PostgreSQL
+    import PostgresNIO
+#endif
 
 /// What several hosts serving one inbox need from a shared ledger: claims that only one host can win, leases that
 /// pass to another host when their holder dies, one sweep at a time per pipeline, and one decision at a time per
@@ -25,6 +27,7 @@ public protocol HostCoordination: Sendable {
     func forgetOldClaims(pipeline: String) throws(PipelineError)
 }
 
+#if PostgreSQL
 extension PostgresLedger: HostCoordination {
     public func claimEntry(pipeline: String, entry: String, asset: String) throws(PipelineError) -> Bool {
         do {
@@ -130,3 +133,4 @@ extension PostgresLedger: HostCoordination {
         } catch { throw fail("forget old claims", error) }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if PostgreSQL
 import Dispatch
 import Foundation
 import PostgresNIO
@@ -187,3 +188,4 @@ public final class PostgresLedger: LedgerStore {
         for (entry, observation) in observations { try observe(entry, observation) }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if PostgreSQL
 import Foundation
 import PostgresNIO
 
@@ -120,3 +121,4 @@ public enum PostgresSchema {
         return events.count
     }
 }
+#endif

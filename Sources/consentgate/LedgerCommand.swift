@@ -78,9 +78,14 @@ struct LedgerCommand: ParsableCommand {
         @Option(help: "The role the pipelines connect as (created, without a password, if missing).") var role: String
 
         func run() throws {
-            do {
+            do throws(PipelineError) {
                 let admin = try PostgresURL.parse(url, key: "--url", environment: ProcessInfo.processInfo.environment)
-                for line in try PostgresSchema.initialize(admin: admin, role: role) { print(line) }
+                #if PostgreSQL
+                    for line in try PostgresSchema.initialize(admin: admin, role: role) { print(line) }
+                #else
+                    _ = admin
+                    throw PostgresSupport.missing("ledger init")
+                #endif
             } catch {
                 Output.error("ledger init: \(error)")
                 throw ExitCode(error.exitCode)
@@ -112,17 +117,23 @@ struct LedgerCommand: ParsableCommand {
                 }
                 let url = try PostgresURL.parse(to, key: "--to", environment: environment)
                 let sqlite = try Ledger(path: config.ledger, create: false)
-                let target = try PostgresLedger(url: url, hostID: config.hostID, leaseSeconds: config.claimLeaseSeconds)
-                defer { target.disconnect() }
-                let count = try PostgresSchema.migrate(from: sqlite, to: target)
-                print("copied \(count) events from \(config.ledger); the copy's chain is intact")
-                print("in \(pipeline), replace")
-                print("  ledger: \(config.ledger)")
-                print("with")
-                print("  ledger: \(url)")
-                print(
-                    "(the password goes in PGPASSWORD or ~/.pgpass, never in the YAML); keep the SQLite file as a backup"
-                )
+                #if PostgreSQL
+                    let target = try PostgresLedger(
+                        url: url, hostID: config.hostID, leaseSeconds: config.claimLeaseSeconds)
+                    defer { target.disconnect() }
+                    let count = try PostgresSchema.migrate(from: sqlite, to: target)
+                    print("copied \(count) events from \(config.ledger); the copy's chain is intact")
+                    print("in \(pipeline), replace")
+                    print("  ledger: \(config.ledger)")
+                    print("with")
+                    print("  ledger: \(url)")
+                    print(
+                        "(the password goes in PGPASSWORD or ~/.pgpass, never in the YAML); keep the SQLite file as a backup"
+                    )
+                #else
+                    _ = (sqlite, url)
+                    throw PostgresSupport.missing("ledger migrate")
+                #endif
             } catch let error as PipelineError {
                 Output.error("ledger migrate: \(error)")
                 throw ExitCode(error.exitCode)
