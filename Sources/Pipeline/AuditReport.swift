@@ -277,7 +277,7 @@ public enum PlainWords {
     /// A ledger timestamp as a person reads it, in the pipeline's time zone ("3 Mar 2026, 14:05:07 CST").
     /// With `precise`, to the millisecond and without the zone (a table says it once in its heading): one run's
     /// events fall within a second, and their real times still show their order.
-    static func time(_ iso: String, in zone: TimeZone, precise: Bool = false) -> String {
+    public static func time(_ iso: String, in zone: TimeZone, precise: Bool = false) -> String {
         guard let date = Ledger.parseTimestamp(iso) else { return iso }
         return time(date, in: zone, precise: precise)
     }
@@ -291,7 +291,7 @@ public enum PlainWords {
     }
 
     /// "UTC", or the zone's abbreviation ("CST").
-    static func zoneName(_ zone: TimeZone, at date: Date = Date()) -> String {
+    public static func zoneName(_ zone: TimeZone, at date: Date = Date()) -> String {
         zone.secondsFromGMT(for: date) == 0 && ["UTC", "GMT", "Etc/UTC"].contains(zone.identifier)
             ? "UTC" : zone.abbreviation(for: date) ?? zone.identifier
     }

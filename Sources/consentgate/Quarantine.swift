@@ -26,7 +26,12 @@ struct QuarantineCommand: ParsableCommand {
 
         func run() throws {
             let entries: [QuarantineEntry]
-            do { entries = try QuarantineState.list(config: try PipelineConfig.load(path: pipeline)) } catch {
+            let zone: TimeZone
+            do {
+                let config = try PipelineConfig.load(path: pipeline)
+                zone = config.timeZone
+                entries = try QuarantineState.list(config: config)
+            } catch {
                 Output.error("quarantine list: \(error)")
                 throw ExitCode(error.exitCode == 1 ? 2 : error.exitCode)
             }
@@ -35,16 +40,20 @@ struct QuarantineCommand: ParsableCommand {
                 return
             }
             let pending = entries.filter(\.pending).count
-            print("\(entries.count) quarantined file(s), \(pending) pending (decided again on every run)")
+            // One zone for the whole list, the pipeline's (as the audit report and the review page), and said.
+            print(
+                "\(entries.count) quarantined file(s), \(pending) pending (decided again on every run); times in "
+                    + (PlainWords.zoneName(zone) == "UTC" ? "UTC" : "\(zone.identifier) (\(PlainWords.zoneName(zone)))"))
             for entry in entries {
                 // Names are kept escaped in the reason files already (\n, \xNN): printed as they are.
                 let folder = entry.subfolder.isEmpty ? "the inbox" : "inbox/\(entry.subfolder)"
                 print(
-                    "\(entry.asset)  \(entry.ageDays) day(s) ago  in \(folder)  "
+                    "\(entry.asset)  quarantined \(PlainWords.time(entry.quarantinedAt, in: zone)) "
+                        + "(\(entry.ageDays) day(s) ago)  in \(folder)  "
                         + "\"\((entry.originalName as NSString).lastPathComponent)\"")
                 print(
                     entry.pending
-                        ? "  pending until \(entry.pendingUntil ?? "?")"
+                        ? "  pending until \(entry.pendingUntil.map { PlainWords.time($0, in: zone) } ?? "?")"
                         : "  not pending: \(entry.notPendingBecause ?? "")")
                 for reason in entry.reasons {
                     print("  - \(Escape.display(reason.message))")
