@@ -140,6 +140,11 @@ extension Runner {
         summary.add(report)
     }
 
+    static func isSymbolicLink(_ path: RawPath) -> Bool {
+        var info = stat()
+        return path.withCString { lstat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+
     /// Something in publish that is no live publication: moved whole to `retracted` under a new opaque name, with a
     /// reason file there (0700) keeping its old name; left in place and reported (exit 3) if it cannot be moved,
     /// never deleted.
@@ -155,12 +160,17 @@ extension Runner {
             return
         }
         let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
-        let how = "moved"
+        var how = "moved"
         do {
             try writeReason(
                 folder: config.retracted, asset: asset, original: Escape.display(raw), fingerprints: nil,
                 reasons: [Reason(.notAPublication, why)], records: [], now: now)
             try Folders.move(path, to: config.retracted + "/" + asset, allowCopy: true)
+        } catch where Runner.isSymbolicLink(path) && path.withCString({ unlink($0) }) == 0 {
+            // A symbolic link across filesystems cannot be moved; it holds no data (what it points to is untouched),
+            // and left there it would keep publishing what it points to: the link alone goes.
+            how = "link removed"
+            report.reasons.append("a symbolic link that could not be moved: the link was removed, not what it points to")
         } catch {
             // Never removed: it is not ConsentGate's (a folder someone made, a file put there by hand). It stays
             // where it is, and every run says so until a person moves it (SPEC §6: the sweep removes only what it

@@ -196,7 +196,14 @@ final class ThirdRoundTests: PipelineTestCase {
         let made = folder("publish").appendingPathComponent("campaign-2026")
         try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true)
         try Data("the marketing team's draft".utf8).write(to: made.appendingPathComponent("draft.txt"))
+        // A link cannot cross filesystems either; it holds no data, and left there it would publish its target.
+        let target = root.appendingPathComponent("elsewhere.jpg")
+        try Data(try Fixtures.sample("demo-phone-photo.jpg")).write(to: target)
+        try FileManager.default.createSymbolicLink(
+            at: folder("publish").appendingPathComponent("shortcut.jpg"), withDestinationURL: target)
         let result = try runPipeline()
+        XCTAssertEqual(files(folder("publish")), ["campaign-2026"], "the link stayed in publish")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: target.path), "the link's target was removed")
         XCTAssertEqual(result.status, 3, "\(result.summary)")
         XCTAssertEqual(
             try String(contentsOf: made.appendingPathComponent("draft.txt"), encoding: .utf8), "the marketing team's draft")
