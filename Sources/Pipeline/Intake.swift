@@ -62,12 +62,19 @@ extension Runner {
             let entry = "inbox:" + sha256Hex(relative) + ":" + stamp
             guard try hosts.claimEntry(pipeline: config.name, entry: entry, asset: asset) else { return .gone }
         }
-        guard place.withName({ from in target.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) } })
+        guard place.withName({ from in target.withCString { FileIO.moveNoReplace(from: place.folder.fd, from, to: AT_FDCWD, $0) } })
             == 0
         else {
             let failure = errno
             try hosts?.dropClaim(asset: asset)
             if failure == ENOENT { return .gone }
+            if failure == ESTALE {
+                // The checked move of a share without RENAME_NOREPLACE (docs/shares.md): the file is in the work
+                // folder, but it is not the one that was looked at. No event: the next run claims it again.
+                return .failed(
+                    "was moved into the work folder, but what arrived is not what was seen in the inbox (changed on "
+                        + "the share meanwhile): the next run takes it again")
+            }
             return .failed(
                 "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
                     + "its inbox folder into the work folder on the same filesystem")
