@@ -119,7 +119,6 @@ public final class Runner: Sendable {
         if !dryRun { try hosts?.forgetOldClaims(pipeline: config.name) }
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         summary.folders = probed.reports
-        summary.warnings += probed.warnings
         _ = FileIO.takeFolderSyncRefusals()
         if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
         if !dryRun, let ledger, let notifier {
@@ -127,6 +126,7 @@ public final class Runner: Sendable {
             try resendFailedNotices(ledger: ledger, notifier: notifier)
         }
         let registry = try loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        summary.warnings += probed.warnings
 
         // The sweep comes first: nothing in the inbox can delay a retraction.
         let inHand = Set(Folders.entries(of: config.work).filter { !$0.hasPrefix(".") })

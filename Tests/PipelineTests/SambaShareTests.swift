@@ -141,6 +141,17 @@ final class SambaShareTests: PipelineTestCase {
         XCTAssertEqual(files(folder("publish")), [], "the revoked picture is still on the share")
         XCTAssertEqual(files(folder("retracted")), [published])
         XCTAssertEqual(try sql("SELECT COUNT(*) FROM events WHERE kind='retracted'"), "1")
+
+        // What cannot be had on this share is said, never passed over: the work folder's 0700 (smbnetfs shows
+        // 0755), and a settle_seconds below twice its time granularity (whole seconds), which the run raises.
+        try writeSharePipeline(settle: 1)
+        let third = try runPipeline()
+        let warnings = (third.summary["warnings"] as? [String] ?? []).joined(separator: "\n")
+        XCTAssertTrue(warnings.contains("the work folder shows mode 755, not 0700"), warnings)
+        XCTAssertTrue(warnings.contains("settle_seconds (1.0) is below twice"), warnings)
+        XCTAssertEqual(
+            summaryList(third.summary, "folders").first { $0["folder"] as? String == "work" }?["mtime_granularity_seconds"]
+                as? Double, 1)
     }
 
     func testWatchTakesASecondClientsDropWithinTwoRescans() throws {
