@@ -49,14 +49,14 @@ public final class Directory: Sendable {
 
     /// The names in it, as raw bytes, without "." and "..".
     func names() -> [[UInt8]]? {
-        let copy = dup(fd)
+        // A fresh open of the same folder ("." relative to it), not a dup: a FUSE share (smbnetfs) answers a rewound
+        // descriptor with what it listed before, so a second look in the same run would miss every new file.
+        let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard copy >= 0, let directory = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
             return nil
         }
         defer { closedir(directory) }
-        // The copy shares the folder's read position with `fd`: start from the beginning every time.
-        rewinddir(directory)
         var names: [[UInt8]] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }

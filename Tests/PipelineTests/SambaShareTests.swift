@@ -144,8 +144,14 @@ final class SambaShareTests: PipelineTestCase {
 
         // What cannot be had on this share is said, never passed over: the work folder's 0700 (smbnetfs shows
         // 0755), and a settle_seconds below twice its time granularity (whole seconds), which the run raises.
+        // A file first seen by this run is taken by its second look settle_seconds later: the inbox is listed
+        // afresh (smbnetfs lists a rewound folder descriptor as it was).
         try writeSharePipeline(settle: 1)
+        try drop("demo-camera-photo.jpg", as: "later.jpg")
+        usleep(2_500_000)
         let third = try runPipeline()
+        XCTAssertEqual(third.summary["quarantined"] as? Int, 1, "\(third.summary)")
+        XCTAssertEqual(files(inbox), [])
         let warnings = (third.summary["warnings"] as? [String] ?? []).joined(separator: "\n")
         XCTAssertTrue(warnings.contains("the work folder shows mode 755, not 0700"), warnings)
         XCTAssertTrue(warnings.contains("settle_seconds (1.0) is below twice"), warnings)
