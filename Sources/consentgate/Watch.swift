@@ -66,6 +66,8 @@ struct Watch: ParsableCommand {
             "watch: watching \(configs.map(\.name).joined(separator: ", ")); rescan every \(Int(rescan)) s; SIGTERM to stop"
         )
         var status: Int32 = 0
+        // How each pipeline's folders move files (docs/shares.md), said when first known and whenever it changes.
+        var moves: [String: String] = [:]
         // One pool of sandboxed workers for the whole watch (they are long-lived), sized by the first pipeline.
         let media: MediaService
         do {
@@ -86,6 +88,11 @@ struct Watch: ParsableCommand {
                     inotify.addWatches(inbox: config.inbox)
                     let summary = try Runner(config: config, logger: Logs.pipeline, media: media).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
+                    let said = summary.folders.map { "\($0.folder) \($0.moves)" }.joined(separator: ", ")
+                    if !said.isEmpty && moves[config.name] != said {
+                        moves[config.name] = said
+                        Output.error("watch: \(config.name): moves: \(said)")
+                    }
                     for record in summary.invalidRecords {
                         Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")
                     }

@@ -163,7 +163,14 @@ final class SambaShareTests: PipelineTestCase {
     func testWatchTakesASecondClientsDropWithinTwoRescans() throws {
         let rescan = 3.0
         try writeSharePipeline(settle: 0, extra: "rescan_seconds: \(Int(rescan))")
-        let process = try start(["watch", pipeline])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
+        process.arguments = ["watch", pipeline]
+        let errors = root.appendingPathComponent("watch.err")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         // The first pass is done (the lock's note is written, then cleared when the pass ends).
         let ready = Date().addingTimeInterval(30)
@@ -178,6 +185,10 @@ final class SambaShareTests: PipelineTestCase {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         XCTAssertEqual(files(inbox), [])
+        // The watcher says once how the share's folders move files.
+        let said = try String(contentsOf: errors, encoding: .utf8)
+        XCTAssertEqual(
+            said.components(separatedBy: "moves: work checked-rename, publish checked-rename").count, 2, said)
     }
 
     func testKillNineInTheMiddleOfARunOnTheShareLosesNothing() throws {
