@@ -195,13 +195,31 @@ public enum FileIO {
             return
         }
         defer { close(fd) }
-        while fsync(fd) != 0 {
+        while fsyncFolder(fd) != 0 {
             if errno == EINTR { continue }
             let why = errnoText()
             folderSyncRefusals.withLock { $0[folder] = $0[folder] ?? why }
             return
         }
     }
+
+    /// fsync of an open folder. Debug builds only: `CONSENTGATE_TEST_REFUSE_FOLDER_SYNC=1` makes it fail with EINVAL,
+    /// as some network filesystems do, so that tests can see the refusal reported.
+    static func fsyncFolder(_ fd: Int32) -> Int32 {
+        if refuseFolderSyncs {
+            errno = EINVAL
+            return -1
+        }
+        return fsync(fd)
+    }
+
+    static let refuseFolderSyncs: Bool = {
+        #if DEBUG
+            return getenv("CONSENTGATE_TEST_REFUSE_FOLDER_SYNC").map { String(cString: $0) == "1" } ?? false
+        #else
+            return false
+        #endif
+    }()
 
     /// Folders whose sync failed since the last call, with the first error of each.
     static let folderSyncRefusals = Mutex([String: String]())

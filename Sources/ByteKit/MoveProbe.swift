@@ -46,7 +46,7 @@ extension FileIO {
         removed = true
         guard found else { throw .io("a probe file renamed in \(folder) cannot be found: \(errnoText())") }
         var refused: String? = nil
-        if fsync(dir) != 0 { refused = errnoText() }
+        if fsyncFolder(dir) != 0 { refused = errnoText() }
         let support = FolderSupport(
             mode: mode, inodeStable: before.st_ino == after.st_ino && before.st_dev == after.st_dev,
             mtimeGranularity: granularity, folderSyncRefused: refused)

@@ -8,13 +8,13 @@ import XCTest
 /// through the debug build's CONSENTGATE_TEST_FORCE_PLAIN_RENAME: the same outcomes, never a replaced name, and the
 /// run says which way each folder moves files.
 final class PlainRenameTests: PipelineTestCase {
-    func runForced(_ extra: [String] = []) throws -> (status: Int32, summary: [String: Any], text: String) {
+    func runForced(
+        _ extra: [String] = [], hooks: [String: String] = ["CONSENTGATE_TEST_FORCE_PLAIN_RENAME": "1"]
+    ) throws -> (status: Int32, summary: [String: Any], text: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
         process.arguments = ["run", pipeline] + extra
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "CONSENTGATE_TEST_FORCE_PLAIN_RENAME": "1"
-        ]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(hooks) { $1 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -49,6 +49,31 @@ final class PlainRenameTests: PipelineTestCase {
         let plain = try runPipeline()
         XCTAssertEqual(moves(plain.summary), Dictionary(uniqueKeysWithValues: all.map { ($0, "rename-noreplace") }))
         XCTAssertEqual(files(work), [])
+    }
+
+    func testARefusedFolderSyncIsReportedNeverSilent() throws {
+        // Some network filesystems refuse fsync on a folder (EINVAL); debug builds can pretend to be one.
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try drop("demo-camera-photo.jpg", as: "b.jpg")
+        let result = try runForced(["--json"], hooks: ["CONSENTGATE_TEST_REFUSE_FOLDER_SYNC": "1"])
+        XCTAssertEqual(result.summary["published"] as? Int, 1, "\(result.summary)")
+        XCTAssertEqual(result.summary["quarantined"] as? Int, 1, "\(result.summary)")
+        let reports = summaryList(result.summary, "folders")
+        XCTAssertEqual(reports.count, 5)
+        for report in reports {
+            XCTAssertEqual(report["folder_sync_refused"] as? String, "Invalid argument", "\(report)")
+        }
+        let warnings = (result.summary["warnings"] as? [String] ?? []).joined(separator: "\n")
+        for folder in ["work", "publish", "quarantine", "archive"] {
+            XCTAssertTrue(warnings.contains("the \(folder) folder cannot be synced (Invalid argument)"), warnings)
+            XCTAssertTrue(
+                warnings.contains("the \(folder) folder could not be synced after a move into it (Invalid argument)"),
+                warnings)
+        }
+        // Without the hook, nothing is said.
+        try drop("demo-camera-photo.jpg", as: "c.jpg")
+        let quiet = try runPipeline()
+        XCTAssertFalse("\(quiet.summary["warnings"] ?? "")".contains("synced"), "\(quiet.summary)")
     }
 
     func testTheCheckedRenameNeverReplacesWhatHasTheNameAlready() throws {
