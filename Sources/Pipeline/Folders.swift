@@ -86,8 +86,9 @@ public enum Found: Sendable {
     case file(RawPath, relative: [UInt8], size: Int, stamp: String, place: Place)
     /// Something never to be read: a symlink, hard link, FIFO, device or socket (with why).
     case hostile(RawPath, relative: [UInt8], why: String, place: Place)
-    /// Still changing, skipped this pass.
-    case unsettled(RawPath)
+    /// Still changing (modified less than `settle` ago), skipped this pass; `stamp` as for `file`, so that this
+    /// look counts as the first of the two.
+    case unsettled(RawPath, relative: [UInt8], stamp: String)
     /// Could not be examined (with why).
     case unreadable(RawPath, why: String)
 }
@@ -149,10 +150,11 @@ enum Folders {
             let modified = Date(
                 timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
             // A modification time in the future says nothing about settling: the two looks decide alone.
-            if modified <= now && now.timeIntervalSince(modified) < settle { return .unsettled(path) }
-            return .file(
-                path, relative: relative, size: Int(info.st_size),
-                stamp: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)", place: place)
+            let stamp = "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_ino)"
+            if modified <= now && now.timeIntervalSince(modified) < settle {
+                return .unsettled(path, relative: relative, stamp: stamp)
+            }
+            return .file(path, relative: relative, size: Int(info.st_size), stamp: stamp, place: place)
         case S_IFLNK: return hostile("a symbolic link: never followed")
         case S_IFIFO: return hostile("a FIFO (named pipe): never read")
         case S_IFCHR, S_IFBLK: return hostile("a device file: never read")

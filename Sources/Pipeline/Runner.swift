@@ -292,8 +292,11 @@ public final class Runner: Sendable {
                     if shouldStop() { return false }
                     if !pendingClaims.isEmpty && Date().timeIntervalSince(pendingSince) > 0.25 { try recordPendingClaims() }
                     switch entry {
-                    case .unsettled:
+                    case .unsettled(_, let relative, let stamp):
                         if firstLook { summary.unsettled += 1 }
+                        // This look is the first of two: a watcher's next rescan can take it (a share's drops are
+                        // seen by rescans only).
+                        if firstLook && !dryRun { try noteFirstLook(relative, stamp: stamp, ledger: ledger!) }
                     case .unreadable(let path, let why):
                         guard firstLook else { return true }
                         // Several hosts: an entry gone since the listing was claimed by another host.

@@ -111,3 +111,29 @@ final class PlainRenameTests: PipelineTestCase {
         XCTAssertEqual(files(folder("publish")), [published])
     }
 }
+
+/// Settling on any filesystem (found on the share, issue 31): a look that finds a file too fresh still counts as the
+/// first of the two looks, so the next look can take it (a watcher's next rescan), instead of only the one after.
+final class FirstLookTests: PipelineTestCase {
+    func testAFileTooFreshAtOneLookIsTakenAtOnceByALookSettleSecondsLater() throws {
+        try writePipeline(settle: 3)
+        try drop("demo-phone-photo.jpg", as: "fresh.jpg")
+        let first = try runPipeline()
+        XCTAssertEqual(first.summary["unsettled"] as? Int, 1, "\(first.summary)")
+        XCTAssertEqual(files(inbox), ["fresh.jpg"])
+        usleep(3_300_000)
+        let started = Date()
+        let second = try runPipeline()
+        XCTAssertEqual(second.summary["published"] as? Int, 1, "\(second.summary)")
+        XCTAssertLessThan(
+            Date().timeIntervalSince(started), 2.9, "the run waited settle_seconds again instead of counting the first look")
+        // A file that changed since that look is not taken on its strength.
+        try drop("demo-camera-photo.jpg", as: "changing.jpg")
+        XCTAssertEqual(try runPipeline().summary["unsettled"] as? Int, 1)
+        usleep(3_300_000)
+        try drop("demo-camera-photo.jpg", as: "changing.jpg", trailer: Array("more".utf8))
+        let third = try runPipeline()
+        XCTAssertEqual(third.summary["unsettled"] as? Int, 1, "\(third.summary)")
+        XCTAssertEqual(files(inbox), ["changing.jpg"])
+    }
+}

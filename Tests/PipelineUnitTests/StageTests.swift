@@ -93,7 +93,7 @@ final class StageTests: XCTestCase {
             case .file(_, let relative, _, _, _): kinds[String(decoding: relative, as: UTF8.self)] = "file"
             case .hostile(_, let relative, let why, _):
                 kinds[String(decoding: relative, as: UTF8.self)] = "hostile: " + why
-            case .unsettled(let path): kinds[(path.display as NSString).lastPathComponent] = "unsettled"
+            case .unsettled(let path, _, _): kinds[(path.display as NSString).lastPathComponent] = "unsettled"
             case .unreadable(let path, _): kinds[path.display] = "unreadable"
             }
         }
