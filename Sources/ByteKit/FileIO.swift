@@ -1,4 +1,5 @@
 internal import CSystemShims
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -182,12 +183,53 @@ public enum FileIO {
         return folder.isEmpty ? "/" : folder
     }
 
-    /// Syncs the folder that holds `path` (after renames into it).
+    /// Syncs the folder that holds `path` (after renames into it). A folder whose sync fails (some network and FUSE
+    /// filesystems refuse fsync on a folder) is remembered with why, never passed over in silence: the pipeline
+    /// reports it (`takeFolderSyncRefusals`).
     public static func syncFolder(of path: String) {
-        let fd = open(parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        let folder = parentFolder(of: path)
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errnoText()
+            folderSyncRefusals.withLock { $0[folder] = $0[folder] ?? "cannot open it to sync it: \(why)" }
+            return
+        }
+        defer { close(fd) }
+        while fsyncFolder(fd) != 0 {
+            if errno == EINTR { continue }
+            let why = errnoText()
+            folderSyncRefusals.withLock { $0[folder] = $0[folder] ?? why }
+            return
+        }
+    }
+
+    /// fsync of an open folder. Debug builds only: `CONSENTGATE_TEST_REFUSE_FOLDER_SYNC=1` makes it fail with EINVAL,
+    /// as some network filesystems do, so that tests can see the refusal reported.
+    static func fsyncFolder(_ fd: Int32) -> Int32 {
+        if refuseFolderSyncs {
+            errno = EINVAL
+            return -1
+        }
+        return fsync(fd)
+    }
+
+    static let refuseFolderSyncs: Bool = {
+        #if DEBUG
+            return getenv("CONSENTGATE_TEST_REFUSE_FOLDER_SYNC").map { String(cString: $0) == "1" } ?? false
+        #else
+            return false
+        #endif
+    }()
+
+    /// Folders whose sync failed since the last call, with the first error of each.
+    static let folderSyncRefusals = Mutex([String: String]())
+
+    /// Takes (and forgets) the folders whose sync failed since the last call, with why.
+    public static func takeFolderSyncRefusals() -> [String: String] {
+        folderSyncRefusals.withLock { refusals in
+            defer { refusals = [:] }
+            return refusals
+        }
     }
 
     /// True when both names reach one file (same device and inode, through any links): writing the second would

@@ -1,5 +1,4 @@
 import ByteKit
-import CSystemShims
 import Foundation
 import MediaFormats
 
@@ -50,14 +49,14 @@ public final class Directory: Sendable {
 
     /// The names in it, as raw bytes, without "." and "..".
     func names() -> [[UInt8]]? {
-        let copy = dup(fd)
+        // A fresh open of the same folder ("." relative to it), not a dup: a FUSE share (smbnetfs) answers a rewound
+        // descriptor with what it listed before, so a second look in the same run would miss every new file.
+        let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard copy >= 0, let directory = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
             return nil
         }
         defer { closedir(directory) }
-        // The copy shares the folder's read position with `fd`: start from the beginning every time.
-        rewinddir(directory)
         var names: [[UInt8]] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
@@ -208,7 +207,7 @@ enum Folders {
     /// Moves an entry found by discovery (never followed) into ConsentGate's folder, never over anything there.
     static func move(_ place: Place, to destination: String) throws(PipelineError) {
         let result = place.withName { from in
-            destination.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) }
+            destination.withCString { FileIO.moveNoReplace(from: place.folder.fd, from, to: AT_FDCWD, $0) }
         }
         guard result == 0 else {
             throw PipelineError("cannot move it to \(destination): \(String(cString: strerror(errno)))", exitCode: 3)
@@ -225,7 +224,7 @@ enum Folders {
         throws(PipelineError)
     {
         let result = source.withCString { from in
-            destination.withCString { cgsys_rename_noreplace(AT_FDCWD, from, AT_FDCWD, $0) }
+            destination.withCString { FileIO.moveNoReplace(from: AT_FDCWD, from, to: AT_FDCWD, $0) }
         }
         if result == 0 {
             if sync { syncFolder(destination) }
@@ -238,14 +237,6 @@ enum Folders {
                 return
             }
             throw PipelineError("cannot move \(source.display) to \(destination): something else is already there")
-        }
-        if failure == EINVAL || failure == ENOSYS {
-            // A filesystem without RENAME_NOREPLACE (some network filesystems): link, then unlink, never replaces.
-            if source.withCString({ from in destination.withCString { link(from, $0) } }) == 0 {
-                _ = source.withCString { unlink($0) }
-                syncFolder(destination)
-                return
-            }
         }
         guard failure == EXDEV, allowCopy else {
             throw PipelineError("cannot move \(source.display) to \(destination): \(String(cString: strerror(failure)))")
@@ -278,13 +269,8 @@ enum Folders {
         return one == two
     }
 
-    static func syncFolder(_ path: String) {
-        let fd = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
+    /// Syncs the folder holding `path`; a refusal is remembered and reported by the run (`FileIO.syncFolder`).
+    static func syncFolder(_ path: String) { FileIO.syncFolder(of: path) }
 
     /// The names in a folder, as raw bytes (a name need not be UTF-8), without "." and "..". Nil when the
     /// folder cannot be read (a missing folder has no names).

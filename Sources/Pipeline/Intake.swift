@@ -26,6 +26,16 @@ extension Runner {
         return now
     }
 
+    /// A file modified too recently to be taken: this look is recorded as the first one (unless one with the same
+    /// stamp is recorded already), so that a look `settle_seconds` later can take it if nothing changed. Without it a
+    /// watcher took a share's drop only at the third rescan.
+    func noteFirstLook(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) {
+        if config.settleSeconds <= 0 { return }
+        let key = "inbox:" + sha256Hex(relative)
+        if let seen = try ledger.observation(key), seen.mtime == stamp { return }
+        try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: Date(), failures: 0))
+    }
+
     enum Claim {
         case claimed(String, RawPath)
         /// Another instance took it first.
@@ -62,12 +72,19 @@ extension Runner {
             let entry = "inbox:" + sha256Hex(relative) + ":" + stamp
             guard try hosts.claimEntry(pipeline: config.name, entry: entry, asset: asset) else { return .gone }
         }
-        guard place.withName({ from in target.withCString { cgsys_rename_noreplace(place.folder.fd, from, AT_FDCWD, $0) } })
+        guard place.withName({ from in target.withCString { FileIO.moveNoReplace(from: place.folder.fd, from, to: AT_FDCWD, $0) } })
             == 0
         else {
             let failure = errno
             try hosts?.dropClaim(asset: asset)
             if failure == ENOENT { return .gone }
+            if failure == ESTALE {
+                // The checked move of a share without RENAME_NOREPLACE (docs/shares.md): the file is in the work
+                // folder, but it is not the one that was looked at. No event: the next run claims it again.
+                return .failed(
+                    "was moved into the work folder, but what arrived is not what was seen in the inbox (changed on "
+                        + "the share meanwhile): the next run takes it again")
+            }
             return .failed(
                 "cannot be claimed (\(String(cString: strerror(failure)))): ConsentGate must be able to move it from "
                     + "its inbox folder into the work folder on the same filesystem")

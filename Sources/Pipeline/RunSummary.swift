@@ -48,6 +48,20 @@ public struct RunSummary: Sendable, Encodable {
     public var configurationProblems: [String] = []
     /// Why media was read without the seccomp sandbox this run, if it was (said once, never silent).
     public var unsandboxed: String? = nil
+    /// How each of ConsentGate's folders moves files without replacing anything, as probed at the start of the run
+    /// (issue 31, docs/shares.md); empty in a dry run.
+    public var folders: [FolderReport] = []
+
+    public struct FolderReport: Sendable, Encodable {
+        /// work, publish, quarantine, archive or retracted (claims move from the inbox as the work folder says).
+        public var folder: String
+        /// rename-noreplace, or checked-rename where the filesystem rejects RENAME_NOREPLACE.
+        public var moves: String
+        public var inodeStable: Bool
+        public var mtimeGranularitySeconds: Double
+        /// Why fsync of the folder failed, if it did.
+        public var folderSyncRefused: String?
+    }
 
     public struct InvalidRecordReport: Sendable, Encodable {
         public var file: String

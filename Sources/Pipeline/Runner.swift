@@ -88,21 +88,29 @@ public final class Runner: Sendable {
                 dryRun: true, now: now, secondLook: secondLook, inbox: nil, takeNew: takeNew, shouldStop: shouldStop)
         }
         // Every folder is opened once and used through its descriptor for the whole run (see `hold`).
-        let (held, folders) = try config.hold()
+        var (held, folders) = try config.hold()
+        // How each folder's filesystem moves files without replacing anything (issue 31): probed once per run.
+        var settle = held.settleSeconds
+        var probed = ProbedFolders()
+        Runner.probeFolders(held, roles: ["work"], settle: &settle, logger: logger, into: &probed)
+        held.settleSeconds = settle
         return try withExtendedLifetime(folders) { () throws(PipelineError) -> RunSummary in
             try Runner(config: held, progress: progress, logger: logger, media: media).pass(
                 dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, takeNew: takeNew,
-                shouldStop: shouldStop)
+                shouldStop: shouldStop, probed: probed)
         }
     }
 
     func pass(
-        dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, takeNew: Bool, shouldStop: @Sendable () -> Bool
+        dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, takeNew: Bool, shouldStop: @Sendable () -> Bool,
+        probed: ProbedFolders = ProbedFolders()
     ) throws(PipelineError) -> RunSummary {
         let lockName = config.postgres == nil ? ".lock" : ".lock-" + config.hostID
         let lock = dryRun ? nil : try PipelineLock(folder: config.work, wait: config.lockWaitSeconds, name: lockName)
         defer { lock?.release() }
         if !dryRun { removeStaleTemporaries() }
+        var probed = probed
+        if !dryRun { probeOwnFolders(into: &probed) }
         // A trust file that cannot be used stops nothing: no record verifies then (see `loadRegistry`).
         let trust: Result<TrustStore, TrustStoreError>
         do throws(TrustStoreError) { trust = .success(try TrustStore.load(path: config.trust)) } catch {
@@ -113,12 +121,15 @@ public final class Runner: Sendable {
         let hosts = ledger as? any HostCoordination
         if !dryRun { try hosts?.forgetOldClaims(pipeline: config.name) }
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
+        summary.folders = probed.reports
+        _ = FileIO.takeFolderSyncRefusals()
         if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
         if !dryRun, let ledger, let notifier {
             notices.ledger.withLock { $0 = ledger }
             try resendFailedNotices(ledger: ledger, notifier: notifier)
         }
         let registry = try loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        summary.warnings += probed.warnings
 
         // The sweep comes first: nothing in the inbox can delay a retraction.
         let inHand = Set(Folders.entries(of: config.work).filter { !$0.hasPrefix(".") })
@@ -396,6 +407,7 @@ public final class Runner: Sendable {
                 registry: registry, ledger: ledger, dryRun: false, now: now, inHand: [], skip: swept, summary: &summary)
         }
         summary.notifyFailures += notifier?.finish() ?? 0
+        if !dryRun { summary.warnings += folderSyncWarnings(probed) }
         return summary
     }
 

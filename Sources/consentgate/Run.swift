@@ -68,6 +68,15 @@ struct Run: ParsableCommand {
                         + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
                 if let why = summary.unsandboxed { print("  UNSANDBOXED: \(why)") }
                 for line in summary.configurationProblems { print("  \(Escape.display(line))") }
+                if !summary.folders.isEmpty {
+                    // How files are moved without replacing anything, per folder (docs/shares.md).
+                    let modes = Set(summary.folders.map(\.moves))
+                    print(
+                        "  moves: "
+                            + (modes.count == 1
+                                ? "\(modes.first!) in every folder"
+                                : summary.folders.map { "\($0.folder) \($0.moves)" }.joined(separator: ", ")))
+                }
                 for line in summary.ledgerProblems { print("  LEDGER BROKEN: \(line)") }
                 for line in summary.recordsGone { print("  RECORD GONE: \(Escape.display(line))") }
                 for line in summary.publishingStopped { print("  NOTHING NEW PUBLISHED: \(line)") }

@@ -70,6 +70,8 @@ struct Watch: ParsableCommand {
         var status: Int32 = 0
         // One line per outcome (asset id, outcome, reason codes, record ids: never a file name), at notice.
         let logger = Logs.make(format: logFormat, defaultLevel: .notice)
+        // How each pipeline's folders move files (docs/shares.md), said when first known and whenever it changes.
+        var moves: [String: String] = [:]
         // One pool of sandboxed workers for the whole watch (they are long-lived), sized by the first pipeline.
         let media: MediaService
         do {
@@ -98,6 +100,11 @@ struct Watch: ParsableCommand {
                                 "reasons": "\(item.codes.joined(separator: ","))",
                                 "records": "\(item.records.joined(separator: ","))",
                             ])
+                    }
+                    let said = summary.folders.map { "\($0.folder) \($0.moves)" }.joined(separator: ", ")
+                    if !said.isEmpty && moves[config.name] != said {
+                        moves[config.name] = said
+                        Output.error("watch: \(config.name): moves: \(said)")
                     }
                     for record in summary.invalidRecords {
                         Output.error("watch: \(config.name): invalid record \(record.file): \(record.reason)")

@@ -5,6 +5,10 @@
 /// set (EEXIST when something is there; EINVAL or ENOSYS where the filesystem or kernel cannot do it).
 int cgsys_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
+/// openat(O_PATH | O_NOFOLLOW | O_CLOEXEC): a descriptor on the entry itself, whatever it is (a link, a FIFO, a
+/// device), never followed and never opened for reading; for fstat. Returns it, or -1 with errno.
+int cgsys_open_entry(int dirfd, const char *name);
+
 /// Tells glibc to keep freed large blocks in the heap instead of returning them to the kernel, so a
 /// batch that allocates one whole-file buffer per file does not pay fresh page faults for every file.
 void cgsys_keep_freed_memory(void);
