@@ -28,12 +28,16 @@ extension Runner {
 
     /// A file modified too recently to be taken: this look is recorded as the first one (unless one with the same
     /// stamp is recorded already), so that a look `settle_seconds` later can take it if nothing changed. Without it a
-    /// watcher took a share's drop only at the third rescan.
-    func noteFirstLook(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) {
-        if config.settleSeconds <= 0 { return }
+    /// watcher took a share's drop only at the third rescan, and `run` could not take it in its second look.
+    /// Returns when the first look was.
+    @discardableResult
+    func noteFirstLook(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) -> Date {
+        if config.settleSeconds <= 0 { return Date() }
         let key = "inbox:" + sha256Hex(relative)
-        if let seen = try ledger.observation(key), seen.mtime == stamp { return }
-        try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: Date(), failures: 0))
+        if let seen = try ledger.observation(key), seen.mtime == stamp { return seen.firstSeen }
+        let now = Date()
+        try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: now, failures: 0))
+        return now
     }
 
     enum Claim {

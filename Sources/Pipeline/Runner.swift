@@ -303,7 +303,7 @@ public final class Runner: Sendable {
                         if dryRun || !stopped.isEmpty {
                             summary.unsettled += 1
                         } else {
-                            waiting[stamp] = try settled(relative, stamp: stamp, ledger: ledger!) ?? Date()
+                            waiting[stamp] = try noteFirstLook(relative, stamp: stamp, ledger: ledger!)
                         }
                     case .unreadable(let path, let why):
                         guard firstLook else { return true }
