@@ -297,7 +297,11 @@ public final class Runner: Sendable {
                     if !pendingClaims.isEmpty && Date().timeIntervalSince(pendingSince) > 0.25 { try recordPendingClaims() }
                     switch entry {
                     case .unsettled(_, let relative, let stamp):
-                        guard firstLook else { return true }
+                        // Still (or newly) changing at the second look: still settling.
+                        guard firstLook else {
+                            stillSettling += 1
+                            return true
+                        }
                         // Dropped moments ago: the first of the two looks is noted now, so that the second look
                         // (in this run when `settle_seconds` allows, else the next run) can take it.
                         if dryRun || !stopped.isEmpty {
