@@ -150,7 +150,7 @@ public struct IncidentScope: Sendable {
 
             """
         for e in entries {
-            let now =
+            let state =
                 e.live
                 ? "<span class=\"gone\">LIVE</span>"
                 : "withdrawn \(when(e.withdrawnAt))"
@@ -160,7 +160,7 @@ public struct IncidentScope: Sendable {
                 <tr><td><code>\(escape(e.asset))</code><br><span class="minor">\(escape(e.publishedName ?? ""))</span></td>\
                 <td>\(escape(e.pipeline)) / \(escape(e.channel ?? "?"))</td>\
                 <td>\(e.records.map(escape).joined(separator: "<br>"))<br><span class="minor">\(e.keys.map(escape).joined(separator: ", "))</span></td>\
-                <td class="when">\(when(e.publishedAt))</td><td>\(now)</td>\
+                <td class="when">\(when(e.publishedAt))</td><td>\(state)</td>\
                 <td class="minor">\(e.notices.map(escape).joined(separator: "<br>"))</td></tr>
 
                 """

@@ -51,7 +51,7 @@ struct IncidentSelectors: ParsableArguments {
         var s = TakedownSelectors()
         s.records = records
         s.subjects = subjects
-        s.keys = try keys.map { (value) throws(RecordError) -> String in try Self.keyID(value) }
+        for value in keys { s.keys.append(try Self.keyID(value)) }
         s.assets = assets
         s.fingerprints = fingerprints.map { $0.lowercased() }
         s.channels = channels
