@@ -48,7 +48,6 @@ public struct IncidentTimeline: Sendable {
                     at,
                     "\(entry.asset) (\(entry.pipeline)/\(entry.channel ?? "?")) \(how)"
                         + (entry.withdrawnOnHost.map { " on host \($0)" } ?? "")
-                        + "; a notice went to the notify command"
                 ))
         }
         for entry in scope.entries where entry.live {

@@ -4,6 +4,13 @@ import Foundation
 /// Takedowns and lifts in the ledger's memory (`record_seen` events): once seen, a takedown stays in force when its
 /// file is deleted or altered; only a valid signed lift ends it, and a lift once seen stays seen.
 extension PipelineRecords {
+    /// This machine's name (what a withdrawal records as its host with the SQLite ledger; PostgreSQL records
+    /// `CONSENTGATE_HOST_ID`).
+    static let localHost: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count - 1) == 0 ? String(cString: name) : "localhost"
+    }()
+
     /// What a `record_seen` event keeps of a takedown: its id and selectors (not its free-text reason).
     static func memory(of takedown: Takedown) -> [String: Any] {
         let s = takedown.select

@@ -136,7 +136,7 @@ extension Runner {
             contentSHA256: publication.contentSHA256,
             detail: [
                 "reasons": reasons.map(\.code.rawValue), "records": publication.records, "withdrawn": how,
-                "host": config.hostID,
+                "host": config.postgres != nil ? config.hostID : PipelineRecords.localHost,
             ])
         notifier?.send(
             "retracted", asset: publication.asset, publishedName: publication.name, records: publication.records,
