@@ -127,6 +127,7 @@ extension Runner {
                     return
                 }
             }
+            DeliveryTestHooks.current.reached(.withdrawnOne)
         } else {
             how = "missing"
         }

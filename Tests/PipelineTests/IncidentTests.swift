@@ -234,4 +234,29 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertTrue(page.text.contains("<h1>Incident scope</h1>"), page.text)
         XCTAssertFalse(page.text.contains("site-") || page.text.contains("insta-"), "a file name reached the page")
     }
+
+    func testAKillDuringTheTakedownSweepLosesNothingAndLeavesNothingOfItPublished() throws {
+        let pictures = try setUpTwoPipelines(pictures: 4)
+        for (index, picture) in pictures.enumerated() { try dropPicture(picture, pipeline: 1, as: "p\(index).jpg") }
+        XCTAssertEqual(try run(1).summary["published"] as? Int, 4)
+        let written = try incident([
+            "takedown", "--key", secondKeyID, "--reason", "key leaked", "--signing-key", secondKey, "--out",
+            records.path,
+        ])
+        XCTAssertEqual(written.status, 0, written.stderr)
+        // Killed (SIGKILL) once the first withdrawal is moved out of publish, before its event.
+        let killed = try Fixtures.run(
+            "/usr/bin/env", ["CONSENTGATE_TEST_KILL_AT=withdrawn-one", try Fixtures.consentgate, "run", pipeline])
+        XCTAssertNotEqual(killed.status, 0, "the run was not killed: \(killed.output)")
+        XCTAssertEqual(published(1).count, 3, "one publication moved out before the kill")
+        let next = try run(1)
+        XCTAssertEqual(next.summary["retracted"] as? Int, 2, "\(next.summary)")
+        XCTAssertEqual(published(1).count, 2)
+        XCTAssertTrue(try scope(["--key", secondKeyID]).allSatisfy { $0["live"] as? Bool == false })
+        XCTAssertEqual(try scope(["--key", demoKeyID]).filter { $0["live"] as? Bool == true }.count, 2)
+        XCTAssertEqual(try notices("retracted").count, 2, "one notice per withdrawn file, none lost")
+        let report = try incident(["report", try XCTUnwrap(files(records).first { $0.hasPrefix("TD-") && $0.hasSuffix(".json") }).replacingOccurrences(of: ".json", with: ""), "--pipeline", pipeline, "--json"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status, 0)
+    }
 }
