@@ -114,7 +114,10 @@ public struct Registry: Sendable {
     /// The verified authorization whose id is `id` in any letter case, in its own spelling.
     public func authorizationID(matching id: String) -> String? { byFolded[Registry.fold(id)] }
 
-    public var verifiedCount: Int { authorizations.count + revocations.values.reduce(0) { $0 + $1.count } }
+    public var verifiedCount: Int {
+        authorizations.count + revocations.values.reduce(0) { $0 + $1.count } + takedowns.count
+            + lifts.values.reduce(0) { $0 + $1.count }
+    }
 
     /// Doubts that concern no authorization that can be named: while any is there, nothing new is published.
     public var globalDoubts: [InvalidRecord] { invalid.filter(\.global) }

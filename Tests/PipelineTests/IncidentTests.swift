@@ -259,4 +259,25 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status, 0)
     }
+
+    func testWatchAppliesANewTakedownWithinOneRescan() throws {
+        try writePipeline(settle: 0, extra: "rescan_seconds: 2")
+        let process = try start(["watch", pipeline])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        var deadline = Date().addingTimeInterval(20)
+        while files(folder("publish")).isEmpty && Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(files(folder("publish")).count, 1, "watch did not publish the dropped file")
+        let written = try incident([
+            "takedown", "--record", "AUTH-DEMO-0001", "--reason", "wrong patient", "--signing-key", try demoKey(),
+            "--out", records.path,
+        ])
+        XCTAssertEqual(written.status, 0, written.stderr)
+        // No inotify event in the inbox: only the rescan (2 s) can bring it.
+        deadline = Date().addingTimeInterval(8)
+        while !files(folder("publish")).isEmpty && Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(files(folder("publish")), [], "watch did not apply the takedown within a rescan")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
 }
