@@ -126,8 +126,9 @@ public struct Takedown: Sendable, Equatable {
     public var recordedBy: String?
     public var recordedAt: Date?
 
-    public init(id: String, select: TakedownSelectors, reason: String, recordedBy: String? = nil, recordedAt: Date? = nil)
-    {
+    public init(
+        id: String, select: TakedownSelectors, reason: String, recordedBy: String? = nil, recordedAt: Date? = nil
+    ) {
         self.id = id
         self.select = select
         self.reason = reason

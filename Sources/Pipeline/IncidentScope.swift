@@ -110,12 +110,15 @@ public struct IncidentScope: Sendable {
             "selectors": selectors.words, "generated_at": Ledger.timestamp(now), "publications": list,
             "live": liveCount, "ledger_intact": chainProblems.isEmpty, "ledger_problems": chainProblems,
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// The page for people, in the audit report's style.
-    public func html(title: String, intro: String, timeline: [(at: String, what: String)] = [], timeZone: TimeZone, now: Date)
+    public func html(
+        title: String, intro: String, timeline: [(at: String, what: String)] = [], timeZone: TimeZone, now: Date
+    )
         -> String
     {
         let escape = PlainWords.html

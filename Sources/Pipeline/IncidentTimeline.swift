@@ -31,7 +31,8 @@ public struct IncidentTimeline: Sendable {
             if let kept = detail["takedown"] as? [String: Any], let seen = kept["id"] as? String,
                 Registry.fold(seen) == folded
             {
-                items.append((event.at, "takedown \(seen) recorded in the ledger (first seen by pipeline \(event.pipeline))"))
+                items.append(
+                    (event.at, "takedown \(seen) recorded in the ledger (first seen by pipeline \(event.pipeline))"))
             }
             if let kept = detail["takedown_lift"] as? [String: Any], let target = kept["takedown"] as? String,
                 Registry.fold(target) == folded
@@ -42,7 +43,9 @@ public struct IncidentTimeline: Sendable {
         for entry in scope.entries {
             guard let at = entry.withdrawnAt else { continue }
             let byTakedown = entry.withdrawnReasons.contains(ReasonCode.takenDown.rawValue)
-            let how = byTakedown ? "withdrawn by the takedown" : "withdrawn (\(entry.withdrawnReasons.joined(separator: ", ")))"
+            let how =
+                byTakedown
+                ? "withdrawn by the takedown" : "withdrawn (\(entry.withdrawnReasons.joined(separator: ", ")))"
             items.append(
                 (
                     at,
@@ -51,7 +54,8 @@ public struct IncidentTimeline: Sendable {
                 ))
         }
         for entry in scope.entries where entry.live {
-            items.append((Ledger.timestamp(now), "STILL PUBLISHED: \(entry.asset) (\(entry.pipeline)/\(entry.channel ?? "?"))"))
+            items.append(
+                (Ledger.timestamp(now), "STILL PUBLISHED: \(entry.asset) (\(entry.pipeline)/\(entry.channel ?? "?"))"))
         }
         items.sort { $0.at < $1.at }
         return IncidentTimeline(
@@ -65,7 +69,8 @@ public struct IncidentTimeline: Sendable {
             "still_published": stillLive.map(\.asset), "ledger_intact": scope.chainProblems.isEmpty,
             "ledger_problems": scope.chainProblems, "generated_at": Ledger.timestamp(now),
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 

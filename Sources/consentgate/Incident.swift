@@ -8,7 +8,8 @@ import Pipeline
 /// and report its timeline (SPEC §6).
 struct Incident: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Incident response: what was published under a record, subject, key, picture or channel; take it down.",
+        abstract:
+            "Incident response: what was published under a record, subject, key, picture or channel; take it down.",
         discussion: """
             consentgate incident scope --pipeline site.yml --key 0123456789ABCDEF
             consentgate incident takedown --pipeline site.yml --key 0123456789ABCDEF --reason "key leaked" \\
@@ -58,7 +59,8 @@ struct IncidentSelectors: ParsableArguments {
         s.pipelines = pipelines
         s.all = all
         if !period.isEmpty {
-            guard period.count == 2, let from = Self.time(period[0], end: false), let to = Self.time(period[1], end: true)
+            guard period.count == 2, let from = Self.time(period[0], end: false),
+                let to = Self.time(period[1], end: true)
             else {
                 throw RecordError(reason: "--published-between takes FROM TO: RFC 3339 times or YYYY-MM-DD days")
             }
@@ -92,7 +94,8 @@ struct IncidentSelectors: ParsableArguments {
 struct IncidentScopeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scope",
-        abstract: "Every publication matching the selectors, from the ledger: where, when, under which records, live or withdrawn.",
+        abstract:
+            "Every publication matching the selectors, from the ledger: where, when, under which records, live or withdrawn.",
         discussion: """
             Answers from the ledger the pipeline uses (every pipeline sharing it). Names no patient: assets by \
             opaque id, records by id. Without selectors, every publication. Exit status: 0; 1 the ledger's chain \
@@ -141,7 +144,8 @@ struct IncidentScopeCommand: ParsableCommand {
 struct IncidentTakedown: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "takedown",
-        abstract: "Write a signed takedown: every pipeline withdraws what it selects on its next run and publishes none of it.",
+        abstract:
+            "Write a signed takedown: every pipeline withdraws what it selects on its next run and publishes none of it.",
         discussion: """
             The takedown stays in force (the ledger remembers it, even if its file is deleted) until a signed lift \
             (consentgate incident lift). Selectors must name records, subjects, keys, assets or fingerprints, or \
@@ -167,7 +171,9 @@ struct IncidentTakedown: ParsableCommand {
             let stamp = Timestamp.format(now).filter { $0.isNumber || $0 == "T" || $0 == "Z" }
             let takedown = Takedown(
                 id: id ?? "TD-\(stamp)", select: selectors, reason: reason, recordedBy: recordedBy, recordedAt: now)
-            guard RecordParser.isValidID(takedown.id) else { throw RecordError(reason: "--id is not a valid record id") }
+            guard RecordParser.isValidID(takedown.id) else {
+                throw RecordError(reason: "--id is not a valid record id")
+            }
             if dryRun {
                 guard let pipeline else { throw RecordError(reason: "--dry-run needs --pipeline P.yml") }
                 let config = try PipelineConfig.load(path: pipeline)
@@ -193,8 +199,12 @@ struct IncidentTakedown: ParsableCommand {
             let key = try KeyFiles.loadSecretKey(path: signingKey)
             let json = RecordWriter.json(takedown)
             let path = try RecordWriter.write(json, record: .takedown(takedown), to: out, key: key, now: now)
-            print("written \(Escape.display(path)) and its .minisig (key \(key.publicKey.keyIDHex)): takedown \(takedown.id)")
-            print("every pipeline withdraws what it selects on its next run; end it with: consentgate incident lift \(takedown.id)")
+            print(
+                "written \(Escape.display(path)) and its .minisig (key \(key.publicKey.keyIDHex)): takedown \(takedown.id)"
+            )
+            print(
+                "every pipeline withdraws what it selects on its next run; end it with: consentgate incident lift \(takedown.id)"
+            )
         } catch let error as RecordError {
             Output.error("incident takedown: \(Escape.display(error.description))")
             throw ExitCode(2)
@@ -232,7 +242,9 @@ struct IncidentLift: ParsableCommand {
             let signing = try KeyFiles.loadSecretKey(path: key)
             let path = try RecordWriter.write(
                 RecordWriter.json(lift), record: .takedownLift(lift), to: out, key: signing, now: now)
-            print("written \(Escape.display(path)) and its .minisig (key \(signing.publicKey.keyIDHex)): lifts \(takedown)")
+            print(
+                "written \(Escape.display(path)) and its .minisig (key \(signing.publicKey.keyIDHex)): lifts \(takedown)"
+            )
         } catch let error as RecordError {
             Output.error("incident lift: \(Escape.display(error.description))")
             throw ExitCode(2)
@@ -243,7 +255,8 @@ struct IncidentLift: ParsableCommand {
 struct IncidentReport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "The timeline of a takedown: when it was recorded, each withdrawal and where, what is still published.",
+        abstract:
+            "The timeline of a takedown: when it was recorded, each withdrawal and where, what is still published.",
         discussion: """
             Exit status: 0 nothing it selects is published and the ledger is intact; 1 something is still \
             published (and the takedown is not lifted) or the ledger's chain is broken; 2 error.

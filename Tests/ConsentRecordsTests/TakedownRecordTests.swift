@@ -21,7 +21,8 @@ final class TakedownRecordTests: XCTestCase {
         default: return XCTFail("not an incident record")
         }
         try RecordWriter.write(
-            json, record: record, to: lab.records.path, key: lab.keys[key]!, now: RecordLab.date("2026-05-01T00:00:00Z"))
+            json, record: record, to: lab.records.path, key: lab.keys[key]!, now: RecordLab.date("2026-05-01T00:00:00Z")
+        )
     }
 
     func testMinisignVerifiesATakedownAndItReadsBackExactly() throws {
@@ -103,12 +104,15 @@ final class TakedownRecordTests: XCTestCase {
         let incident = lab.trust("incident", roles: [.takedown])
         try lab.write(try lab.authorization("AUTH-OLD", subject: "P-1", channels: ["website", "instagram"]))
         try lab.write(
-            try lab.authorization("AUTH-NEW", subject: "P-1", channels: ["website", "instagram"], supersedes: "AUTH-OLD"))
+            try lab.authorization(
+                "AUTH-NEW", subject: "P-1", channels: ["website", "instagram"], supersedes: "AUTH-OLD"))
         try write(
-            lab, .takedown(takedown("TD-1") {
-                $0.records = ["AUTH-OLD"]
-                $0.channels = ["instagram"]
-            }), key: "incident")
+            lab,
+            .takedown(
+                takedown("TD-1") {
+                    $0.records = ["AUTH-OLD"]
+                    $0.channels = ["instagram"]
+                }), key: "incident")
         XCTAssertTrue(try lab.decide(channel: "website").approved, "another channel stays up")
         let instagram = try lab.decide(channel: "instagram")
         XCTAssertFalse(instagram.approved)
@@ -125,6 +129,7 @@ final class TakedownRecordTests: XCTestCase {
             publishedAt: nil)
         XCTAssertTrue(Takedown(id: "x", select: byKey, reason: "r").selects(target, now: Date(), chain: registry.chain))
         byKey.keys = [incident.publicKey.keyIDHex]
-        XCTAssertFalse(Takedown(id: "x", select: byKey, reason: "r").selects(target, now: Date(), chain: registry.chain))
+        XCTAssertFalse(
+            Takedown(id: "x", select: byKey, reason: "r").selects(target, now: Date(), chain: registry.chain))
     }
 }

@@ -255,9 +255,14 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertTrue(try scope(["--key", secondKeyID]).allSatisfy { $0["live"] as? Bool == false })
         XCTAssertEqual(try scope(["--key", demoKeyID]).filter { $0["live"] as? Bool == true }.count, 2)
         XCTAssertEqual(try notices("retracted").count, 2, "one notice per withdrawn file, none lost")
-        let report = try incident(["report", try XCTUnwrap(files(records).first { $0.hasPrefix("TD-") && $0.hasSuffix(".json") }).replacingOccurrences(of: ".json", with: ""), "--pipeline", pipeline, "--json"])
+        let report = try incident([
+            "report",
+            try XCTUnwrap(files(records).first { $0.hasPrefix("TD-") && $0.hasSuffix(".json") }).replacingOccurrences(
+                of: ".json", with: ""), "--pipeline", pipeline, "--json",
+        ])
         XCTAssertEqual(report.status, 0, report.stderr)
-        XCTAssertEqual(try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status, 0)
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["audit", "verify", "--pipeline", pipeline]).status, 0)
     }
 
     func testWatchAppliesANewTakedownWithinOneRescan() throws {

@@ -10,16 +10,19 @@ final class PostgresIncidentTests: PostgresTestCase {
         try drop("demo-clip.mp4", as: "b.mp4")
         let published = try runAs("host-a", ["run", pipeline, "--json"])
         XCTAssertEqual(summary(published)["published"] as? Int, 2, published.stderr)
-        let before = try runAs("host-b", ["incident", "scope", "--pipeline", pipeline, "--json", "--record", "auth-demo-0001"])
+        let before = try runAs(
+            "host-b", ["incident", "scope", "--pipeline", pipeline, "--json", "--record", "auth-demo-0001"])
         XCTAssertEqual(before.status, 0, before.stderr)
         let scoped = try XCTUnwrap(try JSONSerialization.jsonObject(with: before.stdout) as? [String: Any])
         let entries = scoped["publications"] as? [[String: Any]] ?? []
         XCTAssertEqual(entries.count, 1, "\(scoped)")
         let asset = try XCTUnwrap(entries.first?["asset"] as? String)
-        let written = try runAs("host-b", [
-            "incident", "takedown", "--record", "AUTH-DEMO-0001", "--reason", "wrong patient", "--id", "TD-PG",
-            "--signing-key", try demoKey(), "--out", records.path,
-        ])
+        let written = try runAs(
+            "host-b",
+            [
+                "incident", "takedown", "--record", "AUTH-DEMO-0001", "--reason", "wrong patient", "--id", "TD-PG",
+                "--signing-key", try demoKey(), "--out", records.path,
+            ])
         XCTAssertEqual(written.status, 0, written.stderr)
         let swept = try runAs("host-b", ["run", pipeline, "--json"])
         XCTAssertEqual(summary(swept)["retracted"] as? Int, 1, "\(summary(swept))")
