@@ -31,7 +31,7 @@ struct IncidentSelectors: ParsableArguments {
     var subjects: [String] = []
     @Option(
         name: .customLong("key"),
-        help: "Everything this key signed: its key id (16 hex digits) or its .pub file; repeatable.")
+        help: "Everything this key signed: its key id (16 hex digits), .pub or .key file; repeatable.")
     var keys: [String] = []
     @Option(name: .customLong("asset"), help: "An asset id from the ledger or a notice; repeatable.")
     var assets: [String] = []
@@ -79,9 +79,10 @@ struct IncidentSelectors: ParsableArguments {
         guard let text = try? String(contentsOfFile: value, encoding: .utf8) else {
             throw RecordError(reason: "--key \(value): neither a key id (16 hex digits) nor a readable .pub file")
         }
-        do { return try Minisign.PublicKey(parsing: text).keyIDHex } catch {
-            throw RecordError(reason: "--key \(value): not a minisign public key file (\(error))")
-        }
+        if let key = try? Minisign.PublicKey(parsing: text) { return key.keyIDHex }
+        // A secret key file selects what its key signed too (its public half's id).
+        if let key = try? Minisign.SecretKey(parsing: text) { return key.publicKey.keyIDHex }
+        throw RecordError(reason: "--key \(value): neither a key id, a minisign public key file nor a key file")
     }
 
     static func time(_ text: String, end: Bool) -> Date? {
@@ -194,7 +195,9 @@ struct IncidentTakedown: ParsableCommand {
                 return
             }
             guard let signingKey, let out else {
-                throw RecordError(reason: "--signing-key and --out are needed to write the takedown (or --dry-run)")
+                throw RecordError(reason: "--signing-key K.key (the key that signs the takedown; its trust entry needs the role "
+                        + "takedown) and --out AUTHORIZATIONS_DIR are needed to write it (--key selects what a key "
+                        + "signed; --dry-run writes nothing)")
             }
             let key = try KeyFiles.loadSecretKey(path: signingKey)
             let json = RecordWriter.json(takedown)
