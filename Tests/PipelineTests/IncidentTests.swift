@@ -137,6 +137,12 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertEqual(Set(demo.flatMap { $0["records"] as? [String] ?? [] }), ["AUTH-K1"])
         XCTAssertEqual(try scope(["--key", secondKeyID, "--channel", "instagram"]).count, 2)
         XCTAssertEqual(try scope(["--subject", "p-2"]).count, 2, "subjects without regard to case")
+        XCTAssertEqual(try scope(["--key", secondKeyID, "--published-between", "2000-01-01", "2000-12-31"]).count, 0)
+        func day(_ offset: Double) -> String {
+            String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(offset * 86_400)).prefix(10))
+        }
+        XCTAssertEqual(try scope(["--key", secondKeyID, "--published-between", day(-1), day(1)]).count, 4)
+        XCTAssertEqual(try scope(["--key", secondKeyID, "--in-pipeline", "test-instagram"]).count, 2)
         let keptNames = Set(demo.compactMap { $0["published_name"] as? String })
         let takenAssets = Set(second.compactMap { $0["asset"] as? String })
         // Dry run: lists, writes nothing.
@@ -229,6 +235,12 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertEqual(instagram.summary["retracted"] as? Int, 3, "\(instagram.summary)")
         XCTAssertEqual(published(2).count, 0)
         XCTAssertEqual(try notices("retracted").count, 3)
+        let pagePath = root.appendingPathComponent("scope.html").path
+        let pageWritten = try incident(["scope", "--pipeline", pipeline, "--channel", "instagram", "--out", pagePath])
+        XCTAssertEqual(pageWritten.status, 0, pageWritten.stderr)
+        var info = stat()
+        XCTAssertEqual(stat(pagePath, &info), 0)
+        XCTAssertEqual(info.st_mode & 0o777, 0o600, "the page lists every asset and record id: private")
         let page = try incident(["scope", "--pipeline", pipeline, "--channel", "instagram", "--all"])
         XCTAssertEqual(page.status, 0, page.stderr)
         XCTAssertTrue(page.text.contains("<h1>Incident scope</h1>"), page.text)
