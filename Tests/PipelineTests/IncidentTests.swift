@@ -297,4 +297,20 @@ final class IncidentTests: PipelineTestCase {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
     }
+
+    func testTheKeyRecordedAtPublicationFindsItAfterItsRecordFileIsGone() throws {
+        let pictures = try setUpTwoPipelines(pictures: 3)
+        for (index, picture) in pictures.enumerated() { try dropPicture(picture, pipeline: 1, as: "p\(index).jpg") }
+        XCTAssertEqual(try run(1).summary["published"] as? Int, 3)
+        for suffix in ["", ".minisig"] {
+            try FileManager.default.removeItem(at: records.appendingPathComponent("AUTH-K2-1.json" + suffix))
+        }
+        XCTAssertEqual(try run(1).summary["retracted"] as? Int, 1, "its record is gone: withdrawn")
+        let found = try scope(["--key", secondKeyID])
+        XCTAssertEqual(
+            found.compactMap { $0["records"] as? [String] }.sorted { $0.description < $1.description },
+            [["AUTH-K2-1"]], "the ledger's record of the key finds what the gone record covered")
+        XCTAssertEqual(found.first?["live"] as? Bool, false)
+        XCTAssertEqual(try scope(["--key", demoKeyID]).count, 2)
+    }
 }
