@@ -15,6 +15,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         switch record {
         case .authorization(let a): return RecordWriter.json(a)
         case .revocation(let r): return RecordWriter.json(r)
+        case .takedown(let t): return RecordWriter.json(t)
+        case .takedownLift(let l): return RecordWriter.json(l)
         }
     }
     let written = write(record)

@@ -25,7 +25,8 @@ if [ ! -f "$keys/demo-office.DEMO.key" ]; then
   "$bin" keys generate --name demo-office.DEMO --dir "$keys" > "$keys/generate.out"
   { echo "# DEMO trust file for SampleMedia: trusts only the DEMO key. Never use it in production."
     sed -n '/^- key_id/,$p' "$keys/generate.out" \
-      | sed -e 's/valid_from: "[0-9-]*"/valid_from: "2026-01-01"/' -e 's/comment: ".*"/comment: "DEMO key for SampleMedia only"/'
+      | sed -e 's/valid_from: "[0-9-]*"/valid_from: "2026-01-01"/' -e 's/comment: ".*"/comment: "DEMO key for SampleMedia only"/' \
+            -e 's/roles: \[authorize, revoke\]/roles: [authorize, revoke, takedown]/'
   } > "$media/trust.DEMO.yml"
   rm "$keys/generate.out"
 fi

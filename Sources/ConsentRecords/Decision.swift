@@ -23,6 +23,8 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     /// No record can be verified now (the trust file is unusable, the authorizations folder cannot be listed):
     /// nothing is approved, and what is published is withdrawn (SPEC §6).
     case recordsUnverifiable(why: String)
+    /// A takedown in force selects it (SPEC §5): withdrawn everywhere, not published again until a signed lift.
+    case takenDown(id: String, reason: String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         case .superseded(let id, let by): return "\(id): superseded by \(by)"
         case .notEveryoneConsented(let consented, let required): return "\(consented) of \(required) people consented"
         case .recordsUnverifiable(let why): return "no consent record can be verified now: \(why)"
+        case .takenDown(let id, let reason): return "taken down by \(id): \(reason)"
         }
     }
 
@@ -60,6 +63,7 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         case .superseded: return "superseded"
         case .notEveryoneConsented: return "not_everyone_consented"
         case .recordsUnverifiable: return "records_unverifiable"
+        case .takenDown: return "taken_down"
         }
     }
 }
@@ -73,6 +77,24 @@ public struct ConsentDecision: Sendable, Equatable {
     public var matchingRecords: [String]
     /// Every reason that applied (empty when approved).
     public var reasons: [RefusalReason]
+    /// The keys that signed `usedRecords` (recorded with a publication, so a takedown by key finds it later).
+    public var usedKeys: [String] = []
+}
+
+/// What the ledger says of a publication being re-checked (the sweep), for takedowns: when, under which records
+/// and keys it was published.
+public struct PublishedFacts: Sendable {
+    public var asset: String?
+    public var at: Date?
+    public var records: [String]
+    public var keys: [String]
+
+    public init(asset: String?, at: Date?, records: [String], keys: [String]) {
+        self.asset = asset
+        self.at = at
+        self.records = records
+        self.keys = keys
+    }
 }
 
 /// SPEC §5: publish only when a valid, effective, unexpired, unrevoked authorization for this channel and
@@ -89,7 +111,7 @@ public enum ConsentPolicy {
     /// the old definition, approves nothing: it only names the records to re-record (`oldFingerprint`).
     public static func decide(
         presentedSHA256: String?, legacyContentSHA256: String? = nil, fileSHA256: String?, channel: String,
-        registry: Registry, now: Date, newPublication: Bool = false
+        registry: Registry, now: Date, newPublication: Bool = false, published: PublishedFacts? = nil
     ) -> ConsentDecision {
         if let why = registry.unverifiableBecause {
             return ConsentDecision(
@@ -153,10 +175,22 @@ public enum ConsentPolicy {
         if !usable.isEmpty && subjects.count < required {
             reasons.append(.notEveryoneConsented(consented: subjects.count, required: required))
         }
-        let approved = !usable.isEmpty && subjects.count >= required && held.isEmpty
+        // Takedowns: matched against what the picture stands on now and, for a publication, what it stood on.
+        var takenDown: [RefusalReason] = []
+        if !registry.takedowns.isEmpty {
+            let target = registry.takedownTarget(
+                channel: channel, asset: published?.asset, fingerprints: [presentedSHA256, fileSHA256],
+                records: published?.records ?? [], keys: published?.keys ?? [], candidates: candidates,
+                publishedAt: published?.at)
+            takenDown = registry.takedowns(selecting: target, now: now).map {
+                .takenDown(id: $0.id, reason: $0.reason)
+            }
+        }
+        let approved = !usable.isEmpty && subjects.count >= required && held.isEmpty && takenDown.isEmpty
         return ConsentDecision(
             approved: approved, usedRecords: approved ? usable.map(\.id) : [],
             matchingRecords: (candidates.map(\.id) + old.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
-            reasons: approved ? [] : reasons + held)
+            reasons: approved ? [] : reasons + held + takenDown,
+            usedKeys: approved ? Array(Set(usable.compactMap { registry.keyID(ofAuthorization: $0.id) })).sorted() : [])
     }
 }

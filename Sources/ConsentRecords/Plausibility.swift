@@ -26,6 +26,14 @@ public enum Plausibility {
             if revocation.receivedAt > now.addingTimeInterval(revocationLead) {
                 return "received_at lies in the future (\(Timestamp.format(revocation.receivedAt)))"
             }
+        case .takedown(let takedown):
+            if let at = takedown.recordedAt, at > now.addingTimeInterval(timeSkew) {
+                return "recorded_at lies in the future (\(Timestamp.format(at)))"
+            }
+        case .takedownLift(let lift):
+            if let at = lift.recordedAt, at > now.addingTimeInterval(timeSkew) {
+                return "recorded_at lies in the future (\(Timestamp.format(at)))"
+            }
         case .authorization(let authorization):
             if let day = authorization.signedOn {
                 if day < earliest { return "signed_on \(day) lies before \(earliest)" }

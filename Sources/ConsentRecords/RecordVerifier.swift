@@ -46,6 +46,10 @@ enum RecordVerifier {
         case .success(.revocation(let claimed)):
             invalid.id = claimed.id
             invalid.blocks = [claimed.authorization]
+        case .success(.takedown(let claimed)):
+            invalid.id = claimed.id
+        case .success(.takedownLift(let claimed)):
+            invalid.id = claimed.id
         case .failure:
             if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
                 case .string(let id)? = members.first(where: { $0.key == "id" })?.value
@@ -86,18 +90,14 @@ enum RecordVerifier {
         }
         let comment = TrustedComment(signature.trustedComment)
         if let type = comment.fields["type"],
-            type != { if case .authorization = record { return Authorization.type } else { return Revocation.type } }()
+            type != record.type
         {
             return refuse("signature invalid: the trusted comment names type \(type)")
         }
         if let id = comment.fields["id"], id != record.id {
             return refuse("signature invalid: the trusted comment names id \(id), the record \(record.id)")
         }
-        let role: KeyRole
-        switch record {
-        case .authorization: role = .authorize
-        case .revocation: role = .revoke
-        }
+        let role = record.role
         guard key.roles.contains(role) else {
             return refuse("signature invalid: key \(key.keyID) does not have the role \(role.rawValue)")
         }
@@ -114,6 +114,10 @@ enum RecordVerifier {
             signedAt = authorization.recordedAt
         } else if case .revocation(let revocation) = record {
             signedAt = revocation.receivedAt
+        } else if case .takedown(let takedown) = record {
+            signedAt = takedown.recordedAt
+        } else if case .takedownLift(let lift) = record {
+            signedAt = lift.recordedAt
         }
         if let signedAt, signedAt > now.addingTimeInterval(allowedSkew) {
             return refuse("signature invalid: signed in the future (\(Timestamp.format(signedAt)))")

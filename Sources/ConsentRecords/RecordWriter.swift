@@ -73,11 +73,7 @@ public enum RecordWriter {
         guard let parsed = try? RecordParser.parse(json), parsed == record || parsed.id == record.id else {
             throw RecordError(reason: "internal error: the record does not read back")
         }
-        let type: String
-        switch record {
-        case .authorization: type = Authorization.type
-        case .revocation: type = Revocation.type
-        }
+        let type = record.type
         let path = (folder as NSString).appendingPathComponent(record.id + ".json")
         guard !FileIO.exists(path), !FileIO.exists(path + ".minisig") else {
             throw RecordError(

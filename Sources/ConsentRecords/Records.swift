@@ -133,11 +133,34 @@ public struct Revocation: Sendable, Equatable {
 public enum Record: Sendable, Equatable {
     case authorization(Authorization)
     case revocation(Revocation)
+    case takedown(Takedown)
+    case takedownLift(TakedownLift)
 
     public var id: String {
         switch self {
         case .authorization(let a): return a.id
         case .revocation(let r): return r.id
+        case .takedown(let t): return t.id
+        case .takedownLift(let l): return l.id
+        }
+    }
+
+    /// Its `type`.
+    public var type: String {
+        switch self {
+        case .authorization: return Authorization.type
+        case .revocation: return Revocation.type
+        case .takedown: return Takedown.type
+        case .takedownLift: return TakedownLift.type
+        }
+    }
+
+    /// The trust role a key needs to sign it.
+    public var role: KeyRole {
+        switch self {
+        case .authorization: return .authorize
+        case .revocation: return .revoke
+        case .takedown, .takedownLift: return .takedown
         }
     }
 }
@@ -197,6 +220,8 @@ public enum RecordParser {
         switch type {
         case Authorization.type: return .authorization(try authorization(&reader))
         case Revocation.type: return .revocation(try revocation(&reader))
+        case Takedown.type: return .takedown(try takedown(&reader))
+        case TakedownLift.type: return .takedownLift(try lift(&reader))
         default: throw RecordError(reason: "unknown record type \"\(type)\"")
         }
     }

@@ -80,6 +80,12 @@ public struct Registry: Sendable {
     /// regard to letter case everywhere, so "auth-1" and "AUTH-1" are one id.
     public var revocations: [String: [Revocation]] = [:]
     public var invalid: [InvalidRecord] = []
+    /// Takedowns by folded id, and the lifts that end them by the folded id of the takedown (SPEC §5).
+    public var takedowns: [String: Takedown] = [:]
+    public var lifts: [String: [TakedownLift]] = [:]
+    /// The pipeline this registry decides for (set by the pipeline; nil for `check` without one), for takedowns
+    /// that select by pipeline.
+    public var pipelineName: String?
     /// Things an operator should know that block nothing (a valid revocation of an authorization nobody has).
     public var warnings: [String] = []
     /// Every record file read, with the SHA-256 of its bytes.
@@ -108,7 +114,10 @@ public struct Registry: Sendable {
     /// The verified authorization whose id is `id` in any letter case, in its own spelling.
     public func authorizationID(matching id: String) -> String? { byFolded[Registry.fold(id)] }
 
-    public var verifiedCount: Int { authorizations.count + revocations.values.reduce(0) { $0 + $1.count } }
+    public var verifiedCount: Int {
+        authorizations.count + revocations.values.reduce(0) { $0 + $1.count } + takedowns.count
+            + lifts.values.reduce(0) { $0 + $1.count }
+    }
 
     /// Doubts that concern no authorization that can be named: while any is there, nothing new is published.
     public var globalDoubts: [InvalidRecord] { invalid.filter(\.global) }
@@ -335,6 +344,15 @@ public struct Registry: Sendable {
             authorizations[authorization.id] = verified
         case .revocation(let revocation):
             revocations[Registry.fold(revocation.authorization), default: []].append(revocation)
+        case .takedown(let takedown):
+            let folded = Registry.fold(takedown.id)
+            if takedowns[folded] != nil {
+                return InvalidRecord(
+                    file: verified.file, id: takedown.id, reason: "a second takedown with id \(takedown.id)")
+            }
+            takedowns[folded] = takedown
+        case .takedownLift(let lift):
+            lifts[Registry.fold(lift.takedown), default: []].append(lift)
         }
         return nil
     }

@@ -4,6 +4,8 @@ import Yams
 /// What a trusted key may sign.
 public enum KeyRole: String, Sendable, CaseIterable {
     case authorize, revoke
+    /// Incident response: takedown records and their lifts (SPEC §5).
+    case takedown
 }
 
 public enum KeyStatus: String, Sendable, CaseIterable {
@@ -117,12 +119,12 @@ public struct TrustStore: Sendable {
             }
             guard seen.insert(keyID).inserted else { throw fail("key \(keyID) is listed twice") }
             guard case .sequence(let roleNodes)? = values["roles"], !roleNodes.isEmpty else {
-                throw fail("key \(keyID): \"roles\" must be a list (authorize, revoke)")
+                throw fail("key \(keyID): \"roles\" must be a list (authorize, revoke, takedown)")
             }
             var roles = Set<KeyRole>()
             for node in roleNodes {
                 guard let name = node.string, let role = KeyRole(rawValue: name) else {
-                    throw fail("key \(keyID): unknown role \(node.string ?? "?") (authorize, revoke)")
+                    throw fail("key \(keyID): unknown role \(node.string ?? "?") (authorize, revoke, takedown)")
                 }
                 roles.insert(role)
             }

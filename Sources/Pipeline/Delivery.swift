@@ -389,7 +389,8 @@ extension Runner {
                 contentSHA256: item.fingerprints?.presentedSHA256,
                 detail: [
                     "published_name": plan.publishedName, "records": item.decision?.usedRecords ?? [],
-                    "channel": config.channel, "published_sha256": found.sha256, "published_stat": found.stat,
+                    "record_keys": item.decision?.usedKeys ?? [], "channel": config.channel,
+                    "published_sha256": found.sha256, "published_stat": found.stat,
                 ])
         case .quarantine:
             // The ledger first, then the move: a kill between them leaves the original in the work folder, and the

@@ -19,6 +19,8 @@ struct DeliveryTestHooks: Sendable {
         case recorded
         /// The first original is moved, the others not yet.
         case movedOne = "moved-one"
+        /// The sweep: the first publication it withdraws is moved out of publish; its `retracted` event not recorded.
+        case withdrawnOne = "withdrawn-one"
     }
 
     /// Where to die, if anywhere.
@@ -38,6 +40,13 @@ struct DeliveryTestHooks: Sendable {
         #endif
         return DeliveryTestHooks(killAt: nil)
     }()
+
+    /// Dies here when asked to (steps outside delivery's batches: the first time it is reached).
+    func reached(_ step: Step) {
+        guard let killAt, killAt == step else { return }
+        kill(getpid(), SIGKILL)
+        while true { pause() }
+    }
 
     /// Dies here when asked to, in a batch of at least two files.
     func reached(_ step: Step, batch: Int) {

@@ -197,6 +197,10 @@ public final class Ledger: LedgerStore {
         /// SHA-256 of the published (sanitized) file, and what stat said of it right after it was published.
         public var publishedSHA256: String?
         public var publishedStat: String?
+        /// The keys that signed `records` (recorded since incident response; empty before).
+        public var recordKeys: [String] = []
+        /// When it was published (its event's time).
+        public var publishedAt: Date?
     }
 
     /// Settling (SPEC §2): the size and mtime an inbox entry had when first seen with them, and when that was.

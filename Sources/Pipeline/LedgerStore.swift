@@ -128,7 +128,8 @@ extension LedgerStore {
                 asset: asset, pipeline: event.pipeline, name: name, fileSHA256: event.fileSHA256,
                 contentSHA256: event.contentSHA256, records: detail["records"] as? [String] ?? [],
                 publishedSHA256: detail["published_sha256"] as? String,
-                publishedStat: detail["published_stat"] as? String)
+                publishedStat: detail["published_stat"] as? String,
+                recordKeys: detail["record_keys"] as? [String] ?? [], publishedAt: Ledger.parseTimestamp(event.at))
         }
         return live
     }

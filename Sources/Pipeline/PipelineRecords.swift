@@ -50,7 +50,9 @@ public enum PipelineRecords {
                 registry = .unverifiable(timeZone: config.timeZone, because: "\(error)")
             }
         }
+        registry.pipelineName = config.name
         guard let ledger else { return (registry, gone) }
+        gone += try rememberTakedowns(into: &registry, ledger: ledger)
         // The supersedes links of authorizations seen before, whose files may be gone: a chain stays whole.
         var links: [Registry.Link] = []
         for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"supersedes\"")) {
@@ -91,10 +93,16 @@ public enum PipelineRecords {
                 linksByFile[verified.file] = (id, old)
             }
         }
+        let takedownsByFile = Dictionary(
+            registry.takedowns.values.map { ($0.id + ".json", $0) }, uniquingKeysWith: { a, _ in a })
+        let liftsByFile = Dictionary(
+            registry.lifts.values.flatMap { $0 }.map { ($0.id + ".json", $0) }, uniquingKeysWith: { a, _ in a })
         var count = 0
         for sighting in registry.sightings where !recorded.contains(sighting.sha256) {
             var detail: [String: Any] = [:]
             if let revocation = revocationsByFile[sighting.file] { detail["revocation"] = memory(of: revocation) }
+            if let takedown = takedownsByFile[sighting.file] { detail["takedown"] = memory(of: takedown) }
+            if let lift = liftsByFile[sighting.file] { detail["takedown_lift"] = memory(of: lift) }
             if let link = linksByFile[sighting.file] {
                 detail["supersedes"] = ["id": link.id, "supersedes": link.supersedes]
             }

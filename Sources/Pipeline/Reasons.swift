@@ -16,6 +16,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     case notEveryoneConsented = "not_everyone_consented"
     /// The trust file is unusable or the authorizations folder cannot be listed: nothing can be verified now.
     case recordsUnverifiable = "records_unverifiable"
+    /// A signed takedown in force selects it (incident response).
+    case takenDown = "taken_down"
     // The file itself.
     case notMedia = "not_media"
     case notARegularFile = "not_a_regular_file"
@@ -62,6 +64,7 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
         case .superseded: return "A newer authorization replaces the one that listed it."
         case .recordsUnverifiable:
             return "No consent record could be verified (the trust file or the authorizations folder was unusable)."
+        case .takenDown: return "An incident takedown covers it: it is withdrawn everywhere and not published again."
         case .notMedia: return "It is not a picture or video."
         case .notARegularFile: return "It is a link or special file, which is never opened."
         case .changed: return "It changed while it was being processed (a copy still being written)."
@@ -105,6 +108,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
         case .oldFingerprint:
             return
                 "The authorization names this picture by the old fingerprint: record it again (consentgate authorize, which writes presented_sha256); the next run publishes it."
+        case .takenDown:
+            return "Remove every post that used it (the notify event names it). It stays down until the privacy "
+                + "office records a signed lift (consentgate incident lift); then drop the original again."
         case .notMedia:
             return "This is not a picture or video: do not drop it here. Nothing about it can be published."
         case .changed:

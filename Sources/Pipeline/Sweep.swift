@@ -71,7 +71,10 @@ extension Runner {
             }
             let decision = ConsentPolicy.decide(
                 presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
-                channel: config.channel, registry: registry, now: now)
+                channel: config.channel, registry: registry, now: now,
+                published: PublishedFacts(
+                    asset: publication.asset, at: publication.publishedAt, records: publication.records,
+                    keys: publication.recordKeys))
             if !decision.approved { reasons += decision.reasons.map(Reason.init) }
             if reasons.isEmpty { continue }
             handled.insert(raw)
@@ -125,6 +128,7 @@ extension Runner {
                     return
                 }
             }
+            DeliveryTestHooks.current.reached(.withdrawnOne)
         } else {
             how = "missing"
         }
@@ -132,7 +136,10 @@ extension Runner {
         try ledger!.append(
             pipeline: config.name, kind: .retracted, asset: publication.asset, fileSHA256: publication.fileSHA256,
             contentSHA256: publication.contentSHA256,
-            detail: ["reasons": reasons.map(\.code.rawValue), "records": publication.records, "withdrawn": how])
+            detail: [
+                "reasons": reasons.map(\.code.rawValue), "records": publication.records, "withdrawn": how,
+                "host": config.postgres != nil ? config.hostID : PipelineRecords.localHost,
+            ])
         notifier?.send(
             "retracted", asset: publication.asset, publishedName: publication.name, records: publication.records,
             reasons: reasons.map(\.code.rawValue))

@@ -19,7 +19,7 @@ struct ConsentGate: ParsableCommand {
             Records.self,
             Audit.self, QuarantineCommand.self, ArchiveCommand.self, Review.self,
             Worker.self,
-            LedgerCommand.self,
+            LedgerCommand.self, Incident.self,
         ]
     )
 

@@ -22,7 +22,7 @@ struct Keys: ParsableCommand {
         @Option(help: "Folder to write NAME.key and NAME.pub into.")
         var dir: String
 
-        @Option(help: "Roles to suggest in the printed trust entry (authorize,revoke).")
+        @Option(help: "Roles to suggest in the printed trust entry (authorize, revoke, takedown; comma-separated).")
         var roles: String = "authorize,revoke"
 
         func run() throws {
