@@ -14,8 +14,15 @@ extension Ledger {
         for path in [destination, destination + ".head"] where FileIO.exists(path) {
             throw PipelineError("\(path) exists: a backup never replaces anything (name a new file)", exitCode: 2)
         }
-        let temporary = (destination as NSString).deletingLastPathComponent + "/.\((destination as NSString).lastPathComponent).cg-backup.tmp"
-        unlink(temporary)
+        // A fresh name of our own beside the destination (created here, so nothing of anyone else's is touched).
+        let temporary =
+            (destination as NSString).deletingLastPathComponent
+            + "/.\((destination as NSString).lastPathComponent).cg-\(Folders.newAssetID()).tmp"
+        let made = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard made >= 0 else {
+            throw PipelineError("cannot write beside \(destination): \(String(cString: strerror(errno)))", exitCode: 3)
+        }
+        close(made)
         let liveHead = readHead()
         do {
             let copy = try DatabaseQueue(path: temporary)
@@ -92,7 +99,7 @@ extension Ledger {
             let aside = path + ".before-restore-" + stamp
             // The write-ahead log first (it holds events not yet in the main file), then the file and its head.
             for suffix in ["-wal", "-shm", "", ".head"] where FileIO.exists(path + suffix) {
-                guard rename(path + suffix, aside + suffix) == 0 else {
+                guard FileIO.moveNoReplace(from: AT_FDCWD, path + suffix, to: AT_FDCWD, aside + suffix) == 0 else {
                     throw PipelineError(
                         "cannot move the current ledger aside (\(path + suffix)): \(String(cString: strerror(errno)))",
                         exitCode: 3)
