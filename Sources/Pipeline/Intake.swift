@@ -13,7 +13,8 @@ extension Runner {
     /// (take it now); otherwise when it was first seen so, after recording this look.
     func settled(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) -> Date? {
         if config.settleSeconds <= 0 { return nil }
-        let key = "inbox:" + sha256Hex(relative)
+        // Keyed by pipeline too: two pipelines sharing a ledger may both have IMG_0001.jpg in their inboxes.
+        let key = "inbox:" + sha256Hex(Array(config.name.utf8) + [0] + relative)
         let now = Date()
         if let seen = try ledger.observation(key), seen.mtime == stamp {
             if now.timeIntervalSince(seen.firstSeen) >= config.settleSeconds {
@@ -160,7 +161,7 @@ extension Runner {
             if inHand.contains(candidate.asset) { continue }
             let decision = ConsentPolicy.decide(
                 presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
-                registry: registry, now: now, newPublication: true)
+                registry: registry, now: Runner.decisionTime(after: now), newPublication: true)
             guard decision.approved else { continue }
             // Several hosts: the one that takes it releases it.
             if let hosts = ledger as? any HostCoordination,
