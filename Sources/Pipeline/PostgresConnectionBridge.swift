@@ -86,9 +86,14 @@ final class PostgresBridge: Sendable {
     static func milliseconds(_ seconds: Double) -> String { String(Int((seconds * 1000).rounded())) + "ms" }
 
     /// The future's value, waiting `seconds` at most: a connection that does not answer in time is dead.
-    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Double) throws -> T {
+    /// `closed`: the connection's close, which ends the wait at once (a query sent on a connection the server
+    /// has just closed may never be answered).
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>, seconds: Double, closed: EventLoopFuture<Void>? = nil)
+        throws -> T
+    {
         let answer = Answer<T>()
         future.whenComplete { result in answer.set(result) }
+        closed?.whenComplete { _ in answer.set(.failure(Closed())) }
         if answer.done.wait(timeout: .now() + seconds) == .timedOut { throw NoAnswer(seconds: seconds) }
         return try answer.get()
     }
@@ -98,11 +103,21 @@ final class PostgresBridge: Sendable {
         let done = DispatchSemaphore(value: 0)
         let lock = NSLock()
         var result: Result<T, any Error>?
+        /// The first result counts.
         func set(_ value: Result<T, any Error>) {
-            lock.withLock { result = value }
-            done.signal()
+            let first = lock.withLock { () -> Bool in
+                if result != nil { return false }
+                result = value
+                return true
+            }
+            if first { done.signal() }
         }
         func get() throws -> T { try lock.withLock { result! }.get() }
+    }
+
+    /// The connection was closed (by the server, or under it).
+    struct Closed: Error, CustomStringConvertible {
+        var description: String { "the connection was closed" }
     }
 
     /// No answer from the server within the bound.
@@ -137,8 +152,10 @@ final class PostgresBridge: Sendable {
     func run(_ query: PostgresQuery) throws -> [PostgresRow] {
         if let why = lost.withLock({ $0 }) { throw ConnectionLost(why: why) }
         do {
+            if connection.isClosed { throw Closed() }
             return try Self.wait(
-                connection.query(query, logger: Self.logger).map { $0.rows }, seconds: url.timeouts.clientWait)
+                connection.query(query, logger: Self.logger).map { $0.rows }, seconds: url.timeouts.clientWait,
+                closed: connection.closeFuture)
         } catch {
             if Self.connectionGone(error) {
                 let why = Self.describe(error)
@@ -158,7 +175,7 @@ final class PostgresBridge: Sendable {
 
     /// Whether an error means that the connection cannot be used any more (rather than one statement failing).
     static func connectionGone(_ error: any Error) -> Bool {
-        if error is NoAnswer || error is ConnectionLost { return true }
+        if error is NoAnswer || error is ConnectionLost || error is Closed { return true }
         guard let error = error as? PSQLError else { return false }
         if let state = error.serverInfo?[.sqlState] {
             // Class 08 (connection exception) and 57P0x (the server shut down or ended this session).

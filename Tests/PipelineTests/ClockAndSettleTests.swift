@@ -42,6 +42,14 @@ final class ClockAndSettleTests: PipelineTestCase {
         return pictures
     }
 
+    /// Dates every file in `folder` an hour back: a run records its first look at it and waits for it to settle.
+    func age(_ folder: URL) throws {
+        for name in files(folder) {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: folder.appendingPathComponent(name).path)
+        }
+    }
+
     static func day(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -59,6 +67,7 @@ final class ClockAndSettleTests: PipelineTestCase {
         // The next run starts before the expiry; while it waits for the new file to settle, the clock passes it.
         try writePipeline(settle: 3)
         try FileManager.default.copyItem(at: pictures[1], to: inbox.appendingPathComponent("second.jpg"))
+        try age(inbox)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = clocked(["run", pipeline, "--json"])
@@ -108,6 +117,8 @@ final class ClockAndSettleTests: PipelineTestCase {
         var bytes = try Data(contentsOf: picture)
         bytes.append(contentsOf: Array("another copy".utf8))
         try bytes.write(to: inbox2.appendingPathComponent("IMG_0001.jpg"))
+        try age(inbox)
+        try age(inbox2)
         let runs = try [pipeline, second].map { try start(["run", $0, "--json"]) }
         for run in runs { run.waitUntilExit() }
         XCTAssertEqual(files(inbox), [], "the first pipeline never took its file")

@@ -56,6 +56,14 @@ final class PostgresAdversityTests: PostgresTestCase {
         try yaml.write(toFile: pipeline, atomically: true, encoding: .utf8)
     }
 
+    /// Dates every file in the inbox an hour back: the next run records its first look and waits for it to settle.
+    func ageInbox() throws {
+        for name in files(inbox) {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: inbox.appendingPathComponent(name).path)
+        }
+    }
+
     /// Waits (60 s at most) until the run has recorded its first look at a file: it is waiting for it to settle.
     func waitForFirstLook() throws {
         let deadline = Date().addingTimeInterval(60)
@@ -65,6 +73,7 @@ final class PostgresAdversityTests: PostgresTestCase {
     func testASessionEndedByTheServerMidRunEndsTheRunWithExitThree() throws {
         try writePipeline(settle: 3)
         try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try ageInbox()
         let run = try launch(as: "host-a", ["run", pipeline, "--json"])
         try waitForFirstLook()
         try admin(
@@ -84,6 +93,7 @@ final class PostgresAdversityTests: PostgresTestCase {
         let data = try admin("SHOW data_directory").trimmingCharacters(in: .whitespacesAndNewlines)
         try writePipeline(settle: 3)
         try drop("demo-phone-photo.jpg", as: "a.jpg")
+        try ageInbox()
         let run = try launch(as: "host-a", ["run", pipeline, "--json"])
         try waitForFirstLook()
         let asServer = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "nobody", "--"] : ["/usr/bin/env"]
