@@ -126,8 +126,8 @@ final class PostgresAdversityTests: PostgresTestCase {
 
     func testAHostFrozenInsideALedgerWriteHoldsUpNoOtherHost() throws {
         lease = 6
+        // The default timeouts: the server ends a session idle in a transaction after 10 s, a waiter gives up after 30.
         try writePipeline(settle: 0)
-        try addToURL("&idle_in_transaction_timeout=2&lock_timeout=20")
         var inputs = try dropMany(1)
         let frozen = try launch(
             as: "host-a", ["run", pipeline, "--json"], environment: ["CONSENTGATE_TEST_STOP_AT": "append"])
@@ -149,6 +149,18 @@ final class PostgresAdversityTests: PostgresTestCase {
         let late = try runAs("host-b", ["run", pipeline, "--json"], timeout: 60)
         XCTAssertTrue([0, 1].contains(late.status), late.stderr)
         try assertInvariants(inputs: inputs)
+    }
+
+    func testTimeoutsAreURLParametersAndABadOneIsAConfigurationError() throws {
+        try addToURL("&statement_timeout=0")
+        let refused = try runAs("host-a", ["run", pipeline, "--json"], timeout: 60)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("statement_timeout"), refused.stderr)
+        try writePipeline(settle: 0)
+        try addToURL("&connect_timeout=5&statement_timeout=20&lock_timeout=10&idle_in_transaction_timeout=3&keepalives_idle=15")
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        let run = try runAs("host-a", ["run", pipeline, "--json"], timeout: 60)
+        XCTAssertEqual(summary(run)["published"] as? Int, 1, run.stderr)
     }
 
     func testAHostFrozenMidSweepLosesTheSweepToAnotherAfterTheLease() throws {
