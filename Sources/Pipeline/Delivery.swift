@@ -89,6 +89,7 @@ extension Runner {
             let content = item.fingerprints?.presentedSHA256
         else { return try deliver(item, ledger: ledger, now: now) }
         return try hosts.withPictureLock(pipeline: config.name, content: content) { () throws(PipelineError) in
+            try hosts.confirmClaim(asset: item.asset)
             let liveNow = try ledger.livePublications().values.contains {
                 $0.pipeline == config.name && $0.contentSHA256 == content
             }
@@ -359,7 +360,11 @@ extension Runner {
         // After a kill the reason already written (with the original name) is kept.
         plan.writesReason = !(alreadyQuarantined && FileIO.exists(config.quarantine + "/" + item.asset + ".reason.json"))
         // Pending: every reason is one a new record can cure; each run decides it again for `pending_days`.
-        plan.pendingQuarantine = plan.reasons.allSatisfy { $0.code.isCurable }
+        // A record refused only because it is dated in the future (this host's clock was behind) is cured by the
+        // clock: such a quarantine is pending too, and released once the records verify and approve it.
+        plan.pendingQuarantine = plan.reasons.allSatisfy {
+            $0.code.isCurable || $0.code == .invalidRecord && $0.message.contains("in the future")
+        }
         return plan
     }
 

@@ -9,11 +9,15 @@ import Synchronization
 /// Intake (SPEC §2.1, 2.2, 2.8): settling, the claim, recovery of what an interrupted run left claimed, and the
 /// pending quarantines whose consent has arrived.
 extension Runner {
+    /// Where the looks at an inbox entry are kept: keyed by pipeline too, since two pipelines sharing a ledger may
+    /// both have IMG_0001.jpg in their inboxes.
+    func settleKey(_ relative: [UInt8]) -> String { "inbox:" + sha256Hex(Array(config.name.utf8) + [0] + relative) }
+
     /// Settling (SPEC §2): nil when the entry had this size and mtime at a look at least `settle_seconds` ago
     /// (take it now); otherwise when it was first seen so, after recording this look.
     func settled(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) -> Date? {
         if config.settleSeconds <= 0 { return nil }
-        let key = "inbox:" + sha256Hex(relative)
+        let key = settleKey(relative)
         let now = Date()
         if let seen = try ledger.observation(key), seen.mtime == stamp {
             if now.timeIntervalSince(seen.firstSeen) >= config.settleSeconds {
@@ -33,7 +37,7 @@ extension Runner {
     @discardableResult
     func noteFirstLook(_ relative: [UInt8], stamp: String, ledger: any LedgerStore) throws(PipelineError) -> Date {
         if config.settleSeconds <= 0 { return Date() }
-        let key = "inbox:" + sha256Hex(relative)
+        let key = settleKey(relative)
         if let seen = try ledger.observation(key), seen.mtime == stamp { return seen.firstSeen }
         let now = Date()
         try ledger.observe(key, Ledger.Observation(size: 0, mtime: stamp, firstSeen: now, failures: 0))
@@ -179,7 +183,7 @@ extension Runner {
             if inHand.contains(candidate.asset) { continue }
             let decision = ConsentPolicy.decide(
                 presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
-                registry: registry, now: now, newPublication: true)
+                registry: registry, now: Runner.decisionTime(after: now), newPublication: true)
             guard decision.approved else { continue }
             // Several hosts: the one that takes it releases it.
             if let hosts = ledger as? any HostCoordination,

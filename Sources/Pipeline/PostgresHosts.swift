@@ -17,9 +17,19 @@ public protocol HostCoordination: Sendable {
     func takeAsset(pipeline: String, asset: String) throws(PipelineError) -> Bool
     /// Gives up a claim whose rename failed (the file was gone or could not be moved).
     func dropClaim(asset: String) throws(PipelineError)
-    /// The pipeline's sweep lock, without waiting: false when another host is sweeping it.
+    /// The pipeline's sweep lease, without waiting: false when another host is sweeping it (its lease is alive).
+    /// A lease, not a lock: a host that froze mid-sweep loses it to another after the lease.
     func trySweepLock(pipeline: String) throws(PipelineError) -> Bool
     func releaseSweepLock(pipeline: String)
+    /// Before each change a sweep makes: the lease is still this host's (and is extended), or the sweep stops
+    /// (exit 3) before it writes: a host that woke up after its lease passed leaves the sweep to the one that took it.
+    func confirmSweepLock(pipeline: String) throws(PipelineError)
+    /// Before a delivery writes: the asset's claim is still this host's (renewed now), or this host stops (exit 3)
+    /// before it writes: a host that woke after its lease passed leaves the file to the host that took it over.
+    func confirmClaim(asset: String) throws(PipelineError)
+    /// Whether some host holds a live claim on `asset`: a file in publish named after it that the ledger does not
+    /// know yet may be that host's delivery in progress (renamed into publish, its event not yet committed).
+    func deliveryInFlight(pipeline: String, asset: String) throws(PipelineError) -> Bool
     /// Runs `body` while holding the pipeline's lock on one picture (its content fingerprint), waiting for it.
     func withPictureLock<T>(pipeline: String, content: String, _ body: () throws(PipelineError) -> T)
         throws(PipelineError) -> T
@@ -85,17 +95,80 @@ extension PostgresLedger: HostCoordination {
             """)
     }
 
+    static func sweepKey(_ pipeline: String) -> String { "sweep:" + pipeline }
+
     public func trySweepLock(pipeline: String) throws(PipelineError) -> Bool {
+        let key = Self.sweepKey(pipeline)
         do {
-            let key = "consentgate.sweep:" + pipeline
-            return try bridge.query("SELECT pg_try_advisory_lock(hashtextextended(\(key), 0))").first?
-                .makeRandomAccess()[0].decode(Bool.self) ?? false
-        } catch { throw fail("take the sweep lock", error) }
+            let won =
+                try bridge.query(
+                    """
+                    INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until)
+                    VALUES (\(key), \(pipeline), \(key), \(hostID), now() + make_interval(secs => \(leaseSeconds)))
+                    ON CONFLICT (asset) DO UPDATE SET host = EXCLUDED.host, lease_until = EXCLUDED.lease_until,
+                      claimed_at = now()
+                    WHERE consentgate.claims.lease_until < now() OR consentgate.claims.host = EXCLUDED.host
+                    RETURNING asset
+                    """
+                ).isEmpty == false
+            if won { held.withLock { _ = $0.insert(key) } }
+            return won
+        } catch { throw fail("take the sweep lease", error) }
     }
 
     public func releaseSweepLock(pipeline: String) {
-        let key = "consentgate.sweep:" + pipeline
-        _ = try? bridge.query("SELECT pg_advisory_unlock(hashtextextended(\(key), 0))")
+        let key = Self.sweepKey(pipeline)
+        held.withLock { _ = $0.remove(key) }
+        _ = try? bridge.query("DELETE FROM consentgate.claims WHERE asset = \(key) AND host = \(hostID)")
+    }
+
+    public func confirmSweepLock(pipeline: String) throws(PipelineError) {
+        let key = Self.sweepKey(pipeline)
+        let kept: Bool
+        do {
+            kept =
+                try bridge.query(
+                    """
+                    UPDATE consentgate.claims SET lease_until = now() + make_interval(secs => \(leaseSeconds))
+                    WHERE asset = \(key) AND host = \(hostID) AND lease_until > now() RETURNING asset
+                    """
+                ).isEmpty == false
+        } catch { throw fail("renew the sweep lease", error) }
+        if !kept {
+            throw PipelineError(
+                "this host's sweep lease of \(pipeline) passed (the host was stalled or frozen longer than "
+                    + "claim_lease_seconds); it stopped before changing anything more, another host sweeps now",
+                exitCode: 3, stage: .sweep)
+        }
+    }
+
+    public func confirmClaim(asset: String) throws(PipelineError) {
+        let kept: Bool
+        do {
+            kept =
+                try bridge.query(
+                    """
+                    UPDATE consentgate.claims SET lease_until = now() + make_interval(secs => \(leaseSeconds))
+                    WHERE asset = \(asset) AND host = \(hostID) RETURNING asset
+                    """
+                ).isEmpty == false
+        } catch { throw fail("renew a claim", error) }
+        if !kept {
+            throw PipelineError(
+                "the claim of \(asset) passed to another host while this one was stalled or frozen: it stopped "
+                    + "before delivering it", exitCode: 3, stage: .deliver, asset: asset)
+        }
+    }
+
+    public func deliveryInFlight(pipeline: String, asset: String) throws(PipelineError) -> Bool {
+        do {
+            return try bridge.query(
+                """
+                SELECT 1 FROM consentgate.claims WHERE asset = \(asset) AND pipeline = \(pipeline)
+                AND lease_until > now()
+                """
+            ).isEmpty == false
+        } catch { throw fail("read the claims", error) }
     }
 
     public func withPictureLock<T>(pipeline: String, content: String, _ body: () throws(PipelineError) -> T)

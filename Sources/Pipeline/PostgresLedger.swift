@@ -59,6 +59,7 @@ public final class PostgresLedger: LedgerStore {
                 }
                 var seq = try row[0].decode(Int64.self)
                 var prev = try row[1].decode(String.self)
+                HostTestHooks.reached(.append)
                 // After the lock: events of several hosts are stamped in the order they are chained.
                 let at = Ledger.timestamp(Date())
                 var stored: [LedgerEvent] = []

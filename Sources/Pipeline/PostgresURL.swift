@@ -25,13 +25,15 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public var rootCertificate: String?
     /// From PGPASSWORD or the password file; never printed.
     public var password: String?
+    /// How long every database call may take (`PostgresTimeouts`: URL parameters, in seconds).
+    public var timeouts = PostgresTimeouts()
 
     /// The URL without a password, for messages and `ledger migrate`'s advice.
     public var description: String {
         let place =
             socketFolder.map { "localhost:\(port)/\(database)?host=\($0)&" } ?? "\(host ?? ""):\(port)/\(database)?"
         return "postgresql://\(user)@\(place)sslmode=\(sslMode.rawValue)"
-            + (rootCertificate.map { "&sslrootcert=\($0)" } ?? "")
+            + (rootCertificate.map { "&sslrootcert=\($0)" } ?? "") + timeouts.parameters
     }
 
     /// Whether a ledger value is a URL rather than a SQLite path.
@@ -59,6 +61,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         var sslMode: SSLMode? = nil
         var socketFolder: String? = nil
         var rootCertificate: String? = nil
+        var timeouts = PostgresTimeouts()
         for item in components.queryItems ?? [] {
             switch item.name {
             case "sslmode":
@@ -68,7 +71,15 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                 sslMode = mode
             case "host": socketFolder = item.value
             case "sslrootcert": rootCertificate = item.value
-            default: throw fail("unknown URL parameter \(item.name) (sslmode, host, sslrootcert are known)")
+            case let name where PostgresTimeouts.names.contains(name):
+                guard let seconds = Double(item.value ?? ""), seconds > 0, seconds <= 86_400 else {
+                    throw fail("\(name) must be a number of seconds (more than 0, at most 86400)")
+                }
+                timeouts[name] = seconds
+            default:
+                throw fail(
+                    "unknown URL parameter \(item.name) (sslmode, host, sslrootcert, "
+                        + PostgresTimeouts.names.joined(separator: ", ") + " are known)")
             }
         }
         var host = components.host.flatMap { $0.removingPercentEncoding }
@@ -90,7 +101,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         if socketFolder != nil && mode != .disable { throw fail("a unix socket takes sslmode=disable") }
         var url = PostgresURL(
             user: user, host: host, socketFolder: socketFolder, port: components.port ?? 5432, database: database,
-            sslMode: mode, rootCertificate: rootCertificate, password: nil)
+            sslMode: mode, rootCertificate: rootCertificate, password: nil, timeouts: timeouts)
         url.password = environment["PGPASSWORD"] ?? url.passwordFromFile(environment: environment)
         return url
     }
@@ -134,6 +145,60 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         components.password = "***"
         return components.string ?? "(the URL)"
     }
+}
+
+/// Bounds on every database call, so that a database that went away, a cut network or a frozen host ends a run
+/// (exit 3) instead of hanging it. URL parameters, in seconds; the defaults suit a LAN database.
+public struct PostgresTimeouts: Sendable, Equatable {
+    /// `connect_timeout`: connecting and logging in.
+    public var connect: Double = 10
+    /// `statement_timeout`: one statement on the server; the client gives up 5 s after it (a dead connection).
+    public var statement: Double = 60
+    /// `lock_timeout`: waiting for a row lock (the head of the chain) another session holds.
+    public var lock: Double = 30
+    /// `idle_in_transaction_timeout`: the server ends a session that sits inside a transaction this long without
+    /// sending its next statement (a frozen host holding the head lock): the lock passes to the others, and the
+    /// frozen host's transaction is rolled back, so it writes nothing when it wakes. Shorter than `lock_timeout`.
+    public var idleInTransaction: Double = 10
+    /// `keepalives_idle`: TCP keepalive probes after this many idle seconds (a peer gone without a word).
+    public var keepalivesIdle: Double = 30
+
+    static let names = [
+        "connect_timeout", "statement_timeout", "lock_timeout", "idle_in_transaction_timeout", "keepalives_idle",
+    ]
+
+    subscript(name: String) -> Double {
+        get {
+            switch name {
+            case "connect_timeout": connect
+            case "statement_timeout": statement
+            case "lock_timeout": lock
+            case "idle_in_transaction_timeout": idleInTransaction
+            default: keepalivesIdle
+            }
+        }
+        set {
+            switch name {
+            case "connect_timeout": connect = newValue
+            case "statement_timeout": statement = newValue
+            case "lock_timeout": lock = newValue
+            case "idle_in_transaction_timeout": idleInTransaction = newValue
+            default: keepalivesIdle = newValue
+            }
+        }
+    }
+
+    /// The parameters that differ from the defaults, as `&name=value` (for the URL's description).
+    var parameters: String {
+        let defaults = PostgresTimeouts()
+        return Self.names.filter { self[$0] != defaults[$0] }.map { name -> String in
+            let value = self[name]
+            return "&\(name)=" + (value == value.rounded() ? String(Int(value)) : String(value))
+        }.joined()
+    }
+
+    /// How long the client waits for any answer: the server's own bound, and 5 s more.
+    var clientWait: Double { max(statement, lock) + 5 }
 }
 
 extension PipelineConfig {

@@ -74,7 +74,7 @@ public final class Runner: Sendable {
     /// `inbox: false` (`quarantine recheck`): the sweep, recovery and the pending quarantines only; the inbox is
     /// not looked at.
     public func run(
-        dryRun: Bool = false, now: Date = Date(), secondLook: Bool = false, inbox takeNew: Bool = true,
+        dryRun: Bool = false, now: Date = Runner.clock(), secondLook: Bool = false, inbox takeNew: Bool = true,
         shouldStop: @Sendable () -> Bool = { false }
     )
         throws(PipelineError)
@@ -408,7 +408,8 @@ public final class Runner: Sendable {
         // recovery finished is checked like every other one.
         if !dryRun {
             try sweep(
-                registry: registry, ledger: ledger, dryRun: false, now: now, inHand: [], skip: swept, summary: &summary)
+                registry: registry, ledger: ledger, dryRun: false, now: Runner.decisionTime(after: now), inHand: [],
+                skip: swept, summary: &summary)
         }
         summary.notifyFailures += notifier?.finish() ?? 0
         if !dryRun { summary.warnings += folderSyncWarnings(probed) }

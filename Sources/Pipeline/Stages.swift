@@ -104,7 +104,7 @@ struct DecideStage: Sendable {
         let decision = ConsentPolicy.decide(
             presentedSHA256: item.fingerprints?.presentedSHA256,
             legacyContentSHA256: item.fingerprints?.legacyContentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
-            channel: channel, registry: registry, now: now, newPublication: true)
+            channel: channel, registry: registry, now: Runner.decisionTime(after: now), newPublication: true)
         item.decision = decision
         item.reasons += decision.reasons.map(Reason.init)
         logger.debug(

@@ -30,6 +30,7 @@ extension Runner {
             }
         }
         defer { hosts?.releaseSweepLock(pipeline: config.name) }
+        if hosts != nil { HostTestHooks.reached(.sweep) }
         var handled = Set<[UInt8]>()
         var present = Set<String>()
         // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
@@ -52,6 +53,7 @@ extension Runner {
             if inHand.contains(String(name.prefix(32))) { continue }
             let path = RawPath(config.publish).appending(raw)
             guard Array(name.utf8) == raw, let publication = live[name] else {
+                if try inFlight(name, hosts: hosts, ledger: ledger) { continue }
                 handled.insert(raw)
                 try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
                 continue
@@ -108,6 +110,7 @@ extension Runner {
             summary.add(report)
             return
         }
+        try (ledger as? any HostCoordination)?.confirmSweepLock(pipeline: config.name)
         var how = "moved"
         if let path {
             do { try Folders.move(path, to: config.retracted + "/" + publication.name, allowCopy: true) } catch {
@@ -166,6 +169,7 @@ extension Runner {
             summary.add(report)
             return
         }
+        try (ledger as? any HostCoordination)?.confirmSweepLock(pipeline: config.name)
         let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
         var how = "moved"
         do {

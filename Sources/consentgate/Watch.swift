@@ -13,7 +13,8 @@ struct Watch: ParsableCommand {
 
             inotify makes local drops prompt; a rescan every rescan_seconds catches files written by other hosts \
             on SMB/NFS shares, which inotify does not see. Files still being copied are left until unchanged for \
-            settle_seconds. SIGTERM or SIGINT: the files in hand are finished, then it exits. Run it under systemd \
+            settle_seconds. SIGTERM or SIGINT: the files in hand are finished, then it exits (a PostgreSQL ledger that \
+            stops answering delays that by at most its client wait, max(statement_timeout, lock_timeout) + 5 s). Run it under systemd \
             (see the README). Exit status on exit: as `run` (the worst of its passes); 2 on a configuration error.
             """)
 

@@ -116,20 +116,10 @@ final class PostgresLedgerTests: PostgresTestCase {
     }
 
     func testASweepHeldByAnotherHostIsSkippedAndSaidSo() throws {
-        // Another host's sweep: the same advisory lock, held by a session of its own while this run starts.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: psql)
-        holder.arguments = [
-            "-X", "-q", "host=127.0.0.1 port=\(port) user=postgres dbname=\(database)", "-c",
-            "SELECT pg_advisory_lock(hashtextextended('consentgate.sweep:test-website', 0)); SELECT pg_sleep(20)",
-        ]
-        holder.standardOutput = FileHandle.nullDevice
-        try holder.run()
-        defer { holder.terminate() }
-        let deadline = Date().addingTimeInterval(10)
-        while try sql("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'") == "0" && Date() < deadline {
-            usleep(50_000)
-        }
+        // Another host's sweep: its lease on the pipeline's sweep, alive while this run starts.
+        try admin(
+            "INSERT INTO consentgate.claims (asset, pipeline, entry, host, lease_until) VALUES "
+                + "('sweep:test-website', 'test-website', 'sweep:test-website', 'host-z', now() + interval '1 minute')")
         try drop("demo-phone-photo.jpg", as: "a.jpg")
         let run = try runPipeline()
         XCTAssertEqual(run.summary["published"] as? Int, 1, "the inbox is worked while another host sweeps")

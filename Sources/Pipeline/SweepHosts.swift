@@ -1,0 +1,27 @@
+import ByteKit
+import Foundation
+
+/// The sweep beside other hosts' deliveries (PostgreSQL ledger).
+extension Runner {
+    /// A file in publish that the ledger's publications (read after the listing) do not know is not taken for a
+    /// stranger while it may be a delivery in progress: a host publishes by renaming its copy into publish and
+    /// then committing its `published` event, so between the two the file is there and the event is not. The
+    /// file is passed over (the next sweep looks again) when its name is an asset's and that asset's original is
+    /// still in the work folder, some host holds a live claim on it, or its publication has been recorded since
+    /// the listing. Only a live claim keeps it: a host that died with its file there loses the claim after the
+    /// lease, and then recovery (its original in work) or the sweep (nothing left to deliver it) settles it.
+    func inFlight(_ name: String, hosts: (any HostCoordination)?, ledger: (any LedgerStore)?) throws(PipelineError)
+        -> Bool
+    {
+        guard let hosts, let ledger else { return false }
+        let asset = String(name.prefix(32))
+        guard Runner.isAssetID(asset), name.count > 32, name[name.index(name.startIndex, offsetBy: 32)] == "." else {
+            return false
+        }
+        if try hosts.deliveryInFlight(pipeline: config.name, asset: asset) || FileIO.exists(config.work + "/" + asset) {
+            return true
+        }
+        let last = try ledger.lastEvent(asset: asset, kinds: [.published, .released, .retracted])
+        return last.map { $0.eventKind != .retracted } ?? false
+    }
+}
