@@ -14,6 +14,7 @@ struct ConsentGate: ParsableCommand {
             Exit status: 0 success; 1 something refused or quarantined (a person should look); 2 usage or \
             configuration error. Every subcommand takes --help.
             """,
+        version: ConsentGateVersion.current,
         subcommands: [
             Run.self, Watch.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self,
             Records.self,
