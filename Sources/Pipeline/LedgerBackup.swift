@@ -41,12 +41,9 @@ extension Ledger {
             unlink(temporary)
             throw error
         }
-        var problems = ChainCheck.problems(events, head: nil, headName: "the head file")
-        if let liveHead, let newest = events.last, liveHead.seq <= newest.seq,
-            events.first(where: { $0.seq == liveHead.seq })?.hash != liveHead.hash
-        {
-            problems.append("event \(liveHead.seq) of the copy is not the one the live ledger's head recorded")
-        }
+        // The live head was read before the snapshot: the copy holds that event (or newer ones), unless the live
+        // ledger lost its newest events, which a backup must not cover up with a head of its own.
+        let problems = ChainCheck.problems(events, head: liveHead, headName: "the live ledger's head file")
         guard problems.isEmpty else {
             unlink(temporary)
             throw PipelineError(
@@ -60,13 +57,13 @@ extension Ledger {
             unlink(temporary)
             throw PipelineError("cannot write \(destination).head: \(error)", exitCode: 3)
         }
-        guard link(temporary, destination) == 0 else {
+        // Never over anything (a share without hard links or RENAME_NOREPLACE gets the checked rename).
+        guard FileIO.moveNoReplace(from: AT_FDCWD, temporary, to: AT_FDCWD, destination) == 0 else {
             let why = String(cString: strerror(errno))
             unlink(temporary)
             unlink(destination + ".head")
             throw PipelineError("cannot put the backup at \(destination): \(why)", exitCode: 3)
         }
-        unlink(temporary)
         FileIO.syncFolder(of: destination)
         return events.count
     }
@@ -94,7 +91,9 @@ extension Ledger {
     public static func restore(from backup: String, to path: String) throws(PipelineError) -> (events: Int, keptAs: String?) {
         let events = try verifiedBackup(backup)
         var keptAs: String? = nil
-        if try Ledger.exists(path) {
+        // Whatever of a ledger is there (the file, its write-ahead log, its head) is kept aside, never replaced: a
+        // stale log left beside the restored file would be applied to it.
+        if try Ledger.exists(path) || ["-wal", "-shm", ".head"].contains(where: { FileIO.exists(path + $0) }) {
             let stamp = Ledger.timestamp(Date()).filter { $0.isNumber || $0 == "T" }
             let aside = path + ".before-restore-" + stamp
             // The write-ahead log first (it holds events not yet in the main file), then the file and its head.

@@ -52,7 +52,7 @@ public enum PipelineRecords {
         }
         registry.pipelineName = config.name
         guard let ledger else { return (registry, gone) }
-        gone += try rememberTakedowns(into: &registry, ledger: ledger)
+        gone += try rememberTakedowns(into: &registry, ledger: ledger, pipeline: config.name)
         // The supersedes links of authorizations seen before, whose files may be gone: a chain stays whole.
         var links: [Registry.Link] = []
         for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"supersedes\"")) {

@@ -49,11 +49,16 @@ extension PipelineRecords {
 
     /// Adds the takedowns and lifts the ledger remembers whose files are gone; returns a sentence for each
     /// takedown that is still in force although its file is gone (a doubt a person must hear of).
-    static func rememberTakedowns(into registry: inout Registry, ledger: any LedgerStore) throws(PipelineError)
-        -> [String]
+    ///
+    /// A lift is remembered only from this pipeline's own sightings: pipelines sharing a ledger may trust different
+    /// keys, and a lift verified under another pipeline's trust file must not end a takedown here (a takedown
+    /// remembered from any pipeline applies: that direction only withdraws).
+    static func rememberTakedowns(into registry: inout Registry, ledger: any LedgerStore, pipeline: String)
+        throws(PipelineError) -> [String]
     {
         var gone: [String] = []
-        for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"takedown_lift\"")) {
+        for event in try ledger.events(EventQuery(kinds: [.recordSeen], detailContains: "\"takedown_lift\""))
+        where event.pipeline == pipeline {
             let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
             guard let kept = detail["takedown_lift"] as? [String: Any], let id = kept["id"] as? String,
                 let target = kept["takedown"] as? String

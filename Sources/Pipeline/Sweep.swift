@@ -42,6 +42,7 @@ extension Runner {
         // Read after the listing: a publication's event comes before its file, so every file listed that some run
         // (of any host) published is live here.
         let live = try ledger?.livePublications() ?? [:]
+        let liveAssets = hosts == nil ? [] : Set(live.values.map(\.asset))
         for raw in names where !skip.contains(raw) {
             let name = String(decoding: raw, as: UTF8.self)
             // Another host's delivery in progress writes these (stale ones are removed at the start of a run).
@@ -53,7 +54,7 @@ extension Runner {
             if inHand.contains(String(name.prefix(32))) { continue }
             let path = RawPath(config.publish).appending(raw)
             guard Array(name.utf8) == raw, let publication = live[name] else {
-                if try inFlight(name, hosts: hosts, ledger: ledger) { continue }
+                if try inFlight(name, liveAssets: liveAssets, hosts: hosts, ledger: ledger) { continue }
                 handled.insert(raw)
                 try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
                 continue

@@ -10,18 +10,27 @@ extension Runner {
     /// still in the work folder, some host holds a live claim on it, or its publication has been recorded since
     /// the listing. Only a live claim keeps it: a host that died with its file there loses the claim after the
     /// lease, and then recovery (its original in work) or the sweep (nothing left to deliver it) settles it.
-    func inFlight(_ name: String, hosts: (any HostCoordination)?, ledger: (any LedgerStore)?) throws(PipelineError)
-        -> Bool
-    {
+    ///
+    /// A file that merely borrows a live asset's id (`ASSET.anything.jpg` beside the live `ASSET.jpg`) is never in
+    /// flight: that asset is published already, under its own name (`liveAssets`), and a recorded publication
+    /// keeps only the name it recorded.
+    func inFlight(
+        _ name: String, liveAssets: Set<String>, hosts: (any HostCoordination)?, ledger: (any LedgerStore)?
+    ) throws(PipelineError) -> Bool {
         guard let hosts, let ledger else { return false }
         let asset = String(name.prefix(32))
-        guard Runner.isAssetID(asset), name.count > 32, name[name.index(name.startIndex, offsetBy: 32)] == "." else {
+        guard Runner.isAssetID(asset), name.count > 32, name[name.index(name.startIndex, offsetBy: 32)] == ".",
+            !liveAssets.contains(asset)
+        else {
             return false
         }
         if try hosts.deliveryInFlight(pipeline: config.name, asset: asset) || FileIO.exists(config.work + "/" + asset) {
             return true
         }
-        let last = try ledger.lastEvent(asset: asset, kinds: [.published, .released, .retracted])
-        return last.map { $0.eventKind != .retracted } ?? false
+        guard let last = try ledger.lastEvent(asset: asset, kinds: [.published, .released, .retracted]),
+            last.eventKind != .retracted
+        else { return false }
+        let detail = (try? JSONSerialization.jsonObject(with: Data(last.detail.utf8))) as? [String: Any] ?? [:]
+        return detail["published_name"] as? String == name
     }
 }

@@ -210,6 +210,60 @@ final class IncidentTests: PipelineTestCase {
         XCTAssertEqual(lifted.summary["published"] as? Int, 1, "\(lifted.summary)")
     }
 
+    /// Pipelines sharing a ledger may trust different keys: a lift that only the website's trust file accepts ends
+    /// the takedown there, and, once its file is gone, the ledger's memory of it does not end the takedown on the
+    /// instagram pipeline, whose trust file never accepted its key.
+    func testALiftRememberedByOnePipelineDoesNotEndATakedownOnAnother() throws {
+        let pictures = try setUpTwoPipelines(pictures: 3)
+        // A third key, trusted for takedowns by the website's trust file only.
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["keys", "generate", "--name", "lifter", "--dir", root.path]).status, 0)
+        let pub = try String(contentsOfFile: root.appendingPathComponent("lifter.pub").path, encoding: .utf8)
+            .split(separator: "\n")
+        let trust = root.appendingPathComponent("trust.yml")
+        let shared = try String(contentsOf: trust, encoding: .utf8)
+        try shared.write(to: root.appendingPathComponent("trust-instagram.yml"), atomically: true, encoding: .utf8)
+        chmod(root.appendingPathComponent("trust-instagram.yml").path, 0o644)
+        try (shared + """
+
+            - key_id: "\(String(pub[0].split(separator: " ").last!))"
+              public_key: "\(pub[1])"
+              roles: [takedown]
+              valid_from: "2026-01-01"
+              status: active
+
+            """).write(to: trust, atomically: true, encoding: .utf8)
+        chmod(trust.path, 0o644)
+        try String(contentsOfFile: pipeline2, encoding: .utf8).replacingOccurrences(
+            of: "trust: trust.yml", with: "trust: trust-instagram.yml"
+        ).write(toFile: pipeline2, atomically: true, encoding: .utf8)
+        try dropPicture(pictures[2], pipeline: 1, as: "site.jpg")
+        try dropPicture(pictures[2], pipeline: 2, as: "insta.jpg")
+        for number in [1, 2] { XCTAssertEqual(try run(number).summary["published"] as? Int, 1) }
+        let takedown = try incident([
+            "takedown", "--record", "AUTH-K2-1", "--reason", "filed under the wrong patient", "--id", "TD-ONE",
+            "--signing-key", secondKey, "--out", records.path,
+        ])
+        XCTAssertEqual(takedown.status, 0, takedown.stderr)
+        for number in [1, 2] { XCTAssertEqual(try run(number).summary["retracted"] as? Int, 1) }
+        let lift = try incident([
+            "lift", "TD-ONE", "--key", root.appendingPathComponent("lifter.key").path, "--out", records.path,
+            "--id", "LIFT-ONE",
+        ])
+        XCTAssertEqual(lift.status, 0, lift.stderr)
+        _ = try run(1)
+        _ = try run(2)
+        for suffix in ["", ".minisig"] {
+            try FileManager.default.removeItem(at: records.appendingPathComponent("LIFT-ONE.json" + suffix))
+        }
+        try dropPicture(pictures[2], pipeline: 1, as: "site-again.jpg")
+        try dropPicture(pictures[2], pipeline: 2, as: "insta-again.jpg")
+        XCTAssertEqual(try run(1).summary["published"] as? Int, 1, "the website accepted the lift")
+        let instagram = try run(2)
+        XCTAssertEqual(instagram.summary["published"] as? Int ?? 0, 0, "\(instagram.summary)")
+        XCTAssertEqual(published(2).count, 0)
+    }
+
     func testAChannelWideTakedownWithdrawsEverythingOnThatChannelAndNothingElse() throws {
         let pictures = try setUpTwoPipelines(pictures: 3)
         for (index, picture) in pictures.enumerated() {

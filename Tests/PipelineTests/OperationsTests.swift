@@ -94,6 +94,14 @@ final class OperationsTests: PipelineTestCase {
         let again = try consentgate(["ledger", "restore", "--pipeline", pipeline, "--from", backup])
         XCTAssertEqual(again.status, 0, again.output)
         XCTAssertTrue(files(root.appendingPathComponent("out")).contains { $0.contains(".before-restore-") })
+        // A live ledger whose newest events were cut off (its head says more) gets no backup that would hide it.
+        let cutCopy = root.appendingPathComponent("backup/cut.sqlite").path
+        let events = try sql("SELECT COUNT(*) FROM events")
+        _ = try sql("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)")
+        let refused = try consentgate(["ledger", "backup", "--pipeline", pipeline, "--to", cutCopy])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cutCopy), "a backup covering up the cut was written")
+        XCTAssertNotEqual(try sql("SELECT COUNT(*) FROM events"), events)
         // A backup whose events were cut off does not restore.
         let head = try String(contentsOfFile: backup + ".head", encoding: .utf8)
         let seq = Int(head.split(separator: " ")[0])!

@@ -43,6 +43,20 @@ final class PostgresLedgerTests: PostgresTestCase {
         XCTAssertTrue((document?["events"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "retracted" })
     }
 
+    /// A file slipped into publish under a live asset's id (`ASSET.copy.jpg` beside the live `ASSET.jpg`) is a
+    /// stranger, not a delivery in flight: the sweep withdraws it on the next run.
+    func testAFileBorrowingALiveAssetsIdIsAStranger() throws {
+        try drop("demo-phone-photo.jpg", as: "a.jpg")
+        XCTAssertEqual(try runPipeline().summary["published"] as? Int, 1)
+        let published = try XCTUnwrap(files(folder("publish")).first)
+        let lookalike = String(published.prefix(32)) + ".copy.jpg"
+        try FileManager.default.copyItem(
+            at: folder("publish").appendingPathComponent(published), to: folder("publish").appendingPathComponent(lookalike))
+        let swept = try runPipeline()
+        XCTAssertEqual(swept.summary["retracted"] as? Int, 1, "\(swept.summary)")
+        XCTAssertEqual(files(folder("publish")), [published])
+    }
+
     func testTwoHostsOnOneInboxAtOnceLoseAndDoubleNothing() throws {
         try writePipeline(settle: 0, extra: "verify_decode: true")
         var inputs: [String: Int] = [:]
