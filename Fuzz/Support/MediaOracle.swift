@@ -62,7 +62,7 @@ func fuzzPicture(_ data: UnsafePointer<UInt8>?, _ size: Int, format: MediaFormat
         if out.presentedSHA256 != presented {
             oracleFailure("the sanitized output presents something else (presented_sha256 changed)")
         }
-        if out.contentSHA256 != prints.legacyContentSHA256 { oracleFailure("the coded data changed (content_sha256)") }
+        if out.legacyContentSHA256 != prints.legacyContentSHA256 { oracleFailure("the coded data changed (content_sha256)") }
         if clean.presentedSHA256 != presented { oracleFailure("the sanitizer reports another presented_sha256") }
         // The pipeline's path (issue 14): the fingerprint an earlier reading took replaces the pass over the input.
         // It must give the same copy, and a fingerprint the copy does not present must be refused.
@@ -102,7 +102,7 @@ func fuzzPicture(_ data: UnsafePointer<UInt8>?, _ size: Int, format: MediaFormat
         let out = Inspector.inspect(clean.output, limits: fuzzLimits)
         if let error = out.error { oracleFailure("the bare output does not re-inspect: \(error)") }
         if !out.metadata.isEmpty { oracleFailure("metadata left in the bare output: \(describe(out.metadata))") }
-        if out.contentSHA256 != prints?.legacyContentSHA256 { oracleFailure("the bare output's coded data changed") }
+        if out.legacyContentSHA256 != prints?.legacyContentSHA256 { oracleFailure("the bare output's coded data changed") }
     }
 
     // 4. Previews (pixels only).
