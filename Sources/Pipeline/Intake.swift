@@ -228,13 +228,16 @@ extension Runner {
         for folder in [config.publish, config.quarantine, config.archive, config.retracted] {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(".cg-") {
+                // Only a regular file, as ConsentGate writes them: a folder or link under such a name is not ours.
+                var info = stat()
+                guard lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
                 if shared {
-                    var info = stat()
-                    guard stat(folder + "/" + name, &info) == 0,
-                        Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > config.claimLeaseSeconds
-                    else { continue }
+                    // Another host may be writing it: only one older than a lease is dead (a time in the future
+                    // counts as old: nobody writes from the future).
+                    let age = Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec)
+                    guard age > config.claimLeaseSeconds || age < -60 else { continue }
                 }
-                try? FileManager.default.removeItem(atPath: folder + "/" + name)
+                unlink(folder + "/" + name)
             }
         }
     }

@@ -211,6 +211,22 @@ final class ThirdRoundTests: PipelineTestCase {
         XCTAssertTrue(reasons.contains { $0.contains("STILL IN PUBLISH") }, "\(reasons)")
     }
 
+    /// Left-over temporary files are removed at the start of a run, but only regular files: a folder (or link)
+    /// that merely has such a name is not ConsentGate's, and nothing inside it is touched.
+    func testOnlyRegularTemporaryFilesAreCleanedUp() throws {
+        XCTAssertEqual(try runPipeline().status, 0)
+        let quarantine = folder("quarantine")
+        let stale = quarantine.appendingPathComponent(".x.cg-stale.tmp")
+        try Data("half-written".utf8).write(to: stale)
+        let notOurs = quarantine.appendingPathComponent(".keep.cg-folder.tmp")
+        try FileManager.default.createDirectory(at: notOurs, withIntermediateDirectories: true)
+        try Data("someone's notes".utf8).write(to: notOurs.appendingPathComponent("notes.txt"))
+        _ = try runPipeline()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "a dead temporary file was kept")
+        XCTAssertEqual(
+            try String(contentsOf: notOurs.appendingPathComponent("notes.txt"), encoding: .utf8), "someone's notes")
+    }
+
     /// Listing the quarantine is linear in its size: 20,000 quarantined files against 2,000 (the ratio, not seconds).
     func testQuarantineBookkeepingIsLinear() throws {
         XCTAssertEqual(try runPipeline().status, 0)
