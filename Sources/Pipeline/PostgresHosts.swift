@@ -73,7 +73,17 @@ extension PostgresLedger: HostCoordination {
                 ).isEmpty == false
             if won { held.withLock { _ = $0.insert(asset) } }
             return won
-        } catch { throw fail("record a claim", error) }
+        } catch {
+            // Two hosts inserting the same claim at once: ON CONFLICT arbitrates one unique index, the other one
+            // can still refuse the second insert. The other host has it.
+            if Self.isUniqueViolation(error) { return false }
+            throw fail("record a claim", error)
+        }
+    }
+
+    /// SQLSTATE 23505: a concurrent insert of the same key won.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        PostgresBridge.sqlState(error) == "23505"
     }
 
     public func dropClaim(asset: String) throws(PipelineError) {
@@ -113,7 +123,11 @@ extension PostgresLedger: HostCoordination {
                 ).isEmpty == false
             if won { held.withLock { _ = $0.insert(key) } }
             return won
-        } catch { throw fail("take the sweep lease", error) }
+        } catch {
+            // Another host took the lease at the same moment (see `takeAsset`).
+            if Self.isUniqueViolation(error) { return false }
+            throw fail("take the sweep lease", error)
+        }
     }
 
     public func releaseSweepLock(pipeline: String) {
