@@ -6,26 +6,6 @@ import XCTest
 /// mid-run, a host freezes (SIGSTOP) inside a ledger write or mid-sweep, and one host's sweeps run while the other
 /// delivers hundreds of pictures.
 final class PostgresAdversityTests: PostgresTestCase {
-    /// `consentgate ARGS` in the background as `host`, with `environment` added; its output in run-HOST.log.
-    func launch(as host: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONSENTGATE_HOST_ID"] = host
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        let log = root.appendingPathComponent("run-\(host).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        try handle.seekToEnd()
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     /// Whether `process` ended within `seconds` (killed if not, so that the test ends).
     func ends(_ process: Process, within seconds: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)

@@ -88,12 +88,16 @@ class PostgresTestCase: PipelineTestCase {
     }
 
     /// `consentgate run PIPELINE --json` started in the background as host `host`.
-    func startRun(as host: String) throws -> Process {
+    func startRun(as host: String) throws -> Process { try launch(as: host, ["run", pipeline, "--json"]) }
+
+    /// The binary started in the background as host `host`, its output appended to `run-HOST.log`.
+    func launch(as host: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Fixtures.consentgate)
-        process.arguments = ["run", pipeline, "--json"]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["CONSENTGATE_HOST_ID"] = host
+        environment.merge(extra) { $1 }
         process.environment = environment
         let log = root.appendingPathComponent("run-\(host).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -101,9 +105,11 @@ class PostgresTestCase: PipelineTestCase {
         try handle.seekToEnd()
         process.standardOutput = handle
         process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         return process
     }
+
 
     /// What the background runs of `host` printed.
     func output(of host: String) -> String {
