@@ -60,26 +60,24 @@ public enum OutputFile {
         do { pending = try FileIO.writePending(bytes, finalPath: path, mode: mode) } catch {
             throw PipelineError("cannot write \(path): \(error)", exitCode: 2)
         }
+        try commit(pending, overwrite: overwrite)
+    }
+
+    /// Puts a written temporary file at its final name: over a regular file only with `overwrite` (checked before
+    /// by `problem`), otherwise never over anything that appeared there since the check (a long sanitize leaves
+    /// time for that): the no-replace move, which holds on shares without hard links too.
+    public static func commit(_ pending: FileIO.PendingFile, overwrite: Bool) throws(PipelineError) {
         if overwrite {
-            do { try pending.commit() } catch { throw PipelineError("cannot write \(path): \(error)", exitCode: 2) }
+            do { try pending.commit() } catch {
+                throw PipelineError("cannot write \(pending.finalPath): \(error)", exitCode: 2)
+            }
             return
         }
-        // link() never replaces: what appeared at the name since the check stays, and the command says so.
-        if link(pending.temporaryPath, path) == 0 {
+        guard FileIO.moveNoReplace(from: AT_FDCWD, pending.temporaryPath, to: AT_FDCWD, pending.finalPath) == 0 else {
+            let why = errno == EEXIST ? "something appeared there meanwhile; nothing replaced" : String(cString: strerror(errno))
             pending.discard()
-            FileIO.syncFolder(of: path)
-            return
+            throw PipelineError("cannot write \(pending.finalPath): \(why)", exitCode: 2)
         }
-        let why = errno
-        if why == EEXIST {
-            pending.discard()
-            throw PipelineError("cannot write \(path): something appeared there meanwhile; nothing replaced", exitCode: 2)
-        }
-        // A filesystem without hard links (some shares): the name was free a moment ago; look once more.
-        guard problem(path, overwrite: false, pipelines: pipelines) == nil else {
-            pending.discard()
-            throw PipelineError("cannot write \(path): something appeared there meanwhile; nothing replaced", exitCode: 2)
-        }
-        do { try pending.commit() } catch { throw PipelineError("cannot write \(path): \(error)", exitCode: 2) }
+        FileIO.syncFolder(of: pending.finalPath)
     }
 }

@@ -174,10 +174,10 @@ struct Check: ParsableCommand {
                     try media.verify(
                         readOnly, expectedPresented: inspection.presentedSHA256, expectedSize: source.count,
                         options: sanitizeOptions, avoiding: writer)
-                    do {
-                        try FileIO.sync(target.fd)
-                        try target.pending.commit()
-                    } catch { throw .refused(error) }
+                    do { try FileIO.sync(target.fd) } catch { throw .refused(error) }
+                    do throws(PipelineError) { try OutputFile.commit(target.pending, overwrite: overwrite) } catch {
+                        throw .refused(.io(error.message))
+                    }
                 } catch {
                     target.pending.discard()
                     throw error

@@ -251,7 +251,9 @@ struct Strip: ParsableCommand {
                     do { outputSHA256 = try FileSource(descriptor: output.fd).sha256() } catch { throw .refused(error) }
                 }
                 try syncer!.wait().get()
-                do { try output.pending.commit() } catch { throw .refused(error) }
+                do throws(PipelineError) { try OutputFile.commit(output.pending, overwrite: overwrite) } catch {
+                    throw .refused(.io(error.message))
+                }
             } catch {
                 output.pending.discard()
                 throw error
