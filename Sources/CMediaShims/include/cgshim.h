@@ -57,6 +57,12 @@ uint32_t cgshim_crc32(uint32_t crc, const uint8_t *bytes, size_t length);
 int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, uint8_t *head,
                       size_t head_capacity, uint64_t *output_length);
 
+/// Inflates a zlib stream from the start of bytes until it ends, keeping nothing: CGSHIM_OK when it ends, with
+/// *consumed the bytes it spans (what follows no decoder reads) and *output_length what it inflates to;
+/// CGSHIM_LIMIT as soon as it inflates to more than max_output; CGSHIM_ERROR when it is corrupt or cut short.
+int cgshim_zlib_stream_end(const uint8_t *bytes, size_t length, uint64_t max_output, uint64_t *consumed,
+                           uint64_t *output_length);
+
 /// zlib's compress2 at level 9 into output (capacity *output_length, at least cgshim_zlib_bound(length));
 /// *output_length is set to the bytes written.
 int cgshim_zlib_compress(const uint8_t *bytes, size_t length, uint8_t *output, size_t *output_length);

@@ -57,6 +57,7 @@ enum GIFSanitizer: PictureRules {
     static func sanitize(_ bytes: [UInt8], _ structure: GIFStructure, options _: SanitizeOptions = .init())
         throws(MediaError) -> (output: [UInt8], orientation: Int?, removed: [String])
     {
+        try checkFramesInsideScreen(bytes, structure)
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var removed = RemovedLog()

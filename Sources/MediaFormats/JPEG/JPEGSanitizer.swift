@@ -2,11 +2,17 @@ import ByteKit
 
 /// Lossless JPEG sanitizing: the output is rebuilt from an allowlist of segments, copied byte for byte.
 enum JPEGSanitizer: PictureRules {
-    /// `content_sha256` of a JPEG: SHA-256 over the exact bytes, in file order, of the primary image's
-    /// segments that decoding needs — DQT, DHT, DAC, SOFn, DRI, DNL, DHP, EXP and each SOS with its
-    /// entropy-coded data (restart markers included). APPn, COM, stray bytes and trailers are excluded.
+    /// `content_sha256` of a JPEG: SHA-256 over the bytes, in file order, of the primary image's segments that
+    /// decoding needs as a decoder reads them (`codedPlan`): SOFn, DRI, each DQT and DHT with the tables something
+    /// uses, each SOS with the entropy-coded data its blocks use (restart markers included). APPn, COM, stray bytes,
+    /// trailers, unused tables and unread scan data are excluded. A picture the walk refuses (it is never published)
+    /// hashes its coded segments byte for byte.
     static func contentSHA256(_ bytes: [UInt8], _ structure: JPEGStructure) -> String {
         var hasher = RangeHasher()
+        if let plan = try? codedPlan(bytes, structure) {
+            hasher.update(plan.codedBytes(structure))
+            return hasher.finalize()
+        }
         for range in codedRanges(structure) {
             hasher.update(bytes, range)
         }
@@ -139,6 +145,8 @@ enum JPEGSanitizer: PictureRules {
         output.reserveCapacity(bytes.count)
         var removed = RemovedLog()
         try checkCodedSegmentSizes(bytes, structure)
+        let plan = try codedPlan(bytes, structure, limits: options.limits)
+        for (key, detail) in plan.removed { removed.note(key, detail) }
         let icc = options.keepICC ? try iccProfile(bytes, structure).map { (raw) throws(MediaError) in
             try ICCProfile.published(raw)
         } : nil
@@ -185,7 +193,7 @@ enum JPEGSanitizer: PictureRules {
             default: keep = segment.kind.isCodedImageData
             }
             if keep {
-                output += bytes[segment.bytes]
+                output += plan.pieces[index] ?? []
             } else if segment.kind != .jfif {
                 removed.note(
                     "\(segment.name) \(segment.kind.rawValue)",
@@ -255,9 +263,16 @@ enum JPEGSanitizer: PictureRules {
         do { try checkCodedSegmentSizes(output, structure) } catch { throw fail("\(error)") }
         let header = try ImageCodec.readHeader(.jpeg, output, limits: options.limits)
         guard header.warnings == 0 else { throw fail("libjpeg warns about the output: \(header.firstWarning ?? "")") }
-        // The bytes content_sha256 covers must be identical, which is stronger than equal hashes.
-        guard CodedData.equal(output, codedRanges(structure), original, codedRanges(originalStructure)) else {
-            throw fail("coded image data (content_sha256) changed")
-        }
+        // The bytes content_sha256 covers must be identical, which is stronger than equal hashes, and the output's
+        // coded segments must be exactly what a decoder reads of them (no unread scan data, no unused table).
+        let written = codedRanges(structure).reduce(into: [UInt8]()) { $0 += output[$1] }
+        let expected: [UInt8]
+        let read: [UInt8]
+        do {
+            expected = try codedPlan(original, originalStructure, limits: options.limits).codedBytes(originalStructure)
+            read = try codedPlan(output, structure, limits: options.limits).codedBytes(structure)
+        } catch { throw fail("the coded data cannot be walked: \(error)") }
+        guard written == expected else { throw fail("coded image data (content_sha256) changed") }
+        guard written == read else { throw fail("the output holds coded data no decoder reads") }
     }
 }

@@ -18,23 +18,10 @@ enum PNGSanitizer: PictureRules {
         structure.chunks.filter { codedTypes.contains($0.type) }.map { ($0.type, $0.data) }
     }
 
+    /// The IDAT data counts up to the end of its zlib stream (`PNGImageData`): bytes after it no decoder reads.
     static func contentSHA256(_ bytes: [UInt8], _ structure: PNGStructure) -> String {
         var hasher = RangeHasher()
-        let chunks = structure.chunks.filter { codedTypes.contains($0.type) }
-        var index = 0
-        while index < chunks.count {
-            var end = index + 1
-            if chunks[index].type == "IDAT" {
-                while end < chunks.count, chunks[end].type == "IDAT" { end += 1 }
-            }
-            let run = chunks[index..<end]
-            let length = UInt64(run.reduce(0) { $0 + $1.data.count })
-            hasher.update(
-                Array(chunks[index].type.utf8)
-                    + (0..<8).reversed().map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) })
-            for chunk in run { hasher.update(bytes, chunk.data) }
-            index = end
-        }
+        hasher.update(codedStream(bytes, structure, image: try? imageData(bytes, structure)))
         return hasher.finalize()
     }
 
@@ -162,6 +149,11 @@ enum PNGSanitizer: PictureRules {
         var orientation: Int? = nil
         let icc = options.keepICC ? usedICC(bytes, structure) : nil
         let iccData = try icc.map { (found) throws(MediaError) in try iccChunkData(try ICCProfile.published(found.profile)) }
+        let image = try imageData(bytes, structure, limits: options.limits)
+        if image.used < image.total {
+            removed.note("unread image data", "\(image.total - image.used) bytes of IDAT data after the end of its zlib stream")
+        }
+        var imageBefore = 0
         for (index, chunk) in structure.chunks.enumerated() {
             if chunk.isCritical && !criticalTypes.contains(chunk.type) {
                 throw .malformed(
@@ -186,7 +178,10 @@ enum PNGSanitizer: PictureRules {
                 }
                 keep = false
             }
-            if keep {
+            if keep && chunk.type == "IDAT" {
+                if let piece = publishedIDAT(bytes, chunk, image: image, before: imageBefore) { output += piece }
+                imageBefore += chunk.data.count
+            } else if keep {
                 output += bytes[chunk.bytes]
             } else {
                 removed.note(
@@ -242,11 +237,18 @@ enum PNGSanitizer: PictureRules {
         }
         if orientation != nil && !sawOrientation { throw fail("orientation was lost") }
         _ = try ImageCodec.readHeader(.png, output, limits: options.limits)
-        // The chunks content_sha256 covers must be identical, type and bytes, in the same order.
-        let produced = codedChunks(structure)
-        let expected = codedChunks(originalStructure)
-        guard produced.map(\.type) == expected.map(\.type),
-            CodedData.equal(output, produced.map(\.data), original, expected.map(\.data))
+        // The chunks content_sha256 covers must be identical, type and bytes, in the same order, and the output's
+        // image data must end with its zlib stream.
+        let image: PNGImageData
+        let originalImage: PNGImageData
+        do {
+            image = try imageData(output, structure, limits: options.limits)
+            originalImage = try imageData(original, originalStructure, limits: options.limits)
+        } catch { throw fail("the image data cannot be inflated: \(error)") }
+        guard image.used == image.total else { throw fail("the output holds image data no decoder reads") }
+        guard
+            codedStream(output, structure, image: image)
+                == codedStream(original, originalStructure, image: originalImage)
         else { throw fail("coded image data (content_sha256) changed") }
     }
 }

@@ -1,0 +1,87 @@
+import ByteKit
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import MediaFormats
+
+/// Issue 22 items 7 and 8 for PNG and GIF: IDAT bytes after the end of the zlib stream are not published,
+/// decompressed rows beyond IHDR's height are refused, and a GIF frame reaching outside the screen is refused.
+final class PictureHiddenDataTests: XCTestCase {
+    static let needle = JPEGUnreadBytesTests.needle
+
+    /// The demo screenshot rebuilt from its chunks, `change` applied to each (nil drops it, several add).
+    static func png(_ change: (PNGChunk, [UInt8]) -> [[UInt8]]) throws -> [UInt8] {
+        let bytes = try Fixtures.sample("demo-screenshot.png")
+        let structure = try PNGStructure(parsing: bytes)
+        var output = PNGStructure.signature
+        for chunk in structure.chunks { output += change(chunk, Array(bytes[chunk.data])).flatMap { $0 } }
+        return output
+    }
+
+    static func pixels(_ format: MediaFormat, _ bytes: [UInt8]) throws -> String {
+        try ImageCodec.decodeDigest(format, bytes, limits: .init()).pixelSHA256
+    }
+
+    func testPNGBytesAfterTheZlibStreamAreNotPublished() throws {
+        let clean = try Fixtures.sample("demo-screenshot.png")
+        let lastIDAT = try XCTUnwrap(PNGStructure(parsing: clean).chunks.last { $0.type == "IDAT" }?.offset)
+        // Inside the last IDAT after the stream's end, and in an IDAT chunk of its own after it.
+        let inside = try Self.png { chunk, data in
+            [PNGSanitizer.chunk(chunk.type, chunk.offset == lastIDAT ? data + Self.needle : data)]
+        }
+        let after = try Self.png { chunk, data in
+            chunk.offset == lastIDAT
+                ? [PNGSanitizer.chunk("IDAT", data), PNGSanitizer.chunk("IDAT", Self.needle)]
+                : [PNGSanitizer.chunk(chunk.type, data)]
+        }
+        for planted in [inside, after] {
+            XCTAssertTrue(JPEGUnreadBytesTests.contains(planted, Self.needle))
+            let output = try Sanitizer.sanitize(planted, options: .init(verifyDecode: true))
+            XCTAssertFalse(JPEGUnreadBytesTests.contains(output.output, Self.needle))
+            XCTAssertEqual(try Self.pixels(.png, output.output), try Self.pixels(.png, clean))
+            XCTAssertEqual(output.output, try Sanitizer.sanitize(clean).output)
+            XCTAssertTrue(output.removed.contains { $0.contains("zlib stream") }, "\(output.removed)")
+            XCTAssertEqual(
+                PNGSanitizer.contentSHA256(planted, try PNGStructure(parsing: planted)),
+                PNGSanitizer.contentSHA256(clean, try PNGStructure(parsing: clean)))
+        }
+    }
+
+    func testPNGRowsBeyondTheHeaderAreRefused() throws {
+        let clean = try Fixtures.sample("demo-screenshot.png")
+        let height = Bytes.be(clean, try PNGStructure(parsing: clean).chunks[0].data.lowerBound + 4, 4)
+        XCTAssertGreaterThan(height, 4)
+        // IHDR shows the top 4 rows; the image data codes all of them.
+        let cropped = try Self.png { chunk, data in
+            var data = data
+            if chunk.type == "IHDR" { data.replaceSubrange(4..<8, with: Bytes.put(4, 4)) }
+            return [PNGSanitizer.chunk(chunk.type, data)]
+        }
+        XCTAssertThrowsError(try Sanitizer.sanitize(cropped)) { error in
+            XCTAssertTrue("\(error)".contains("\(height - 4) more rows than the picture shows"), "\(error)")
+        }
+    }
+
+    /// The demo animation with its first frame moved by `dx`, `dy` pixels.
+    static func gif(moving dx: Int, _ dy: Int) throws -> [UInt8] {
+        var bytes = try Fixtures.sample("demo-animation.gif")
+        let frame = try XCTUnwrap(GIFStructure(parsing: bytes).blocks.first { $0.kind == .image }).range.lowerBound
+        let left = (Int(bytes[frame + 1]) | Int(bytes[frame + 2]) << 8) + dx
+        let top = (Int(bytes[frame + 3]) | Int(bytes[frame + 4]) << 8) + dy
+        bytes[frame + 1] = UInt8(left & 0xFF)
+        bytes[frame + 2] = UInt8(left >> 8)
+        bytes[frame + 3] = UInt8(top & 0xFF)
+        bytes[frame + 4] = UInt8(top >> 8)
+        return bytes
+    }
+
+    func testGIFFrameOutsideTheScreenIsRefused() throws {
+        XCTAssertNoThrow(try Sanitizer.sanitize(try Self.gif(moving: 0, 0)))
+        for (dx, dy) in [(1, 0), (0, 1), (4000, 0)] {
+            XCTAssertThrowsError(try Sanitizer.sanitize(try Self.gif(moving: dx, dy)), "\(dx),\(dy)") { error in
+                XCTAssertTrue("\(error)".contains("outside the"), "\(error)")
+            }
+        }
+    }
+}
