@@ -63,6 +63,39 @@ int cgshim_zlib_check(const uint8_t *bytes, size_t length, uint64_t max_output, 
 int cgshim_zlib_stream_end(const uint8_t *bytes, size_t length, uint64_t max_output, uint64_t *consumed,
                            uint64_t *output_length);
 
+/// A Huffman table as libjpeg derives it: code lengths and symbols of the codes up to 9 bits by lookup, the
+/// largest code of each length and the symbol offset for longer ones.
+typedef struct {
+    uint8_t look_length[512];
+    uint8_t look_symbol[512];
+    int32_t max_code[18];
+    int32_t value_offset[18];
+    uint8_t values[256];
+} cgshim_huffman;
+
+/// Builds a table from a DHT's 16 counts and count symbols; CGSHIM_ERROR for what libjpeg calls a bogus table.
+int cgshim_huffman_build(cgshim_huffman *table, const uint8_t *counts, const uint8_t *values, size_t count,
+                         int is_dc);
+
+typedef struct {
+    const cgshim_huffman *dc;  // NULL when the scan does not use one
+    const cgshim_huffman *ac;
+    int32_t blocks;            // blocks of this component in one MCU
+    uint64_t *nonzero;         // progressive AC scans: per block, which coefficients 1...63 are non-zero
+} cgshim_scan_component;
+
+typedef struct {
+    int32_t ss, se, ah, al, progressive;
+} cgshim_scan_parameters;
+
+/// Walks mcus MCUs of a restart interval whose data starts at data[start] (data[end] is where the scan's data
+/// ends) as libjpeg decodes them: *used_end is where the bytes the decoder uses end, *data_ran_out set when the
+/// data ran out first. CGSHIM_ERROR for a code no table holds.
+int cgshim_jpeg_walk_interval(const uint8_t *data, size_t start, size_t end,
+                              const cgshim_scan_component *components, int count,
+                              const cgshim_scan_parameters *parameters, size_t first_mcu, size_t mcus,
+                              size_t *used_end, int *data_ran_out);
+
 /// zlib's compress2 at level 9 into output (capacity *output_length, at least cgshim_zlib_bound(length));
 /// *output_length is set to the bytes written.
 int cgshim_zlib_compress(const uint8_t *bytes, size_t length, uint8_t *output, size_t *output_length);

@@ -1,4 +1,5 @@
 import ByteKit
+internal import CMediaShims
 
 /// What of a JPEG's coded segments a decoder reads, found by walking them as libjpeg does: each scan trimmed to the
 /// bytes its blocks use (`JPEGScanWalk`), each DHT and DQT holding only the tables a scan or component uses. The
@@ -33,6 +34,7 @@ extension JPEGSanitizer {
         throws(MediaError) -> JPEGCodedPlan
     {
         func fail(_ why: String) -> MediaError { .malformed(format: "JPEG", reason: why) }
+        try checkCodedSegmentSizes(bytes, structure)
         guard let frameIndex = structure.segments.firstIndex(where: { $0.kind == .frame }) else {
             throw fail("no frame header")
         }
@@ -81,21 +83,31 @@ extension JPEGSanitizer {
         var dc = [Int?](repeating: nil, count: 4)
         var ac = [Int?](repeating: nil, count: 4)
         var quant = [Int?](repeating: nil, count: 4)
-        var built: [Int: JPEGHuffmanTable] = [:]
+        var built: [Int: UnsafeMutablePointer<cgshim_huffman>] = [:]
+        defer {
+            for table in built.values { table.deallocate() }
+            for component in frame { component.nonZero?.deallocate() }
+        }
         var latched = [Bool](repeating: false, count: frame.count)
         var restartInterval = 0
-        func huffman(_ definition: Int?, isDC: Bool, _ name: String) throws(MediaError) -> JPEGHuffmanTable {
+        func huffman(_ definition: Int?, isDC: Bool, _ name: String) throws(MediaError) -> UnsafePointer<cgshim_huffman> {
             guard let definition else {
                 throw fail("a scan uses \(name) Huffman table that the file does not define")
             }
             definitions[definition].used = true
-            if let table = built[definition] { return table }
-            let at = definitions[definition].bytes.lowerBound
-            let table = try JPEGHuffmanTable(
-                counts: bytes[(at + 1)..<(at + 17)], values: bytes[(at + 17)..<definitions[definition].bytes.upperBound],
-                isDC: isDC)
+            if let table = built[definition] { return UnsafePointer(table) }
+            let range = definitions[definition].bytes
+            let table = UnsafeMutablePointer<cgshim_huffman>.allocate(capacity: 1)
             built[definition] = table
-            return table
+            let status = bytes.withUnsafeBufferPointer { buffer in
+                cgshim_huffman_build(
+                    table, buffer.baseAddress! + range.lowerBound + 1, buffer.baseAddress! + range.lowerBound + 17,
+                    range.count - 17, isDC ? 1 : 0)
+            }
+            guard status == CGSHIM_OK else {
+                throw fail("the Huffman table at offset \(range.lowerBound) is not one libjpeg accepts")
+            }
+            return UnsafePointer(table)
         }
         try bytes.withUnsafeBufferPointer { (base) throws(MediaError) in
             for (index, segment) in structure.segments.enumerated() where segment.kind.isCodedImageData {

@@ -205,16 +205,19 @@ enum JPEGSanitizer: PictureRules {
         for stray in structure.strayBytes {
             removed.note("stray bytes", "\(stray.count) stray bytes at offset \(stray.offset)")
         }
-        try verify(output, original: bytes, originalStructure: structure, orientation: orientation, options: options)
+        try verify(
+            output, original: bytes, originalStructure: structure, orientation: orientation, options: options,
+            expectedCoded: plan.codedBytes(structure))
         return (output, orientation, removed.summary)
     }
 
     /// Re-reads a sanitized JPEG independently of how it was built: every segment must be on the
     /// allowlist, EXIF (read by libexif and by the IFD0 reader) may hold Orientation only, libjpeg must
-    /// read the header cleanly, and the coded data under `content_sha256` must be unchanged.
+    /// read the header cleanly, and the coded data under `content_sha256` must be unchanged. `expectedCoded`: the
+    /// original's coded bytes as `codedPlan` gave them to the rebuild (walked again here when not given).
     static func verify(
         _ output: [UInt8], original: [UInt8], originalStructure: JPEGStructure, orientation: Int?,
-        options: SanitizeOptions
+        options: SanitizeOptions, expectedCoded: [UInt8]? = nil
     ) throws(MediaError) {
         func fail(_ why: String) -> MediaError { .verificationFailed(why) }
         let structure: JPEGStructure
@@ -269,7 +272,9 @@ enum JPEGSanitizer: PictureRules {
         let expected: [UInt8]
         let read: [UInt8]
         do {
-            expected = try codedPlan(original, originalStructure, limits: options.limits).codedBytes(originalStructure)
+            expected =
+                try expectedCoded
+                ?? codedPlan(original, originalStructure, limits: options.limits).codedBytes(originalStructure)
             read = try codedPlan(output, structure, limits: options.limits).codedBytes(structure)
         } catch { throw fail("the coded data cannot be walked: \(error)") }
         guard written == expected else { throw fail("coded image data (content_sha256) changed") }

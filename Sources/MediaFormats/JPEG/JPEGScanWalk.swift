@@ -1,4 +1,5 @@
 import ByteKit
+internal import CMediaShims
 
 /// One component of the frame header, with what the scans have coded of it so far.
 struct JPEGFrameComponent {
@@ -11,8 +12,9 @@ struct JPEGFrameComponent {
     var blocksHigh: Int
     /// The successive-approximation bit each coefficient was last coded to (-1: never), as libjpeg tracks it.
     var coefficientBits = [Int](repeating: -1, count: 64)
-    /// For progressive AC refinement: which of coefficients 1...63 of each block are non-zero (bit k).
-    var nonZero: [UInt64] = []
+    /// For progressive AC refinement: which of coefficients 1...63 of each block are non-zero (bit k); allocated
+    /// by the first AC scan and freed by `codedPlan`.
+    var nonZero: UnsafeMutablePointer<UInt64>? = nil
     /// A progressive AC scan of this component ran out of data: its coefficients are not known exactly.
     var uncertain = false
 }
@@ -20,8 +22,8 @@ struct JPEGFrameComponent {
 /// A component as one scan codes it.
 struct JPEGScanComponent {
     var frameIndex: Int
-    var dc: JPEGHuffmanTable?
-    var ac: JPEGHuffmanTable?
+    var dc: UnsafePointer<cgshim_huffman>?
+    var ac: UnsafePointer<cgshim_huffman>?
 }
 
 /// The scan parameters after the components (spectral selection and successive approximation).
@@ -33,10 +35,10 @@ struct JPEGScanParameters {
     var progressive: Bool
 }
 
-/// Walks a scan's entropy-coded data as libjpeg decodes it, block by block, to find which bytes it reads: the
-/// data of each restart interval up to the byte holding its last used bit, and each restart marker. Whatever
-/// else the scan data holds (bytes after the last block, before a restart marker, extra restart markers) no
-/// decoder reads.
+/// Walks a scan's entropy-coded data as libjpeg decodes it, block by block (`cgshim_jpeg_walk_interval`), to find
+/// which bytes it reads: the data of each restart interval up to the byte holding its last used bit, and each
+/// restart marker. Whatever else the scan data holds (bytes after the last block, before a restart marker, extra
+/// restart markers) no decoder reads.
 struct JPEGScanWalk {
     let width: Int
     let height: Int
@@ -51,58 +53,50 @@ struct JPEGScanWalk {
     ) throws(MediaError) -> (kept: [Range<Int>], ranOut: Bool) {
         func fail(_ why: String) -> MediaError { .malformed(format: "JPEG", reason: "the scan at offset \(offset) \(why)") }
         let interleaved = scanComponents.count > 1
-        let mcusWide: Int
-        let mcusHigh: Int
+        let total: Int
         if interleaved {
-            mcusWide = (width + 8 * hMax - 1) / (8 * hMax)
-            mcusHigh = (height + 8 * vMax - 1) / (8 * vMax)
+            total = ((width + 8 * hMax - 1) / (8 * hMax)) * ((height + 8 * vMax - 1) / (8 * vMax))
         } else {
-            mcusWide = frame[scanComponents[0].frameIndex].blocksWide
-            mcusHigh = frame[scanComponents[0].frameIndex].blocksHigh
+            total = frame[scanComponents[0].frameIndex].blocksWide * frame[scanComponents[0].frameIndex].blocksHigh
         }
-        let total = mcusWide * mcusHigh
         let acScan = p.progressive && p.ss > 0
         if acScan {
             let index = scanComponents[0].frameIndex
-            if frame[index].nonZero.isEmpty { frame[index].nonZero = [UInt64](repeating: 0, count: total) }
+            if frame[index].nonZero == nil {
+                let state = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, total))
+                state.initialize(repeating: 0, count: max(1, total))
+                frame[index].nonZero = state
+            }
             if p.ah > 0 && frame[index].uncertain {
                 throw fail(
                     "refines coefficients an earlier scan left incomplete (its data ran out): which bytes a viewer "
                         + "reads cannot be told; save the picture again as a complete JPEG")
             }
         }
+        let components = scanComponents.map { c in
+            cgshim_scan_component(
+                dc: c.dc, ac: c.ac, blocks: Int32(interleaved ? frame[c.frameIndex].h * frame[c.frameIndex].v : 1),
+                nonzero: acScan ? frame[c.frameIndex].nonZero : nil)
+        }
+        var parameters = cgshim_scan_parameters(
+            ss: Int32(p.ss), se: Int32(p.se), ah: Int32(p.ah), al: Int32(p.al), progressive: p.progressive ? 1 : 0)
         var kept: [Range<Int>] = []
         var ranOut = false
         var mcu = 0
         var start = data.lowerBound
         var expectedRestart = 0
         while mcu < total {
-            let intervalEnd = restartInterval > 0 ? min(total, mcu + restartInterval) : total
-            var reader = JPEGBitReader(base, from: start, to: data.upperBound)
-            var eobRun = 0
-            while mcu < intervalEnd {
-                var state: UInt64 = 0
-                if interleaved {
-                    for component in scanComponents {
-                        let c = frame[component.frameIndex]
-                        for _ in 0..<(c.h * c.v) { try block(&reader, component, p, &eobRun, &state, fail) }
-                    }
-                } else if acScan {
-                    let index = scanComponents[0].frameIndex
-                    state = frame[index].nonZero[mcu]
-                    try block(&reader, scanComponents[0], p, &eobRun, &state, fail)
-                    frame[index].nonZero[mcu] = state
-                } else {
-                    try block(&reader, scanComponents[0], p, &eobRun, &state, fail)
-                }
-                mcu += 1
-                if reader.ranOut {
-                    // libjpeg leaves the rest of the interval empty once its data runs out.
-                    ranOut = true
-                    mcu = intervalEnd
-                }
+            let count = restartInterval > 0 ? min(total - mcu, restartInterval) : total - mcu
+            var used = 0
+            var intervalRanOut: Int32 = 0
+            let status = components.withUnsafeBufferPointer { list in
+                cgshim_jpeg_walk_interval(
+                    base.baseAddress, start, data.upperBound, list.baseAddress, Int32(list.count), &parameters, mcu,
+                    count, &used, &intervalRanOut)
             }
-            let used = reader.usedEnd
+            guard status == CGSHIM_OK else { throw fail("holds a Huffman code its table does not define (damaged data)") }
+            if intervalRanOut != 0 { ranOut = true }
+            mcu += count
             if used > start { kept.append(start..<used) }
             if mcu >= total { break }
             // The restart marker: libjpeg skips anything up to the next marker, which must be the expected RSTn.
@@ -140,112 +134,5 @@ struct JPEGScanWalk {
         }
         if ranOut && acScan { frame[scanComponents[0].frameIndex].uncertain = true }
         return (kept, ranOut)
-    }
-
-    /// One block of the scan, as libjpeg's jdhuff.c (sequential) or jdphuff.c (progressive) decodes it.
-    private func block(
-        _ r: inout JPEGBitReader, _ c: JPEGScanComponent, _ p: JPEGScanParameters, _ eobRun: inout Int,
-        _ state: inout UInt64, _ fail: (String) -> MediaError
-    ) throws(MediaError) {
-        func symbol(_ table: JPEGHuffmanTable?) throws(MediaError) -> Int {
-            guard let table, let s = r.symbol(table) else {
-                throw fail("holds a Huffman code its table does not define (damaged data)")
-            }
-            return Int(s)
-        }
-        func bits(_ n: Int) -> Int {
-            let value = r.peek(n)
-            r.skip(n)
-            return value
-        }
-        if !p.progressive {
-            let s = try symbol(c.dc)
-            if s > 0 { r.skip(s) }
-            var k = 1
-            while k < 64 {
-                let rs = try symbol(c.ac)
-                let run = rs >> 4
-                let size = rs & 15
-                if size != 0 {
-                    k += run
-                    r.skip(size)
-                } else {
-                    if run != 15 { break }
-                    k += 15
-                }
-                k += 1
-            }
-            return
-        }
-        if p.ss == 0 {
-            if p.ah == 0 {
-                let s = try symbol(c.dc)
-                if s > 0 { r.skip(s) }
-            } else {
-                r.skip(1)
-            }
-            return
-        }
-        if p.ah == 0 {
-            if eobRun > 0 {
-                eobRun -= 1
-                return
-            }
-            var k = p.ss
-            while k <= p.se {
-                let rs = try symbol(c.ac)
-                let run = rs >> 4
-                let size = rs & 15
-                if size != 0 {
-                    k += run
-                    let raw = bits(size)
-                    let value = raw < (1 << (size - 1)) ? raw - (1 << size) + 1 : raw
-                    // libjpeg stores the value shifted into a 16-bit coefficient (k past 63 lands on 63).
-                    let stored = Int16(truncatingIfNeeded: value << p.al)
-                    let bit = UInt64(1) << UInt64(min(k, 63))
-                    state = stored != 0 ? state | bit : state & ~bit
-                } else if run == 15 {
-                    k += 15
-                } else {
-                    eobRun = (1 << run) + (run > 0 ? bits(run) : 0) - 1
-                    break
-                }
-                k += 1
-            }
-            return
-        }
-        // AC refinement: correction bits for coefficients already non-zero, new ones placed after runs of zeros.
-        var k = p.ss
-        if eobRun == 0 {
-            while k <= p.se {
-                let rs = try symbol(c.ac)
-                var run = rs >> 4
-                let size = rs & 15
-                if size != 0 {
-                    r.skip(1)
-                } else if run != 15 {
-                    eobRun = (1 << run) + (run > 0 ? bits(run) : 0)
-                    break
-                }
-                repeat {
-                    if state & (UInt64(1) << UInt64(k)) != 0 {
-                        r.skip(1)
-                    } else {
-                        run -= 1
-                        if run < 0 { break }
-                    }
-                    k += 1
-                } while k <= p.se
-                if size != 0 { state |= UInt64(1) << UInt64(min(k, 63)) }
-                k += 1
-            }
-        }
-        if eobRun > 0 {
-            while k <= p.se {
-                if state & (UInt64(1) << UInt64(k)) != 0 { r.skip(1) }
-                k += 1
-            }
-            eobRun -= 1
-        }
     }
 }
