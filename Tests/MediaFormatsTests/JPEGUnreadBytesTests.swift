@@ -158,6 +158,27 @@ final class JPEGUnreadBytesTests: XCTestCase {
         }
     }
 
+    func testAPictureWithoutHuffmanTablesIsWalkedWithTheStandardOnes() throws {
+        // cjpeg codes with the standard tables; without its DHT segments (as Motion-JPEG frames are stored)
+        // libjpeg-turbo decodes it with the same ones.
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let photo = folder.appendingPathComponent("photo.jpg")
+        try Data(Fixtures.sample("demo-camera-photo.jpg")).write(to: photo)
+        let ppm = try Fixtures.run(try Fixtures.requireTool("djpeg"), [photo.path])
+        let pixels = folder.appendingPathComponent("photo.ppm")
+        try ppm.stdout.write(to: pixels)
+        let coded = try Fixtures.run(try Fixtures.requireTool("cjpeg"), ["-quality", "85", pixels.path])
+        XCTAssertEqual(coded.status, 0, coded.stderr)
+        let withTables = Array(coded.stdout)
+        let structure = try JPEGStructure(parsing: withTables)
+        var clean: [UInt8] = [0xFF, 0xD8]
+        for segment in structure.segments where segment.kind != .huffmanTable { clean += withTables[segment.bytes] }
+        clean += [0xFF, 0xD9]
+        XCTAssertEqual(try Self.pixels(clean), try Self.pixels(withTables))
+        try assertTrimmed(try Self.planting(Self.needle, in: clean, scan: 0), clean: clean)
+    }
+
     func testCleanPicturesKeepTheirCodedBytesAndFingerprint() throws {
         for name in ["demo-camera-photo.jpg", "demo-phone-photo.jpg", "demo-ycck-print.jpg", "demo-portrait.jpg"] {
             let bytes = try Fixtures.sample(name)

@@ -77,6 +77,9 @@ typedef struct {
 int cgshim_huffman_build(cgshim_huffman *table, const uint8_t *counts, const uint8_t *values, size_t count,
                          int is_dc);
 
+/// The standard table (ITU T.81 Annex K.3) libjpeg-turbo uses for slot 0 or 1 when no DHT defines it.
+int cgshim_huffman_build_standard(cgshim_huffman *table, int is_dc, int slot);
+
 typedef struct {
     const cgshim_huffman *dc;  // NULL when the scan does not use one
     const cgshim_huffman *ac;

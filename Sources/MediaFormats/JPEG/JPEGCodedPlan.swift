@@ -90,9 +90,19 @@ extension JPEGSanitizer {
         }
         var latched = [Bool](repeating: false, count: frame.count)
         var restartInterval = 0
-        func huffman(_ definition: Int?, isDC: Bool, _ name: String) throws(MediaError) -> UnsafePointer<cgshim_huffman> {
+        var standard: [Int: UnsafeMutablePointer<cgshim_huffman>] = [:]
+        defer { for table in standard.values { table.deallocate() } }
+        func huffman(_ definition: Int?, isDC: Bool, slot: Int) throws(MediaError) -> UnsafePointer<cgshim_huffman> {
             guard let definition else {
-                throw fail("a scan uses \(name) Huffman table that the file does not define")
+                // libjpeg-turbo decodes a scan naming undefined slot 0 or 1 with the standard tables (Motion-JPEG).
+                let key = slot * 2 + (isDC ? 1 : 0)
+                if let table = standard[key] { return UnsafePointer(table) }
+                let table = UnsafeMutablePointer<cgshim_huffman>.allocate(capacity: 1)
+                standard[key] = table
+                guard cgshim_huffman_build_standard(table, isDC ? 1 : 0, Int32(slot)) == CGSHIM_OK else {
+                    throw fail("a scan uses \(isDC ? "DC" : "AC") Huffman table \(slot), which the file does not define")
+                }
+                return UnsafePointer(table)
             }
             definitions[definition].used = true
             if let table = built[definition] { return UnsafePointer(table) }
@@ -168,10 +178,10 @@ extension JPEGSanitizer {
                         let ta = Int(bytes[at + 1] & 15)
                         guard td < 4, ta < 4 else { throw fail("the scan at offset \(segment.offset) names an invalid table") }
                         if !progressive || (parameters.ss == 0 && parameters.ah == 0) {
-                            components[i].dc = try huffman(dc[td], isDC: true, "DC table \(td), a")
+                            components[i].dc = try huffman(dc[td], isDC: true, slot: td)
                         }
                         if !progressive || parameters.ss > 0 {
-                            components[i].ac = try huffman(ac[ta], isDC: false, "AC table \(ta), an")
+                            components[i].ac = try huffman(ac[ta], isDC: false, slot: ta)
                         }
                     }
                     guard count == 1 || blocksInMCU <= 10 else { throw fail("the scan at offset \(segment.offset) has too many blocks per MCU") }
