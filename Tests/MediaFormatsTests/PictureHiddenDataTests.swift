@@ -76,6 +76,40 @@ final class PictureHiddenDataTests: XCTestCase {
         return bytes
     }
 
+    /// A 1x1 GIF whose one frame has the LZW data `data` (code size 2) in one sub-block.
+    static func tinyGIF(_ data: [UInt8]) -> [UInt8] {
+        Array("GIF89a".utf8) + [1, 0, 1, 0, 0x80, 0, 0] + [0, 0, 0, 255, 255, 255]
+            + [0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, UInt8(data.count)] + data + [0, 0x3B]
+    }
+
+    func testGIFDataAfterTheEndCodeIsNotPublished() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let clean = try Fixtures.sample("demo-animation.gif")
+        let frame = try XCTUnwrap(GIFStructure(parsing: clean).blocks.first { $0.kind == .image })
+        // A sub-block holding the needle after the one with the end code, before the terminator.
+        let planted = Array(clean[..<(frame.range.upperBound - 1)]) + [UInt8(Self.needle.count)] + Self.needle
+            + Array(clean[(frame.range.upperBound - 1)...])
+        let output = try Sanitizer.sanitize(planted)
+        XCTAssertFalse(JPEGUnreadBytesTests.contains(output.output, Self.needle))
+        XCTAssertEqual(output.output, try Sanitizer.sanitize(clean).output)
+        XCTAssertTrue(output.removed.contains { $0.contains("end code") }, "\(output.removed)")
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func frames(_ bytes: [UInt8], _ name: String) throws -> String {
+            let url = folder.appendingPathComponent(name)
+            try Data(bytes).write(to: url)
+            // The frames only: the header's aspect ratio differs (the pixel-aspect byte is written as 0).
+            let text = try Fixtures.run(ffmpeg, ["-v", "error", "-i", url.path, "-f", "framemd5", "-"]).text
+            return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        }
+        XCTAssertEqual(try frames(output.output, "out.gif"), try frames(planted, "in.gif"))
+        // A frame coding one pixel more than its 1x1 (clear, 0, 0, end) is refused; clear, 0, end is published.
+        XCTAssertNoThrow(try Sanitizer.sanitize(Self.tinyGIF([0x44, 0x01])))
+        XCTAssertThrowsError(try Sanitizer.sanitize(Self.tinyGIF([0x04, 0x0A]))) { error in
+            XCTAssertTrue("\(error)".contains("more pixels"), "\(error)")
+        }
+    }
+
     func testGIFFrameOutsideTheScreenIsRefused() throws {
         XCTAssertNoThrow(try Sanitizer.sanitize(try Self.gif(moving: 0, 0)))
         for (dx, dy) in [(1, 0), (0, 1), (4000, 0)] {

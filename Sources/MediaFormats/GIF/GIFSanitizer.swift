@@ -38,13 +38,17 @@ enum GIFSanitizer: PictureRules {
     /// `content_sha256` of a GIF: SHA-256 over the header with the logical screen descriptor (its pixel-aspect
     /// byte taken as 0) and global colour table, and every graphic control extension and image (descriptor, local
     /// colour table, LZW data), in file order, byte for byte. Comments and application extensions are excluded.
+    /// Each image counts as published: LZW data up to its end-of-information code (`publishedImage`).
     static func contentSHA256(_ bytes: [UInt8], _ structure: GIFStructure) -> String {
         var hasher = RangeHasher()
-        for block in structure.blocks where isCoded(block.kind) {
+        let images = (try? publishedImages(bytes, structure)) ?? [:]
+        for (index, block) in structure.blocks.enumerated() where isCoded(block.kind) {
             if block.kind == .screen {
                 hasher.update(bytes, 0..<12)
                 hasher.update([0])
                 hasher.update(bytes, 13..<block.range.upperBound)
+            } else if let image = images[index] {
+                hasher.update(image)
             } else {
                 hasher.update(bytes, block.range)
             }
@@ -58,10 +62,20 @@ enum GIFSanitizer: PictureRules {
         throws(MediaError) -> (output: [UInt8], orientation: Int?, removed: [String])
     {
         try checkFramesInsideScreen(bytes, structure)
+        let images = try publishedImages(bytes, structure)
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var removed = RemovedLog()
-        for block in structure.blocks {
+        for (index, block) in structure.blocks.enumerated() {
+            if let image = images[index] {
+                output += image
+                if image.count < block.range.count {
+                    removed.note(
+                        "unread image data",
+                        "\(block.range.count - image.count) bytes of LZW data after the end code of the frame at offset \(block.range.lowerBound)")
+                }
+                continue
+            }
             if block.kind == .screen {
                 // The pixel-aspect byte is written as 0 ("no information"): decoders ignore it, and it is not on
                 // the list of structural tags leakcheck accepts.
@@ -110,6 +124,11 @@ enum GIFSanitizer: PictureRules {
             if block.kind == .graphicControl {
                 do { try checkGraphicControl(output, block) } catch { throw fail("\(error)") }
             }
+        }
+        let images: [Int: [UInt8]]
+        do { images = try publishedImages(output, structure) } catch { throw fail("\(error)") }
+        for (index, image) in images where image.count != structure.blocks[index].range.count {
+            throw fail("the output holds LZW data no decoder reads")
         }
         guard contentSHA256(output, structure) == expectedContent else {
             throw fail("coded image data (content_sha256) changed")
