@@ -63,6 +63,47 @@ final class PictureHiddenDataTests: XCTestCase {
         }
     }
 
+    func testAPNGFrameDataAfterItsZlibStreamIsNotPublishedAndExtraRowsAreRefused() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let folder = try Fixtures.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let made = folder.appendingPathComponent("clean.png")
+        let run = try Fixtures.run(
+            ffmpeg, ["-v", "error", "-f", "lavfi", "-i", "testsrc=d=0.6:s=32x24:r=5", "-f", "apng", made.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let clean = try Fixtures.bytes(made)
+        let structure = try PNGStructure(parsing: clean)
+        let firstFrameData = try XCTUnwrap(structure.chunks.first { $0.type == "fdAT" }).offset
+        func rebuilt(_ change: (PNGChunk, [UInt8]) -> [UInt8]) -> [UInt8] {
+            PNGStructure.signature + structure.chunks.flatMap { chunk in
+                PNGSanitizer.chunk(chunk.type, change(chunk, Array(clean[chunk.data])))
+            }
+        }
+        let planted = rebuilt { chunk, data in chunk.offset == firstFrameData ? data + Self.needle : data }
+        let output = try Sanitizer.sanitize(planted)
+        XCTAssertFalse(JPEGUnreadBytesTests.contains(output.output, Self.needle))
+        XCTAssertEqual(output.output, try Sanitizer.sanitize(clean).output)
+        func frames(_ bytes: [UInt8], _ name: String) throws -> String {
+            let url = folder.appendingPathComponent(name)
+            try Data(bytes).write(to: url)
+            let decoded = try Fixtures.run(ffmpeg, ["-v", "error", "-i", url.path, "-f", "framemd5", "-"])
+            XCTAssertEqual(decoded.status, 0, decoded.stderr)
+            return decoded.text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n")
+        }
+        XCTAssertEqual(try frames(output.output, "out.png"), try frames(planted, "in.png"))
+        XCTAssertGreaterThan(try frames(clean, "clean.png").split(separator: "\n").count, 1)
+        // The second frame's control chunk shows 2 of the rows its data codes (ffmpeg codes a 32x4 strip).
+        let secondControl = try XCTUnwrap(structure.chunks.filter { $0.type == "fcTL" }.dropFirst().first).offset
+        let cropped = rebuilt { chunk, data in
+            var data = data
+            if chunk.offset == secondControl { data.replaceSubrange(8..<12, with: Bytes.put(2, 4)) }
+            return data
+        }
+        XCTAssertThrowsError(try Sanitizer.sanitize(cropped)) { error in
+            XCTAssertTrue("\(error)".contains("more image data than its 32x2 pixels"), "\(error)")
+        }
+    }
+
     /// The demo animation with its first frame moved by `dx`, `dy` pixels.
     static func gif(moving dx: Int, _ dy: Int) throws -> [UInt8] {
         var bytes = try Fixtures.sample("demo-animation.gif")

@@ -150,6 +150,9 @@ enum PNGSanitizer: PictureRules {
         let icc = options.keepICC ? usedICC(bytes, structure) : nil
         let iccData = try icc.map { (found) throws(MediaError) in try iccChunkData(try ICCProfile.published(found.profile)) }
         let image = try imageData(bytes, structure, limits: options.limits)
+        if !image.frameData.isEmpty {
+            removed.note("unread frame data", "APNG frame data after the end of its zlib stream (\(image.frameData.count) fdAT chunks)")
+        }
         if image.used < image.total {
             removed.note("unread image data", "\(image.total - image.used) bytes of IDAT data after the end of its zlib stream")
         }
@@ -181,6 +184,8 @@ enum PNGSanitizer: PictureRules {
             if keep && chunk.type == "IDAT" {
                 if let piece = publishedIDAT(bytes, chunk, image: image, before: imageBefore) { output += piece }
                 imageBefore += chunk.data.count
+            } else if keep && chunk.type == "fdAT" {
+                output += publishedFrameData(bytes, chunk, image: image)
             } else if keep {
                 output += bytes[chunk.bytes]
             } else {
@@ -245,7 +250,9 @@ enum PNGSanitizer: PictureRules {
             image = try imageData(output, structure, limits: options.limits)
             originalImage = try imageData(original, originalStructure, limits: options.limits)
         } catch { throw fail("the image data cannot be inflated: \(error)") }
-        guard image.used == image.total else { throw fail("the output holds image data no decoder reads") }
+        guard image.used == image.total, image.frameData.isEmpty else {
+            throw fail("the output holds image data no decoder reads")
+        }
         guard
             codedStream(output, structure, image: image)
                 == codedStream(original, originalStructure, image: originalImage)
