@@ -18,8 +18,9 @@ extension GIFSanitizer {
             let width = le16(bytes, at + 5)
             let height = le16(bytes, at + 7)
             guard left + width <= screenWidth, top + height <= screenHeight else {
-                throw .unsupported(
-                    "GIF frame \(frame) (at offset \(at)) is \(width)x\(height) pixels at \(left),\(top), partly "
+                throw .malformed(
+                    format: "GIF",
+                    reason: "frame \(frame) (at offset \(at)) is \(width)x\(height) pixels at \(left),\(top), partly "
                         + "outside the \(screenWidth)x\(screenHeight) picture: viewers do not show that part, "
                         + "which can hide a face or a name; save the animation again with every frame inside its canvas"
                 )

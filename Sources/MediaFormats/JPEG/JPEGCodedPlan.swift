@@ -42,9 +42,9 @@ extension JPEGSanitizer {
         let marker = frameSegment.marker
         guard marker == 0xC0 || marker == 0xC1 || marker == 0xC2 else {
             let what =
-                marker == 0xC3 ? "lossless" : (0xC9...0xCB).contains(marker) ? "arithmetic-coded" : "hierarchical"
+                marker == 0xC3 ? "a lossless" : (0xC9...0xCB).contains(marker) ? "an arithmetic-coded" : "a hierarchical"
             throw .unsupported(
-                "a \(what) JPEG (\(frameSegment.name)): ConsentGate cannot tell which of its bytes a viewer reads; "
+                "\(what) JPEG (\(frameSegment.name)): ConsentGate cannot tell which of its bytes a viewer reads; "
                     + "save the picture as a baseline or progressive JPEG")
         }
         let progressive = marker == 0xC2

@@ -85,8 +85,9 @@ extension PNGSanitizer {
                     buffer.baseAddress, buffer.count, UInt64(expected) + UInt64(limits.maxPixels) * 8, &more, &total)
             }
             let extra = max(1, (Int(total) - expected + row - 1) / row)
-            throw .unsupported(
-                "the PNG's image data holds \(bytes[ihdr + 12] == 1 ? "at least " : "")\(extra) more rows than the "
+            throw .malformed(
+                format: "PNG",
+                reason: "its image data holds \(bytes[ihdr + 12] == 1 ? "at least " : "")\(extra) more rows than the "
                     + "picture shows (its header declares fewer rows than are coded: hidden pixels); save the picture "
                     + "again")
         default:
@@ -130,8 +131,9 @@ extension PNGSanitizer {
                 cgshim_zlib_stream_end(buffer.baseAddress, buffer.count, UInt64(expected), &consumed, &inflated)
             }
             if status == CGSHIM_LIMIT {
-                throw .unsupported(
-                    "APNG frame \(frame) (fcTL at offset \(control)) holds more image "
+                throw .malformed(
+                    format: "PNG",
+                    reason: "APNG frame \(frame) (fcTL at offset \(control)) holds more image "
                         + "data than its \(size.width)x\(size.height) pixels (hidden pixels); save the animation again")
             }
             guard status == CGSHIM_OK, Int(consumed) < joined.count else { continue }
