@@ -179,6 +179,32 @@ final class JPEGUnreadBytesTests: XCTestCase {
         try assertTrimmed(try Self.planting(Self.needle, in: clean, scan: 0), clean: clean)
     }
 
+    /// The walk's oracle on damaged scan data: whatever the sanitizer publishes from a picture with bytes of its
+    /// entropy-coded data changed decodes (libjpeg) to exactly the pixels the damaged picture decodes to.
+    func testDamagedScanDataIsPublishedOnlyWithTheSamePixels() throws {
+        var generator = SplitMix(seed: 22)
+        var published = 0
+        for original in [
+            try Fixtures.sample("demo-camera-photo.jpg"), try Self.transcoded(["-progressive"]),
+            try Self.transcoded(["-restart", "1"]),
+        ] {
+            let data = try JPEGStructure(parsing: original).segments.compactMap(\.scanData)
+            for _ in 0..<60 {
+                var bytes = original
+                for _ in 0..<(1 + Int(generator.next() % 3)) {
+                    let range = data[Int(generator.next() % UInt64(data.count))]
+                    guard !range.isEmpty else { continue }
+                    bytes[range.lowerBound + Int(generator.next() % UInt64(range.count))] = UInt8(
+                        truncatingIfNeeded: generator.next())
+                }
+                guard let output = try? Sanitizer.sanitize(bytes) else { continue }
+                published += 1
+                XCTAssertEqual(try Self.pixels(output.output), try Self.pixels(bytes))
+            }
+        }
+        XCTAssertGreaterThan(published, 20)
+    }
+
     func testCleanPicturesKeepTheirCodedBytesAndFingerprint() throws {
         for name in ["demo-camera-photo.jpg", "demo-phone-photo.jpg", "demo-ycck-print.jpg", "demo-portrait.jpg"] {
             let bytes = try Fixtures.sample(name)
