@@ -141,25 +141,25 @@ static void fill(reader *r) {
     }
 }
 
-static inline int peek(reader *r, int n) {
+static inline __attribute__((always_inline)) int peek(reader *r, int n) {
     if (r->bits < n) fill(r);
     return (int)((r->accumulator >> (r->bits - n)) & ((1u << n) - 1));
 }
 
-static inline void skip(reader *r, int n) {
+static inline __attribute__((always_inline)) void skip(reader *r, int n) {
     if (r->bits < n) fill(r);
     r->bits -= n;
     r->used += (uint64_t)n;
 }
 
-static inline int take(reader *r, int n) {
+static inline __attribute__((always_inline)) int take(reader *r, int n) {
     int value = peek(r, n);
     skip(r, n);
     return value;
 }
 
 // The next symbol, or -1 for a code the table does not hold.
-static inline int symbol(reader *r, const cgshim_huffman *t) {
+static inline __attribute__((always_inline)) int symbol(reader *r, const cgshim_huffman *t) {
     if (!t) return -1;
     int look = peek(r, 9);
     int length = t->look_length[look];
@@ -177,7 +177,7 @@ static inline int symbol(reader *r, const cgshim_huffman *t) {
     return t->values[code + t->value_offset[l]];
 }
 
-static inline int ran_out(const reader *r) { return (r->used + 7) / 8 > r->loaded; }
+static inline __attribute__((always_inline)) int ran_out(const reader *r) { return (r->used + 7) / 8 > r->loaded; }
 
 // One block; 0, or -1 for a bad code.
 static int block(reader *r, const cgshim_scan_component *c, const cgshim_scan_parameters *p, int *eob_run,
