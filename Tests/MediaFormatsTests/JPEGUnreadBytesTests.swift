@@ -13,7 +13,9 @@ final class JPEGUnreadBytesTests: XCTestCase {
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        return (0...(haystack.count - needle.count)).contains {
+            haystack[$0..<($0 + needle.count)].elementsEqual(needle)
+        }
     }
 
     static func pixels(_ bytes: [UInt8]) throws -> String {
@@ -44,7 +46,9 @@ final class JPEGUnreadBytesTests: XCTestCase {
     /// one the clean picture gives (same coded bytes, same content_sha256).
     func assertTrimmed(_ planted: [UInt8], clean: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertTrue(Self.contains(planted, Self.needle), file: file, line: line)
-        XCTAssertEqual(try Self.pixels(planted), try Self.pixels(clean), "the planted bytes change no pixel", file: file, line: line)
+        XCTAssertEqual(
+            try Self.pixels(planted), try Self.pixels(clean), "the planted bytes change no pixel", file: file,
+            line: line)
         let output = try Sanitizer.sanitize(planted, options: .init(verifyDecode: true))
         XCTAssertFalse(Self.contains(output.output, Self.needle), "the needle survived", file: file, line: line)
         XCTAssertEqual(try Self.pixels(output.output), try Self.pixels(clean), file: file, line: line)
@@ -53,14 +57,17 @@ final class JPEGUnreadBytesTests: XCTestCase {
         XCTAssertEqual(
             JPEGSanitizer.contentSHA256(planted, structure),
             JPEGSanitizer.contentSHA256(clean, try JPEGStructure(parsing: clean)), file: file, line: line)
-        XCTAssertTrue(output.removed.contains { $0.contains("no decoder reads") || $0.contains("no scan uses") }, "\(output.removed)", file: file, line: line)
+        XCTAssertTrue(
+            output.removed.contains { $0.contains("no decoder reads") || $0.contains("no scan uses") },
+            "\(output.removed)", file: file, line: line)
     }
 
     func testBytesAfterTheLastBlockOfABaselineScanAreNotPublished() throws {
         let clean = try Fixtures.sample("demo-camera-photo.jpg")
         try assertTrimmed(try Self.planting(Self.needle, in: clean, scan: 0), clean: clean)
         // With a stuffed 0xFF among them, as entropy data holds it.
-        try assertTrimmed(try Self.planting([0xFF, 0x00] + Self.needle + [0xFF, 0x00], in: clean, scan: 0), clean: clean)
+        try assertTrimmed(
+            try Self.planting([0xFF, 0x00] + Self.needle + [0xFF, 0x00], in: clean, scan: 0), clean: clean)
     }
 
     func testBytesAfterEachProgressiveScanAreNotPublished() throws {
@@ -96,12 +103,14 @@ final class JPEGUnreadBytesTests: XCTestCase {
         // AC table 3: 18 codes of 8 bits whose symbols spell the needle.
         let table: [UInt8] = [0x13] + [0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0] + Self.needle
         let frame = try XCTUnwrap(JPEGStructure(parsing: clean).segments.first { $0.kind == .frame })
-        let planted = Array(clean[..<frame.offset]) + [0xFF, 0xC4] + Bytes.put(table.count + 2, 2) + table
+        let planted =
+            Array(clean[..<frame.offset]) + [0xFF, 0xC4] + Bytes.put(table.count + 2, 2) + table
             + Array(clean[frame.offset...])
         try assertTrimmed(planted, clean: clean)
         // In a DHT segment with tables the scan uses, only the unused one goes.
         let dht = try XCTUnwrap(JPEGStructure(parsing: clean).segments.first { $0.kind == .huffmanTable })
-        let joined = Array(clean[..<dht.offset]) + [0xFF, 0xC4] + Bytes.put(dht.payload.count + table.count + 2, 2)
+        let joined =
+            Array(clean[..<dht.offset]) + [0xFF, 0xC4] + Bytes.put(dht.payload.count + table.count + 2, 2)
             + Array(clean[dht.payload]) + table + Array(clean[dht.payload.upperBound...])
         try assertTrimmed(joined, clean: clean)
     }
@@ -130,12 +139,14 @@ final class JPEGUnreadBytesTests: XCTestCase {
         // A second baseline scan of the same components: the first picture is decoded and then overwritten.
         let bytes = try Fixtures.sample("demo-camera-photo.jpg")
         let scan = try XCTUnwrap(JPEGStructure(parsing: bytes).segments.first { $0.kind == .scan })
-        let twice = Array(bytes[..<scan.bytes.upperBound]) + Array(bytes[scan.bytes]) + Array(bytes[scan.bytes.upperBound...])
+        let twice =
+            Array(bytes[..<scan.bytes.upperBound]) + Array(bytes[scan.bytes]) + Array(bytes[scan.bytes.upperBound...])
         XCTAssertThrowsError(try Sanitizer.sanitize(twice)) { XCTAssertTrue("\($0)".contains("again"), "\($0)") }
         // The same in a progressive picture: its first DC scan twice.
         let progressive = try Self.transcoded(["-progressive"])
         let first = try XCTUnwrap(JPEGStructure(parsing: progressive).segments.first { $0.kind == .scan })
-        let repeated = Array(progressive[..<first.bytes.upperBound]) + Array(progressive[first.bytes])
+        let repeated =
+            Array(progressive[..<first.bytes.upperBound]) + Array(progressive[first.bytes])
             + Array(progressive[first.bytes.upperBound...])
         XCTAssertThrowsError(try Sanitizer.sanitize(repeated)) { XCTAssertTrue("\($0)".contains("again"), "\($0)") }
     }

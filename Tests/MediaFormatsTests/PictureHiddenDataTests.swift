@@ -75,9 +75,10 @@ final class PictureHiddenDataTests: XCTestCase {
         let structure = try PNGStructure(parsing: clean)
         let firstFrameData = try XCTUnwrap(structure.chunks.first { $0.type == "fdAT" }).offset
         func rebuilt(_ change: (PNGChunk, [UInt8]) -> [UInt8]) -> [UInt8] {
-            PNGStructure.signature + structure.chunks.flatMap { chunk in
-                PNGSanitizer.chunk(chunk.type, change(chunk, Array(clean[chunk.data])))
-            }
+            PNGStructure.signature
+                + structure.chunks.flatMap { chunk in
+                    PNGSanitizer.chunk(chunk.type, change(chunk, Array(clean[chunk.data])))
+                }
         }
         let planted = rebuilt { chunk, data in chunk.offset == firstFrameData ? data + Self.needle : data }
         let output = try Sanitizer.sanitize(planted)
@@ -128,7 +129,8 @@ final class PictureHiddenDataTests: XCTestCase {
         let clean = try Fixtures.sample("demo-animation.gif")
         let frame = try XCTUnwrap(GIFStructure(parsing: clean).blocks.first { $0.kind == .image })
         // A sub-block holding the needle after the one with the end code, before the terminator.
-        let planted = Array(clean[..<(frame.range.upperBound - 1)]) + [UInt8(Self.needle.count)] + Self.needle
+        let planted =
+            Array(clean[..<(frame.range.upperBound - 1)]) + [UInt8(Self.needle.count)] + Self.needle
             + Array(clean[(frame.range.upperBound - 1)...])
         let output = try Sanitizer.sanitize(planted)
         XCTAssertFalse(JPEGUnreadBytesTests.contains(output.output, Self.needle))

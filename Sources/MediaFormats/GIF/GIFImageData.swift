@@ -15,7 +15,9 @@ extension GIFSanitizer {
         let width = Int(bytes[start + 5]) | Int(bytes[start + 6]) << 8
         let height = Int(bytes[start + 7]) | Int(bytes[start + 8]) << 8
         let minimum = Int(bytes[codeSizeAt])
-        guard (1...11).contains(minimum) else { throw fail("has an LZW code size of \(minimum), which decoders refuse") }
+        guard (1...11).contains(minimum) else {
+            throw fail("has an LZW code size of \(minimum), which decoders refuse")
+        }
         // The sub-blocks: (offset of the size byte, size).
         var subBlocks: [(at: Int, size: Int)] = []
         var at = codeSizeAt + 1

@@ -42,7 +42,8 @@ extension JPEGSanitizer {
         let marker = frameSegment.marker
         guard marker == 0xC0 || marker == 0xC1 || marker == 0xC2 else {
             let what =
-                marker == 0xC3 ? "a lossless" : (0xC9...0xCB).contains(marker) ? "an arithmetic-coded" : "a hierarchical"
+                marker == 0xC3
+                ? "a lossless" : (0xC9...0xCB).contains(marker) ? "an arithmetic-coded" : "a hierarchical"
             throw .unsupported(
                 "\(what) JPEG (\(frameSegment.name)): ConsentGate cannot tell which of its bytes a viewer reads; "
                     + "save the picture as a baseline or progressive JPEG")
@@ -100,7 +101,8 @@ extension JPEGSanitizer {
                 let table = UnsafeMutablePointer<cgshim_huffman>.allocate(capacity: 1)
                 standard[key] = table
                 guard cgshim_huffman_build_standard(table, isDC ? 1 : 0, Int32(slot)) == CGSHIM_OK else {
-                    throw fail("a scan uses \(isDC ? "DC" : "AC") Huffman table \(slot), which the file does not define")
+                    throw fail(
+                        "a scan uses \(isDC ? "DC" : "AC") Huffman table \(slot), which the file does not define")
                 }
                 return UnsafePointer(table)
             }
@@ -129,10 +131,16 @@ extension JPEGSanitizer {
                         let end = at + 17 + bytes[(at + 1)..<(at + 17)].reduce(0) { $0 + Int($1) }
                         let slot = Int(bytes[at] & 0x0F)
                         guard bytes[at] >> 4 <= 1, slot < 4 else {
-                            throw fail("DHT at offset \(segment.offset) defines an invalid table 0x\(String(bytes[at], radix: 16))")
+                            throw fail(
+                                "DHT at offset \(segment.offset) defines an invalid table 0x\(String(bytes[at], radix: 16))"
+                            )
                         }
                         definitions.append(TableDefinition(segment: index, bytes: at..<end))
-                        if bytes[at] >> 4 == 0 { dc[slot] = definitions.count - 1 } else { ac[slot] = definitions.count - 1 }
+                        if bytes[at] >> 4 == 0 {
+                            dc[slot] = definitions.count - 1
+                        } else {
+                            ac[slot] = definitions.count - 1
+                        }
                         at = end
                     }
                 case .quantizationTable:
@@ -153,7 +161,9 @@ extension JPEGSanitizer {
                     plan.pieces[index] = Array(bytes[segment.bytes])
                 case .scan:
                     let count = Int(bytes[p.lowerBound])
-                    guard (1...4).contains(count) else { throw fail("the scan at offset \(segment.offset) has \(count) components") }
+                    guard (1...4).contains(count) else {
+                        throw fail("the scan at offset \(segment.offset) has \(count) components")
+                    }
                     var components: [JPEGScanComponent] = []
                     let parameters = JPEGScanParameters(
                         ss: Int(bytes[p.upperBound - 3]), se: Int(bytes[p.upperBound - 2]),
@@ -164,7 +174,9 @@ extension JPEGSanitizer {
                         let at = p.lowerBound + 1 + 2 * i
                         guard let c = frame.firstIndex(where: { $0.id == bytes[at] }),
                             !components.contains(where: { $0.frameIndex == c })
-                        else { throw fail("the scan at offset \(segment.offset) names a component the frame does not have") }
+                        else {
+                            throw fail("the scan at offset \(segment.offset) names a component the frame does not have")
+                        }
                         blocksInMCU += frame[c].h * frame[c].v
                         if !latched[c] {
                             guard let q = quant[frame[c].quantTable] else {
@@ -176,7 +188,9 @@ extension JPEGSanitizer {
                         components.append(JPEGScanComponent(frameIndex: c))
                         let td = Int(bytes[at + 1] >> 4)
                         let ta = Int(bytes[at + 1] & 15)
-                        guard td < 4, ta < 4 else { throw fail("the scan at offset \(segment.offset) names an invalid table") }
+                        guard td < 4, ta < 4 else {
+                            throw fail("the scan at offset \(segment.offset) names an invalid table")
+                        }
                         if !progressive || (parameters.ss == 0 && parameters.ah == 0) {
                             components[i].dc = try huffman(dc[td], isDC: true, slot: td)
                         }
@@ -184,7 +198,9 @@ extension JPEGSanitizer {
                             components[i].ac = try huffman(ac[ta], isDC: false, slot: ta)
                         }
                     }
-                    guard count == 1 || blocksInMCU <= 10 else { throw fail("the scan at offset \(segment.offset) has too many blocks per MCU") }
+                    guard count == 1 || blocksInMCU <= 10 else {
+                        throw fail("the scan at offset \(segment.offset) has too many blocks per MCU")
+                    }
                     try checkProgression(&frame, components, parameters, offset: segment.offset)
                     let walk = JPEGScanWalk(
                         width: width, height: height, hMax: hMax, vMax: vMax, restartInterval: restartInterval)
@@ -196,13 +212,18 @@ extension JPEGSanitizer {
                     let unread = data.count - kept.reduce(0) { $0 + $1.count }
                     if unread > 0 {
                         plan.removed.append(
-                            ("unread scan data", "\(unread) bytes of the scan at offset \(segment.offset) no decoder reads"))
+                            (
+                                "unread scan data",
+                                "\(unread) bytes of the scan at offset \(segment.offset) no decoder reads"
+                            ))
                     }
                     plan.pieces[index] = piece
                 case .arithmeticConditioning:
-                    plan.removed.append(("unused table", "DAC at offset \(segment.offset) (the picture is Huffman-coded)"))
+                    plan.removed.append(
+                        ("unused table", "DAC at offset \(segment.offset) (the picture is Huffman-coded)"))
                 default:
-                    throw fail("\(segment.name) at offset \(segment.offset) belongs to a coding ConsentGate does not walk")
+                    throw fail(
+                        "\(segment.name) at offset \(segment.offset) belongs to a coding ConsentGate does not walk")
                 }
             }
         }
@@ -214,7 +235,10 @@ extension JPEGSanitizer {
             let used = list.filter(\.used)
             if used.count < list.count {
                 plan.removed.append(
-                    ("unused table", "\(list.count - used.count) of the tables in \(segment.name) at offset \(segment.offset) no scan uses"))
+                    (
+                        "unused table",
+                        "\(list.count - used.count) of the tables in \(segment.name) at offset \(segment.offset) no scan uses"
+                    ))
             }
             guard !used.isEmpty else { continue }
             let body = used.reduce(into: [UInt8]()) { $0 += bytes[$1.bytes] }

@@ -51,7 +51,9 @@ struct JPEGScanWalk {
         _ base: UnsafeBufferPointer<UInt8>, data: Range<Int>, components scanComponents: [JPEGScanComponent],
         frame: inout [JPEGFrameComponent], _ p: JPEGScanParameters, offset: Int
     ) throws(MediaError) -> (kept: [Range<Int>], ranOut: Bool) {
-        func fail(_ why: String) -> MediaError { .malformed(format: "JPEG", reason: "the scan at offset \(offset) \(why)") }
+        func fail(_ why: String) -> MediaError {
+            .malformed(format: "JPEG", reason: "the scan at offset \(offset) \(why)")
+        }
         let interleaved = scanComponents.count > 1
         let total: Int
         if interleaved {
@@ -94,7 +96,9 @@ struct JPEGScanWalk {
                     base.baseAddress, start, data.upperBound, list.baseAddress, Int32(list.count), &parameters, mcu,
                     count, &used, &intervalRanOut)
             }
-            guard status == CGSHIM_OK else { throw fail("holds a Huffman code its table does not define (damaged data)") }
+            guard status == CGSHIM_OK else {
+                throw fail("holds a Huffman code its table does not define (damaged data)")
+            }
             if intervalRanOut != 0 { ranOut = true }
             mcu += count
             if used > start { kept.append(start..<used) }
