@@ -132,7 +132,8 @@ int cgshim_png_decode(const uint8_t *data, size_t length, const cgshim_limits *l
         png_destroy_read_struct(&png, &pinfo, NULL);
         return CGSHIM_LIMIT;
     }
-    buffer = malloc(total > 0 ? total : 1);
+    // Zeroed: libpng leaves the bits after a row's last pixel (depths under 8) as the buffer held them.
+    buffer = calloc(total > 0 ? total : 1, 1);
     rows = malloc((height > 0 ? height : 1) * sizeof(png_bytep));
     if (!buffer || !rows) {
         snprintf(info->message, sizeof(info->message), "out of memory for %zu bytes", total);

@@ -105,6 +105,31 @@ final class PictureHiddenDataTests: XCTestCase {
         }
     }
 
+    /// A PNG of `rows` (filter byte and pixels each) in a stored (uncompressed) zlib stream.
+    static func storedPNG(width: Int, height: Int, depth: UInt8, colourType: UInt8, rows: [UInt8]) -> [UInt8] {
+        var a = 1
+        var b = 0
+        for byte in rows {
+            a = (a + Int(byte)) % 65521
+            b = (b + a) % 65521
+        }
+        let n = rows.count
+        let stream: [UInt8] =
+            [0x78, 0x01, 0x01, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)] + rows
+            + Bytes.put(b << 16 | a, 4)
+        let header = Bytes.put(width, 4) + Bytes.put(height, 4) + [depth, colourType, 0, 0, 0]
+        return PNGStructure.signature + PNGSanitizer.chunk("IHDR", header) + PNGSanitizer.chunk("IDAT", stream)
+            + PNGSanitizer.chunk("IEND", [])
+    }
+
+    func testPNGsOfFewerThanEightBitsDecodeTheSameEveryTime() throws {
+        // 9 pixels of 2 bits: 3 bytes a row, the last 6 bits of each row after its last pixel.
+        let rows = (0..<5).flatMap { row in [0, UInt8(0x1B * row & 0xFF), 0xE4, 0xFF] as [UInt8] }
+        let png = Self.storedPNG(width: 9, height: 5, depth: 2, colourType: 0, rows: rows)
+        XCTAssertEqual(try Self.pixels(.png, png), try Self.pixels(.png, png))
+        XCTAssertNoThrow(try Sanitizer.sanitize(png, options: .init(verifyDecode: true)))
+    }
+
     /// The demo animation with its first frame moved by `dx`, `dy` pixels.
     static func gif(moving dx: Int, _ dy: Int) throws -> [UInt8] {
         var bytes = try Fixtures.sample("demo-animation.gif")
