@@ -115,6 +115,40 @@ final class JPEGUnreadBytesTests: XCTestCase {
         try assertTrimmed(joined, clean: clean)
     }
 
+    func testAQuantizationTableNoComponentUsesIsNotPublished() throws {
+        let clean = try Fixtures.sample("demo-camera-photo.jpg")
+        // Table 3, 8-bit values, the needle among them (as 4 real cameras of the corpus define an unused table).
+        let table: [UInt8] = [0x03] + Self.needle + [UInt8](repeating: 1, count: 64 - Self.needle.count)
+        let frame = try XCTUnwrap(JPEGStructure(parsing: clean).segments.first { $0.kind == .frame })
+        let planted =
+            Array(clean[..<frame.offset]) + [0xFF, 0xDB] + Bytes.put(table.count + 2, 2) + table
+            + Array(clean[frame.offset...])
+        try assertTrimmed(planted, clean: clean)
+    }
+
+    func testARefinementOfCoefficientsWhoseScanRanOutIsRefused() throws {
+        let progressive = try Self.transcoded(["-progressive"])
+        let structure = try JPEGStructure(parsing: progressive)
+        // The first AC scan (Ss > 0, Ah 0) of a component that a later scan refines, cut to 8 bytes of data.
+        let scans = structure.segments.filter { $0.kind == .scan }
+        func fields(_ scan: JPEGSegment) -> (component: UInt8, ss: UInt8, ah: UInt8) {
+            let p = scan.payload
+            return (progressive[p.lowerBound + 1], progressive[p.upperBound - 3], progressive[p.upperBound - 1] >> 4)
+        }
+        let first = try XCTUnwrap(
+            scans.first { scan in
+                let f = fields(scan)
+                return f.ss > 0 && f.ah == 0
+                    && scans.contains { fields($0).component == f.component && fields($0).ss > 0 && fields($0).ah > 0 }
+            })
+        let data = try XCTUnwrap(first.scanData)
+        XCTAssertGreaterThan(data.count, 8)
+        let cut = Array(progressive[..<(data.lowerBound + 8)]) + Array(progressive[data.upperBound...])
+        XCTAssertThrowsError(try Sanitizer.sanitize(cut)) { error in
+            XCTAssertTrue("\(error)".contains("left incomplete"), "\(error)")
+        }
+    }
+
     func testRowsCodedBelowTheFrameHeightAreNotPublished() throws {
         let full = try Fixtures.sample("demo-camera-photo.jpg")
         let frame = try XCTUnwrap(JPEGStructure(parsing: full).segments.first { $0.kind == .frame })
