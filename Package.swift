@@ -33,6 +33,9 @@ let package = Package(
         .target(
             name: "CMediaShims",
             dependencies: ["CJPEG", "CPNG"],
+            // The JPEG entropy walk runs on every picture several times (fingerprint, sanitize, verify): optimized
+            // in debug builds too, or the test suite's pictures take seconds each.
+            cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("z")]
         ),
         // System calls the Swift Glibc module does not expose (renameat2 with RENAME_NOREPLACE, copy_file_range).
