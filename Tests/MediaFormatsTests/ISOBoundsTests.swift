@@ -214,7 +214,7 @@ final class ISOBoundsTests: XCTestCase {
         try XCTUnwrap(clean.pending).commit()
         XCTAssertTrue(clean.removed.contains { $0.contains("Insta360") }, "\(clean.removed)")
         let result = try Fixtures.bytes(URL(fileURLWithPath: output))
-        XCTAssertEqual(result.count, bytes.count)
+        XCTAssertLessThan(result.count, bytes.count, "rewritten without the trailer")
         let text = String(decoding: result, as: UTF8.self)
         for needle in ["GoPro", serial, "+51.5007", "8db42d694ccc"] {
             XCTAssertNil(text.range(of: needle), "\(needle) survived")

@@ -288,19 +288,7 @@ final class PresentedFingerprintTests: XCTestCase {
         clean.pending?.discard()
     }
 
-    func testADisabledTrackIsRefused() throws {
-        let folder = try Fixtures.temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let clip = try makeClip(folder)
-        var bytes = try Fixtures.bytes(clip)
-        let tkhd = try XCTUnwrap(Self.find("tkhd", in: bytes).last)
-        bytes[tkhd + 3] &= 0xFE
-        let disabled = folder.appendingPathComponent("disabled.mp4")
-        try Data(bytes).write(to: disabled)
-        XCTAssertThrowsError(try MediaFile(path: disabled.path).sanitize(to: nil)) { error in
-            XCTAssertTrue("\(error)".contains("disabled"), "\(error)")
-        }
-    }
+    // A disabled track: ISORewriterTests.testADisabledTrackIsDroppedNotPublished.
 
     // MARK: - Corpus
 

@@ -72,6 +72,8 @@ struct ISOMedia {
             // A video inside a HEIF picture is a motion photo (or a video file appended to the picture): the
             // picture is what is published, the video is dropped.
             for index in tracks.indices { tracks[index].keep = false }
+        } else {
+            try keepPresentedTracks()
         }
         guard !tracks.isEmpty || heif != nil else {
             throw MediaError.unsupported("no movie tracks and no HEIF image items: nothing to publish")

@@ -133,7 +133,8 @@ public enum ISOSanitizer {
                         try free(
                             child,
                             "\(track?.handler ?? "?") track \(track?.id ?? 0)"
-                                + " \(track?.sampleEntries.joined(separator: ",") ?? "")")
+                                + " \(track?.sampleEntries.joined(separator: ",") ?? "")"
+                                + (track?.dropReason.map { ": \($0)" } ?? ""))
                         continue
                     }
                 case "tref":

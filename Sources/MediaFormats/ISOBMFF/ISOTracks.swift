@@ -14,6 +14,8 @@ extension ISOMedia {
         var unsized: Bool
         /// File ranges of the compressor names in a video track's sample entries (they name the encoder or camera).
         var compressorNames: [Range<Int>] = []
+        /// Why a video or audio track is not published although its kind is (`keepPresentedTracks`).
+        var dropReason: String? = nil
     }
 
     /// Track handlers whose samples are pictures or sound; every other track (timed metadata, text, subtitles,
