@@ -31,19 +31,48 @@ extension ISOSanitizer {
         var formats: [(format: String, lengthSize: Int)] = []
     }
 
-    /// Writes the rewritten movie into `fd` from offset 0 and returns its length.
+    /// One chunk of the output: its bytes in the input, the samples it holds (input numbering; video only, which is
+    /// written sample by sample through the filter) and its sample entry.
+    struct OutputChunk {
+        var range: Range<Int>
+        var samples: Range<Int>?
+        var entry: Int
+    }
+
+    /// Writes the rewritten movie into `fd` from offset 0 and returns its length. `trims` (by trak box index): the
+    /// tracks cut to the samples their edit lists need.
     @discardableResult
-    static func rewrite(_ media: ISOMedia, into fd: Int32) throws(MediaError) -> Int {
+    static func rewrite(_ media: ISOMedia, trims: [Int: TrimmedTrack] = [:], into fd: Int32) throws(MediaError) -> Int {
         guard media.heif == nil else { throw fail("a HEIF picture is not rewritten as a movie") }
         let boxes = media.boxes
         let kept = media.tracks.indices.filter { media.tracks[$0].keep }
         var layouts: [Int: VideoLayout] = [:]
-        for t in kept where media.tracks[t].handler == "vide" && !media.tracks[t].unsized {
-            layouts[t] = try videoLayout(media, media.tracks[t])
+        var chunks: [Int: [OutputChunk]] = [:]
+        for t in kept {
+            let track = media.tracks[t]
+            let video = track.handler == "vide" && !track.unsized
+            if video { layouts[t] = try videoLayout(media, track) }
+            if let trimmed = trims[track.box] {
+                let table = trimmed.table
+                chunks[t] = trimmed.chunks.map { samples in
+                    let last = samples.upperBound - 1
+                    return OutputChunk(
+                        range: table.offsets[samples.lowerBound]..<(table.offsets[last] + table.sizes[last]),
+                        samples: video ? samples : nil, entry: table.descriptionIndex[samples.lowerBound])
+                }
+            } else if let layout = layouts[t] {
+                chunks[t] = track.chunks.indices.map { c in
+                    OutputChunk(
+                        range: track.chunks[c], samples: layout.firstSample[c]..<(layout.firstSample[c] + layout.perChunk[c]),
+                        entry: layout.entryOfChunk[c])
+                }
+            } else {
+                chunks[t] = track.chunks.map { OutputChunk(range: $0, samples: nil, entry: 0) }
+            }
         }
         var order: [(track: Int, chunk: Int)] = []
-        for t in kept { order += media.tracks[t].chunks.indices.map { (t, $0) } }
-        order.sort { media.tracks[$0.track].chunks[$0.chunk].lowerBound < media.tracks[$1.track].chunks[$1.chunk].lowerBound }
+        for t in kept { order += chunks[t]!.indices.map { (t, $0) } }
+        order.sort { chunks[$0.track]![$0.chunk].range.lowerBound < chunks[$1.track]![$1.chunk].range.lowerBound }
 
         var cursor = 0
         if let ftyp = media.roots.first(where: { boxes[$0].type == "ftyp" }) {
@@ -54,23 +83,23 @@ extension ISOSanitizer {
         let mdatStart = cursor
         cursor += 16
         var offsets: [Int: [Int]] = [:]
-        for t in kept { offsets[t] = [Int](repeating: 0, count: media.tracks[t].chunks.count) }
+        for t in kept { offsets[t] = [Int](repeating: 0, count: chunks[t]!.count) }
+        // Each video sample's size as written (input numbering).
         var written: [Int: [Int]] = [:]
         for (t, layout) in layouts { written[t] = layout.sizes }
         for (t, c) in order {
             offsets[t]![c] = cursor
-            let chunk = media.tracks[t].chunks[c]
-            guard let layout = layouts[t] else {
-                try FileIO.copyRange(media.source, chunk, to: fd, at: cursor)
-                cursor += chunk.count
+            let chunk = chunks[t]![c]
+            guard let samples = chunk.samples, let layout = layouts[t] else {
+                try FileIO.copyRange(media.source, chunk.range, to: fd, at: cursor)
+                cursor += chunk.range.count
                 continue
             }
             // Video: sample by sample through the codec-metadata filter.
-            let entry = layout.entryOfChunk[c]
             let (format, lengthSize) =
-                entry >= 1 && entry <= layout.formats.count ? layout.formats[entry - 1] : ("", 4)
-            var at = chunk.lowerBound
-            for sample in layout.firstSample[c]..<(layout.firstSample[c] + layout.perChunk[c]) {
+                chunk.entry >= 1 && chunk.entry <= layout.formats.count ? layout.formats[chunk.entry - 1] : ("", 4)
+            var at = chunk.range.lowerBound
+            for sample in samples {
                 let size = layout.sizes[sample]
                 guard size <= maxSampleBytes else {
                     throw MediaError.limitExceeded("a video sample of \(size) bytes (over \(maxSampleBytes))")
@@ -86,15 +115,22 @@ extension ISOSanitizer {
         let mdatSize = cursor - mdatStart
         try FileIO.writeAll(fd, [0, 0, 0, 1] + Array("mdat".utf8) + Bytes.put(mdatSize, 8), 16, at: mdatStart)
 
-        // New sample sizes only where the filter changed one.
+        // New sample sizes where the filter changed one, and for every trimmed track.
         var newSizes: [Int: [Int]] = [:]
-        for (t, layout) in layouts where written[t]! != layout.sizes {
-            newSizes[media.tracks[t].box] = written[t]!
+        for t in kept {
+            let box = media.tracks[t].box
+            if let trimmed = trims[box] {
+                let sizes = written[t] ?? trimmed.table.sizes
+                newSizes[box] = Array(sizes[trimmed.trim.first...trimmed.trim.last])
+            } else if let layout = layouts[t], written[t]! != layout.sizes {
+                newSizes[box] = written[t]!
+            }
         }
         var newOffsets: [Int: [Int]] = [:]
         for t in kept { newOffsets[media.tracks[t].box] = offsets[t] }
         guard let moov = media.roots.first(where: { boxes[$0].type == "moov" }),
-            let bytes = try MovieBoxWriter(media: media, offsets: newOffsets, sizes: newSizes).emit(moov, track: nil)
+            let bytes = try MovieBoxWriter(media: media, offsets: newOffsets, sizes: newSizes, trims: trims)
+                .emit(moov, track: nil)
         else { throw fail("no movie box to write") }
         try FileIO.writeAll(fd, bytes, bytes.count, at: cursor)
         return cursor + bytes.count

@@ -8,6 +8,8 @@ struct MovieBoxWriter {
     let offsets: [Int: [Int]]
     /// Each kept video track's new sample sizes (by trak box index), where the sample filter changed any.
     let sizes: [Int: [Int]]
+    /// Tracks cut to the samples their edit lists need (by trak box index): their rebuilt tables.
+    var trims: [Int: TrimmedTrack] = [:]
 
     /// The box at `index` as written, nil when it is left out.
     func emit(_ index: Int, track: ISOMedia.Track?) throws(MediaError) -> [UInt8]? {
@@ -56,6 +58,14 @@ struct MovieBoxWriter {
             for size in table { data += Bytes.put(size, 4) }
             return try ISOSanitizer.movieBox("stsz", data)
         }
+        let trimmed = inner.flatMap { trims[$0.box] }
+        if let trimmed {
+            if trimmed.omitted.contains(index) { return nil }
+            if let payload = trimmed.payloads[index] {
+                let shape = try ISOExact.shape(type, payload, handler: inner?.handler ?? "", sampleCount: trimmed.trim.last - trimmed.trim.first + 1)
+                return try ISOSanitizer.movieBox(type, shape.apply(payload))
+            }
+        }
         var data = try media.payload(index)
         func zero(_ range: Range<Int>) {
             let range = range.clamped(to: 0..<data.count)
@@ -83,6 +93,13 @@ struct MovieBoxWriter {
             let shape = try ISOExact.shape(
                 type, data, handler: inner?.handler ?? "", sampleCount: try media.sampleCount(inner))
             data = shape.apply(data)
+        }
+        if let trimmed, type == "mdhd" {
+            // The media duration of the samples kept.
+            let wide = data.first == 1
+            let at = wide ? 24 : 16
+            guard data.count >= at + (wide ? 8 : 4) else { throw ISOSanitizer.fail("mdhd is too short") }
+            data.replaceSubrange(at..<(at + (wide ? 8 : 4)), with: Bytes.put(trimmed.duration, wide ? 8 : 4))
         }
         return try ISOSanitizer.movieBox(type, data)
     }
