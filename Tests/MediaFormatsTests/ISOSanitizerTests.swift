@@ -122,14 +122,16 @@ final class ISOSanitizerTests: XCTestCase {
         XCTAssertNotEqual(original.presentedSHA256, try MediaFile(path: reencoded).fingerprints().presentedSHA256)
     }
 
-    func testFragmentedMoviesAndMetadataOnlyFilesAreRefused() throws {
-        let fragmented = path("live.mp4")
+    func testEncryptedFragmentsAndMetadataOnlyFilesAreRefused() throws {
+        // Fragmented movies are rewritten (ISOFragmentTests); encrypted ones stay refused.
+        let encrypted = path("drm.mp4")
         try ffmpeg([
             "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-c:v", "mpeg4", "-movflags",
-            "frag_keyframe+empty_moov", fragmented,
+            "frag_keyframe+empty_moov", "-encryption_scheme", "cenc-aes-ctr", "-encryption_key",
+            "76a6c65c5ea762046bd749a2e632ccbb", "-encryption_kid", "a7e61c373e219033c21091fa607bf3b8", encrypted,
         ])
-        XCTAssertThrowsError(try MediaFile(path: fragmented).sanitize(to: path("x.mp4"))) { error in
-            XCTAssertTrue("\(error)".contains("fragmented"), "\(error)")
+        XCTAssertThrowsError(try MediaFile(path: encrypted).sanitize(to: path("x.mp4"))) { error in
+            XCTAssertTrue("\(error)".contains("encrypted"), "\(error)")
         }
         let subtitles = path("s.srt")
         try "1\n00:00:00,000 --> 00:00:01,000\nJane Roe\n".write(toFile: subtitles, atomically: true, encoding: .utf8)

@@ -38,9 +38,12 @@ extension ISOMedia {
                         + "hidden frames can be extracted by anyone; export the clip so that it starts at a key frame, "
                         + "or raise the bound")
             }
-            guard trim.trimmed || trim.hidden > 0 else { continue }
-            if trim.trimmed {
+            guard trim.trimmed || trim.hidden > 0 || track.fragments != nil else { continue }
+            // A fragmented track is always written from its samples (its moov tables are empty).
+            if trim.trimmed || track.fragments != nil {
                 trims[track.box] = try TrimmedTrack(media: self, track: track, table: table, trim: trim)
+            }
+            if trim.trimmed {
                 let cut = trim.total - (trim.last - trim.first + 1)
                 notes.append(
                     "track \(track.id) (\(kind)): \(cut) of \(trim.total) samples its edit list does not show trimmed")

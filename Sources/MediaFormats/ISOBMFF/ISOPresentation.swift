@@ -76,7 +76,12 @@ extension ISOMedia {
         }
         if let elst = try editList(trak) {
             let published = try publishedPayload(elst, track: track)
-            fields.add("elst", try samples.map { (s) throws(MediaError) in try TrimmedTrack.shifted(published, by: s.trim.shift) } ?? published)
+            if let (table, trim) = samples {
+                let open = try openEditLength(table, trim)
+                fields.add("elst", try TrimmedTrack.shifted(published, by: trim.shift, open: open))
+            } else {
+                fields.add("elst", published)
+            }
         }
         if let tapt = child(trak, "tapt") { fields.add("tapt", try payload(tapt, limit: 1 << 16)) }
         if let minf = child(mdia, "minf") {

@@ -150,8 +150,19 @@ extension ISOSanitizer {
             let stsc = media.child(stbl, "stsc")
         else { throw fail("track \(track.id) has no sample table") }
         let table = try media.payload(stsc)
-        let runs = Bytes.be(table, 4, 4)
+        let runs = track.fragments == nil ? Bytes.be(table, 4, 4) : 0
         let chunks = track.chunks.count
+        if let fragments = track.fragments {
+            // A fragmented movie's samples: one chunk per trun (ISOFragments.swift).
+            var first = 0
+            for index in 0..<fragments.count where index == 0 || fragments.chunk[index] != fragments.chunk[index - 1] {
+                if index > 0 { layout.perChunk.append(index - first) }
+                layout.entryOfChunk.append(fragments.descriptionIndex[index])
+                first = index
+            }
+            if fragments.count > 0 { layout.perChunk.append(fragments.count - first) }
+            layout.sizes = fragments.sizes
+        }
         for run in 0..<runs {
             let first = Bytes.be(table, 8 + run * 12, 4)
             let next = run + 1 < runs ? Bytes.be(table, 8 + (run + 1) * 12, 4) : chunks + 1
@@ -161,7 +172,9 @@ extension ISOSanitizer {
             }
         }
         let count = try media.sampleCount(track)
-        if let stsz = media.child(stbl, "stsz") {
+        if track.fragments != nil {
+            // Sizes from the fragments (above).
+        } else if let stsz = media.child(stbl, "stsz") {
             let data = try media.payload(stsz)
             let constant = Bytes.be(data, 4, 4)
             layout.sizes =

@@ -43,6 +43,9 @@ struct MovieBoxWriter {
             for child in media.children[index] {
                 if let bytes = try emit(child, track: inner) { body += bytes }
             }
+            if type == "stbl", let trimmed = inner.flatMap({ trims[$0.box] }) {
+                for box in trimmed.added { body += try ISOSanitizer.movieBox(box.type, box.payload) }
+            }
             return try ISOSanitizer.movieBox(type, body)
         }
         if let trak = inner?.box, type == "stco" || type == "co64", let table = offsets[trak] {

@@ -10,6 +10,8 @@ struct TrimmedTrack {
     /// New payloads by input box index (stts, ctts, stss, sdtp, sbgp, stsc, elst), and boxes left out (cslg).
     var payloads: [Int: [UInt8]] = [:]
     var omitted: Set<Int> = []
+    /// Tables the input's sample table lacks but the samples need (a fragmented movie's `ctts` and `stss`).
+    var added: [(type: String, payload: [UInt8])] = []
 
     /// Tables a trimmed track cannot carry over (their entries would have to be cut and renumbered too).
     static let untrimmable: Set<String> = ["stps", "stsh", "padb", "subs", "stdp", "saiz", "saio"]
@@ -62,6 +64,10 @@ struct TrimmedTrack {
                 if let dependencies = table.dependencies { payloads[child] = Array(data.prefix(4)) + dependencies[keep] }
             case "sbgp":
                 let position = media.children[stbl].filter { media.boxes[$0].type == "sbgp" }.firstIndex(of: child) ?? 0
+                guard position < table.groups.count else {
+                    omitted.insert(child)
+                    continue
+                }
                 let group = table.groups[position]
                 payloads[child] = group.header + runs(group.index[keep])
             case "stsc":
@@ -80,13 +86,24 @@ struct TrimmedTrack {
             default: break
             }
         }
+        let present = Set(media.children[stbl].map { media.boxes[$0].type })
+        if !present.contains("ctts"), let offsets = table.compositionOffsets {
+            added.append(("ctts", [offsets[keep].contains { $0 < 0 } ? 1 : 0, 0, 0, 0] + runs(offsets[keep])))
+        }
+        if !present.contains("stss"), table.sync != nil {
+            let sync = keep.filter { table.isSync($0) }.map { $0 - keep.lowerBound + 1 }
+            added.append(("stss", [0, 0, 0, 0] + Bytes.put(sync.count, 4) + sync.flatMap { Bytes.put($0, 4) }))
+        }
         if let elst = try media.editList(track.box) {
-            payloads[elst] = try TrimmedTrack.shifted(try media.payload(elst), by: trim.shift)
+            payloads[elst] = try TrimmedTrack.shifted(
+                try media.payload(elst), by: trim.shift, open: try media.openEditLength(table, trim))
         }
     }
 
-    /// An edit list whose media times are `shift` earlier (empty edits, -1, stay).
-    static func shifted(_ data: [UInt8], by shift: Int) throws(MediaError) -> [UInt8] {
+    /// An edit list whose media times are `shift` earlier (empty edits, -1, stay). An edit of duration 0 (a
+    /// fragmented movie's "to the end") gets its length, `open(its new media time)` in the movie timescale: a regular
+    /// movie's edit of 0 shows nothing.
+    static func shifted(_ data: [UInt8], by shift: Int, open: (Int) -> Int) throws(MediaError) -> [UInt8] {
         guard data.count >= 8 else { throw ISOSanitizer.fail("elst is too short") }
         let width = data[0] == 1 ? 8 : 4
         let count = Bytes.be(data, 4, 4)
@@ -102,6 +119,9 @@ struct TrimmedTrack {
             let moved = time - shift
             guard moved >= 0 else { throw ISOSanitizer.fail("an edit starts before the samples it needs") }
             out.replaceSubrange(at..<(at + width), with: Bytes.put(moved, width))
+            if Bytes.be(data, at - width, width) == 0 {
+                out.replaceSubrange((at - width)..<at, with: Bytes.put(open(moved), width))
+            }
         }
         return out
     }

@@ -44,6 +44,7 @@ struct ISOSampleTable {
 extension ISOMedia {
     /// Reads every per-sample table of `track` (which `chunkRanges` has already checked for agreement).
     func sampleTable(_ track: Track) throws(MediaError) -> ISOSampleTable {
+        if let fragments = track.fragments { return fragments }
         let name = "track \(track.id)"
         guard let mdia = child(track.box, "mdia"), let stbl = path(mdia, ["minf", "stbl"]) else {
             throw fail("\(name) has no sample table")

@@ -123,6 +123,25 @@ extension ISOMedia {
         return count
     }
 
+    /// The length, in the movie timescale, of an edit that shows a trimmed track from media time `moved` (counted
+    /// from its first needed sample) to its end: what an edit of duration 0 means in a fragmented movie.
+    func openEditLength(_ table: ISOSampleTable, _ trim: ISOTrim) throws(MediaError) -> (Int) -> Int {
+        // The end of the presentation: the latest composition time plus duration, from the first needed sample.
+        let times = table.decodeTimes()
+        var remaining = 0
+        for index in trim.first..<table.count {
+            remaining = max(remaining, times[index] + table.compositionOffset(index) + table.durations[index] - trim.shift)
+        }
+        var movieScale = 1
+        if let moov = roots.first(where: { boxes[$0].type == "moov" }), let mvhd = child(moov, "mvhd") {
+            let movie = try payload(mvhd, limit: 1 << 12)
+            movieScale = Bytes.be(movie, movie.first == 1 ? 20 : 12, 4)
+        }
+        let mediaScale = max(trim.timescale, 1)
+        // Rounded up, so that the edit still reaches the last sample when read back in the media timescale.
+        return { moved in (max(0, remaining - moved) * movieScale + mediaScale - 1) / mediaScale }
+    }
+
     func mediaTimescale(_ track: Track) throws(MediaError) -> Int {
         guard let mdia = child(track.box, "mdia"), let mdhd = child(mdia, "mdhd") else { return 1 }
         let media = try payload(mdhd, limit: 1 << 12)
