@@ -11,8 +11,9 @@
 //     full): the output re-inspects with no metadata item at all and the same coded data.
 //  4. JPEG and PNG previews (the review page's decoder path) hold no metadata.
 //  ISO-BMFF (MP4, MOV, HEIC, AVIF...) goes through `MediaFile` on a file in /dev/shm (it is read in place, never from
-//  memory): fingerprints, inspect, a dry-run sanitize and a written one, the written copy re-inspected and
-//  re-fingerprinted from its path.
+//  memory): fingerprints, inspect, a dry-run sanitize and a written one (a movie through the rewriter), the written
+//  copy re-inspected and re-fingerprinted from its path; a HEIF copy has the input's size, a rewritten movie
+//  rewritten again is the same file.
 //
 // A broken property prints what broke and aborts: libFuzzer saves the input as a crash.
 
@@ -162,7 +163,18 @@ func fuzzISO(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     if let error = out.error { oracleFailure("the sanitized output does not re-inspect: \(error)") }
     if !out.metadata.isEmpty { oracleFailure("metadata left in the sanitized output: \(describe(out.metadata))") }
-    if out.bytes != bytes.count { oracleFailure("the sanitized output has another size") }
+    let picture = [MediaFormat.heic, .heif, .avif].contains(out.format)
+    // A HEIF picture is patched in place (same size); a movie is rewritten, and rewriting it again changes nothing.
+    if picture, out.bytes != bytes.count { oracleFailure("the sanitized output has another size") }
+    if !picture, let copy = try? MediaFile(path: pending.temporaryPath, limits: fuzzLimits) {
+        guard let again = try? copy.sanitize(to: isoFolder + "/again"), let second = again.pending else {
+            oracleFailure("a rewritten movie cannot be sanitized again")
+        }
+        defer { second.discard() }
+        guard let twice = try? Inspector.inspect(path: second.temporaryPath, limits: fuzzLimits),
+            twice.fileSHA256 == out.fileSHA256
+        else { oracleFailure("rewriting a rewritten movie changes it") }
+    }
     if out.presentedSHA256 != presented {
         oracleFailure("the sanitized output presents something else (presented_sha256 changed)")
     }

@@ -51,7 +51,7 @@ public struct PipelineConfig: Sendable {
 
     static let topKeys: Set<String> = [
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
-        "sanitize", "verify_decode", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
+        "sanitize", "verify_decode", "max_hidden_lead_in_seconds", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
         "worker_memory_mb", "worker_seconds",
         "claim_lease_seconds",
     ]
@@ -173,6 +173,14 @@ public struct PipelineConfig: Sendable {
             config.sanitize.keepICC = try flag(sanitize, "keep_icc", "sanitize.") ?? true
         }
         config.sanitize.verifyDecode = try flag(top, "verify_decode", "") ?? false
+        if let node = top["max_hidden_lead_in_seconds"] {
+            // A movie trimmed to what its edit lists show keeps at most this much hidden media (a video's lead-in from
+            // the key frame before its first shown frame); 0 refuses any hidden frame.
+            guard let value = node.scalar.flatMap({ Double($0.string) }), value.isFinite, value >= 0, value <= 60 else {
+                throw fail("max_hidden_lead_in_seconds must be a number of seconds from 0 to 60")
+            }
+            config.sanitize.maxHiddenLeadInSeconds = value
+        }
         try config.checkLayout(fail: fail)
         return config
     }

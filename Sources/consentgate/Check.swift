@@ -27,8 +27,16 @@ struct Check: ParsableCommand {
     @OptionGroup var workerOptions: WorkerOptions
 
     @Flag(help: "With --output: replace an existing file.") var overwrite = false
+    @Option(
+        help: ArgumentHelp(
+            "The most hidden media a trimmed movie may keep, in seconds (default 2, or the pipeline's max_hidden_lead_in_seconds); 0 refuses any.",
+            valueName: "SECONDS"))
+    var maxHiddenLeadIn: Double?
 
     func validate() throws {
+        if let bound = maxHiddenLeadIn, !(bound.isFinite && bound >= 0 && bound <= 60) {
+            throw ValidationError("--max-hidden-lead-in must be a number of seconds from 0 to 60.")
+        }
         if output != nil && sources.asOf != nil {
             throw ValidationError(
                 "--output writes a copy to post now: it cannot be combined with --as-of (an audit of another moment).")
@@ -104,6 +112,7 @@ struct Check: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        if let maxHiddenLeadIn { sanitizeOptions.maxHiddenLeadInSeconds = maxHiddenLeadIn }
         // With a pipeline, its records as `run` sees them: the ledger's first sightings and remembered revocations.
         let registry: Registry
         if let config = pipelineConfig, sources.authorizations == nil, sources.trust == nil {
@@ -140,9 +149,11 @@ struct Check: ParsableCommand {
         do {
             // As the pipeline does: the copy must present what the records name (options that drop an ICC
             // profile or Orientation refuse such a picture).
-            _ = try media.sanitize(
+            let (reading, _) = try media.sanitize(
                 source.fd, into: nil, options: sanitizeOptions, knownContent: inspection.presentedSHA256)
-            sanitizer = "can be sanitized"
+            // A trimmed movie says how much hidden media it keeps (its lead-in) and what it cuts.
+            let trims = reading.removed.filter { $0.contains("hidden") || $0.contains("does not show trimmed") }
+            sanitizer = "can be sanitized" + (trims.isEmpty ? "" : " (" + trims.joined(separator: "; ") + ")")
         } catch {
             sanitizer = error.description
             reasons.append(
@@ -210,6 +221,9 @@ struct Check: ParsableCommand {
                 print("records matching: \(decision.matchingRecords.map(Escape.display).joined(separator: ", "))")
             }
             print("format: \(report.format); presented_sha256: \(report.presentedSha256 ?? "(unknown)")")
+            if sanitizer.hasPrefix("can be sanitized (") {
+                print("sanitizer: \(Escape.display(sanitizer))")
+            }
             // What publishing keeps (Orientation, the ICC profile, as the options say) and what it removes.
             func kept(_ item: MetadataItem) -> Bool {
                 (sanitizeOptions.keepOrientation && item.name == "Orientation")

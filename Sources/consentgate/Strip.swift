@@ -52,12 +52,21 @@ struct Strip: ParsableCommand {
     @Flag(help: "Print one JSON report for all files.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The most hidden media a trimmed movie may keep (a video's lead-in from the key frame before its first shown frame), in seconds; 0 refuses any.",
+            valueName: "SECONDS"))
+    var maxHiddenLeadIn: Double = 2
+
     @OptionGroup var limitOptions: LimitOptions
 
     @OptionGroup var workerOptions: WorkerOptions
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("Name at least one file.") }
+        guard maxHiddenLeadIn.isFinite, maxHiddenLeadIn >= 0, maxHiddenLeadIn <= 60 else {
+            throw ValidationError("--max-hidden-lead-in must be a number of seconds from 0 to 60.")
+        }
         switch (output, outputDir) {
         case (nil, nil): throw ValidationError("Give -o OUT (one file) or --output-dir DIR.")
         case (.some, .some): throw ValidationError("Give either -o or --output-dir, not both.")
@@ -93,7 +102,7 @@ struct Strip: ParsableCommand {
     func run() throws {
         let options = SanitizeOptions(
             keepOrientation: !dropOrientation, keepICC: !dropICC, verifyDecode: verifyDecode,
-            limits: limitOptions.limits)
+            limits: limitOptions.limits, maxHiddenLeadInSeconds: maxHiddenLeadIn)
         let jobs = files.map { file in
             (file, output ?? (outputDir! as NSString).appendingPathComponent((file as NSString).lastPathComponent))
         }
@@ -140,6 +149,10 @@ struct Strip: ParsableCommand {
                     print(
                         "written \(Escape.display(report.output ?? "")): \(report.format ?? ""), "
                             + "removed \(report.removed?.count ?? 0) structure(s)")
+                    // A trimmed movie: what was cut and how much hidden media (lead-in) it keeps.
+                    for line in report.removed ?? [] where line.contains("hidden") || line.contains("does not show trimmed") {
+                        print("  \(Escape.display(line))")
+                    }
                 } else {
                     Output.error("refused \(Escape.display(report.input)): \(Escape.display(report.reason ?? ""))")
                 }

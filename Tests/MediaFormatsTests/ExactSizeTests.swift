@@ -301,7 +301,7 @@ final class ExactSizeTests: XCTestCase {
                 media: Self.media, tracks: tracks, edit: .append(type, [0, 0, 0, 0] + Self.needle))
             let output = try sanitizeFile(hostile, type + ".mp4")
             assertClean(output, "MP4 \(type)")
-            XCTAssertEqual(output.count, hostile.count)
+            XCTAssertLessThan(output.count, hostile.count, "rewritten without the bytes after the fields")
         }
         // Too few bytes after the fields for a free box: refused.
         let tight = SyntheticMovie.movie(media: Self.media, tracks: tracks, edit: .append("stts", Array("MRN1".utf8)))

@@ -89,7 +89,7 @@ final class ISOBoundsTests: XCTestCase {
             "demo-clip.mp4": (
                 "589624b612a59c21ba7a06f9811b80e1ea02ac92568d3d051a558a28e339a983",
                 "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47",
-                "105a06944faafed3ad1d0cf48bd2717b342b3ffffd927ac60842a55b363e6ee4"
+                "5740a27f97af6575e78252d1638ecb0ac5a6e897b660d2b494025234d09a8f41"
             ),
             "demo-phone-photo.heic": (
                 "1dc8e3b32e8c73cc3bc15b593385ccc8540fd10e730aca61430b431b8b6b388a",
@@ -214,7 +214,7 @@ final class ISOBoundsTests: XCTestCase {
         try XCTUnwrap(clean.pending).commit()
         XCTAssertTrue(clean.removed.contains { $0.contains("Insta360") }, "\(clean.removed)")
         let result = try Fixtures.bytes(URL(fileURLWithPath: output))
-        XCTAssertEqual(result.count, bytes.count)
+        XCTAssertLessThan(result.count, bytes.count, "rewritten without the trailer")
         let text = String(decoding: result, as: UTF8.self)
         for needle in ["GoPro", serial, "+51.5007", "8db42d694ccc"] {
             XCTAssertNil(text.range(of: needle), "\(needle) survived")

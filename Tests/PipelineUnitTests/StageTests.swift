@@ -327,3 +327,29 @@ final class StageTests: XCTestCase {
             try ledger.verifyChain(), ["event 2 is missing (next is 3)", "event 3 does not follow the event before it"])
     }
 }
+
+/// `max_hidden_lead_in_seconds` (issue 22): read into the sanitize options the workers get, validated.
+final class HiddenLeadInConfigTests: XCTestCase {
+    func testTheKeyIsReadAndValidated() throws {
+        let base = """
+            name: unit
+            channel: website
+            folders: {inbox: in, publish: out/p, quarantine: out/q, archive: out/a, retracted: out/r}
+            authorizations: auth
+            trust: trust.yml
+            ledger: out/ledger.sqlite
+
+            """
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cg-leadin-\(UUID().uuidString)/p.yml").path
+        XCTAssertNil(try PipelineConfig.parse(base, path: path).sanitize.maxHiddenLeadInSeconds)
+        XCTAssertEqual(try PipelineConfig.parse(base, path: path).sanitize.hiddenLeadInBound, 2)
+        XCTAssertEqual(
+            try PipelineConfig.parse(base + "max_hidden_lead_in_seconds: 0.5", path: path).sanitize.hiddenLeadInBound, 0.5)
+        XCTAssertEqual(try PipelineConfig.parse(base + "max_hidden_lead_in_seconds: 0", path: path).sanitize.hiddenLeadInBound, 0)
+        for bad in ["-1", "lots", "61"] {
+            XCTAssertThrowsError(try PipelineConfig.parse(base + "max_hidden_lead_in_seconds: \(bad)", path: path)) {
+                XCTAssertTrue("\($0)".contains("max_hidden_lead_in_seconds must be a number of seconds"), "\($0)")
+            }
+        }
+    }
+}

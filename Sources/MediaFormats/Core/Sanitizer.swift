@@ -15,15 +15,23 @@ public struct SanitizeOptions: Sendable, Equatable, Codable {
     /// Decode input and output fully and require identical pixels.
     public var verifyDecode: Bool
     public var limits: MediaLimits
+    /// The most hidden media a movie track may keep after trimming to what its edit list shows (a video's lead-in
+    /// from the key frame before its first shown frame), in seconds; nil: 2 s (`max_hidden_lead_in_seconds`).
+    public var maxHiddenLeadInSeconds: Double?
 
     public init(
-        keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init()
+        keepOrientation: Bool = true, keepICC: Bool = true, verifyDecode: Bool = false, limits: MediaLimits = .init(),
+        maxHiddenLeadInSeconds: Double? = nil
     ) {
         self.keepOrientation = keepOrientation
         self.keepICC = keepICC
         self.verifyDecode = verifyDecode
         self.limits = limits
+        self.maxHiddenLeadInSeconds = maxHiddenLeadInSeconds
     }
+
+    /// The hidden lead-in bound in force.
+    public var hiddenLeadInBound: Double { maxHiddenLeadInSeconds ?? 2 }
 }
 
 /// A sanitized file, verified, ready to be written.

@@ -89,7 +89,12 @@ struct ISOBMFFHandler: MediaFormatHandler {
         }
         let source = file.source
         let media = try ISOMedia(source: source)
-        let plan = try ISOSanitizer.plan(media)
+        let plan = try ISOSanitizer.plan(media, maxHiddenLeadIn: options.hiddenLeadInBound)
+        if media.heif == nil, let output {
+            // A movie is written anew from the samples it keeps (ISORewriter.swift); a HEIF picture is patched.
+            return try ISOSanitizer.sanitizeMovie(
+                media, plan: plan, format: format, to: output, knownContent: knownContent)
+        }
         var result = SanitizedFile(format: format, pending: nil, orientation: nil, removed: plan.removed)
         guard let output else { return result }
         switch output {

@@ -16,7 +16,7 @@ extension ISOMedia {
     /// rewrites the moov, nor a remux that reorders tracks changes it.
     func contentSHA256() throws(MediaError) -> String {
         var digests: [[UInt8]] = []
-        for stream in streams() {
+        for stream in legacyStreams() {
             var hasher = RangeHasher()
             for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())
@@ -24,9 +24,34 @@ extension ISOMedia {
         return ISOMedia.combine(digests)
     }
 
-    /// The byte ranges of each stream `content_sha256` covers, in the order they are hashed.
-    func streams() -> [[Range<Int>]] {
+    /// The byte ranges of each stream definition 1's `content_sha256` covers: every chunk of a kept track.
+    func legacyStreams() -> [[Range<Int>]] {
         var streams = tracks.filter(\.keep).map(\.chunks)
+        if let heif { streams.append(heif.items.sorted(by: { $0.id < $1.id }).filter(\.keep).flatMap(\.data)) }
+        return streams
+    }
+
+    /// The byte ranges of each stream `presented_sha256` covers, in the order they are hashed: a track's needed
+    /// samples (`ISOTrim`; all its chunks when its edit list hides nothing outside them).
+    func streams() throws(MediaError) -> [[Range<Int>]] {
+        var streams: [[Range<Int>]] = []
+        for track in tracks where track.keep {
+            // A track cut by its edit list: the samples a viewer needs (ISOTrim), else its chunks (the same bytes).
+            guard let (table, trim) = try presentedSamples(track), trim.trimmed else {
+                streams.append(track.chunks)
+                continue
+            }
+            var ranges: [Range<Int>] = []
+            for sample in trim.first...trim.last {
+                let range = table.offsets[sample]..<(table.offsets[sample] + table.sizes[sample])
+                if let last = ranges.last, last.upperBound == range.lowerBound {
+                    ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+                } else {
+                    ranges.append(range)
+                }
+            }
+            streams.append(ranges)
+        }
         if let heif { streams.append(heif.items.sorted(by: { $0.id < $1.id }).filter(\.keep).flatMap(\.data)) }
         return streams
     }
@@ -48,7 +73,7 @@ extension ISOMedia {
         // The tables are read before the pass over the media, and checked unchanged after it.
         let presentations = try presentations()
         let movie = try moviePresentation()
-        let streams = streams().map { $0.filter { !$0.isEmpty } }
+        let streams = try streams().map { $0.filter { !$0.isEmpty } }
         var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
         let inOrder = streams.map { ranges in
             zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
@@ -84,10 +109,17 @@ extension ISOMedia {
         for (index, ranges) in streams.enumerated() where !inOrder[index] {
             for range in ranges { try source.hash(range, into: &hashers[index]) }
         }
+        let digests = hashers.map { $0.finalizeBytes() }
+        // Definition 1 covers every chunk: a trimmed track's whole stream is read again for it.
+        var legacy = digests
+        for (index, ranges) in legacyStreams().enumerated() where ranges.filter({ !$0.isEmpty }) != streams[index] {
+            var hasher = RangeHasher()
+            for range in ranges { try source.hash(range, into: &hasher) }
+            legacy[index] = hasher.finalizeBytes()
+        }
         // The tables were read before this pass: a writer in between would make the two disagree.
         if let change = source.changeSinceOpened() { throw .io(change) }
-        let values = ISOMedia.fingerprintValues(
-            data: hashers.map { $0.finalizeBytes() }, presentations: presentations, movie: movie)
-        return (hashingFile ? fileHasher.finalize() : "", values.presented, values.content)
+        let values = ISOMedia.fingerprintValues(data: digests, presentations: presentations, movie: movie)
+        return (hashingFile ? fileHasher.finalize() : "", values.presented, ISOMedia.combine(legacy))
     }
 }

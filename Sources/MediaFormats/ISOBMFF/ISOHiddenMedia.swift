@@ -16,7 +16,8 @@ extension ISOMedia {
         else { return }
         let movie = try payload(mvhd, limit: 1 << 12)
         let movieScale = Bytes.be(movie, movie.first == 1 ? 20 : 12, 4)
-        for track in tracks where track.keep {
+        // Other tracks are trimmed to what they need, the rest bounded (ISOLeadIn.swift).
+        for track in tracks where track.keep && track.unsized {
             let name = "track \(track.id) (\(track.handler == "vide" ? "video" : "audio"))"
             if let tkhd = child(track.box, "tkhd"), try payload(tkhd, limit: 1 << 12)[3] & 1 == 0 {
                 throw MediaError.unsupported(

@@ -42,17 +42,12 @@ struct ISOMedia {
         self.parent = parent
         self.children = children
         self.roots = roots
+        var mvex: Int? = nil
         for root in roots {
             switch boxes[root].type {
-            case "moof", "mfra", "styp", "sidx", "ssix":
-                throw MediaError.unsupported(
-                    "fragmented \(boxes[root].type) box at offset \(boxes[root].offset): fragmented movies are not supported"
-                )
             case "moov":
-                if let fragmented = children[root].first(where: { boxes[$0].type == "mvex" }) {
-                    throw MediaError.unsupported(
-                        "fragmented movie (mvex at offset \(boxes[fragmented].offset)) is not supported")
-                }
+                // A fragmented movie: its samples are read from the moof boxes below (ISOFragments.swift).
+                mvex = children[root].first(where: { boxes[$0].type == "mvex" }) ?? mvex
                 if let compressed = children[root].first(where: { boxes[$0].type == "cmov" }) {
                     throw MediaError.unsupported(
                         "compressed movie header (cmov at offset \(boxes[compressed].offset)) is not supported")
@@ -68,10 +63,16 @@ struct ISOMedia {
             default: break
             }
         }
+        if mvex != nil || roots.contains(where: { boxes[$0].type == "moof" }) {
+            guard heif == nil else { throw MediaError.unsupported("a fragmented movie inside a HEIF picture is not supported") }
+            try readFragments(mvex: mvex)
+        }
         if heif != nil {
             // A video inside a HEIF picture is a motion photo (or a video file appended to the picture): the
             // picture is what is published, the video is dropped.
             for index in tracks.indices { tracks[index].keep = false }
+        } else {
+            try keepPresentedTracks()
         }
         guard !tracks.isEmpty || heif != nil else {
             throw MediaError.unsupported("no movie tracks and no HEIF image items: nothing to publish")

@@ -64,9 +64,25 @@ extension ISOMedia {
         guard media.count >= scaleAt + (media.first == 1 ? 12 : 8) else {
             throw fail("mdhd at offset \(boxes[mdhd].offset) is too short")
         }
-        fields.add(
-            "mdhd", Array(media[scaleAt..<(scaleAt + 4)]) + Bytes.put(Bytes.be(media, scaleAt + 4, media.first == 1 ? 8 : 4), 8))
-        if let elst = try editList(trak) { fields.add("elst", try publishedPayload(elst, track: track)) }
+        // A track read sample by sample (every one but QuickTime's byte-counted sound) is fingerprinted by the samples
+        // a viewer needs and their timing from the first of them (ISOTrim), so a copy cut to them presents the same.
+        let samples = try presentedSamples(track)
+        if samples != nil {
+            fields.add("mdhd", Array(media[scaleAt..<(scaleAt + 4)]))
+        } else {
+            fields.add(
+                "mdhd",
+                Array(media[scaleAt..<(scaleAt + 4)]) + Bytes.put(Bytes.be(media, scaleAt + 4, media.first == 1 ? 8 : 4), 8))
+        }
+        if let elst = try editList(trak) {
+            let published = try publishedPayload(elst, track: track)
+            if let (table, trim) = samples {
+                let open = try openEditLength(table, trim)
+                fields.add("elst", try TrimmedTrack.shifted(published, by: trim.shift, open: open))
+            } else {
+                fields.add("elst", published)
+            }
+        }
         if let tapt = child(trak, "tapt") { fields.add("tapt", try payload(tapt, limit: 1 << 16)) }
         if let minf = child(mdia, "minf") {
             for header in ["vmhd", "smhd"] {
@@ -75,7 +91,7 @@ extension ISOMedia {
         }
         guard let stbl = path(mdia, ["minf", "stbl"]) else { throw fail("track \(track.id) has no sample table") }
         for table in ["stsd", "stts", "ctts", "stsc", "stsz", "stz2"] {
-            guard let box = child(stbl, table) else { continue }
+            guard let box = child(stbl, table), samples == nil || table == "stsd" else { continue }
             var data = try publishedPayload(box, track: track)
             if table == "stsd" {
                 for name in ISOInspector.compressorNames(data) where track.handler == "vide" {
@@ -83,6 +99,16 @@ extension ISOMedia {
                 }
             }
             fields.add(table, data)
+        }
+        if let (table, trim) = samples {
+            // Each needed sample: size, duration, composition offset, sample entry (4 bytes each).
+            var list: [UInt8] = []
+            list.reserveCapacity((trim.last - trim.first + 1) * 16)
+            for sample in trim.first...trim.last where table.count > 0 {
+                list += Bytes.put(table.sizes[sample], 4) + Bytes.put(table.durations[sample], 4)
+                    + Bytes.put(table.compositionOffset(sample) & 0xFFFF_FFFF, 4) + Bytes.put(table.descriptionIndex[sample], 4)
+            }
+            fields.add("samples", list)
         }
         return fields.bytes
     }
@@ -159,7 +185,7 @@ extension ISOMedia {
     /// `presented_sha256` read stream by stream (the verification of a written file).
     func presentedSHA256() throws(MediaError) -> String {
         var digests: [[UInt8]] = []
-        for stream in streams() {
+        for stream in try streams() {
             var hasher = RangeHasher()
             for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())

@@ -18,6 +18,8 @@ public enum ISOSanitizer {
         var zeros: [Range<Int>] = []
         var patches: [(offset: Int, bytes: [UInt8])] = []
         var removed: [String] = []
+        /// Tracks the rewriter cuts to the samples their edit lists need (by trak box index).
+        var trims: [Int: TrimmedTrack] = [:]
     }
 
     /// Boxes kept under each container (a `free` or `skip` box is kept everywhere, its payload zeroed).
@@ -48,13 +50,17 @@ public enum ISOSanitizer {
 
     /// Works out what to change. Reads box headers, sample tables and the HEIF meta box, never media data
     /// (except to compute the content fingerprint).
-    static func plan(_ media: ISOMedia) throws(MediaError) -> Plan {
+    static func plan(_ media: ISOMedia, maxHiddenLeadIn: Double = ISOMedia.defaultMaxHiddenLeadIn) throws(MediaError)
+        -> Plan
+    {
         var plan = Plan()
         let boxes = media.boxes
         guard media.tracks.contains(where: \.keep) || media.heif != nil else {
             throw MediaError.unsupported("no audio or video track to publish (only metadata, text or timecode tracks)")
         }
-        try media.refuseHiddenMedia()
+        if media.heif == nil {
+            (plan.trims, plan.removed) = try media.trimsWithinBound(maxHiddenLeadIn)
+        }
         let keptTracks = Set(media.tracks.filter(\.keep).map(\.box))
         let keptIDs = Set(media.tracks.filter(\.keep).map(\.id))
         let trackByBox = Dictionary(media.tracks.map { ($0.box, $0) }, uniquingKeysWith: { a, _ in a })
@@ -133,7 +139,8 @@ public enum ISOSanitizer {
                         try free(
                             child,
                             "\(track?.handler ?? "?") track \(track?.id ?? 0)"
-                                + " \(track?.sampleEntries.joined(separator: ",") ?? "")")
+                                + " \(track?.sampleEntries.joined(separator: ",") ?? "")"
+                                + (track?.dropReason.map { ": \($0)" } ?? ""))
                         continue
                     }
                 case "tref":

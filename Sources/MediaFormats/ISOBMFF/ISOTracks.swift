@@ -14,6 +14,10 @@ extension ISOMedia {
         var unsized: Bool
         /// File ranges of the compressor names in a video track's sample entries (they name the encoder or camera).
         var compressorNames: [Range<Int>] = []
+        /// Why a video or audio track is not published although its kind is (`keepPresentedTracks`).
+        var dropReason: String? = nil
+        /// A fragmented movie's samples of this track, read from its `moof` boxes (`ISOFragments.swift`).
+        var fragments: ISOSampleTable? = nil
     }
 
     /// Track handlers whose samples are pictures or sound; every other track (timed metadata, text, subtitles,

@@ -2,7 +2,8 @@ import ByteKit
 
 /// The independent re-reading of a sanitized ISO-BMFF file before it may be committed.
 extension ISOSanitizer {
-    /// Re-reads a written file as a fresh input and requires: the same size; the same content fingerprint;
+    /// Re-reads a written file as a fresh input and requires: a HEIF picture the same size, a movie the layout of a
+    /// rewritten one (`verifyRewrittenMovie`); the same content fingerprint;
     /// nothing the inspector reports as metadata; only allowlisted boxes; zero bytes in every `free`/`skip` box
     /// and in every media-data byte that no track or item uses; no track or item that would have been dropped.
     static func verify(path: String, size: Int, expectedContent: String) throws(MediaError) {
@@ -14,11 +15,12 @@ extension ISOSanitizer {
     @discardableResult
     static func verify(_ source: FileSource, size: Int, expectedContent: String?) throws(MediaError) -> String {
         func failed(_ why: String) -> MediaError { .verificationFailed("the written file " + why) }
-        guard source.count == size else { throw failed("has a different size") }
         let media = try ISOMedia(source: source)
+        // A HEIF picture is patched in place (same size); a movie is rewritten (its layout is checked below).
+        if media.heif != nil, source.count != size { throw failed("has a different size") }
         guard media.tracks.allSatisfy(\.keep) else { throw failed("still holds a metadata or text track") }
         guard media.heif?.items.allSatisfy(\.keep) ?? true else { throw failed("still holds a non-image item") }
-        var report = InspectReport(format: .mp4, bytes: size, fileSHA256: "")
+        var report = InspectReport(format: .mp4, bytes: source.count, fileSHA256: "")
         try ISOInspector.inspect(source, media.structure, into: &report)
         if let first = report.metadata.first {
             throw failed("still holds metadata: \(first.family) \(first.name) at offset \(first.offset ?? 0)")
@@ -74,6 +76,7 @@ extension ISOSanitizer {
                 }
             }
         }
+        if media.heif == nil { try verifyRewrittenMovie(media, failed: failed) }
         let kept = media.keptRanges()
         for root in media.roots where boxes[root].type == "mdat" {
             mustBeZero += Bytes.subtract(kept, from: boxes[root].payload)
