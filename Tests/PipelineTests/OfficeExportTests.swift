@@ -1,0 +1,120 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The gate's side of the privacy office's app (issue #26): `review --export DIR` and `office_export:` write the
+/// cards' data and metadata-free previews (0640 in 0750 folders), say who has consented to a group picture and who
+/// is missing, and what cures each card, who can act and the exact command; the review page names the consented.
+final class OfficeExportTests: PipelineTestCase {
+    var export: URL { root.appendingPathComponent("office-export") }
+
+    func cards(_ folder: URL) throws -> [[String: Any]] {
+        let data = try Data(contentsOf: folder.appendingPathComponent("cards.json"))
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(json["format"] as? String, "consentgate.office-export/v1")
+        return try XCTUnwrap(json["cards"] as? [[String: Any]])
+    }
+
+    func mode(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+
+    func testTheExportSaysWhoConsentedWhatCuresEachCardAndHoldsNoOriginalBytes() throws {
+        // The YCCK print: AUTH-DEMO-0004 (P-DEMO-0004) says two people are in it, only one consented.
+        try drop("demo-ycck-print.jpg", as: "print.jpg")
+        try drop("demo-portrait.jpg", as: "portrait.jpg")  // revoked
+        try drop("not-a-picture.jpg", as: "notes.jpg")
+        XCTAssertEqual(try runPipeline().status, 1)
+
+        let made = try Fixtures.run(
+            try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--export", export.path])
+        XCTAssertEqual(made.status, 0, made.output)
+        XCTAssertEqual(try mode(export.path), 0o750)
+        XCTAssertEqual(try mode(export.appendingPathComponent("previews").path), 0o750)
+        XCTAssertEqual(try mode(export.appendingPathComponent("cards.json").path), 0o640)
+        let all = try cards(export)
+        XCTAssertEqual(all.count, 3)
+        let print = try XCTUnwrap(all.first { $0["original_name"] as? String == "print.jpg" })
+        XCTAssertEqual(print["status"] as? String, "pending")
+        let consent = try XCTUnwrap(print["consent"] as? [String: Any])
+        XCTAssertEqual(consent["required"] as? Int, 2)
+        XCTAssertEqual(consent["consented"] as? [String], ["P-DEMO-0004"])
+        XCTAssertEqual(consent["missing"] as? Int, 1)
+        let holders = try XCTUnwrap(consent["holders"] as? [[String: Any]])
+        XCTAssertEqual(holders.first?["id"] as? String, "AUTH-DEMO-0004")
+        let action = try XCTUnwrap(print["action"] as? [String: Any])
+        XCTAssertEqual(action["who_can_act"] as? String, "the privacy office")
+        XCTAssertTrue((action["cure"] as? String ?? "").contains("1 of 2 people consented (P-DEMO-0004)"), "\(action)")
+        XCTAssertTrue((action["command"] as? String ?? "").hasPrefix("consentgate authorize"))
+
+        // Revoked and not a picture: the service account acts, with the exact command.
+        for name in ["portrait.jpg", "notes.jpg"] {
+            let card = try XCTUnwrap(all.first { $0["original_name"] as? String == name })
+            XCTAssertEqual(card["status"] as? String, "person")
+            let action = try XCTUnwrap(card["action"] as? [String: Any])
+            XCTAssertTrue((action["who_can_act"] as? String ?? "").contains("service account"), "\(action)")
+            XCTAssertTrue(
+                (action["command"] as? String ?? "").hasPrefix("consentgate quarantine purge --pipeline "), "\(action)")
+        }
+
+        // Previews: fresh JPEGs without any APPn segment or the originals' metadata; never an original's bytes.
+        let previews = files(export.appendingPathComponent("previews"))
+        XCTAssertEqual(previews.count, 2, "\(previews)")
+        let originals = try files(folder("quarantine")).filter { !$0.hasSuffix(".json") }.map {
+            try Data(contentsOf: folder("quarantine").appendingPathComponent($0))
+        }
+        for name in previews {
+            let path = export.appendingPathComponent("previews/\(name)").path
+            XCTAssertEqual(try mode(path), 0o640)
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            XCTAssertEqual(Array(bytes.prefix(2)), [0xFF, 0xD8])
+            XCTAssertFalse((0xE0...0xEF).contains(bytes[3]), "an APPn marker in the preview")
+            XCTAssertFalse(originals.contains(Data(bytes)))
+            for leak in ["Exif", "DemoCam", "Demo-Doe", "DEMO-SN", "ICC_PROFILE"] {
+                XCTAssertFalse(String(decoding: bytes, as: UTF8.self).contains(leak), leak)
+            }
+        }
+
+        // The review page names whose authorization exists.
+        let page = root.appendingPathComponent("review.html").path
+        XCTAssertEqual(
+            try Fixtures.run(try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--out", page]).status, 0)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("1 of 2 people consented (P-DEMO-0004); 1 missing"), html)
+    }
+
+    func testTheExportIsRefreshedAfterEachRunAndNeverWritesIntoAFolderItDidNotMake() throws {
+        try writePipeline(settle: 0, extra: "office_export: office-export")
+        try drop("demo-ycck-print.jpg", as: "print.jpg")
+        XCTAssertEqual(try runPipeline().status, 1)
+        XCTAssertEqual(try cards(export).count, 1)
+        // The second person's authorization: the next run publishes it, and the export has no card left.
+        let print = try XCTUnwrap(try cards(export).first)
+        let recorded = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "authorize", "--key", try demoKey(), "--id", "AUTH-SECOND", "--subject", "P-SECOND", "--channels",
+                "website", "--effective", "2026-01-01", "--expires", "2036-01-01", "--out", records.path,
+                "--presented-sha256", try XCTUnwrap(print["presented_sha256"] as? String),
+            ])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let released = try runPipeline()
+        XCTAssertEqual(released.summary["released"] as? Int, 1, "\(released.summary)")
+        XCTAssertEqual(try cards(export).count, 0)
+        XCTAssertEqual(files(export.appendingPathComponent("previews")), [], "the stale preview is removed")
+
+        // A folder with someone else's files is refused, and they are left alone.
+        let foreign = root.appendingPathComponent("foreign")
+        try FileManager.default.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: foreign.appendingPathComponent("cards.json"))
+        let refused = try Fixtures.run(
+            try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--export", foreign.path])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertEqual(try Data(contentsOf: foreign.appendingPathComponent("cards.json")), Data("mine".utf8))
+        // Never inside the pipeline's folders (previews in publish would be published).
+        try writePipeline(settle: 0, extra: "office_export: out/publish/export")
+        let layout = try Fixtures.run(try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--out", "-"])
+        XCTAssertEqual(layout.status, 2)
+        XCTAssertTrue(layout.stderr.contains("office_export"), layout.stderr)
+    }
+}
