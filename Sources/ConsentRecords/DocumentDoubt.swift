@@ -5,8 +5,8 @@ import Foundation
 /// exit 1), and still blocks every authorization whose id is found in its name or bytes; but where none is found it
 /// no longer stops all publishing, since its bytes are a document's, not a record someone meant to write. Only a
 /// file whose name AND first bytes are a document's counts; anything else stays a doubt that names no authorization.
-enum DocumentDoubt {
-    static let prefix = "a document, not a record: it belongs in the evidence folder"
+public enum DocumentDoubt {
+    public static let prefix = "a document, not a record: it belongs in the evidence folder"
     /// Documents are read up to this size to be scanned for ids; a larger one stays a global doubt.
     static let maxBytes = 64 << 20
 

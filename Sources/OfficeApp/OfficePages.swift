@@ -150,7 +150,8 @@ enum OfficePages {
             <label>Expires on <input name="expires" type="date" required></label>
             <label>Signed on <input name="signed_on" type="date" required value="\(today(state.settings))"></label>
             <label>Signed by <select name="signer"><option value="patient">the patient</option>\
-            <option value="representative">a representative</option></select></label>
+            <option value="representative"\(state.settings.defaults.signer == "representative" ? " selected" : "")>\
+            a representative</option></select></label>
             <label>Representative's authority (if any) <input name="authority"></label>
             <label>The signed form (scan or PDF) <input name="form" type="file" required></label>
             <button type="submit">Show the record before signing</button>

@@ -86,7 +86,10 @@ public enum OfficeServer {
                 return page(.forbidden, "Refused", "<p>Wrong token: open the address consentgate office printed.</p>")
             }
             // The token leaves the address bar: a cookie for this host only carries it from now on.
-            var response = Response(status: .seeOther, headers: [.location: request.uri.path])
+            // Only a path of this app ("//host" would leave it).
+            let path = request.uri.path
+            let back = path.hasPrefix("/") && !path.hasPrefix("//") && !path.contains("\\") ? path : "/"
+            var response = Response(status: .seeOther, headers: [.location: back])
             response.setCookie(
                 Cookie(name: cookieName, value: state.token, path: "/", httpOnly: true, sameSite: .strict))
             return response

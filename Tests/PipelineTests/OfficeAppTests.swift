@@ -19,6 +19,10 @@ final class OfficeAppTests: OfficeAppTestCase {
         XCTAssertEqual(entry.status, 303)
         XCTAssertTrue(entry.headers.lowercased().contains("set-cookie: consentgate_office=\(token)"), entry.headers)
         XCTAssertTrue(entry.headers.contains("HttpOnly") && entry.headers.contains("SameSite=Strict"), entry.headers)
+        // The redirect stays within the app.
+        let away = try curl("//attacker.example/?token=\(token)", ["--path-as-is"])
+        XCTAssertEqual(away.status, 303)
+        XCTAssertTrue(away.headers.lowercased().contains("location: /\r\n"), away.headers)
         let home = try curl("/", cookie)
         XCTAssertEqual(home.status, 200, home.body)
         XCTAssertTrue(home.body.contains("1 of 2 consented"), home.body)

@@ -118,3 +118,57 @@ final class OfficeExportTests: PipelineTestCase {
         XCTAssertTrue(layout.stderr.contains("office_export"), layout.stderr)
     }
 }
+
+/// A signed form saved into the authorizations folder by mistake (issue #26): named in the run's summary, but no
+/// longer "NOTHING NEW PUBLISHED"; one whose bytes name an authorization still blocks that authorization.
+final class DocumentInAuthorizationsTests: PipelineTestCase {
+    func testADocumentInTheAuthorizationsFolderIsNamedButPublishingGoesOn() throws {
+        try Data("%PDF-1.4\n% a signed form (DEMO)\n%%EOF\n".utf8).write(
+            to: records.appendingPathComponent("signed form.pdf"))
+        try drop("demo-phone-photo.jpg", as: "phone.jpg")
+        let run = try runPipeline()
+        XCTAssertEqual(run.status, 1, "the document is reported: a person should move it")
+        XCTAssertEqual(run.summary["published"] as? Int, 1, "\(run.summary)")
+        XCTAssertEqual((run.summary["publishing_stopped"] as? [Any])?.count, 0, "\(run.summary)")
+        let invalid = summaryList(run.summary, "invalid_records")
+        XCTAssertTrue(
+            invalid.contains { ($0["reason"] as? String ?? "").hasPrefix("a document, not a record: it belongs in the evidence folder") },
+            "\(invalid)")
+    }
+}
+
+/// `authorize --pipeline`: the authorizations folder, `evidence:` and `office_defaults:` from the pipeline file.
+final class AuthorizeFromThePipelineTests: PipelineTestCase {
+    func testAuthorizeTakesTheFolderTheEvidenceAndTheDefaultsFromThePipeline() throws {
+        let evidence = root.appendingPathComponent("evidence")
+        try FileManager.default.createDirectory(at: evidence, withIntermediateDirectories: true)
+        try """
+        covered_entity: Example Clinic (DEMO)
+        recipients: [Example Clinic marketing team]
+        recorded_by: office-7
+        template_id: MKT-AUTH-v3
+        signer: patient
+        """.write(to: root.appendingPathComponent("office-defaults.yml"), atomically: true, encoding: .utf8)
+        try writePipeline(settle: 0, extra: "evidence: evidence\noffice_defaults: office-defaults.yml")
+        let form = root.appendingPathComponent("form.pdf")
+        try Data("%PDF-1.4\n% signed (DEMO)\n%%EOF\n".utf8).write(to: form)
+        let made = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "authorize", "--key", try demoKey(), "--pipeline", pipeline, "--id", "AUTH-PIPE-1", "--subject",
+                "P-PIPE-1", "--channels", "website", "--effective", "2026-01-01", "--expires", "2036-01-01",
+                "--signed-on", "2026-01-01", "--form", form.path, "--presented-sha256", String(repeating: "ab", count: 32),
+            ])
+        XCTAssertEqual(made.status, 0, made.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: records.appendingPathComponent("AUTH-PIPE-1.json").path))
+        XCTAssertEqual(files(evidence).count, 1)
+        let verify = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "records", "verify", "--authorizations", records.path, "--trust", root.appendingPathComponent("trust.yml").path,
+                "--evidence-folder", evidence.path,
+            ])
+        XCTAssertFalse(verify.text.contains("warning AUTH-PIPE-1"), verify.text)
+        XCTAssertFalse(verify.text.contains("EVIDENCE"), verify.text)
+    }
+}
