@@ -92,6 +92,11 @@ public enum ReviewPage {
             html += "\(escape(until)). Once an authorization covers it, the next run publishes it.</p>\n"
         } else {
             html += "<p class=\"status person\">Needs a person: \(escape(whyNotPending(entry, config: config)))</p>\n"
+            // Who can act, and the exact command for them (the service account's, for what no record can cure).
+            let action = OfficeCards.action(entry, config: config, standing: standing)
+            if action.whoCanAct != "the privacy office", let command = action.command {
+                html += "<p>Who can act: \(escape(action.whoCanAct)).</p>\n<pre class=\"command\">\(escape(command))</pre>\n"
+            }
         }
         let folder = entry.subfolder.isEmpty ? "the inbox itself" : "the inbox folder “\(entry.subfolder)”"
         let age = entry.ageDays == 0 ? "today" : entry.ageDays == 1 ? "yesterday" : "\(entry.ageDays) days ago"

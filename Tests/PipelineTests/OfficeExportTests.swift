@@ -81,6 +81,9 @@ final class OfficeExportTests: PipelineTestCase {
             try Fixtures.run(try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--out", page]).status, 0)
         let html = try String(contentsOfFile: page, encoding: .utf8)
         XCTAssertTrue(html.contains("1 of 2 people consented (P-DEMO-0004); 1 missing"), html)
+        // Revoked and not a picture: who can act and the exact command, on the page too.
+        XCTAssertTrue(html.contains("Who can act: the service account"), html)
+        XCTAssertTrue(html.contains("consentgate quarantine purge --pipeline "), html)
     }
 
     func testTheExportIsRefreshedAfterEachRunAndNeverWritesIntoAFolderItDidNotMake() throws {
