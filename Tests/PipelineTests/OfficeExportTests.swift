@@ -175,3 +175,56 @@ final class AuthorizeFromThePipelineTests: PipelineTestCase {
         XCTAssertFalse(verify.text.contains("EVIDENCE"), verify.text)
     }
 }
+
+/// An expired authorization's quarantine is pending (issue #26): a new record releases it at the next run, without
+/// the file being dropped again.
+final class ExpiredPendingTests: PipelineTestCase {
+    var clockFile: URL { root.appendingPathComponent("clock-offset") }
+
+    func clockedRun() throws -> (status: Int32, summary: [String: Any]) {
+        let outcome = try Fixtures.run(
+            "/usr/bin/env",
+            ["CONSENTGATE_TEST_CLOCK_FILE=" + clockFile.path, try Fixtures.consentgate, "run", pipeline, "--json"],
+            timeout: 120)
+        let list = (try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]]
+        return (outcome.status, list?.first ?? ["stderr": outcome.stderr])
+    }
+
+    func authorize(_ id: String, expires: String, _ picture: URL) throws {
+        let recorded = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "authorize", "--key", try demoKey(), "--id", id, "--subject", "P-EXPIRY-1", "--channels", "website",
+                "--effective", "2026-01-01", "--expires", expires, "--out", records.path, picture.path,
+            ])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+    }
+
+    func testAPictureWhoseAuthorizationExpiredIsReleasedOnceANewOneCoversIt() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let picture = root.appendingPathComponent("expiring.jpg")
+        let made = try Fixtures.run(
+            ffmpeg,
+            ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=1", "-frames:v", "1", "-y", picture.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let day = { (days: Double) in
+            String(ISO8601DateFormatter().string(from: Date().addingTimeInterval(days * 86_400)).prefix(10))
+        }
+        try authorize("AUTH-EXPIRING", expires: day(2), picture)
+        // Three days on, the authorization has expired when the picture is dropped.
+        try String(3 * 86_400).write(to: clockFile, atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: picture, to: inbox.appendingPathComponent("expiring.jpg"))
+        let first = try clockedRun()
+        XCTAssertEqual(first.summary["quarantined"] as? Int, 1, "\(first.summary)")
+        let listed = try Fixtures.run(
+            "/usr/bin/env",
+            ["CONSENTGATE_TEST_CLOCK_FILE=" + clockFile.path, try Fixtures.consentgate, "quarantine", "list",
+             "--pipeline", pipeline, "--json"])
+        let entries = (try JSONSerialization.jsonObject(with: listed.stdout)) as? [[String: Any]] ?? []
+        XCTAssertEqual(entries.first?["pending"] as? Bool, true, "\(entries)")
+        // A new authorization: the next run publishes it, with nothing dropped again.
+        try authorize("AUTH-RENEWED", expires: "2036-01-01", picture)
+        let second = try clockedRun()
+        XCTAssertEqual(second.summary["released"] as? Int, 1, "\(second.summary)")
+    }
+}
