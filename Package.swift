@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        // The privacy office's app (consentgate office): a small HTTP server on loopback. Its default traits (the
+        // swift-configuration reader, full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     ],
     targets: [
         // C libraries, each through its own system-library target (pkg-config + apt provider).
@@ -74,11 +77,20 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
+        // The privacy office's app: pages rendered on the server, bound to 127.0.0.1, a token, CSRF on every form.
+        .target(
+            name: "OfficeApp",
+            dependencies: [
+                "ByteKit", "ConsentRecords",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The thin command-line front end.
         .executableTarget(
             name: "consentgate",
             dependencies: [
-                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox", "MediaWorker",
+                "ByteKit", "MediaFormats", "ConsentRecords", "Pipeline", "Sandbox", "MediaWorker", "OfficeApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

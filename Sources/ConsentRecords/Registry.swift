@@ -238,7 +238,7 @@ public struct Registry: Sendable {
                     record.reason += "; not scanned for ids (over \(maxDoubtBytes) bytes of invalid entries)"
                     break
                 }
-                switch FolderScan.read(path, limit: min(RecordVerifier.maxRecordBytes, budget)) {
+                switch FolderScan.read(path, limit: min(DocumentDoubt.readLimit(record), budget)) {
                 case .success(let bytes):
                     budget -= bytes.count
                     contents.append(bytes)
@@ -252,7 +252,8 @@ public struct Registry: Sendable {
             }
             let scan = LenientScan(contents: contents, names: doubt.names, known: known)
             record.blocks = Array(scan.blocks.union(record.blocks)).sorted()
-            record.global = record.global || !readable || !scan.concernKnown
+            record.global = record.global || !readable
+                || (!scan.concernKnown && !DocumentDoubt.excused(record, contents: contents, readable: readable))
             registry.invalid.append(record)
         }
         registry.finishIndexes()
@@ -284,12 +285,13 @@ public struct Registry: Sendable {
             } else if entry.name.suffix(8).elementsEqual(Array(".minisig".utf8)) {
                 why = "a signature whose record is missing"
             } else {
-                why = "not a record file (records are NAME.json, signed in NAME.json.minisig)"
+                why = DocumentDoubt.named(entry.name) ? DocumentDoubt.reason(for: entry.name)
+                    : "not a record file (records are NAME.json, signed in NAME.json.minisig)"
             }
-            if entry.size > RecordVerifier.maxRecordBytes {
+            let limit = why.hasPrefix(DocumentDoubt.prefix) ? DocumentDoubt.maxBytes : RecordVerifier.maxRecordBytes
+            if entry.size > limit {
                 return [
-                    doubt(
-                        why + "; \(entry.size) bytes, over \(RecordVerifier.maxRecordBytes): not read", readable: false)
+                    doubt(why + "; \(entry.size) bytes, over \(limit): not read", readable: false)
                 ]
             }
             // Its signature beside it (if any) is read with it.

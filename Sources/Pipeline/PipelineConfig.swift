@@ -48,12 +48,14 @@ public struct PipelineConfig: Sendable {
     public var notify: String? = nil
     /// How long the notify command may take for one event.
     public static let notifyTimeout: TimeInterval = 10
+    /// The privacy office's folders and files (`evidence`, `office_export`, `office_defaults`; PipelineOffice.swift).
+    public var office = OfficePlaces()
 
     static let topKeys: Set<String> = [
         "name", "channel", "folders", "authorizations", "trust", "ledger", "settle_seconds", "rescan_seconds",
         "sanitize", "verify_decode", "max_hidden_lead_in_seconds", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
         "worker_memory_mb", "worker_seconds",
-        "claim_lease_seconds",
+        "claim_lease_seconds", "evidence", "office_export", "office_defaults",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
@@ -181,6 +183,7 @@ public struct PipelineConfig: Sendable {
             }
             config.sanitize.maxHiddenLeadInSeconds = value
         }
+        try config.readOfficeKeys(top, resolve: resolve, fail: fail)
         try config.checkLayout(fail: fail)
         return config
     }

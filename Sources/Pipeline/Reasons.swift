@@ -38,12 +38,13 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
     case alreadyPublished = "already_published"
     case unknown
 
-    /// Reasons a new or changed record can cure (SPEC §2.8). Anything else (revoked, an invalid record, a
+    /// Reasons a new or changed record can cure (SPEC §2.8; an expired authorization too: a new one that lists the
+    /// picture releases it). Anything else (revoked, an invalid record, a
     /// malformed, hostile or changing file, a crashed reader) needs a person to drop the file again.
     public var isCurable: Bool {
         switch self {
         case .noRecord, .notYetEffective, .notEveryoneConsented, .channelNotPermitted, .purposeNotPermitted,
-            .oldFingerprint:
+            .oldFingerprint, .expired:
             return true
         default: return false
         }
@@ -88,7 +89,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
         case .noRecord:
             return
                 "Record the patient's signed authorization for this picture (consentgate authorize); the next run publishes it (it stays pending for pending_days)."
-        case .expired: return "The authorization has expired: a new signed authorization is needed."
+        case .expired:
+            return "The authorization has expired: record a new signed authorization for this picture; the next run "
+                + "publishes it (it stays pending for pending_days)."
         case .revoked: return "The patient revoked consent: do not publish. Delete the picture when retention allows."
         case .channelNotPermitted:
             return

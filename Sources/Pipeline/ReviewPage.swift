@@ -1,4 +1,5 @@
 import ByteKit
+import ConsentRecords
 import Foundation
 import MediaFormats
 import MediaWorker
@@ -16,7 +17,7 @@ public enum ReviewPage {
 
     /// What a card shows in place of the picture.
     enum Thumbnail: Equatable {
-        case picture(dataURI: String, width: Int, height: Int)
+        case picture(jpeg: [UInt8], width: Int, height: Int)
         case placeholder(String)
     }
 
@@ -27,6 +28,7 @@ public enum ReviewPage {
         throws(PipelineError) -> Page
     {
         let entries = try QuarantineState.list(config: config, now: now)
+        let standings = OfficeCards.standings(entries, config: config, now: now)
         let pending = entries.filter(\.pending)
         let person = entries.filter { !$0.pending }
         let zone = config.timeZone
@@ -43,11 +45,11 @@ public enum ReviewPage {
             """
         if !pending.isEmpty {
             page += "<h2>Waiting for consent (\(pending.count))</h2>\n"
-            for entry in pending { page += card(entry, config: config, media: media) }
+            for entry in pending { page += card(entry, config: config, media: media, standing: standings[entry.asset]) }
         }
         if !person.isEmpty {
             page += "<h2>Need a person (\(person.count))</h2>\n"
-            for entry in person { page += card(entry, config: config, media: media) }
+            for entry in person { page += card(entry, config: config, media: media, standing: standings[entry.asset]) }
         }
         page += legend(config: config) + "</body></html>\n"
         return Page(html: page, cards: entries.count, pending: pending.count)
@@ -67,13 +69,16 @@ public enum ReviewPage {
         return text
     }
 
-    static func card(_ entry: QuarantineEntry, config: PipelineConfig, media: MediaService) -> String {
+    static func card(
+        _ entry: QuarantineEntry, config: PipelineConfig, media: MediaService, standing: ConsentStanding? = nil
+    ) -> String {
         let escape = PlainWords.html
         let zone = config.timeZone
         let name = entry.originalName.isEmpty ? "(name not kept)" : entry.originalName
         var html = "<article class=\"card \(entry.pending ? "pending" : "person")\">\n<div class=\"preview\">"
         switch thumbnail(entry, config: config, media: media) {
-        case .picture(let uri, let width, let height):
+        case .picture(let jpeg, let width, let height):
+            let uri = "data:image/jpeg;base64," + Data(jpeg).base64EncodedString()
             // A small picture (a 96-pixel print proof) is shown larger, so a person can tell what it is.
             let scale = max(1.0, 160.0 / Double(max(width, height)))
             html += "<img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
@@ -87,6 +92,11 @@ public enum ReviewPage {
             html += "\(escape(until)). Once an authorization covers it, the next run publishes it.</p>\n"
         } else {
             html += "<p class=\"status person\">Needs a person: \(escape(whyNotPending(entry, config: config)))</p>\n"
+            // Who can act, and the exact command for them (the service account's, for what no record can cure).
+            let action = OfficeCards.action(entry, config: config, standing: standing)
+            if action.whoCanAct != "the privacy office", let command = action.command {
+                html += "<p>Who can act: \(escape(action.whoCanAct)).</p>\n<pre class=\"command\">\(escape(command))</pre>\n"
+            }
         }
         let folder = entry.subfolder.isEmpty ? "the inbox itself" : "the inbox folder “\(entry.subfolder)”"
         let age = entry.ageDays == 0 ? "today" : entry.ageDays == 1 ? "yesterday" : "\(entry.ageDays) days ago"
@@ -100,7 +110,7 @@ public enum ReviewPage {
             }
             html += "<br>What to do: \(escape(advice(reason, entry: entry)))</li>\n"
         }
-        html += "</ul>\n"
+        html += "</ul>\n" + OfficeCards.consentHTML(standing)
         if let content = entry.presentedSHA256 {
             html += "<p>Content fingerprint: <code class=\"hash\">\(escape(content))</code></p>\n"
             if entry.reasons.contains(where: { consentReasons.contains($0.code) })
@@ -149,7 +159,6 @@ public enum ReviewPage {
             ("unreadable", "it cannot be read. Export it again and drop the new file."),
             ("empty", "the file is empty. Drop the real picture."),
             ("io_error", "a disk error kept it from being delivered. Check the disks, then drop it again."),
-            ("expired", "its authorization has expired. Record a new one, then drop the file again."),
             ("superseded", "a newer authorization replaces its own. Check what that covers, then drop it again."),
         ]
         if let (_, sentence) = order.first(where: { codes.contains($0.0) }) { return sentence }
@@ -188,9 +197,7 @@ public enum ReviewPage {
                 throw .refused(error)
             }
             let preview = try media.preview(source.fd)
-            return .picture(
-                dataURI: "data:image/jpeg;base64," + Data(preview.jpeg).base64EncodedString(), width: preview.width,
-                height: preview.height)
+            return .picture(jpeg: preview.jpeg, width: preview.width, height: preview.height)
         } catch {
             switch error {
             case .refused(.unsupported(let format)): return .placeholder(placeholder(format: format))

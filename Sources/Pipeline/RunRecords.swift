@@ -36,7 +36,10 @@ extension Runner {
         }
         summary.invalidRecords = registry.invalid.map {
             RunSummary.InvalidRecordReport(
-                file: shown($0), reason: shown($0) == $0.displayFile ? $0.reason : "not a valid record",
+                file: shown($0),
+                reason: shown($0) == $0.displayFile
+                    ? $0.reason
+                    : $0.reason.hasPrefix(DocumentDoubt.prefix) ? DocumentDoubt.prefix : "not a valid record",
                 blocks: Array(Set($0.blocks.compactMap(registry.authorizationID(matching:)))).sorted())
         }
         summary.warnings = registry.warnings

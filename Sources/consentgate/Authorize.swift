@@ -14,7 +14,11 @@ struct Authorize: ParsableCommand {
 
             Computes each picture's presented_sha256 and file_sha256 and writes ID.json with ID.json.minisig into \
             the output folder. The subject is a pseudonymous reference, never a name. Records are never \
-            replaced: to change one, write a new one with --supersedes. Exit status: 0 written; 2 error.
+            replaced: to change one, write a new one with --supersedes. With --evidence-folder DIR (or a pipeline's \
+            evidence:), the signed form (--form FILE) is stored there by its SHA-256 and the record names it. \
+            --defaults FILE (or a pipeline's office_defaults:) supplies the fields an auditor expects (covered \
+            entity, recipients, recorded_by, form template, signer); options win over it. Exit status: 0 written; \
+            2 error.
             """)
 
     @Option(help: "The signing key (NAME.key, mode 0600).") var key: String
@@ -31,14 +35,22 @@ struct Authorize: ParsableCommand {
     @Option(help: "Who signed: patient or representative.") var signer: String?
     @Option(help: "A representative's authority (e.g. 'parent of a minor').") var authority: String?
     @Option(help: "Id of the authorization form template.") var formTemplate: String?
-    @Option(help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded, not the file.") var formDocument:
-        String?
+    @Option(
+        name: [.customLong("form"), .customLong("form-document")],
+        help: "The signed form (scan or e-signed PDF): its SHA-256 is recorded; with --evidence-folder it is stored there.")
+    var formDocument: String?
+    @Option(help: "The evidence folder: the signed form is stored there as SHA256.EXT (default: the pipeline's evidence:).")
+    var evidenceFolder: String?
+    @Option(help: "The office's defaults file (YAML) for covered_entity, recipients, recorded_by, template_id, signer.")
+    var defaults: String?
+    @Option(help: "A pipeline file: its authorizations folder (for --out), evidence: and office_defaults:.")
+    var pipeline: String?
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
     @Option(help: "Id of an earlier authorization this one replaces (a record in --out, any letter case).")
     var supersedes: String?
     @Flag(help: "With --supersedes: write the record even when no record file in --out has that id.")
     var allowUnknownId = false
-    @Option(help: "Folder to write the record into.") var out: String
+    @Option(help: "Folder to write the record into (default: the pipeline's authorizations folder).") var out: String?
     @Option(
         name: [.customLong("presented-sha256")],
         help: ArgumentHelp(
@@ -55,7 +67,10 @@ struct Authorize: ParsableCommand {
     func run() throws {
         do {
             let signingKey = try KeyFiles.loadSecretKey(path: key)
-            let authorization = try build()
+            let office = try officeContext()
+            let out = office.out
+            let authorization = try build(office)
+            try office.storeForm()
             try RecordWriter.write(
                 RecordWriter.json(authorization), record: .authorization(authorization), to: out, key: signingKey)
             print(
@@ -67,7 +82,8 @@ struct Authorize: ParsableCommand {
         }
     }
 
-    func build() throws(RecordError) -> Authorization {
+    func build(_ office: OfficeContext) throws(RecordError) -> Authorization {
+        let out = office.out
         func fail(_ why: String) -> RecordError { RecordError(reason: why) }
         guard oldContentSHA256.isEmpty else {
             throw fail(
@@ -127,24 +143,20 @@ struct Authorize: ParsableCommand {
             }
         }
         var form: Authorization.Form? = nil
-        if formTemplate != nil || formDocument != nil {
-            var documentHash: String? = nil
-            if let formDocument {
-                guard let bytes = try? FileIO.readFile(atPath: formDocument, limit: 1 << 30) else {
-                    throw fail("cannot read \(formDocument)")
-                }
-                documentHash = sha256Hex(bytes)
-            }
-            form = .init(templateID: formTemplate, documentSHA256: documentHash)
+        let template = formTemplate ?? office.defaults.templateID
+        if template != nil || office.form != nil {
+            form = .init(templateID: template, documentSHA256: office.form.map { sha256Hex($0.bytes) })
         }
         let split: (String) -> [String] = { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         let authorization = Authorization(
-            id: id, subject: subject, coveredEntity: coveredEntity, purposes: split(purposes),
+            id: id, subject: subject, coveredEntity: coveredEntity ?? office.defaults.coveredEntity,
+            purposes: split(purposes),
             channels: split(channels),
-            recipients: recipients.map(split), assets: assets, effective: effectiveDay, expires: expiresDay,
-            signedOn: signedOn.flatMap(CalendarDay.init), signer: signer.map { .init(kind: $0, authority: authority) },
+            recipients: recipients.map(split) ?? office.defaults.recipients, assets: assets, effective: effectiveDay,
+            expires: expiresDay, signedOn: signedOn.flatMap(CalendarDay.init),
+            signer: (signer ?? office.defaults.signer).map { .init(kind: $0, authority: authority) },
             form: form,
-            recordedBy: recordedBy, recordedAt: now,
+            recordedBy: recordedBy ?? office.defaults.recordedBy, recordedAt: now,
             supersedes: try supersedes.map { old throws(RecordError) in
                 try RecordIDs.resolve(
                     old, option: "--supersedes", folder: out, allowUnknown: allowUnknownId, command: "authorize")

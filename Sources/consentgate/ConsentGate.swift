@@ -20,7 +20,7 @@ struct ConsentGate: ParsableCommand {
             Records.self,
             Audit.self, QuarantineCommand.self, ArchiveCommand.self, Review.self,
             Worker.self,
-            LedgerCommand.self, Incident.self,
+            LedgerCommand.self, Incident.self, Office.self,
         ]
     )
 

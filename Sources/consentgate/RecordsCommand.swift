@@ -63,12 +63,16 @@ struct Records: ParsableCommand {
                 that lack a field an auditor expects are listed as warnings. Every other entry of the folder \
                 (another name, a hidden file, a signature without its record, a subfolder, a link) is invalid \
                 too: it blocks the authorizations it names, and where it names none, nothing new is published \
-                until it is fixed or removed. Names and fields are printed escaped (\\n, \\xNN). Exit status: \
-                0 all valid; 1 some invalid; 2 usage or configuration error.
+                until it is fixed or removed. With --evidence-folder, each signed form (form.document_sha256) and \
+                letter (evidence_sha256) a valid record names must be in that folder with those bytes (EVIDENCE \
+                lines). Names and fields are printed escaped (\\n, \\xNN). Exit status: 0 all valid; 1 some \
+                invalid, or evidence missing or altered; 2 usage or configuration error.
                 """)
 
         @OptionGroup var sources: RecordSources
         @Flag(help: "Print the report as JSON.") var json = false
+        @Option(help: "The evidence folder: check that every document a record names is there and unaltered.")
+        var evidenceFolder: String?
 
         struct Report: Encodable {
             struct Bad: Encodable {
@@ -90,6 +94,7 @@ struct Records: ParsableCommand {
             var invalid: [Bad]
             var warnings: [Warning]
             var folderWarnings: [String]
+            var evidence: [EvidenceProblem]
         }
 
         func run() throws {
@@ -105,7 +110,8 @@ struct Records: ParsableCommand {
                         file: $0.file, fileEscaped: $0.displayFile, id: $0.id, reason: $0.reason, blocks: $0.blocks,
                         global: $0.global)
                 },
-                warnings: warnings, folderWarnings: registry.warnings)
+                warnings: warnings, folderWarnings: registry.warnings,
+                evidence: evidenceFolder.map { EvidenceProblem.all(in: registry, folder: $0) } ?? [])
             if json {
                 Output.json(report)
             } else {
@@ -121,9 +127,34 @@ struct Records: ParsableCommand {
                     print("warning \(Escape.display(warning.id)): \(Escape.display(warning.warning))")
                 }
                 for warning in report.folderWarnings { print("warning: \(Escape.display(warning))") }
+                for problem in report.evidence {
+                    print("EVIDENCE \(Escape.display(problem.id)): \(problem.sha256) \(Escape.display(problem.problem))")
+                }
                 print("\(report.valid) valid, \(report.invalid.count) invalid")
             }
-            if !report.invalid.isEmpty { throw ExitCode(1) }
+            if !report.invalid.isEmpty || !report.evidence.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+/// A document a valid record names that the evidence folder lacks, or holds altered.
+struct EvidenceProblem: Encodable {
+    var id: String
+    var sha256: String
+    var problem: String
+
+    static func all(in registry: Registry, folder: String) -> [EvidenceProblem] {
+        var named: [(String, String)] = []
+        for (id, verified) in registry.authorizations.sorted(by: { $0.key < $1.key }) {
+            if case .authorization(let authorization) = verified.record, let hash = authorization.form?.documentSHA256 {
+                named.append((id, hash))
+            }
+        }
+        for revocation in registry.revocations.values.flatMap({ $0 }).sorted(by: { $0.id < $1.id }) {
+            if let hash = revocation.evidenceSHA256 { named.append((revocation.id, hash)) }
+        }
+        return named.compactMap { id, hash in
+            EvidenceFolder.check(hash, in: folder).map { EvidenceProblem(id: id, sha256: hash, problem: $0) }
         }
     }
 }

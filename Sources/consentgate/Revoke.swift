@@ -24,6 +24,7 @@ struct Revoke: ParsableCommand {
     var channels: String?
     @Option(help: "The revocation's own id (default AUTHORIZATION-revoked-TIMESTAMP).") var id: String?
     @Option(help: "The written revocation (scan, letter, e-mail): its SHA-256 is recorded.") var evidence: String?
+    @Option(help: "The evidence folder: the letter (--evidence) is stored there as SHA256.EXT.") var evidenceFolder: String?
     @Option(help: "Who records it (a staff id, not a name).") var recordedBy: String?
     @Option(help: "Folder to write the record into.") var out: String
 
@@ -47,6 +48,9 @@ struct Revoke: ParsableCommand {
                     throw RecordError(reason: "cannot read \(evidence)")
                 }
                 evidenceHash = sha256Hex(bytes)
+                if let evidenceFolder { try EvidenceFolder.store(bytes, from: evidence, in: evidenceFolder) }
+            } else if evidenceFolder != nil {
+                throw RecordError(reason: "--evidence-folder stores the letter: give it with --evidence FILE")
             }
             var scope: [String]? = nil
             if let channels {

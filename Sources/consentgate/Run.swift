@@ -48,6 +48,13 @@ struct Run: ParsableCommand {
                 let summary = try runner.run(dryRun: dryRun, secondLook: true)
                 if terminal { Output.error("") }
                 summaries.append(summary)
+                // The office app's data (office_export:), refreshed after the run; a failure changes no outcome.
+                if !dryRun, let export = config.office.export {
+                    do throws(PipelineError) { try OfficeExport.write(config: config, to: export, media: media) } catch {
+                        Output.error("run: \(name): the office export was not refreshed: \(error)")
+                        status = max(status, 1)
+                    }
+                }
                 status = max(status, summary.exitCode == 3 ? 3 : summary.exitCode)
             } catch {
                 Output.error("run: \(error)")

@@ -93,6 +93,15 @@ struct Watch: ParsableCommand {
                     inotify.addWatches(inbox: config.inbox)
                     let summary = try Runner(config: config, logger: logger, media: media).run(shouldStop: { stop.withLock { $0 } })
                     status = max(status, summary.exitCode)
+                    // The office app's data (office_export:), refreshed after every pass that did something.
+                    if let export = config.office.export,
+                        summary.published + summary.quarantined + summary.retracted + summary.released > 0
+                            || !FileManager.default.fileExists(atPath: export + "/cards.json")
+                    {
+                        do throws(PipelineError) { try OfficeExport.write(config: config, to: export, media: media) } catch {
+                            logger.error("office export not refreshed", metadata: ["why": "\(error)"])
+                        }
+                    }
                     for item in summary.items {
                         logger.notice(
                             "outcome",
