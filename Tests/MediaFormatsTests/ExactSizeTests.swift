@@ -339,7 +339,7 @@ final class ExactSizeTests: XCTestCase {
             SyntheticISO.box("irot", [1] + Self.needle),
             SyntheticISO.box("colr", Array("prof".utf8) + Self.profile()),
         ]
-        let file = SyntheticHEIF.file(data: data, items: [(1, "hvc1", [(0, 64)])], properties: properties)
+        let file = SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: properties)
         let output = try sanitizeFile(file, "props.heic")
         assertClean(output, "HEIF properties")
     }

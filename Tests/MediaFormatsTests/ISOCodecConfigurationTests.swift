@@ -150,7 +150,7 @@ final class ISOCodecConfigurationTests: XCTestCase {
 
         // A HEIF picture's hvcC property: rebuilt without the user data.
         let heif = SyntheticHEIF.file(
-            data: [UInt8](repeating: 0x22, count: 256), items: [(1, "hvc1", [(0, 64)])],
+            data: [63, 0x26, 0x01] + [UInt8](repeating: 0x22, count: 253), items: [(1, "hvc1", [(0, 64)])],
             properties: [SyntheticISO.box("hvcC", hvcC([userData, light]))])
         let picture = folder.appendingPathComponent("sei.heic")
         try Data(heif).write(to: picture)

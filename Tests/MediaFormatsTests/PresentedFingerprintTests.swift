@@ -147,7 +147,7 @@ final class PresentedFingerprintTests: XCTestCase {
     func testHEIFCropRotationAndMirrorChangeTheFingerprint() throws {
         let data = [UInt8](repeating: 7, count: 64)
         func heif(_ properties: [[UInt8]]) -> [UInt8] {
-            SyntheticHEIF.file(data: data, items: [(1, "hvc1", [(0, 64)])], properties: properties)
+            SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: properties)
         }
         let ispe = SyntheticISO.full("ispe", SyntheticISO.be(640, 4) + SyntheticISO.be(480, 4))
         // A centred 320x240 crop: width, height and offsets as fractions.

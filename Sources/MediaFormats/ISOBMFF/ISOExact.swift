@@ -86,10 +86,7 @@ enum ISOExact {
         case "stsd": return try sampleDescriptions(d, handler: handler)
         case "elng":
             let text = d.dropFirst(4).prefix { $0 != 0 }
-            try need(
-                n >= 5 && text.count <= 35 && 4 + text.count < n
-                    && text.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D },
-                "elng is not a language tag")
+            try need(n >= 5 && 4 + text.count < n && isLanguageTag(Array(text)), "elng is not a language tag")
             defined = 4 + text.count + 1
         case "iods":
             try need(n >= 6, "iods is too short")

@@ -21,6 +21,7 @@ extension ISOMedia {
             for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())
         }
+        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
         return ISOMedia.combine(digests)
     }
 
@@ -86,8 +87,9 @@ extension ISOMedia {
         }
         // The tables were read before this pass: a writer in between would make the two disagree.
         if let change = source.changeSinceOpened() { throw .io(change) }
-        let values = ISOMedia.fingerprintValues(
-            data: hashers.map { $0.finalizeBytes() }, presentations: presentations, movie: movie)
+        var digests = hashers.map { $0.finalizeBytes() }
+        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
+        let values = ISOMedia.fingerprintValues(data: digests, presentations: presentations, movie: movie)
         return (hashingFile ? fileHasher.finalize() : "", values.presented, values.content)
     }
 }

@@ -74,6 +74,12 @@ extension ISOSanitizer {
                 }
             }
         }
+        if let fileType = media.roots.first(where: { boxes[$0].type == "ftyp" }) {
+            let data = try media.payload(fileType, limit: 1 << 16)
+            guard (try? ISOExact.publishedFileType(data)) == data else {
+                throw failed("holds a file type box with unknown brands or a minor version")
+            }
+        }
         let kept = media.keptRanges()
         for root in media.roots where boxes[root].type == "mdat" {
             mustBeZero += Bytes.subtract(kept, from: boxes[root].payload)
