@@ -245,3 +245,37 @@ extension HEIFRoleTests {
         XCTAssertNotEqual(try decoded(cleanTwo), try decoded(second))
     }
 }
+
+/// A HEIF `jpeg` item goes through the JPEG sanitizer.
+extension HEIFRoleTests {
+    func testAJPEGItemLosesItsEXIFAndDecodesTheSame() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let exiftool = try Fixtures.requireTool("exiftool")
+        let djpeg = try Fixtures.requireTool("djpeg")
+        let jpeg = folder.appendingPathComponent("item.jpg")
+        let made = try Fixtures.run(
+            ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", jpeg.path])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let tagged = try Fixtures.run(
+            exiftool,
+            ["-q", "-overwrite_original", "-GPSLatitude=51.5", "-GPSLatitudeRef=N", "-Artist=Jane Doe MRN 12345", jpeg.path])
+        XCTAssertEqual(tagged.status, 0, tagged.stderr)
+        let data = try Fixtures.bytes(jpeg)
+        XCTAssertNotNil(data.firstRange(of: HEIFRoleTests.needle))
+        let file = SyntheticHEIF.file(
+            data: data, items: [(1, "jpeg", [(0, data.count)])], properties: [HEIFRoleTests.ispe])
+        let clean = try sanitize(file, "jpeg.heif")
+        XCTAssertNil(clean.output.firstRange(of: HEIFRoleTests.needle), "the JPEG item's EXIF is published")
+        XCTAssertTrue(clean.removed.contains { $0.contains("HEIF item 1") }, "\(clean.removed)")
+        let item = try XCTUnwrap(clean.media.heif?.items.first)
+        let published = Array(clean.output[try XCTUnwrap(item.data.first)])
+        XCTAssertLessThan(published.count, data.count)
+        XCTAssertEqual(published, try JPEGHandler().sanitize(data, options: SanitizeOptions()).output)
+        let publishedFile = folder.appendingPathComponent("published.jpg")
+        try Data(published).write(to: publishedFile)
+        let before = try Fixtures.run(djpeg, ["-pnm", jpeg.path])
+        let after = try Fixtures.run(djpeg, ["-pnm", publishedFile.path])
+        XCTAssertEqual(after.status, 0, after.stderr)
+        XCTAssertEqual(before.stdout, after.stdout, "the JPEG item decodes differently")
+    }
+}

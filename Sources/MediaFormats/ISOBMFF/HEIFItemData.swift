@@ -1,7 +1,8 @@
 import ByteKit
 
 /// A kept picture item's coded data as published: the metadata inside it removed as in a video sample
-/// (`ISOSampleFilter`: SEI outside the allowlist in HEVC and H.264 items, AV1 metadata and padding OBUs). The published
+/// (`ISOSampleFilter`: SEI outside the allowlist in HEVC and H.264 items, AV1 metadata and padding OBUs), and a
+/// `jpeg` item rebuilt by the JPEG sanitizer (`publishJPEGItem`). The published
 /// data is written over the first bytes of the item's old extents, in order; iloc's extent lengths are rewritten
 /// and the bytes after them zeroed with the rest of the unused media data. `presented_sha256` covers the data as
 /// published, so the input and the copy agree.
@@ -13,8 +14,12 @@ extension HEIFMeta {
     static let largestFilteredItem = 256 << 20
 
     mutating func publishItemData(_ media: ISOMedia) throws(MediaError) {
-        guard items.contains(where: { $0.keep && HEIFMeta.filteredItemTypes[$0.type] != nil }) else { return }
+        guard items.contains(where: { $0.keep && (HEIFMeta.filteredItemTypes[$0.type] != nil || $0.type == "jpeg") })
+        else { return }
         let configurations = try configurationsByItem(media)
+        for position in items.indices where items[position].keep && items[position].type == "jpeg" {
+            try publishJPEGItem(media, at: position)
+        }
         for position in items.indices where items[position].keep {
             let item = items[position]
             guard let box = HEIFMeta.filteredItemTypes[item.type] else { continue }
@@ -40,20 +45,48 @@ extension HEIFMeta {
             } catch {
                 throw MediaError.unsupported("HEIF item \(item.id) (\(item.type)) cannot be read as coded data: \(error)")
             }
-            guard filtered != data else { continue }
-            guard ilocLayout.length > 0 else {
-                throw MediaError.unsupported("HEIF item \(item.id) holds metadata, and iloc has no extent lengths to shorten")
-            }
-            var extents: [Range<Int>] = []
-            var left = filtered.count
-            for extent in item.data where left > 0 {
-                let take = min(extent.count, left)
-                extents.append(extent.lowerBound..<(extent.lowerBound + take))
-                left -= take
-            }
-            items[position].published = filtered
-            items[position].publishedExtents = extents
+            try publish(filtered, original: data, at: position)
         }
+    }
+
+    /// A `jpeg` item's data through the JPEG sanitizer (the same allowlist and verification as a JPEG file: EXIF,
+    /// XMP, comments and unknown segments out).
+    mutating func publishJPEGItem(_ media: ISOMedia, at position: Int) throws(MediaError) {
+        let item = items[position]
+        let total = item.data.reduce(0) { $0 + $1.count }
+        guard total <= HEIFMeta.largestFilteredItem else {
+            throw MediaError.unsupported("HEIF item \(item.id) is larger than \(HEIFMeta.largestFilteredItem >> 20) MB")
+        }
+        var data: [UInt8] = []
+        for extent in item.data { data += try media.source.read(extent) }
+        let built: [UInt8]
+        do {
+            built = try JPEGHandler().sanitize(data, options: SanitizeOptions()).output
+        } catch {
+            throw MediaError.unsupported("HEIF item \(item.id) (jpeg) cannot be published as a clean JPEG: \(error)")
+        }
+        try publish(built, original: data, at: position)
+    }
+
+    /// Records `published` as the item's data when it differs from `original`, over the first bytes of its extents.
+    mutating func publish(_ published: [UInt8], original: [UInt8], at position: Int) throws(MediaError) {
+        let item = items[position]
+        guard published != original else { return }
+        guard published.count <= original.count else {
+            throw MediaError.unsupported("HEIF item \(item.id)'s cleaned data is larger than its old data")
+        }
+        guard ilocLayout.length > 0 else {
+            throw MediaError.unsupported("HEIF item \(item.id) holds metadata, and iloc has no extent lengths to shorten")
+        }
+        var extents: [Range<Int>] = []
+        var left = published.count
+        for extent in item.data where left > 0 {
+            let take = min(extent.count, left)
+            extents.append(extent.lowerBound..<(extent.lowerBound + take))
+            left -= take
+        }
+        items[position].published = published
+        items[position].publishedExtents = extents
     }
 
     /// Each item's codec configuration property (hvcC, avcC or av1C), by its associations.

@@ -16,7 +16,7 @@ extension ISOSanitizer {
         let keptIDs = Set(heif.items.filter(\.keep).map(\.id))
         for item in heif.items where item.keep && item.published != nil {
             let before = item.data.reduce(0) { $0 + $1.count }
-            removed.append("\(before - item.published!.count) bytes of metadata (SEI, OBUs) in HEIF item \(item.id)'s data")
+            removed.append("\(before - item.published!.count) bytes of metadata (SEI, OBUs, JPEG segments) in HEIF item \(item.id)'s data")
         }
         for item in heif.items where !item.keep {
             let what = item.role.map { "\(item.type) \($0)" } ?? (item.type == "mime" ? "XMP or other mime" : item.type)
