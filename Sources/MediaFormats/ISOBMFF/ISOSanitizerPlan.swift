@@ -55,6 +55,7 @@ public enum ISOSanitizer {
             throw MediaError.unsupported("no audio or video track to publish (only metadata, text or timecode tracks)")
         }
         try media.refuseHiddenMedia()
+        try media.refuseHiddenPixels()
         let keptTracks = Set(media.tracks.filter(\.keep).map(\.box))
         let keptIDs = Set(media.tracks.filter(\.keep).map(\.id))
         let trackByBox = Dictionary(media.tracks.map { ($0.box, $0) }, uniquingKeysWith: { a, _ in a })
