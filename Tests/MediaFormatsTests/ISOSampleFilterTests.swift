@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-@testable import MediaFormats
+@_spi(Fuzzing) @testable import MediaFormats
 
 /// `ISOSampleFilter`: metadata NAL units and OBUs out of video samples, built byte by byte and written by ffmpeg;
 /// what is left decodes to the same frames (framemd5).
@@ -210,5 +210,38 @@ final class ISOSampleFilterTests: XCTestCase {
         let raw = try DecodeOracle.generate(
             ffmpeg, in: folder, "hevc.hevc", ["-map", "0:v", "-c:v", "libx265", "-x265-params", "log-level=error", "-f", "hevc"])
         try assertFilteredDecodesAlike(ffmpeg, raw, format: "hvc1", demuxer: "hevc", needle: Array("x265 (build".utf8))
+    }
+
+    /// The fuzz target's codec checks (`CodecFuzzing`, Fuzz/iso.swift) over byte-flipped and cut samples and SPS
+    /// units: no crash, and every filtered sample stable and no longer than its input.
+    func testMutatedSamplesAndParameterSetsKeepTheFilterStable() throws {
+        let sps: [UInt8] = [
+            0x67, 0x64, 0x00, 0x0A, 0xAC, 0xD9, 0x44, 0x7B, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03,
+            0x01, 0x40, 0xF1, 0x22, 0x59, 0x60,
+        ]
+        let seeds = [
+            sps,
+            sample([sei([0x06], [(5, userData), (144, [0, 1, 0, 2])]), [0x65, 0x88, 0x84, 0x00]]),
+            sample([sei([0x4E, 0x01], [(137, [UInt8](repeating: 1, count: 24)), (4, needle)]), [0x26, 0x01, 0xAF]]),
+            [0x0A, 0x02, 0x00, 0x00, 0x2A, 0x05, 0x01, 0x80, 0x32, 0x01, 0x10],
+        ]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % 1_000_003)
+        }
+        for _ in 0..<20_000 {
+            var bytes = seeds[next() % seeds.count]
+            for _ in 0..<(1 + next() % 4) where !bytes.isEmpty {
+                switch next() % 3 {
+                case 0: bytes[next() % bytes.count] = UInt8(next() % 256)
+                case 1: bytes.removeLast(next() % bytes.count)
+                default: bytes.insert(UInt8(next() % 256), at: next() % bytes.count)
+                }
+            }
+            XCTAssertNil(CodecFuzzing.check(bytes), "\(bytes)")
+        }
     }
 }
