@@ -120,4 +120,38 @@ final class HiddenPixelsTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("whole tiles"), "\($0)")
         }
     }
+
+    /// An in-band SPS (avc3/hev1 samples) cropping beyond the alignment makes the sample filter refuse.
+    func testAnInBandSPSCroppingTooMuchIsRefusedByTheSampleFilter() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        for (codec, filter, format, demuxer) in [
+            ("libx264", "h264_metadata", "avc3", "h264"), ("libx265", "hevc_metadata", "hev1", "hevc"),
+        ] {
+            for crop in ["crop_bottom=8", "crop_bottom=16:crop_right=32"] {
+                let raw = try DecodeOracle.generate(
+                    ffmpeg, in: folder, "\(codec)-\(crop.count).\(demuxer)",
+                    ["-map", "0:v", "-c:v", codec] + (codec == "libx265" ? ["-x265-params", "log-level=error"] : [])
+                        + ["-bsf:v", "\(filter)=\(crop)", "-f", demuxer])
+                var units: [[UInt8]] = []
+                let bytes = try Fixtures.bytes(raw)
+                var starts: [Int] = []
+                for at in 0..<(bytes.count - 3) where bytes[at] == 0 && bytes[at + 1] == 0 && bytes[at + 2] == 1 {
+                    starts.append(at + 3)
+                }
+                for (index, start) in starts.enumerated() {
+                    var end = index + 1 < starts.count ? starts[index + 1] - 3 : bytes.count
+                    while end > start, bytes[end - 1] == 0 { end -= 1 }
+                    units.append(Array(bytes[start..<end]))
+                }
+                let sample = units.flatMap { Bytes.put($0.count, 4) + $0 }
+                if crop == "crop_bottom=8" {
+                    XCTAssertNoThrow(try ISOSampleFilter.filter(sample, format: format, lengthSize: 4), "\(codec) \(crop)")
+                } else {
+                    XCTAssertThrowsError(try ISOSampleFilter.filter(sample, format: format, lengthSize: 4)) {
+                        XCTAssertTrue("\($0)".contains("shows only 32x32"), "\($0)")
+                    }
+                }
+            }
+        }
+    }
 }

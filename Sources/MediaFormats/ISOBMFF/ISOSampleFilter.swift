@@ -15,7 +15,8 @@ import ByteKit
 ///   padding OBU (15: arbitrary bytes), no reserved OBU type (decoders ignore them).
 /// Everything a decoder reads to make pictures (parameter sets, slices, AUD, end of sequence/stream, frame and tile
 /// OBUs, sequence headers) is kept byte for byte. A sample that cannot be split into its NAL units or OBUs, or that
-/// would be left empty, is refused (throws) rather than guessed at.
+/// would be left empty, is refused (throws) rather than guessed at, and so is an in-band SPS (avc3, hev1) whose
+/// cropping hides more than the coding alignment needs (`VideoSPS.hiddenPixelsReason`), or that cannot be read.
 enum ISOSampleFilter {
     static let avcFormats: Set<String> = ["avc1", "avc2", "avc3", "avc4"]
     static let hevcFormats: Set<String> = ["hvc1", "hev1", "dvh1", "dvhe"]
@@ -66,6 +67,12 @@ enum ISOSampleFilter {
         if hevc {
             let type = Int(unit[0] >> 1) & 0x3F
             switch type {
+            case 33 where (unit[0] & 1) == 0 && unit[1] >> 3 == 0:
+                // An in-band SPS of the base layer (hev1 carries them in samples): no pixels hidden by its cropping.
+                if let reason = try VideoSPS(hevc: unit).hiddenPixelsReason(codec: "HEVC") {
+                    throw MediaError.unsupported(reason)
+                }
+                return unit
             case 0...37: return unit  // slices (VCL), VPS, SPS, PPS, AUD, end of sequence and bitstream
             case 39, 40: return SEIAllowlist.published(unit, header: 2, hevc: true)
             case 62, 63: return unit  // Dolby Vision RPU and enhancement layer
@@ -74,7 +81,13 @@ enum ISOSampleFilter {
         }
         let type = Int(unit[0] & 0x1F)
         switch type {
-        case 1...5, 7...11, 13...15, 19, 20: return unit  // slices, parameter sets, AUD, ends, SVC/MVC, auxiliary
+        case 7:
+            // An in-band SPS (avc3 carries them in samples): no pixels hidden by its cropping.
+            if let reason = try VideoSPS(avc: unit).hiddenPixelsReason(codec: "H.264") {
+                throw MediaError.unsupported(reason)
+            }
+            return unit
+        case 1...5, 8...11, 13...15, 19, 20: return unit  // slices, PPS, AUD, ends, SVC/MVC, auxiliary
         case 6: return SEIAllowlist.published(unit, header: 1, hevc: false)
         default: return nil  // 12 filler, 16-18 and 21-23 reserved, 0 and 24-31 unspecified
         }

@@ -18,6 +18,9 @@ extension ISOSanitizer {
         let media = try ISOMedia(source: source)
         guard media.tracks.allSatisfy(\.keep) else { throw failed("still holds a metadata or text track") }
         guard media.heif?.items.allSatisfy(\.keep) ?? true else { throw failed("still holds a non-image item") }
+        if let item = media.heif?.items.first(where: { $0.published != nil }) {
+            throw failed("still holds metadata (SEI, OBUs or JPEG segments) inside the data of HEIF item \(item.id)")
+        }
         var report = InspectReport(format: .mp4, bytes: size, fileSHA256: "")
         try ISOInspector.inspect(source, media.structure, into: &report)
         if let first = report.metadata.first {
