@@ -250,4 +250,54 @@ final class ISOSampleFilterTests: XCTestCase {
             XCTAssertNil(CodecFuzzing.check(bytes), "\(bytes)")
         }
     }
+
+    /// An AV1 stream (low-overhead OBUs, as in av01 samples) with a T.35 user data metadata OBU and a padding OBU
+    /// planted after each temporal delimiter: the filter removes both, and ffmpeg decodes the same frames as from
+    /// the stream before planting.
+    func testFFmpegAV1MetadataOBUsAreRemovedAndFramesDecodeTheSame() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let raw = try DecodeOracle.generate(
+            ffmpeg, in: folder, "av1.obu", ["-map", "0:v", "-c:v", "libaom-av1", "-cpu-used", "8", "-f", "obu"])
+        let original = try Fixtures.bytes(raw)
+        let t35: [UInt8] = [5 << 3 | 0x02, UInt8(5 + needle.count), 4, 0xB5, 0x00, 0x3C] + needle + [0x80]
+        let padding: [UInt8] = [15 << 3 | 0x02, UInt8(needle.count + 1)] + needle + [0x80]
+        var planted: [UInt8] = []
+        var at = 0
+        var delimiters = 0
+        while at < original.count {
+            let start = at
+            let header = original[at]
+            XCTAssertNotEqual(header & 0x02, 0, "ffmpeg writes sized OBUs")
+            at += header & 0x04 != 0 ? 2 : 1
+            var size = 0
+            var shift = 0
+            while true {
+                let byte = original[at]
+                at += 1
+                size |= Int(byte & 0x7F) << shift
+                shift += 7
+                if byte & 0x80 == 0 { break }
+            }
+            at += size
+            planted += original[start..<at]
+            if (header >> 3) & 0x0F == 2 {
+                planted += t35 + padding
+                delimiters += 1
+            }
+        }
+        XCTAssertGreaterThan(delimiters, 0)
+        let plantedFile = folder.appendingPathComponent("planted.obu")
+        try Data(planted).write(to: plantedFile)
+        let filtered = try ISOSampleFilter.filter(planted, format: "av01", lengthSize: 4)
+        XCTAssertNil(filtered.firstRange(of: needle))
+        XCTAssertEqual(filtered, original, "exactly the planted OBUs are removed")
+        func decode(_ url: URL) throws -> String {
+            let run = try Fixtures.run(ffmpeg, ["-v", "error", "-f", "obu", "-i", url.path, "-f", "framemd5", "-"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return run.text
+        }
+        let before = try decode(raw)
+        XCTAssertTrue(before.split(separator: "\n").contains { !$0.hasPrefix("#") }, "no frame decoded")
+        XCTAssertEqual(try decode(plantedFile), before, "the planted stream decodes as the original")
+    }
 }
