@@ -28,9 +28,13 @@ final class HEIFRoleTests: XCTestCase {
                 iloc += I.be(item.id, 2) + I.be(0, 2) + I.be(0, 2) + I.be(1, 2) + I.be(at, 4) + I.be(item.data.count, 4)
                 at += item.data.count
             }
-            let infes = items.flatMap { I.full("infe", I.be($0.id, 2) + I.zeros(2) + Array($0.type.utf8) + [0], version: 2) }
+            let infes = items.flatMap {
+                I.full("infe", I.be($0.id, 2) + I.zeros(2) + Array($0.type.utf8) + [0], version: 2)
+            }
             var ipma = I.be(associations.count, 4)
-            for (id, numbers) in associations { ipma += I.be(id, 2) + [UInt8(numbers.count)] + numbers.map { UInt8($0) } }
+            for (id, numbers) in associations {
+                ipma += I.be(id, 2) + [UInt8(numbers.count)] + numbers.map { UInt8($0) }
+            }
             var iref: [UInt8] = []
             for (type, from, to) in references {
                 let entry = Array(type.utf8) + I.be(from, 2) + I.be(to.count, 2) + to.flatMap { I.be($0, 2) }
@@ -103,9 +107,10 @@ final class HEIFRoleTests: XCTestCase {
             heif.references.map { String(decoding: $0.type, as: UTF8.self) + "\($0.from)>\($0.to)" }.sorted(),
             ["auxl4>[1]", "dimg1>[2, 3]"])
         for tag: UInt8 in [2, 3, 4] { XCTAssertNotNil(clean.output.firstRange(of: picture(tag)), "item \(tag)") }
-        for role in ["thumbnail", "HDR gain map", "depth map", "matte", "picture other than the primary",
-            "auxiliary image urn:example:not-quite-alpha"]
-        {
+        for role in [
+            "thumbnail", "HDR gain map", "depth map", "matte", "picture other than the primary",
+            "auxiliary image urn:example:not-quite-alpha",
+        ] {
             XCTAssertTrue(clean.removed.contains { $0.contains(role) }, "\(role) not in \(clean.removed)")
         }
         // A primary derived from something that is not a picture is refused.
@@ -134,7 +139,10 @@ final class HEIFRoleTests: XCTestCase {
                 "meta",
                 I.full("hdlr", I.zeros(4) + Array("pict".utf8) + I.zeros(12) + [0]) + I.full("pitm", I.be(1, 2))
                     + I.full("iloc", iloc, version: 1) + I.full("iinf", I.be(2, 2) + infes) + I.full("iref", iref)
-                    + I.box("iprp", I.box("ipco", HEIFRoleTests.ispe) + I.full("ipma", I.be(2, 4) + I.be(1, 2) + [1, 1] + I.be(2, 2) + [1, 1]))
+                    + I.box(
+                        "iprp",
+                        I.box("ipco", HEIFRoleTests.ispe)
+                            + I.full("ipma", I.be(2, 4) + I.be(1, 2) + [1, 1] + I.be(2, 2) + [1, 1]))
                     + I.box("idat", grid + HEIFRoleTests.needle))
         }
         let offset = SyntheticHEIF.fileType.count + meta(0).count + 8
@@ -152,7 +160,8 @@ extension HEIFRoleTests {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
         let encoder = try Fixtures.requireTool("heif-enc")
         let png = folder.appendingPathComponent(name + ".png")
-        let made = try Fixtures.run(ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", filter, "-frames:v", "1", png.path])
+        let made = try Fixtures.run(
+            ffmpeg, ["-v", "error", "-y", "-f", "lavfi", "-i", filter, "-frames:v", "1", png.path])
         XCTAssertEqual(made.status, 0, made.stderr)
         let output = folder.appendingPathComponent(name)
         let run = try Fixtures.run(encoder, ["-q", "50"] + arguments + [png.path, "-o", output.path])
@@ -165,7 +174,8 @@ extension HEIFRoleTests {
         let convert = try Fixtures.requireTool("heif-convert")
         let out = folder.appendingPathComponent("decoded-" + file.lastPathComponent, isDirectory: true)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let run = try Fixtures.run(convert, ["--quiet", "--with-aux", "--no-colons", file.path, out.appendingPathComponent("i.y4m").path])
+        let run = try Fixtures.run(
+            convert, ["--quiet", "--with-aux", "--no-colons", file.path, out.appendingPathComponent("i.y4m").path])
         XCTAssertEqual(run.status, 0, run.stderr)
         return try FileManager.default.contentsOfDirectory(atPath: out.path).sorted().map {
             sha256Hex(try Fixtures.bytes(out.appendingPathComponent($0)))
@@ -184,7 +194,8 @@ extension HEIFRoleTests {
             throw XCTSkip("heif-enc wrote another layout: one item at the end of the file is expected")
         }
         // A prefix SEI of user data (a UUID and the needle) before the slice, 4-byte length (heif-enc's hvcC).
-        let sei = [0x4E, 0x01, 5, UInt8(16 + HEIFRoleTests.needle.count)] + [UInt8](repeating: 0xAB, count: 16)
+        let sei =
+            [0x4E, 0x01, 5, UInt8(16 + HEIFRoleTests.needle.count)] + [UInt8](repeating: 0xAB, count: 16)
             + HEIFRoleTests.needle + [0x80]
         let inserted = Bytes.put(sei.count, 4) + sei
         // The extent's length: the last 4 bytes of the item's iloc entry (heif-enc writes 4-byte lengths).
@@ -223,7 +234,8 @@ extension HEIFRoleTests {
     /// (with its alpha) decodes the same.
     func testRealFilesKeepThePrimaryAndItsAlpha() throws {
         let alpha = try encoded(
-            "alpha.heic", ["-t", "32"], filter: "testsrc=size=128x96,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='2*X'")
+            "alpha.heic", ["-t", "32"],
+            filter: "testsrc=size=128x96,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='2*X'")
         let before = try XCTUnwrap(try ISOMedia(source: try FileSource(path: alpha.path)).heif)
         XCTAssertGreaterThanOrEqual(before.items.count, 4, "primary, alpha, thumbnail and its alpha")
         let output = folder.appendingPathComponent("clean-alpha.heic")
@@ -239,8 +251,10 @@ extension HEIFRoleTests {
         let two = folder.appendingPathComponent("two.heic")
         let run = try Fixtures.run(
             encoder,
-            ["-q", "50", folder.appendingPathComponent("first.heic.png").path,
-             folder.appendingPathComponent("second.heic.png").path, "-o", two.path])
+            [
+                "-q", "50", folder.appendingPathComponent("first.heic.png").path,
+                folder.appendingPathComponent("second.heic.png").path, "-o", two.path,
+            ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(try decoded(two).count, 2, "heif-convert writes both top-level pictures")
         let cleanTwo = folder.appendingPathComponent("clean-two.heic")
@@ -262,7 +276,10 @@ extension HEIFRoleTests {
         XCTAssertEqual(made.status, 0, made.stderr)
         let tagged = try Fixtures.run(
             exiftool,
-            ["-q", "-overwrite_original", "-GPSLatitude=51.5", "-GPSLatitudeRef=N", "-Artist=Jane Doe MRN 12345", jpeg.path])
+            [
+                "-q", "-overwrite_original", "-GPSLatitude=51.5", "-GPSLatitudeRef=N", "-Artist=Jane Doe MRN 12345",
+                jpeg.path,
+            ])
         XCTAssertEqual(tagged.status, 0, tagged.stderr)
         let data = try Fixtures.bytes(jpeg)
         XCTAssertNotNil(data.firstRange(of: HEIFRoleTests.needle))

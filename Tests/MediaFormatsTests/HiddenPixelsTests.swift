@@ -59,7 +59,10 @@ final class HiddenPixelsTests: XCTestCase {
                 XCTAssertNil(sps.hiddenPixelsReason(codec: codec), "\(codec) \(size): alignment padding only")
                 // Every prefix of the unit is refused or read, never a crash.
                 for cut in 0..<unit.count {
-                    _ = try? (type == "avcC" ? VideoSPS(avc: Array(unit.prefix(cut))) : VideoSPS(hevc: Array(unit.prefix(cut))))
+                    _ =
+                        try?
+                        (type == "avcC"
+                        ? VideoSPS(avc: Array(unit.prefix(cut))) : VideoSPS(hevc: Array(unit.prefix(cut))))
                 }
             }
         }
@@ -76,8 +79,11 @@ final class HiddenPixelsTests: XCTestCase {
             let cropped = folder.appendingPathComponent("cropped-\(codec).mp4")
             let run = try Fixtures.run(
                 ffmpeg,
-                ["-v", "error", "-y", "-i", plain.path, "-c", "copy", "-bsf:v", "\(filter)=crop_bottom=16:crop_right=32",
-                 cropped.path])
+                [
+                    "-v", "error", "-y", "-i", plain.path, "-c", "copy", "-bsf:v",
+                    "\(filter)=crop_bottom=16:crop_right=32",
+                    cropped.path,
+                ])
             XCTAssertEqual(run.status, 0, run.stderr)
             let refused = try DecodeOracle.strip(cropped, folder.appendingPathComponent("out-cropped-\(codec).mp4"))
             XCTAssertNotEqual(refused.status, 0, "\(codec): the cropped clip was published")
@@ -101,10 +107,14 @@ final class HiddenPixelsTests: XCTestCase {
         }
         let data = [UInt8](repeating: 0x22, count: 64)
         XCTAssertThrowsError(
-            try sanitize(SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: [ispe, clap(320, 240)]), "crop.heif")
+            try sanitize(
+                SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: [ispe, clap(320, 240)]),
+                "crop.heif")
         ) { XCTAssertTrue("\($0)".contains("clean aperture"), "\($0)") }
         XCTAssertNoThrow(
-            try sanitize(SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: [ispe, clap(639, 479)]), "odd.heif"))
+            try sanitize(
+                SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: [ispe, clap(639, 479)]),
+                "odd.heif"))
         // A 2x2 grid of 64x64 tiles: 100x100 shown is padding; 60x60 leaves a whole column and row unseen.
         func grid(_ output: Int) -> [UInt8] {
             let tile = I.full("ispe", I.be(64, 4) + I.be(64, 4))
@@ -145,7 +155,8 @@ final class HiddenPixelsTests: XCTestCase {
                 }
                 let sample = units.flatMap { Bytes.put($0.count, 4) + $0 }
                 if crop == "crop_bottom=8" {
-                    XCTAssertNoThrow(try ISOSampleFilter.filter(sample, format: format, lengthSize: 4), "\(codec) \(crop)")
+                    XCTAssertNoThrow(
+                        try ISOSampleFilter.filter(sample, format: format, lengthSize: 4), "\(codec) \(crop)")
                 } else {
                     XCTAssertThrowsError(try ISOSampleFilter.filter(sample, format: format, lengthSize: 4)) {
                         XCTAssertTrue("\($0)".contains("shows only 32x32"), "\($0)")

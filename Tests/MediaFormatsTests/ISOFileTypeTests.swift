@@ -64,7 +64,8 @@ final class ISOFileTypeTests: XCTestCase {
         for tag in ["x-JaneDoe", "en-x-janedoe", "Jane-Doe", "en-US-janedoe1", "en-a-mrn12345", "", "e", "en--US"] {
             XCTAssertFalse(ISOExact.isLanguageTag(Array(tag.utf8)), tag)
         }
-        let kept = try sanitized(movie(edit: .append("mdia", SyntheticISO.full("elng", Array("en-US".utf8) + [0]))), "en.mp4")
+        let kept = try sanitized(
+            movie(edit: .append("mdia", SyntheticISO.full("elng", Array("en-US".utf8) + [0]))), "en.mp4")
         XCTAssertNotNil(kept.bytes.firstRange(of: Array("elng".utf8) + [0, 0, 0, 0] + Array("en-US".utf8)))
         let planted = SyntheticISO.full("elng", Array("en-x-janedoe-mrn12345".utf8) + [0])
         let dropped = try sanitized(movie(edit: .append("mdia", planted)), "x.mp4")

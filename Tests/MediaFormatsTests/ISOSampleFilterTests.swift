@@ -64,7 +64,8 @@ final class ISOSampleFilterTests: XCTestCase {
         XCTAssertEqual(output, sample([sps, light, rebuilt, slice]))
         // A display message larger than its syntax (room for hidden bytes) is dropped too.
         let padded = sei([0x06], [(144, [0, 100, 0, 50] + needle)])
-        XCTAssertEqual(try ISOSampleFilter.filter(sample([padded, slice]), format: "avc3", lengthSize: 4), sample([slice]))
+        XCTAssertEqual(
+            try ISOSampleFilter.filter(sample([padded, slice]), format: "avc3", lengthSize: 4), sample([slice]))
         // Nothing to drop: the same bytes; 2-byte lengths read as such.
         let clean = sample([sps, light, slice], lengthSize: 2)
         XCTAssertEqual(try ISOSampleFilter.filter(clean, format: "avc1", lengthSize: 2), clean)
@@ -97,7 +98,8 @@ final class ISOSampleFilterTests: XCTestCase {
         }
         // An SEI that cannot be read as messages is dropped whole (an SEI never changes the decoded picture).
         let unreadable: [UInt8] = [0x4E, 0x01, 5, 40] + needle
-        XCTAssertEqual(try ISOSampleFilter.filter(sample([unreadable, slice]), format: "hvc1", lengthSize: 4), sample([slice]))
+        XCTAssertEqual(
+            try ISOSampleFilter.filter(sample([unreadable, slice]), format: "hvc1", lengthSize: 4), sample([slice]))
     }
 
     func testAV1MetadataAndPaddingOBUsAreDropped() throws {
@@ -136,7 +138,8 @@ final class ISOSampleFilterTests: XCTestCase {
             for unit in ppsList { record += Bytes.put(unit.count, 2) + unit }
             return record + [0xFD, 0xF8, 0xF8, 0]
         }
-        XCTAssertEqual(try ISOExact.publishedConfiguration("avcC", avcC([sps, user], [pps, user])), avcC([sps], [pps]))
+        XCTAssertEqual(
+            try ISOExact.publishedConfiguration("avcC", avcC([sps, user], [pps, user])), avcC([sps], [pps]))
         XCTAssertEqual(try ISOExact.publishedConfiguration("avcC", avcC([sps], [pps])), avcC([sps], [pps]))
         // A slice in a parameter set list is refused.
         XCTAssertThrowsError(try ISOExact.publishedConfiguration("avcC", avcC([sps], [pps, [0x65, 0x88]])))
@@ -204,7 +207,8 @@ final class ISOSampleFilterTests: XCTestCase {
                 "-map", "0:v", "-c:v", "libx264", "-bsf:v",
                 "h264_metadata=sei_user_data=086f3693-b7b3-4f2c-9653-21492feee5b8+Jane_Doe_MRN_12345", "-f", "h264",
             ])
-        try assertFilteredDecodesAlike(ffmpeg, raw, format: "avc1", demuxer: "h264", needle: Array("Jane_Doe_MRN_12345".utf8))
+        try assertFilteredDecodesAlike(
+            ffmpeg, raw, format: "avc1", demuxer: "h264", needle: Array("Jane_Doe_MRN_12345".utf8))
         // x264's own user data (its version and options) goes with it.
         let filtered = try ISOSampleFilter.filter(
             sample(units(annexB: try Fixtures.bytes(raw))), format: "avc1", lengthSize: 4)
@@ -214,7 +218,8 @@ final class ISOSampleFilterTests: XCTestCase {
     func testFFmpegHEVCEncoderSEIIsRemovedAndFramesDecodeTheSame() throws {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
         let raw = try DecodeOracle.generate(
-            ffmpeg, in: folder, "hevc.hevc", ["-map", "0:v", "-c:v", "libx265", "-x265-params", "log-level=error", "-f", "hevc"])
+            ffmpeg, in: folder, "hevc.hevc",
+            ["-map", "0:v", "-c:v", "libx265", "-x265-params", "log-level=error", "-f", "hevc"])
         try assertFilteredDecodesAlike(ffmpeg, raw, format: "hvc1", demuxer: "hevc", needle: Array("x265 (build".utf8))
     }
 

@@ -7,7 +7,9 @@ import ByteKit
 @_spi(Fuzzing) public enum CodecFuzzing {
     public static func check(_ bytes: [UInt8]) -> String? {
         for (format, lengthSize) in [("avc1", 4), ("hvc1", 4), ("hvc1", 2), ("av01", 4), ("avc3", 1)] {
-            guard let once = try? ISOSampleFilter.filter(bytes, format: format, lengthSize: lengthSize) else { continue }
+            guard let once = try? ISOSampleFilter.filter(bytes, format: format, lengthSize: lengthSize) else {
+                continue
+            }
             if once.count > bytes.count { return "the \(format) filter made a sample longer" }
             guard let twice = try? ISOSampleFilter.filter(once, format: format, lengthSize: lengthSize) else {
                 return "the \(format) filter's output is refused when filtered again"

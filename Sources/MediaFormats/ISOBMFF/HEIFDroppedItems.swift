@@ -28,7 +28,9 @@ extension HEIFMeta {
         let auxl = Array("auxl".utf8)
         for reference in references {
             if reference.type == dimg { inputs[reference.from, default: []] += reference.to }
-            if reference.type == auxl { for owner in reference.to { auxiliaries[owner, default: []].append(reference.from) } }
+            if reference.type == auxl {
+                for owner in reference.to { auxiliaries[owner, default: []].append(reference.from) }
+            }
         }
         var budget = references.reduce(0) { $0 + $1.to.count } + 1  // each edge followed at most once per kept item
         while let item = work.popLast() {

@@ -34,7 +34,8 @@ extension HEIFMeta {
             }
             let total = item.data.reduce(0) { $0 + $1.count }
             guard total <= HEIFMeta.largestFilteredItem else {
-                throw MediaError.unsupported("HEIF item \(item.id) is larger than \(HEIFMeta.largestFilteredItem >> 20) MB")
+                throw MediaError.unsupported(
+                    "HEIF item \(item.id) is larger than \(HEIFMeta.largestFilteredItem >> 20) MB")
             }
             var data: [UInt8] = []
             data.reserveCapacity(total)
@@ -43,7 +44,8 @@ extension HEIFMeta {
             do {
                 filtered = try ISOSampleFilter.filter(data, format: item.type, lengthSize: lengthSize)
             } catch {
-                throw MediaError.unsupported("HEIF item \(item.id) (\(item.type)) cannot be read as coded data: \(error)")
+                throw MediaError.unsupported(
+                    "HEIF item \(item.id) (\(item.type)) cannot be read as coded data: \(error)")
             }
             try publish(filtered, original: data, at: position)
         }
@@ -76,7 +78,8 @@ extension HEIFMeta {
             throw MediaError.unsupported("HEIF item \(item.id)'s cleaned data is larger than its old data")
         }
         guard ilocLayout.length > 0 else {
-            throw MediaError.unsupported("HEIF item \(item.id) holds metadata, and iloc has no extent lengths to shorten")
+            throw MediaError.unsupported(
+                "HEIF item \(item.id) holds metadata, and iloc has no extent lengths to shorten")
         }
         var extents: [Range<Int>] = []
         var left = published.count

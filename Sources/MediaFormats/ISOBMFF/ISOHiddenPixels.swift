@@ -110,7 +110,8 @@ extension ISOMedia {
                 let height = fraction(8)
                 if Double(shown.width) - width >= 16 || Double(shown.height) - height >= 16 {
                     throw MediaError.unsupported(
-                        "HEIF picture \(item.id) is \(shown.width)x\(shown.height) pixels but its clean aperture (clap) "
+                        "HEIF picture \(item.id) is \(shown.width)x\(shown.height) pixels but its clean aperture "
+                            + "(clap) "
                             + "shows only \(Int(width))x\(Int(height)): the cropped-away part would be published; "
                             + "export the picture at the size it is shown")
                 }

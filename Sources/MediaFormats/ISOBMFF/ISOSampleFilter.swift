@@ -117,7 +117,8 @@ enum ISOSampleFilter {
             at += length
             let keep: Bool
             switch type {
-            case 1, 2, 3, 4, 6, 7, 8: keep = true  // sequence header, TD, frame header, tile group, frame, redundant, tile list
+            // Sequence header, temporal delimiter, frame header, tile group, frame, redundant frame header, tile list.
+            case 1, 2, 3, 4, 6, 7, 8: keep = true
             case 5: keep = keptMetadataOBU(Array(sample[payload]))
             default: keep = false  // 15 padding, 0 and 9-14 reserved
             }

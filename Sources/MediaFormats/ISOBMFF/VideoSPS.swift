@@ -173,9 +173,10 @@ struct VideoSPS: Equatable {
         let across = max(alignment.width, 16)
         let down = max(alignment.height, 16)
         guard crop.left + crop.right >= across || crop.top + crop.bottom >= down else { return nil }
-        return "the \(codec) video codes \(codedWidth)x\(codedHeight) pixels but shows only "
-            + "\(codedWidth - crop.left - crop.right)x\(codedHeight - crop.top - crop.bottom) (its sequence parameter set "
-            + "crops \(crop.left + crop.right) columns and \(crop.top + crop.bottom) rows away, more than the coding "
-            + "alignment needs): the hidden part of the picture would be published; export the video at the size it is shown"
+        let shown = "\(codedWidth - crop.left - crop.right)x\(codedHeight - crop.top - crop.bottom)"
+        return "the \(codec) video codes \(codedWidth)x\(codedHeight) pixels but shows only \(shown) (its sequence "
+            + "parameter set crops \(crop.left + crop.right) columns and \(crop.top + crop.bottom) rows away, more than "
+            + "the coding alignment needs): the hidden part of the picture would be published; export the video at "
+            + "the size it is shown"
     }
 }
