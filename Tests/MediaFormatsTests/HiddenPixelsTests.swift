@@ -165,4 +165,22 @@ final class HiddenPixelsTests: XCTestCase {
             }
         }
     }
+
+    /// A clean aperture in a video sample entry (64x64) cropping to 32x32 is refused; one trimming 4 pixels is kept.
+    func testAVideoSampleEntryCleanApertureIsChecked() throws {
+        func movie(_ width: Int, _ height: Int) throws -> URL {
+            let clap = SyntheticISO.box("clap", [width, 1, height, 1, 0, 1, 0, 1].flatMap { SyntheticISO.be($0, 4) })
+            let bytes = SyntheticMovie.movie(
+                media: [UInt8](repeating: 0x11, count: 2000),
+                tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: clap)])
+            let url = folder.appendingPathComponent("clap-\(width).mp4")
+            try Data(bytes).write(to: url)
+            return url
+        }
+        let output = folder.appendingPathComponent("out.mp4").path
+        XCTAssertThrowsError(try MediaFile(path: try movie(32, 32).path).sanitize(to: output)) {
+            XCTAssertTrue("\($0)".contains("clean aperture (clap) shows only 32x32"), "\($0)")
+        }
+        XCTAssertNoThrow(try MediaFile(path: try movie(60, 60).path).sanitize(to: output).pending?.commit())
+    }
 }

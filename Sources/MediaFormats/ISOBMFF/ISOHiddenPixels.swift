@@ -6,7 +6,8 @@ import ByteKit
 /// - H.264 `frame_cropping` and HEVC `conformance_window` in the SPS of a kept video track's `avcC`/`hvcC`, or of a
 ///   kept HEIF item's: at most the padding to the next macroblock (16, 32 rows for field coding) or minimum coding
 ///   block (HEVC; at least 16, as hardware encoders pad to macroblocks), per axis (`VideoSPS.hiddenPixelsReason`);
-/// - a HEIF `clap` cropping 16 or more columns or rows off its item's `ispe`;
+/// - a `clap` cropping 16 or more columns or rows: a HEIF item's off its `ispe`, a video sample entry's off the
+///   entry's width and height (QuickTime players crop to it);
 /// - a HEIF `grid` whose tiles extend past its output size by a whole tile or more (padding the last row and column
 ///   of tiles, as iPhones do to 512-pixel tiles, is what the coding needs).
 extension ISOMedia {
@@ -25,7 +26,14 @@ extension ISOMedia {
                     let length = Bytes.be(d, child, 4)
                     guard length >= 8, length <= at + size - child else { break }
                     let type = String(decoding: d[(child + 4)..<(child + 8)], as: UTF8.self)
-                    try ISOMedia.refuseHiddenPixels(configuration: type, Array(d[(child + 8)..<(child + length)]))
+                    let body = Array(d[(child + 8)..<(child + length)])
+                    try ISOMedia.refuseHiddenPixels(configuration: type, body)
+                    if type == "clap", body.count >= 32, at + 36 <= d.count {
+                        // A clean aperture in the sample entry (QuickTime players crop to it) against its size.
+                        try ISOMedia.refuseHiddenPixels(
+                            clap: body, size: (Bytes.be(d, at + 32, 2), Bytes.be(d, at + 34, 2)),
+                            what: "the video of track \(track.id)")
+                    }
                     child += length
                 }
                 at += size
@@ -102,24 +110,27 @@ extension ISOMedia {
                 }
             }
             if let clap = byItem[item.id]?["clap"], clap.count >= 32, let shown = size(item.id) {
-                func fraction(_ at: Int) -> Double {
-                    let denominator = Bytes.be(clap, at + 4, 4)
-                    return denominator == 0 ? 0 : Double(Bytes.be(clap, at, 4)) / Double(denominator)
-                }
-                let width = fraction(0)
-                let height = fraction(8)
-                if Double(shown.width) - width >= 16 || Double(shown.height) - height >= 16 {
-                    throw MediaError.unsupported(
-                        "HEIF picture \(item.id) is \(shown.width)x\(shown.height) pixels but its clean aperture "
-                            + "(clap) "
-                            + "shows only \(Int(width))x\(Int(height)): the cropped-away part would be published; "
-                            + "export the picture at the size it is shown")
-                }
+                try ISOMedia.refuseHiddenPixels(clap: clap, size: shown, what: "HEIF picture \(item.id)")
             }
             if item.type == "grid", let output = size(item.id) {
                 try refuseHiddenTiles(heif, grid: item, output: output, size: size)
             }
         }
+    }
+
+    /// A `clap` (clean aperture: width, height, offsets as fractions) cropping 16 or more columns or rows off `size`.
+    static func refuseHiddenPixels(clap: [UInt8], size: (width: Int, height: Int), what: String) throws(MediaError) {
+        func fraction(_ at: Int) -> Double {
+            let denominator = Bytes.be(clap, at + 4, 4)
+            return denominator == 0 ? 0 : Double(Bytes.be(clap, at, 4)) / Double(denominator)
+        }
+        let width = fraction(0)
+        let height = fraction(8)
+        guard Double(size.width) - width >= 16 || Double(size.height) - height >= 16 else { return }
+        throw MediaError.unsupported(
+            "\(what) is \(size.width)x\(size.height) pixels but its clean aperture (clap) shows only "
+                + "\(Int(width))x\(Int(height)): the cropped-away part would be published; "
+                + "export it at the size it is shown")
     }
 
     /// A grid's tiles cover its output size with less than one tile to spare in each direction.
