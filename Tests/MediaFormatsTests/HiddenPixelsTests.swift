@@ -182,5 +182,12 @@ final class HiddenPixelsTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("clean aperture (clap) shows only 32x32"), "\($0)")
         }
         XCTAssertNoThrow(try MediaFile(path: try movie(60, 60).path).sanitize(to: output).pending?.commit())
+        // SMPTE clean apertures (ffmpeg shows the whole picture; QuickTime crops): within 3% of each dimension.
+        let clap = SyntheticISO.box("clap", [1888, 1, 1062, 1, 0, 1, 0, 1].flatMap { SyntheticISO.be($0, 4) })
+        XCTAssertNoThrow(
+            try ISOMedia.refuseHiddenPixels(
+                clap: Array(clap.dropFirst(8)), size: (1920, 1080), what: "HD", broadcastMargins: true))
+        XCTAssertThrowsError(
+            try ISOMedia.refuseHiddenPixels(clap: Array(clap.dropFirst(8)), size: (1920, 1080), what: "HEIF"))
     }
 }

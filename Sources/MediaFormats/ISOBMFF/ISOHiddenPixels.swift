@@ -32,7 +32,7 @@ extension ISOMedia {
                         // A clean aperture in the sample entry (QuickTime players crop to it) against its size.
                         try ISOMedia.refuseHiddenPixels(
                             clap: body, size: (Bytes.be(d, at + 32, 2), Bytes.be(d, at + 34, 2)),
-                            what: "the video of track \(track.id)")
+                            what: "the video of track \(track.id)", broadcastMargins: true)
                     }
                     child += length
                 }
@@ -118,15 +118,21 @@ extension ISOMedia {
         }
     }
 
-    /// A `clap` (clean aperture: width, height, offsets as fractions) cropping 16 or more columns or rows off `size`.
-    static func refuseHiddenPixels(clap: [UInt8], size: (width: Int, height: Int), what: String) throws(MediaError) {
+    /// A `clap` (clean aperture: width, height, offsets as fractions) cropping 16 or more columns or rows off `size`;
+    /// with `broadcastMargins`, up to 3% of each dimension besides (the SMPTE clean apertures of video: 720 to 704,
+    /// 1920x1080 to 1888x1062, which ProRes and DV files carry and ffmpeg does not apply).
+    static func refuseHiddenPixels(
+        clap: [UInt8], size: (width: Int, height: Int), what: String, broadcastMargins: Bool = false
+    ) throws(MediaError) {
         func fraction(_ at: Int) -> Double {
             let denominator = Bytes.be(clap, at + 4, 4)
             return denominator == 0 ? 0 : Double(Bytes.be(clap, at, 4)) / Double(denominator)
         }
         let width = fraction(0)
         let height = fraction(8)
-        guard Double(size.width) - width >= 16 || Double(size.height) - height >= 16 else { return }
+        let across = max(16, broadcastMargins ? Double(size.width) * 0.03 : 0)
+        let down = max(16, broadcastMargins ? Double(size.height) * 0.03 : 0)
+        guard Double(size.width) - width >= across || Double(size.height) - height >= down else { return }
         throw MediaError.unsupported(
             "\(what) is \(size.width)x\(size.height) pixels but its clean aperture (clap) shows only "
                 + "\(Int(width))x\(Int(height)): the cropped-away part would be published; "
