@@ -210,6 +210,11 @@ extension HEIFRoleTests {
         let input = folder.appendingPathComponent("sei.heic")
         try Data(bytes).write(to: input)
         XCTAssertEqual(try decoded(input), try decoded(plain), "libheif reads the crafted file as the plain one")
+        // inspect says so beside the item.
+        XCTAssertTrue(
+            try Inspector.inspect(path: input.path).structure.contains {
+                $0.detail?.contains("inside its data removed") ?? false
+            })
         // The verifier, reading the crafted file as if it were a written copy, finds the metadata in the item.
         XCTAssertThrowsError(try ISOSanitizer.verify(path: input.path, size: bytes.count, expectedContent: "")) {
             XCTAssertTrue("\($0)".contains("inside the data of HEIF item"), "\($0)")
