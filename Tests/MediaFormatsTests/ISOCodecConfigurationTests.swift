@@ -341,4 +341,22 @@ final class ISOCodecConfigurationTests: XCTestCase {
             XCTAssertThrowsError(try ISOExact.childLength(type, payload, channels: 1), type)
         }
     }
+
+    /// Found by fuzzing (Scripts/fuzz iso): a vpcC whose initialization data size, or a dOps whose channel mapping,
+    /// claims more bytes than the box holds was read past its end (a crash of the reader); now refused.
+    func testAConfigurationClaimingMoreThanItsBoxIsRefused() throws {
+        for child in [
+            SyntheticISO.box("vpcC", [1, 0, 0, 0, 1, 0x0A, 0x87, 2, 2, 0, 0, 1]),
+            SyntheticISO.box("dOps", [0, 2, 0, 0, 0, 0, 0xBB, 0x80, 0, 0, 1]),
+        ] {
+            let movie = SyntheticMovie.movie(
+                media: [UInt8](repeating: 0x11, count: 2000),
+                tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: child)])
+            let input = folder.appendingPathComponent("claim.mp4")
+            try Data(movie).write(to: input)
+            XCTAssertThrowsError(try MediaFile(path: input.path).sanitize(to: nil)) {
+                XCTAssertTrue("\($0)".contains("shorter than its fields"), "\($0)")
+            }
+        }
+    }
 }

@@ -230,6 +230,8 @@ enum ISOExact {
             case .sized:
                 let data = Array(d[payload])
                 let defined = try childLength(type, data, channels: channels)
+                // (A length read from the record's own fields, vpcC's or dOps', may claim more than the box holds.)
+                try need(defined <= data.count, "\(type) in a sample entry is shorter than its fields")
                 if type == "colr", data.count >= 4, ["prof", "rICC"].contains(String(decoding: data[0..<4], as: UTF8.self)) {
                     let profile = Array(data[4..<defined])
                     guard (try? ICCProfile.published(profile)) == profile else {
