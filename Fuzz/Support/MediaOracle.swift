@@ -17,7 +17,7 @@
 //
 // A broken property prints what broke and aborts: libFuzzer saves the input as a crash.
 
-import MediaFormats
+@_spi(Fuzzing) import MediaFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -139,6 +139,8 @@ func writeWhole(_ path: String, _ bytes: [UInt8]) {
 
 func fuzzISO(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = fuzzBytes(data, size)
+    // The codec-level parsers (SEI/OBU filter, SPS) on the raw input too: most inputs are not whole files.
+    if let broken = CodecFuzzing.check(bytes) { oracleFailure(broken) }
     guard MediaFormat.sniff(bytes).isISOBMFF else { return -1 }
     let input = isoFolder + "/input"
     writeWhole(input, bytes)

@@ -292,7 +292,7 @@ final class ExactSizeTests: XCTestCase {
     }
 
     static let media = [UInt8](repeating: 0x11, count: 4000)
-    static let avcC: [UInt8] = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 4, 0x67, 0x64, 0, 0x1F, 1, 0, 2, 0x68, 0xEE]
+    static let avcC: [UInt8] = [1, 0x64, 0, 0x0A, 0xFF, 0xE1, 0, 24, 0x67, 0x64, 0x00, 0x0A, 0xAC, 0xD9, 0x44, 0x7B, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x01, 0x40, 0xF1, 0x22, 0x59, 0x60, 1, 0, 2, 0x68, 0xEE]
 
     func testMovieBoxesLongerThanTheirFieldsAreShrunk() throws {
         let tracks: [SyntheticMovie.Track] = [.init(chunks: [0, 1000], sampleSize: 1000)]
@@ -339,7 +339,7 @@ final class ExactSizeTests: XCTestCase {
             SyntheticISO.box("irot", [1] + Self.needle),
             SyntheticISO.box("colr", Array("prof".utf8) + Self.profile()),
         ]
-        let file = SyntheticHEIF.file(data: data, items: [(1, "hvc1", [(0, 64)])], properties: properties)
+        let file = SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: properties)
         let output = try sanitizeFile(file, "props.heic")
         assertClean(output, "HEIF properties")
     }

@@ -296,22 +296,22 @@ final class HostileInputTests: XCTestCase {
     func testHEIFItemLocationsOverlappingOrInNumbersTheTableCannotHold() throws {
         typealias H = SyntheticHEIF
         let data = [UInt8](repeating: 0x22, count: 3000)
-        let good = H.file(data: data, items: [(1, "hvc1", [(0, 1000)]), (2, "hvc1", [(1000, 1000)])])
+        let good = H.file(data: data, items: [(1, "j2k1", [(0, 1000)]), (2, "j2k1", [(1000, 1000)])])
         guard case .success = try Self.exerciseFile(good, in: folder) else {
             return XCTFail("the synthetic HEIF itself must be publishable")
         }
         // Two pictures over the same bytes, and one picture naming its bytes twice.
         for items in [
-            [(1, "hvc1", [(0, 1000)]), (2, "hvc1", [(500, 1000)])],
-            [(1, "hvc1", [(0, 1000), (0, 1000)])],
-            [(1, "hvc1", [(0, 1000)]), (2, "Exif", [(999, 10)])],
+            [(1, "j2k1", [(0, 1000)]), (2, "j2k1", [(500, 1000)])],
+            [(1, "j2k1", [(0, 1000), (0, 1000)])],
+            [(1, "j2k1", [(0, 1000)]), (2, "Exif", [(999, 10)])],
         ] as [[(Int, String, [(Int, Int)])]] {
             let result = try Self.exerciseFile(H.file(data: data, items: items), in: folder)
             guard case .failure(let error) = result else { return XCTFail("\(items) was accepted") }
             XCTAssertTrue("\(error)".contains("overlap"), "\(error)")
         }
         // 65,535 zero-width extents (each "the whole file") in a table of a few dozen bytes.
-        let bomb = H.file(data: data, items: [(1, "hvc1", [(0, 1000)])], zeroWidthExtents: 65_535)
+        let bomb = H.file(data: data, items: [(1, "j2k1", [(0, 1000)])], zeroWidthExtents: 65_535)
         let started = Date()
         let result = try Self.exerciseFile(bomb, in: folder)
         guard case .failure(let error) = result else { return XCTFail("the extent bomb was accepted") }
@@ -321,11 +321,11 @@ final class HostileInputTests: XCTestCase {
         for type in ["iloc", "iinf", "pitm", "ipma", "iref", "infe", "hdlr"] {
             for keep in 0...12 {
                 _ = try Self.exerciseFile(
-                    H.file(data: data, items: [(1, "hvc1", [(0, 1000)])], truncating: type, to: keep), in: folder)
+                    H.file(data: data, items: [(1, "j2k1", [(0, 1000)])], truncating: type, to: keep), in: folder)
             }
         }
         for type in ["iloc", "iref", "iinf", "idat", "pitm"] {
-            let twice = H.file(data: data, items: [(1, "hvc1", [(0, 1000)])], duplicating: type)
+            let twice = H.file(data: data, items: [(1, "j2k1", [(0, 1000)])], duplicating: type)
             guard case .failure(let error) = try Self.exerciseFile(twice, in: folder) else {
                 XCTFail("a second \(type) was accepted")
                 continue

@@ -83,7 +83,12 @@ final class ISOCodecConfigurationTests: XCTestCase {
         let userData = sei([(5, [UInt8](repeating: 0xAA, count: 16) + Array("Jane Doe MRN 12345".utf8))])
         let light = sei([(144, [0, 100, 0, 50])])
         let mixed = sei([(144, [0, 100, 0, 50]), (5, [UInt8](repeating: 0xAA, count: 16))])
-        let sps: [UInt8] = [0x42, 0x01, 0x01, 0x01, 0x60]
+        // x265's SPS of a 64x48 picture.
+        let sps: [UInt8] = [
+            0x42, 0x01, 0x01, 0x04, 0x08, 0x00, 0x00, 0x03, 0x00, 0x9E, 0x08, 0x00, 0x00, 0x03, 0x00, 0x00, 0x1E, 0x90,
+            0x04, 0x10, 0x62, 0xCB, 0x2B, 0x35, 0xC9, 0x95, 0xE0, 0x2D, 0xC0, 0x80, 0x80, 0x01, 0x00, 0x00, 0x03, 0x00,
+            0x01, 0x00, 0x00, 0x03, 0x00, 0x0A, 0x08,
+        ]
         func hvcC(_ units: [[UInt8]]) -> [UInt8] {
             var record = [1] + [UInt8](repeating: 0, count: 21) + [2]
             record += [0x21, 0, 1, 0, UInt8(sps.count)] + sps
@@ -150,7 +155,7 @@ final class ISOCodecConfigurationTests: XCTestCase {
 
         // A HEIF picture's hvcC property: rebuilt without the user data.
         let heif = SyntheticHEIF.file(
-            data: [UInt8](repeating: 0x22, count: 256), items: [(1, "hvc1", [(0, 64)])],
+            data: [63, 0x26, 0x01] + [UInt8](repeating: 0x22, count: 253), items: [(1, "hvc1", [(0, 64)])],
             properties: [SyntheticISO.box("hvcC", hvcC([userData, light]))])
         let picture = folder.appendingPathComponent("sei.heic")
         try Data(heif).write(to: picture)
@@ -315,7 +320,7 @@ final class ISOCodecConfigurationTests: XCTestCase {
             try MediaFile(path: input.path).sanitize(to: output.path).pending?.commit()
             return try Fixtures.bytes(output)
         }
-        let avcC = [1, 0x64, 0, 0x1F, 0xFF, 0xE1, 0, 4, 0x67, 0x64, 0, 0x1F, 1, 0, 2, 0x68, 0xEE] as [UInt8]
+        let avcC = [1, 0x64, 0, 0x0A, 0xFF, 0xE1, 0, 24, 0x67, 0x64, 0x00, 0x0A, 0xAC, 0xD9, 0x44, 0x7B, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00, 0x00, 0x03, 0x01, 0x40, 0xF1, 0x22, 0x59, 0x60, 1, 0, 2, 0x68, 0xEE] as [UInt8]
         // A box no rule names: a decoder might read it, so the movie is refused rather than changed.
         let unknown = movie(SyntheticISO.box("avcC", avcC) + SyntheticISO.box("zzzz", Array("payload".utf8)))
         XCTAssertThrowsError(try sanitize(unknown, "unknown.mp4")) {
@@ -334,6 +339,24 @@ final class ISOCodecConfigurationTests: XCTestCase {
             as [(String, [UInt8])]
         {
             XCTAssertThrowsError(try ISOExact.childLength(type, payload, channels: 1), type)
+        }
+    }
+
+    /// Found by fuzzing (Scripts/fuzz iso): a vpcC whose initialization data size, or a dOps whose channel mapping,
+    /// claims more bytes than the box holds was read past its end (a crash of the reader); now refused.
+    func testAConfigurationClaimingMoreThanItsBoxIsRefused() throws {
+        for child in [
+            SyntheticISO.box("vpcC", [1, 0, 0, 0, 1, 0x0A, 0x87, 2, 2, 0, 0, 1]),
+            SyntheticISO.box("dOps", [0, 2, 0, 0, 0, 0, 0xBB, 0x80, 0, 0, 1]),
+        ] {
+            let movie = SyntheticMovie.movie(
+                media: [UInt8](repeating: 0x11, count: 2000),
+                tracks: [.init(chunks: [0, 1000], sampleSize: 1000, entryChildren: child)])
+            let input = folder.appendingPathComponent("claim.mp4")
+            try Data(movie).write(to: input)
+            XCTAssertThrowsError(try MediaFile(path: input.path).sanitize(to: nil)) {
+                XCTAssertTrue("\($0)".contains("shorter than its fields"), "\($0)")
+            }
         }
     }
 }

@@ -353,7 +353,7 @@ final class ISOSanitizerTests: XCTestCase {
         let pitm = full("pitm", 0, [0, 1])
         let iinf = full(
             "iinf", 0,
-            [0, 2] + full("infe", 2, [0, 1, 0, 0] + Array("hvc1".utf8) + [0])
+            [0, 2] + full("infe", 2, [0, 1, 0, 0] + Array("j2k1".utf8) + [0])
                 + full("infe", 2, [0, 2, 0, 0] + Array("Exif".utf8) + [0]))
         let ipco = box(
             "ipco", full("ispe", 0, Bytes.put(64, 4) + Bytes.put(48, 4)) + box("udes", Array("Jane Roe ward 7".utf8)))

@@ -147,12 +147,13 @@ final class PresentedFingerprintTests: XCTestCase {
     func testHEIFCropRotationAndMirrorChangeTheFingerprint() throws {
         let data = [UInt8](repeating: 7, count: 64)
         func heif(_ properties: [[UInt8]]) -> [UInt8] {
-            SyntheticHEIF.file(data: data, items: [(1, "hvc1", [(0, 64)])], properties: properties)
+            SyntheticHEIF.file(data: data, items: [(1, "j2k1", [(0, 64)])], properties: properties)
         }
         let ispe = SyntheticISO.full("ispe", SyntheticISO.be(640, 4) + SyntheticISO.be(480, 4))
-        // A centred 320x240 crop: width, height and offsets as fractions.
+        // A centred 630x470 crop (within what sanitizing allows: `ISOHiddenPixels`): width, height and offsets as
+        // fractions.
         let clap = SyntheticISO.box(
-            "clap", [320, 1, 240, 1, 0, 0, 0].flatMap { SyntheticISO.be($0, 4) } + SyntheticISO.be(1, 4))
+            "clap", [630, 1, 470, 1, 0, 0, 0].flatMap { SyntheticISO.be($0, 4) } + SyntheticISO.be(1, 4))
         let irot = SyntheticISO.box("irot", [1])
         let imir = SyntheticISO.box("imir", [0])
         let plain = try fingerprints(heif([ispe]))

@@ -14,8 +14,17 @@ struct HEIFMeta {
         var keep: Bool
         /// Why a picture item is dropped (a thumbnail, a depth map), for the report.
         var role: String? = nil
-        var fileExtents: [Range<Int>] { inIdat ? [] : data }
+        /// Its data as published when that differs from the file's (metadata NAL units removed: `HEIFItemData`),
+        /// and where it is written: the first bytes of its old extents, in order.
+        var published: [UInt8]? = nil
+        var publishedExtents: [Range<Int>]? = nil
+        /// Where its published data lies, in the file or in idat.
+        var shownExtents: [Range<Int>] { publishedExtents ?? data }
+        var fileExtents: [Range<Int>] { inIdat ? [] : shownExtents }
     }
+
+    /// iloc's version and field sizes (bytes), to rebuild an entry whose extents shrank.
+    var ilocLayout: (version: Int, offset: Int, length: Int, base: Int, index: Int) = (0, 0, 0, 0, 0)
 
     /// Item references (iref): type (its four bytes), from, to.
     var references: [(type: [UInt8], from: Int, to: [Int])] = []
@@ -121,6 +130,7 @@ struct HEIFMeta {
         for size in [offsetSize, lengthSize, baseSize, indexSize] where ![0, 4, 8].contains(size) {
             throw fail("iloc field size \(size) is not 0, 4 or 8")
         }
+        ilocLayout = (Int(version), offsetSize, lengthSize, baseSize, indexSize)
         var at = 6
         func take(_ width: Int) throws(MediaError) -> Int {
             guard at + width <= data.count else { throw fail("iloc is cut short") }
@@ -187,7 +197,8 @@ struct HEIFMeta {
             }
             items[index].data = resolved
         }
-        try dropThumbnailsAndDepth(media, index: index)
+        try keepPrimaryAndWhatItNeeds(media, index: index)
+        try publishItemData(media)
         // Every kept picture has data, but an identity-derived one (iden), which is only its references.
         if let item = items.first(where: { $0.keep && $0.ilocEntry == nil && $0.type != "iden" }) {
             throw fail("item \(item.id) (\(item.type)) has no location")

@@ -14,6 +14,10 @@ extension ISOSanitizer {
         let boxes = media.boxes
         let meta = boxes[heif.meta]
         let keptIDs = Set(heif.items.filter(\.keep).map(\.id))
+        for item in heif.items where item.keep && item.published != nil {
+            let before = item.data.reduce(0) { $0 + $1.count }
+            removed.append("\(before - item.published!.count) bytes of metadata (SEI, OBUs, JPEG segments) in HEIF item \(item.id)'s data")
+        }
         for item in heif.items where !item.keep {
             let what = item.role.map { "\(item.type) \($0)" } ?? (item.type == "mime" ? "XMP or other mime" : item.type)
             removed.append("HEIF item \(item.id) (\(what))")
@@ -52,7 +56,7 @@ extension ISOSanitizer {
                 var payload = Array(data[0..<6])
                 let kept = heif.items.filter { $0.keep && $0.ilocEntry != nil }
                 payload += Bytes.put(kept.count, version < 2 ? 2 : 4)
-                for item in kept { payload += Array(data[item.ilocEntry!]) }
+                for item in kept { payload += heif.ilocEntry(item, in: data) }
                 children += box(type, payload)
             case "iref":
                 // From the references already read, without those from or to a removed item.
@@ -69,13 +73,23 @@ extension ISOSanitizer {
             case "iprp":
                 children += box(type, try rebuildProperties(media, child, keptIDs: keptIDs, removed: &removed))
             case "idat":
-                var copy = data
+                // Only the kept items' bytes: a removed item's data and any range no item uses are zeroed.
+                var copy = [UInt8](repeating: 0, count: data.count)
                 let base = boxes[child].payload.lowerBound
-                for item in heif.items where !item.keep && item.inIdat {
-                    for extent in item.data {
-                        for index in (extent.lowerBound - base)..<(extent.upperBound - base) { copy[index] = 0 }
+                for item in heif.items where item.keep && item.inIdat {
+                    var at = 0
+                    for extent in item.shownExtents {
+                        let range = (extent.lowerBound - base)..<(extent.upperBound - base)
+                        if let published = item.published {
+                            copy.replaceSubrange(range, with: published[at..<(at + extent.count)])
+                            at += extent.count
+                        } else {
+                            copy.replaceSubrange(range, with: data[range])
+                        }
                     }
                 }
+                let unused = zip(data, copy).filter { $0 != $1 }.count
+                if unused > 0 { removed.append("\(unused) bytes of idat no kept item uses") }
                 children += box(type, copy)
             case "ipro":
                 throw MediaError.unsupported("HEIF items are protected (ipro): they cannot be checked")

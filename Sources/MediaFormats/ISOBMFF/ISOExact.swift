@@ -86,10 +86,7 @@ enum ISOExact {
         case "stsd": return try sampleDescriptions(d, handler: handler)
         case "elng":
             let text = d.dropFirst(4).prefix { $0 != 0 }
-            try need(
-                n >= 5 && text.count <= 35 && 4 + text.count < n
-                    && text.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D },
-                "elng is not a language tag")
+            try need(n >= 5 && 4 + text.count < n && isLanguageTag(Array(text)), "elng is not a language tag")
             defined = 4 + text.count + 1
         case "iods":
             try need(n >= 6, "iods is too short")
@@ -233,6 +230,8 @@ enum ISOExact {
             case .sized:
                 let data = Array(d[payload])
                 let defined = try childLength(type, data, channels: channels)
+                // (A length read from the record's own fields, vpcC's or dOps', may claim more than the box holds.)
+                try need(defined <= data.count, "\(type) in a sample entry is shorter than its fields")
                 if type == "colr", data.count >= 4, ["prof", "rICC"].contains(String(decoding: data[0..<4], as: UTF8.self)) {
                     let profile = Array(data[4..<defined])
                     guard (try? ICCProfile.published(profile)) == profile else {

@@ -21,6 +21,7 @@ extension ISOMedia {
             for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())
         }
+        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
         return ISOMedia.combine(digests)
     }
 
@@ -109,7 +110,9 @@ extension ISOMedia {
         for (index, ranges) in streams.enumerated() where !inOrder[index] {
             for range in ranges { try source.hash(range, into: &hashers[index]) }
         }
-        let digests = hashers.map { $0.finalizeBytes() }
+        var digests = hashers.map { $0.finalizeBytes() }
+        // A HEIF's kept items as published (metadata NAL units and OBUs out of their data: HEIFItemData).
+        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
         // Definition 1 covers every chunk: a trimmed track's whole stream is read again for it.
         var legacy = digests
         for (index, ranges) in legacyStreams().enumerated() where ranges.filter({ !$0.isEmpty }) != streams[index] {

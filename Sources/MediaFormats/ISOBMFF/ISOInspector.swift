@@ -212,6 +212,7 @@ enum ISOInspector {
             report.structure[entry].detail =
                 "item \(item.id): \(item.type)\(item.role.map { " (\($0))" } ?? "")"
                 + "\(item.id == media.heif?.primary ? ", primary" : ""), \(item.keep ? "kept" : "removed when published")"
+                + (item.published != nil ? ", metadata (SEI, OBUs or JPEG segments) inside its data removed" : "")
         }
     }
 

@@ -138,8 +138,9 @@ extension ISOMedia {
         }
         let kept = heif.items.filter(\.keep).sorted { $0.id < $1.id }
         for item in kept {
-            var entry = Bytes.put(item.id, 4) + Array(item.type.utf8) + Bytes.put(item.data.count, 4)
-            for extent in item.data { entry += Bytes.put(extent.count, 8) }
+            // Its extents as published (shorter when metadata was removed from its data: `HEIFItemData`).
+            var entry = Bytes.put(item.id, 4) + Array(item.type.utf8) + Bytes.put(item.shownExtents.count, 4)
+            for extent in item.shownExtents { entry += Bytes.put(extent.count, 8) }
             fields.add("item", entry)
             for property in associations[item.id] ?? [] {
                 guard property.number >= 1, property.number <= properties.count else { continue }
@@ -190,6 +191,7 @@ extension ISOMedia {
             for range in stream { try source.hash(range, into: &hasher) }
             digests.append(hasher.finalizeBytes())
         }
+        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
         return ISOMedia.fingerprintValues(data: digests, presentations: try presentations(), movie: try moviePresentation())
             .presented
     }

@@ -61,6 +61,7 @@ public enum ISOSanitizer {
         if media.heif == nil {
             (plan.trims, plan.removed) = try media.trimsWithinBound(maxHiddenLeadIn)
         }
+        try media.refuseHiddenPixels()
         let keptTracks = Set(media.tracks.filter(\.keep).map(\.box))
         let keptIDs = Set(media.tracks.filter(\.keep).map(\.id))
         let trackByBox = Dictionary(media.tracks.map { ($0.box, $0) }, uniquingKeysWith: { a, _ in a })
@@ -162,6 +163,13 @@ public enum ISOSanitizer {
                     }
                     if dangling { try free(child, "refers to a dropped track") }
                     continue
+                case "elng":
+                    // A language tag of the registered shape, or nothing (`ISOExact.isLanguageTag`).
+                    let data = try media.payload(child, limit: 1 << 12)
+                    guard data.count >= 5, ISOExact.isLanguageTag(Array(data.dropFirst(4).prefix { $0 != 0 })) else {
+                        try free(child, "not a language tag")
+                        continue
+                    }
                 case "mvhd", "tkhd", "mdhd": try zeroTimes(child)
                 case "hdlr": zeroHandlerName(child)
                 case "dref":
@@ -193,6 +201,7 @@ public enum ISOSanitizer {
             let type = boxes[root].type
             if let heif = media.heif, root == heif.meta {
                 plan.patches.append(try rebuildMeta(media, heif, removed: &plan.removed))
+                plan.patches += heif.publishedDataPatches()
                 continue
             }
             if blank.contains(type) {
@@ -215,6 +224,14 @@ public enum ISOSanitizer {
                 continue
             }
             switch type {
+            case "ftyp":
+                // Known brands only, a zero minor version (`ISOExact.publishedFileType`).
+                let data = try media.payload(root, limit: 1 << 16)
+                let published = try ISOExact.publishedFileType(data)
+                if published != data {
+                    plan.patches.append((boxes[root].payload.lowerBound, published))
+                    plan.removed.append("unknown brands or the minor version of \(describe(root))")
+                }
             case "moov": try clean(root)
             case "mdat": mdats.append(boxes[root].payload)
             case "wide": try zeroPayload(root)
@@ -250,7 +267,7 @@ public enum ISOSanitizer {
         let keptAnywhere = Bytes.merge(kept + (media.heif?.items.filter { $0.keep && $0.inIdat }.flatMap(\.data) ?? []))
         if let shared = Bytes.firstOverlap(dropped, keptAnywhere) {
             throw MediaError.unsupported(
-                "kept media and dropped metadata share the bytes at offset \(shared): the file cannot be cleaned safely"
+                "kept media and dropped metadata or pictures overlap (share the bytes at offset \(shared)): the file cannot be cleaned safely"
             )
         }
         for mdat in mdats { plan.zeros += Bytes.subtract(kept, from: mdat) }

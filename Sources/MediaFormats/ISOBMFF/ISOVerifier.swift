@@ -20,6 +20,9 @@ extension ISOSanitizer {
         if media.heif != nil, source.count != size { throw failed("has a different size") }
         guard media.tracks.allSatisfy(\.keep) else { throw failed("still holds a metadata or text track") }
         guard media.heif?.items.allSatisfy(\.keep) ?? true else { throw failed("still holds a non-image item") }
+        if let item = media.heif?.items.first(where: { $0.published != nil }) {
+            throw failed("still holds metadata (SEI, OBUs or JPEG segments) inside the data of HEIF item \(item.id)")
+        }
         var report = InspectReport(format: .mp4, bytes: source.count, fileSHA256: "")
         try ISOInspector.inspect(source, media.structure, into: &report)
         if let first = report.metadata.first {
@@ -77,6 +80,12 @@ extension ISOSanitizer {
             }
         }
         if media.heif == nil { try verifyRewrittenMovie(media, failed: failed) }
+        if let fileType = media.roots.first(where: { boxes[$0].type == "ftyp" }) {
+            let data = try media.payload(fileType, limit: 1 << 16)
+            guard (try? ISOExact.publishedFileType(data)) == data else {
+                throw failed("holds a file type box with unknown brands or a minor version")
+            }
+        }
         let kept = media.keptRanges()
         for root in media.roots where boxes[root].type == "mdat" {
             mustBeZero += Bytes.subtract(kept, from: boxes[root].payload)
