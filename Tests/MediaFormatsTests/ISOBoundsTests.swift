@@ -89,7 +89,7 @@ final class ISOBoundsTests: XCTestCase {
             "demo-clip.mp4": (
                 "589624b612a59c21ba7a06f9811b80e1ea02ac92568d3d051a558a28e339a983",
                 "59fca206eb4e2988538c3c164a82c13ba001e1dc7057207d51c7d4a6c4705b47",
-                "5740a27f97af6575e78252d1638ecb0ac5a6e897b660d2b494025234d09a8f41"
+                "d5a5c0b8f36c27b24b7518d64d489bf8d453579685a9809198f6c1f2fe0e75e0"
             ),
             "demo-phone-photo.heic": (
                 "1dc8e3b32e8c73cc3bc15b593385ccc8540fd10e730aca61430b431b8b6b388a",

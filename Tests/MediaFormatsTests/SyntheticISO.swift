@@ -64,14 +64,16 @@ enum SyntheticMovie {
     /// Where the mdat payload starts in every synthetic movie.
     static var mediaOffset: Int { fileType.count + 8 }
 
-    /// A VisualSampleEntry ("avc1", 86 bytes) with the given compressor name as a Pascal string in its 32-byte field.
-    static func visualEntry(compressorName: String, children: [UInt8] = []) -> [UInt8] {
+    /// A VisualSampleEntry (86 bytes) with the given compressor name as a Pascal string in its 32-byte field. Its
+    /// format is `mp4v` by default: the synthetic samples are not NAL units, and an `avc1` sample goes through the
+    /// SEI filter (`ISOSampleFilter`), which refuses what it cannot split.
+    static func visualEntry(compressorName: String, children: [UInt8] = [], format: String = "mp4v") -> [UInt8] {
         let name = Array(compressorName.utf8.prefix(31))
         let payload =
             SyntheticISO.zeros(6) + [0, 1] + SyntheticISO.zeros(16) + [0, 64, 0, 64] + [0, 0x48, 0, 0, 0, 0x48, 0, 0]
             + SyntheticISO.zeros(4) + [0, 1] + [UInt8(name.count)] + name + SyntheticISO.zeros(31 - name.count)
             + [0, 0x18, 0xFF, 0xFF] + children
-        return SyntheticISO.box("avc1", payload)
+        return SyntheticISO.box(format, payload)
     }
 
     static let audioEntry = SyntheticISO.box(

@@ -32,31 +32,6 @@ extension ISOMedia {
         return streams
     }
 
-    /// The byte ranges of each stream `presented_sha256` covers, in the order they are hashed: a track's needed
-    /// samples (`ISOTrim`; all its chunks when its edit list hides nothing outside them).
-    func streams() throws(MediaError) -> [[Range<Int>]] {
-        var streams: [[Range<Int>]] = []
-        for track in tracks where track.keep {
-            // A track cut by its edit list: the samples a viewer needs (ISOTrim), else its chunks (the same bytes).
-            guard let (table, trim) = try presentedSamples(track), trim.trimmed else {
-                streams.append(track.chunks)
-                continue
-            }
-            var ranges: [Range<Int>] = []
-            for sample in trim.first...trim.last {
-                let range = table.offsets[sample]..<(table.offsets[sample] + table.sizes[sample])
-                if let last = ranges.last, last.upperBound == range.lowerBound {
-                    ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
-                } else {
-                    ranges.append(range)
-                }
-            }
-            streams.append(ranges)
-        }
-        if let heif { streams.append(heif.items.sorted(by: { $0.id < $1.id }).filter(\.keep).flatMap(\.data)) }
-        return streams
-    }
-
     static func combine(_ digests: [[UInt8]]) -> String {
         var outer = RangeHasher()
         for digest in digests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { outer.update(digest) }
@@ -71,18 +46,24 @@ extension ISOMedia {
     func fingerprints(hashingFile: Bool = true) throws(MediaError) -> (
         file: String, presented: String, content: String
     ) {
-        // The tables are read before the pass over the media, and checked unchanged after it.
-        let presentations = try presentations()
+        // The tables are read around the pass over the media (a filtered track's published sample sizes are known
+        // after it), and the file checked unchanged after both.
         let movie = try moviePresentation()
-        let streams = try streams().map { $0.filter { !$0.isEmpty } }
+        let streams = try streams()
+        var publishedSizes: [[Int]?] = streams.map {
+            $0.entries == nil ? nil : [Int](repeating: 0, count: $0.ranges.count)
+        }
         var hashers = [RangeHasher](repeating: RangeHasher(), count: streams.count)
-        let inOrder = streams.map { ranges in
-            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
+        // The raw bytes of each stream (definition 1 where they are its chunks), and the filtered sample being read.
+        var raw = [RangeHasher](repeating: RangeHasher(), count: streams.count)
+        var sample = [[UInt8]](repeating: [], count: streams.count)
+        let inOrder = streams.map { stream in
+            zip(stream.ranges, stream.ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
         }
         // Every in-order stream's ranges, merged into one list by offset (ranges never overlap: see above).
-        var pending: [(range: Range<Int>, stream: Int)] = []
-        for (index, ranges) in streams.enumerated() where inOrder[index] {
-            pending += ranges.map { ($0, index) }
+        var pending: [(range: Range<Int>, stream: Int, index: Int)] = []
+        for (index, stream) in streams.enumerated() where inOrder[index] {
+            pending += stream.ranges.enumerated().filter { !$0.element.isEmpty }.map { ($0.element, index, $0.offset) }
         }
         pending.sort { $0.range.lowerBound < $1.range.lowerBound }
         var fileHasher = RangeHasher()
@@ -99,28 +80,50 @@ extension ISOMedia {
             let end = offset + piece.count
             if hashingFile { fileHasher.update(piece) }
             while next < pending.count, pending[next].range.lowerBound < end {
-                let range = pending[next].range
-                let part = max(range.lowerBound, offset)..<min(range.upperBound, end)
-                hashers[pending[next].stream].update(piece, (part.lowerBound - offset)..<(part.upperBound - offset))
+                let (range, s, index) = pending[next]
+                let part = (max(range.lowerBound, offset) - offset)..<(min(range.upperBound, end) - offset)
+                raw[s].update(piece, part)
+                if streams[s].entries == nil {
+                    hashers[s].update(piece, part)
+                } else {
+                    // A sample to filter: gathered whole (at most maxSampleBytes), then hashed as published.
+                    sample[s] += piece[part]
+                    if range.upperBound <= end {
+                        let published = try streams[s].published(sample[s], index: index)
+                        hashers[s].update(published)
+                        publishedSizes[s]![index] = published.count
+                        sample[s] = []
+                    }
+                }
                 guard range.upperBound <= end else { break }
                 next += 1
             }
             offset = end
         }
-        for (index, ranges) in streams.enumerated() where !inOrder[index] {
-            for range in ranges { try source.hash(range, into: &hashers[index]) }
-        }
         var digests = hashers.map { $0.finalizeBytes() }
+        var rawDigests = raw.map { $0.finalizeBytes() }
+        for (index, stream) in streams.enumerated() where !inOrder[index] {
+            (digests[index], publishedSizes[index]) = try digest(of: stream)
+            var hasher = RangeHasher()
+            for range in stream.ranges { try source.hash(range, into: &hasher) }
+            rawDigests[index] = hasher.finalizeBytes()
+        }
         // A HEIF's kept items as published (metadata NAL units and OBUs out of their data: HEIFItemData).
-        if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
-        // Definition 1 covers every chunk: a trimmed track's whole stream is read again for it.
-        var legacy = digests
-        for (index, ranges) in legacyStreams().enumerated() where ranges.filter({ !$0.isEmpty }) != streams[index] {
+        // Definition 1 of a HEIF takes the same published digest (as `contentSHA256`).
+        var legacy = rawDigests
+        if let heif = try publishedHEIFDigest() {
+            digests[digests.count - 1] = heif
+            legacy[legacy.count - 1] = heif
+        }
+        // Definition 1 covers every chunk as it is: a trimmed track's whole stream is read again for it.
+        for (index, ranges) in legacyStreams().enumerated()
+        where PresentedStream.coalesced(ranges) != PresentedStream.coalesced(streams[index].ranges) {
             var hasher = RangeHasher()
             for range in ranges { try source.hash(range, into: &hasher) }
             legacy[index] = hasher.finalizeBytes()
         }
-        // The tables were read before this pass: a writer in between would make the two disagree.
+        let presentations = try presentations(publishedSizes: publishedSizes)
+        // The tables were read around this pass: a writer in between would make them and the data disagree.
         if let change = source.changeSinceOpened() { throw .io(change) }
         let values = ISOMedia.fingerprintValues(data: digests, presentations: presentations, movie: movie)
         return (hashingFile ? fileHasher.finalize() : "", values.presented, ISOMedia.combine(legacy))

@@ -18,10 +18,14 @@ import ByteKit
 /// The file's value is SHA-256 over the definition's name, for a movie the mvhd timescale, duration, rate, volume
 /// and matrix, and the streams' digests sorted bytewise (so the order of tracks does not matter).
 extension ISOMedia {
-    /// The presentation fields of each stream, in the order of `streams()`.
-    func presentations() throws(MediaError) -> [[UInt8]] {
+    /// The presentation fields of each stream, in the order of `streams()`; `publishedSizes` (by stream): the
+    /// published size of each needed sample of a filtered video track (`PresentedStream`).
+    func presentations(publishedSizes: [[Int]?] = []) throws(MediaError) -> [[UInt8]] {
         var all: [[UInt8]] = []
-        for track in tracks where track.keep { all.append(try presentation(of: track)) }
+        for track in tracks where track.keep {
+            let sizes = all.count < publishedSizes.count ? publishedSizes[all.count] : nil
+            all.append(try presentation(of: track, publishedSizes: sizes))
+        }
         if let heif { all.append(try presentation(of: heif)) }
         return all
     }
@@ -42,7 +46,7 @@ extension ISOMedia {
         return fields.bytes
     }
 
-    func presentation(of track: Track) throws(MediaError) -> [UInt8] {
+    func presentation(of track: Track, publishedSizes: [Int]? = nil) throws(MediaError) -> [UInt8] {
         var fields = PresentationFields()
         let trak = track.box
         fields.add("handler", Array(track.handler.utf8))
@@ -97,15 +101,19 @@ extension ISOMedia {
                 for name in ISOInspector.compressorNames(data) where track.handler == "vide" {
                     for index in name { data[index] = 0 }
                 }
+                // Without the `free` boxes publishing leaves in its entries, and without `btrt` (bit rates computed
+                // from the sample sizes, which filtering changes; `compactSampleDescriptions`).
+                data = ISOExact.compactSampleDescriptions(data, handler: track.handler, dropping: ["btrt"])
             }
             fields.add(table, data)
         }
         if let (table, trim) = samples {
-            // Each needed sample: size, duration, composition offset, sample entry (4 bytes each).
+            // Each needed sample: size (as published), duration, composition offset, sample entry (4 bytes each).
             var list: [UInt8] = []
             list.reserveCapacity((trim.last - trim.first + 1) * 16)
             for sample in trim.first...trim.last where table.count > 0 {
-                list += Bytes.put(table.sizes[sample], 4) + Bytes.put(table.durations[sample], 4)
+                let size = publishedSizes?[sample - trim.first] ?? table.sizes[sample]
+                list += Bytes.put(size, 4) + Bytes.put(table.durations[sample], 4)
                     + Bytes.put(table.compositionOffset(sample) & 0xFFFF_FFFF, 4) + Bytes.put(table.descriptionIndex[sample], 4)
             }
             fields.add("samples", list)
@@ -186,14 +194,16 @@ extension ISOMedia {
     /// `presented_sha256` read stream by stream (the verification of a written file).
     func presentedSHA256() throws(MediaError) -> String {
         var digests: [[UInt8]] = []
+        var sizes: [[Int]?] = []
         for stream in try streams() {
-            var hasher = RangeHasher()
-            for range in stream { try source.hash(range, into: &hasher) }
-            digests.append(hasher.finalizeBytes())
+            let (digest, published) = try digest(of: stream)
+            digests.append(digest)
+            sizes.append(published)
         }
         if let heif = try publishedHEIFDigest() { digests[digests.count - 1] = heif }
-        return ISOMedia.fingerprintValues(data: digests, presentations: try presentations(), movie: try moviePresentation())
-            .presented
+        return ISOMedia.fingerprintValues(
+            data: digests, presentations: try presentations(publishedSizes: sizes), movie: try moviePresentation()
+        ).presented
     }
 }
 

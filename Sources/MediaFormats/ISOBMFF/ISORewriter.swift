@@ -40,9 +40,12 @@ extension ISOSanitizer {
     }
 
     /// Writes the rewritten movie into `fd` from offset 0 and returns its length. `trims` (by trak box index): the
-    /// tracks cut to the samples their edit lists need.
+    /// tracks cut to the samples their edit lists need. `note` is told, per track, how many bytes of metadata the
+    /// sample filter removed (for the removed list).
     @discardableResult
-    static func rewrite(_ media: ISOMedia, trims: [Int: TrimmedTrack] = [:], into fd: Int32) throws(MediaError) -> Int {
+    static func rewrite(
+        _ media: ISOMedia, trims: [Int: TrimmedTrack] = [:], into fd: Int32, note: (String) -> Void = { _ in }
+    ) throws(MediaError) -> Int {
         guard media.heif == nil else { throw fail("a HEIF picture is not rewritten as a movie") }
         let boxes = media.boxes
         let kept = media.tracks.indices.filter { media.tracks[$0].keep }
@@ -76,7 +79,8 @@ extension ISOSanitizer {
 
         var cursor = 0
         if let ftyp = media.roots.first(where: { boxes[$0].type == "ftyp" }) {
-            let bytes = try movieBox("ftyp", try media.payload(ftyp, limit: 1 << 16))
+            // Known brands only, a zero minor version (`ISOExact.publishedFileType`), as the verifier requires.
+            let bytes = try movieBox("ftyp", try ISOExact.publishedFileType(try media.payload(ftyp, limit: 1 << 16)))
             try FileIO.writeAll(fd, bytes, bytes.count, at: 0)
             cursor = bytes.count
         }
@@ -110,6 +114,15 @@ extension ISOSanitizer {
                 cursor += filtered.count
                 written[t]![sample] = filtered.count
                 at += size
+            }
+        }
+        for t in kept.sorted() where layouts[t] != nil {
+            let samples = chunks[t]!.compactMap(\.samples).flatMap { Array($0) }
+            let removed = samples.reduce(0) { $0 + layouts[t]!.sizes[$1] - written[t]![$1] }
+            if removed > 0 {
+                note(
+                    "track \(media.tracks[t].id) (video): \(removed) bytes of metadata in its samples "
+                        + "(SEI, filler, AV1 metadata OBUs)")
             }
         }
         let mdatSize = cursor - mdatStart

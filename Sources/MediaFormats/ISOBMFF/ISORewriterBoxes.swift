@@ -38,6 +38,11 @@ struct MovieBoxWriter {
             }
             return try ISOSanitizer.movieBox(type, data)
         }
+        if type == "elng" {
+            // A language tag of the registered shape, or left out, as the plan frees it (`ISOExact.isLanguageTag`).
+            let data = try media.payload(index, limit: 1 << 12)
+            guard data.count >= 5, ISOExact.isLanguageTag(Array(data.dropFirst(4).prefix { $0 != 0 })) else { return nil }
+        }
         if ISOStructure.containers.contains(type) {
             var body: [UInt8] = []
             for child in media.children[index] {
@@ -96,6 +101,8 @@ struct MovieBoxWriter {
             let shape = try ISOExact.shape(
                 type, data, handler: inner?.handler ?? "", sampleCount: try media.sampleCount(inner))
             data = shape.apply(data)
+            // A new moov keeps no offsets: no `free` box left inside a sample entry.
+            if type == "stsd" { data = ISOExact.compactSampleDescriptions(data, handler: inner?.handler ?? "") }
         }
         if let trimmed, type == "mdhd" {
             // The media duration of the samples kept.

@@ -14,7 +14,7 @@ extension ISOSanitizer {
             var content = knownContent ?? ""
             if knownContent == nil { content = try media.presentedSHA256() }
             let pending = try FileIO.fillPending(finalPath: destination) { (fd) throws(MediaError) in
-                try rewrite(media, trims: plan.trims, into: fd)
+                try rewrite(media, trims: plan.trims, into: fd) { result.removed.append($0) }
             }
             do throws(MediaError) {
                 try verify(try FileSource(path: pending.temporaryPath), size: source.count, expectedContent: content)
@@ -26,7 +26,7 @@ extension ISOSanitizer {
             result.pending = pending
         case .descriptor(let fd):
             try FileIO.truncate(fd)
-            try rewrite(media, trims: plan.trims, into: fd)
+            try rewrite(media, trims: plan.trims, into: fd) { result.removed.append($0) }
             if let change = source.changeSinceOpened() { throw .io(change) }
         }
         return result
