@@ -1,7 +1,8 @@
 import ByteKit
 
 /// One stream `presented_sha256` covers: byte ranges of the file hashed in order, or, for a video track whose codec
-/// the rewriter filters (`ISOSampleFilter`: H.264, HEVC, Dolby Vision, AV1), one range per needed sample, each hashed
+/// the rewriter filters (`ISOSampleFilter`: H.264, HEVC, Dolby Vision, AV1; Motion-JPEG and PNG frames through the
+/// picture sanitizer), one range per needed sample, each hashed
 /// as it is published (SEI user data, filler and AV1 metadata OBUs removed), and each sample's size in the track's
 /// presentation fields its published size. The fingerprint is then the same for a
 /// clip and its published copy, and for the same clip with or without an encoder's or camera's SEI (issue 22).
@@ -58,6 +59,7 @@ extension ISOMedia {
     /// Whether `ISOSampleFilter` rewrites samples of this format.
     static func isFiltered(_ format: String) -> Bool {
         ISOSampleFilter.avcFormats.contains(format) || ISOSampleFilter.hevcFormats.contains(format) || format == "av01"
+            || ISOSampleFilter.pictureFormats.contains(format)
     }
 
     /// The streams `presented_sha256` covers, in the order they are hashed: each kept track's needed samples

@@ -27,6 +27,7 @@ enum ISOSampleFilter {
         if avcFormats.contains(format) { return try filterNALUnits(sample, lengthSize: lengthSize, hevc: false) }
         if hevcFormats.contains(format) { return try filterNALUnits(sample, lengthSize: lengthSize, hevc: true) }
         if format == "av01" { return try filterOBUs(sample) }
+        if pictureFormats.contains(format) { return try publishedPicture(sample, format: format) }
         return sample
     }
 
