@@ -39,8 +39,11 @@ final class ISOPictureSampleTests: XCTestCase {
             let picture = path(String(format: "IMG_%04d.", index) + ext)
             try run(
                 "ffmpeg",
-                ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=1:duration=1:decimals=\(index % 3)",
-                 "-frames:v", "1", picture])
+                [
+                    "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=1:duration=1:decimals=\(index % 3)",
+                    "-frames:v", "1", picture,
+                ])
             try run("exiftool", ["-q", "-overwrite_original"] + tags + [picture])
         }
         let movie = path("timelapse.mov")
