@@ -59,6 +59,13 @@ final class ISOFilteredFingerprintTests: XCTestCase {
         XCTAssertEqual(
             input.presentedSHA256, try ISOMedia(source: try FileSource(path: planted)).presentedSHA256(),
             "the single pass and the stream-by-stream reading disagree")
+        // The verifier's reading requires samples already as published: the output passes, an input whose samples
+        // hold the SEI does not (its fingerprint alone, over filtered samples, could not tell them apart).
+        XCTAssertNoThrow(try ISOMedia(source: try FileSource(path: output)).presentedSHA256(requireClean: true))
+        if inSamples {
+            XCTAssertThrowsError(
+                try ISOMedia(source: try FileSource(path: planted)).presentedSHA256(requireClean: true))
+        }
         // Definition 1 is over the raw coded bytes: an SEI planted in the samples is in it.
         if inSamples { XCTAssertNotEqual(input.legacyContentSHA256, try prints(clean).legacyContentSHA256) }
         // The published copy is itself a clean input: publishing it again writes the same bytes.

@@ -191,12 +191,13 @@ extension ISOMedia {
         return (outer.finalize(), combine(digests))
     }
 
-    /// `presented_sha256` read stream by stream (the verification of a written file).
-    func presentedSHA256() throws(MediaError) -> String {
+    /// `presented_sha256` read stream by stream (the verification of a written file; `requireClean`: every
+    /// filtered sample must already be as published, `digest(of:requireClean:)`).
+    func presentedSHA256(requireClean: Bool = false) throws(MediaError) -> String {
         var digests: [[UInt8]] = []
         var sizes: [[Int]?] = []
         for stream in try streams() {
-            let (digest, published) = try digest(of: stream)
+            let (digest, published) = try digest(of: stream, requireClean: requireClean)
             digests.append(digest)
             sizes.append(published)
         }

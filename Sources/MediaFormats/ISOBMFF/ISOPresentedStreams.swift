@@ -106,8 +106,11 @@ extension ISOMedia {
     }
 
     /// One stream's digest, read range by range (not in the file's single pass), and for a filtered stream each
-    /// sample's published size.
-    func digest(of stream: PresentedStream) throws(MediaError) -> (digest: [UInt8], sizes: [Int]?) {
+    /// sample's published size. `requireClean` (the verifier's reading of a written movie): a sample the filter
+    /// would still change is refused, since the fingerprint, over filtered samples, cannot tell it from a clean one.
+    func digest(of stream: PresentedStream, requireClean: Bool = false) throws(MediaError) -> (
+        digest: [UInt8], sizes: [Int]?
+    ) {
         var hasher = RangeHasher()
         guard stream.entries != nil else {
             for range in stream.ranges { try source.hash(range, into: &hasher) }
@@ -116,7 +119,12 @@ extension ISOMedia {
         var sizes: [Int] = []
         sizes.reserveCapacity(stream.ranges.count)
         for (index, range) in stream.ranges.enumerated() {
-            let published = try stream.published(try source.read(range), index: index)
+            let bytes = try source.read(range)
+            let published = try stream.published(bytes, index: index)
+            if requireClean, published != bytes {
+                throw MediaError.verificationFailed(
+                    "the written file still holds metadata inside a video sample at offset \(range.lowerBound)")
+            }
             hasher.update(published)
             sizes.append(published.count)
         }
