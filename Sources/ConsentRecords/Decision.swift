@@ -50,20 +50,23 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A stable machine-readable code.
-    public var code: String {
+    public var code: String { reasonCode.rawValue }
+
+    /// Its reason code.
+    public var reasonCode: ReasonCode {
         switch self {
-        case .noRecord: return "no_record"
-        case .oldFingerprint: return "old_fingerprint"
-        case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return "invalid_record"
-        case .notYetEffective: return "not_yet_effective"
-        case .expired: return "expired"
-        case .revoked: return "revoked"
-        case .channelNotPermitted: return "channel_not_permitted"
-        case .purposeNotPermitted: return "purpose_not_permitted"
-        case .superseded: return "superseded"
-        case .notEveryoneConsented: return "not_everyone_consented"
-        case .recordsUnverifiable: return "records_unverifiable"
-        case .takenDown: return "taken_down"
+        case .noRecord: return .noRecord
+        case .oldFingerprint: return .oldFingerprint
+        case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return .invalidRecord
+        case .notYetEffective: return .notYetEffective
+        case .expired: return .expired
+        case .revoked: return .revoked
+        case .channelNotPermitted: return .channelNotPermitted
+        case .purposeNotPermitted: return .purposeNotPermitted
+        case .superseded: return .superseded
+        case .notEveryoneConsented: return .notEveryoneConsented
+        case .recordsUnverifiable: return .recordsUnverifiable
+        case .takenDown: return .takenDown
         }
     }
 }

@@ -3,68 +3,6 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A record file that was refused, or anything else in the authorizations folder that is not a valid record
-/// (SPEC §5 "doubt blocks"). Its content is never trusted to permit anything; what a lenient reading finds in it
-/// is used only to block: the fingerprints it names (so a check can say "this picture's record is invalid:
-/// WHY") and the authorizations it names (`blocks`, refused as if revoked now).
-public struct InvalidRecord: Error, Sendable, Equatable {
-    /// Its path in the authorizations folder ("old/x.json" in a subfolder); bytes of a name that are not UTF-8
-    /// become U+FFFD here (`fileBytes` keeps them). Print `displayFile`, or `file` through `Escape.display`.
-    public var file: String
-    /// The exact bytes of its path in the authorizations folder.
-    public var fileBytes: [UInt8]
-    /// `fileBytes` escaped for printing on one line (`Escape.display`): "REV-\xFF.json", "a\nb.json".
-    public var displayFile: String { Escape.display(fileBytes) }
-    public var id: String?
-    public var reason: String
-    /// The content fingerprints it names (`presented_sha256`, and old `content_sha256`).
-    public var contentSHA256s: [String] = []
-    public var fileSHA256s: [String] = []
-    /// The authorization ids it blocks (sorted): ids of verified authorizations found in its name or bytes as a
-    /// whole token, and the `id` / `authorization` / `supersedes` values a lenient reading finds.
-    public var blocks: [String] = []
-    /// True when it cannot be told which authorization it concerns (nothing found, or it cannot be read: a
-    /// link, a FIFO, a file over the size cap...): nothing new may be published while it is there.
-    public var global: Bool = false
-
-    public init(
-        file: String, fileBytes: [UInt8]? = nil, id: String? = nil, reason: String, contentSHA256s: [String] = [],
-        fileSHA256s: [String] = [], blocks: [String] = [], global: Bool = false
-    ) {
-        self.file = file
-        self.fileBytes = fileBytes ?? Array(file.utf8)
-        self.id = id
-        self.reason = reason
-        self.contentSHA256s = contentSHA256s
-        self.fileSHA256s = fileSHA256s
-        self.blocks = blocks
-        self.global = global
-    }
-}
-
-/// A record file read while loading, by its bytes' SHA-256: the pipeline stores new ones in its ledger so that
-/// the next load can say when ConsentGate first saw it (`Registry.load(firstSeen:)`).
-public struct RecordSighting: Sendable, Equatable, Hashable {
-    public var file: String
-    public var sha256: String
-
-    public init(file: String, sha256: String) {
-        self.file = file
-        self.sha256 = sha256
-    }
-}
-
-/// A record whose signature, signer and schema all check out.
-public struct VerifiedRecord: Sendable {
-    public var record: Record
-    public var file: String
-    public var keyID: String
-    /// When it says it was signed (trusted comment `signed_at=`, else the record's `recorded_at`).
-    public var signedAt: Date?
-    /// Fields an auditor expects that the record leaves out.
-    public var warnings: [String]
-}
-
 /// Every record of an authorizations folder, verified against a trust store.
 public struct Registry: Sendable {
     public static let utc = TimeZone(secondsFromGMT: 0)!
@@ -385,17 +323,6 @@ public struct Registry: Sendable {
         }
     }
 
-    /// One `supersedes` link (folded ids): `id` replaces `supersedes`.
-    public struct Link: Sendable, Hashable {
-        public var id: String
-        public var supersedes: String
-
-        public init(id: String, supersedes: String) {
-            self.id = Registry.fold(id)
-            self.supersedes = Registry.fold(supersedes)
-        }
-    }
-
     /// Links of the verified authorizations and those the ledger remembers of records whose files are gone.
     public private(set) var links: Set<Link> = []
 
@@ -405,62 +332,5 @@ public struct Registry: Sendable {
         let before = links.count
         links.formUnion(remembered)
         if links.count != before { buildChains() }
-    }
-
-    /// Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk); then
-    /// which invalid records block which authorizations through them.
-    mutating func buildChains() {
-        var neighbours: [String: Set<String>] = [:]
-        for link in links {
-            neighbours[link.id, default: []].insert(link.supersedes)
-            neighbours[link.supersedes, default: []].insert(link.id)
-        }
-        chains = [:]
-        for start in neighbours.keys where chains[start] == nil {
-            var seen: Set<String> = [start]
-            var queue = [start]
-            while let id = queue.popLast() {
-                for next in neighbours[id] ?? [] where seen.insert(next).inserted { queue.append(next) }
-            }
-            let members = seen.sorted()
-            for id in members { chains[id] = members }
-        }
-        blockers = [:]
-        for (index, bad) in invalid.enumerated() {
-            var blocked = Set<String>()
-            for id in bad.blocks { blocked.formUnion(chain(of: id)) }
-            for id in blocked { blockers[id, default: []].append(index) }
-        }
-    }
-
-    /// Verified authorizations that list the asset by `presented_sha256` or `file_sha256`.
-    public func authorizations(presentedSHA256: String?, fileSHA256: String?) -> [Authorization] {
-        var ids = Set<String>()
-        if let presentedSHA256 { ids.formUnion(byPresented[presentedSHA256] ?? []) }
-        if let fileSHA256 { ids.formUnion(byFile[fileSHA256] ?? []) }
-        return records(ids)
-    }
-
-    /// Verified authorizations that list the asset only by its old-definition `content_sha256`: they approve
-    /// nothing (they were signed against a fingerprint blind to edit lists, crops and colour).
-    public func oldDefinitionAuthorizations(contentSHA256: String?) -> [Authorization] {
-        guard let contentSHA256 else { return [] }
-        return records(Set(byOldContent[contentSHA256] ?? []))
-    }
-
-    func records(_ ids: Set<String>) -> [Authorization] {
-        ids.sorted().compactMap {
-            if case .authorization(let a)? = authorizations[$0]?.record { return a }
-            return nil
-        }
-    }
-
-    /// Invalid records that name the asset.
-    public func invalidRecords(contentSHA256s: [String?], fileSHA256: String?) -> [InvalidRecord] {
-        let hashes = contentSHA256s.compactMap { $0 }
-        return invalid.filter { record in
-            hashes.contains { record.contentSHA256s.contains($0) }
-                || record.fileSHA256s.contains(fileSHA256 ?? "")
-        }
     }
 }

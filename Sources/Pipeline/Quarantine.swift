@@ -1,3 +1,4 @@
+import ConsentRecords
 import ByteKit
 import Foundation
 import MediaFormats
@@ -91,7 +92,7 @@ public enum QuarantineState {
             let original = listing.originals[asset] ?? "(missing)"
             let reasons = (report["reasons"] as? [[String: Any]] ?? []).map {
                 QuarantineEntry.Reason(
-                    code: $0["code"] as? String ?? "unknown", message: $0["message"] as? String ?? "",
+                    code: $0["code"] as? String ?? ReasonCode.unknown.rawValue, message: $0["message"] as? String ?? "",
                     whatToDo: $0["what_to_do"] as? String ?? "")
             }
             let originalName = report["original_name"] as? String ?? ""

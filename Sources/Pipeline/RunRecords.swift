@@ -44,7 +44,8 @@ extension Runner {
             for record in registry.invalid {
                 // Only ids of authorizations that exist: a stray file's own "id" is free text.
                 let blocked = Array(Set(record.blocks.compactMap(registry.authorizationID(matching:)))).sorted()
-                notifier?.send("invalid_record", asset: nil, records: blocked, reasons: ["invalid_record"])
+                notifier?.send(
+                    "invalid_record", asset: nil, records: blocked, reasons: [ReasonCode.invalidRecord.rawValue])
             }
         }
         summary.publishingStopped += registry.globalDoubts.map {

@@ -198,8 +198,8 @@ extension Runner {
         }
         try ledger.append(
             pipeline: config.name, kind: .retracted, asset: asset, fileSHA256: sha, contentSHA256: nil,
-            detail: ["reasons": ["not_a_publication"], "withdrawn": how])
-        notifier?.send("retracted", asset: asset, reasons: ["not_a_publication"])
+            detail: ["reasons": [ReasonCode.notAPublication.rawValue], "withdrawn": how])
+        notifier?.send("retracted", asset: asset, reasons: [ReasonCode.notAPublication.rawValue])
         logger.info("withdrawn", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
         summary.add(report)
     }

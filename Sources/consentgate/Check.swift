@@ -147,7 +147,7 @@ struct Check: ParsableCommand {
             sanitizer = error.description
             reasons.append(
                 .init(
-                    code: "cannot_sanitize", message: "the sanitizer refuses it: \(error)",
+                    code: ReasonCode.cannotSanitize.rawValue, message: "the sanitizer refuses it: \(error)",
                     whatToDo: ReasonCode.cannotSanitize.advice))
         }
         let publishable = decision.approved && reasons.isEmpty

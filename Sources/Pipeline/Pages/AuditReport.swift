@@ -126,7 +126,8 @@ public enum AuditReport {
                 let how = event.kind == "duplicate" ? "same picture as" : "as"
                 picture += "<br><span class=\"minor\" title=\"\(escape(name))\">\(how) \(escape(PlainWords.shortName(name)))</span>"
             }
-            let reasons = detail.reasons.isEmpty && event.kind == "duplicate" ? ["duplicate"] : detail.reasons
+            let reasons =
+                detail.reasons.isEmpty && event.kind == "duplicate" ? [ReasonCode.duplicate.rawValue] : detail.reasons
             let why = reasons.isEmpty
                 ? "—" : reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
                     .joined(separator: "<br>")
