@@ -110,9 +110,10 @@ public struct Registry: Sendable {
     ///     nil answer means now. A record signed by a retired key is refused when first seen after the key's
     ///     `valid_until`. Without the function (no history at all: `records verify`, `check` without a
     ///     pipeline) the signature's own time is judged, and the record carries a warning.
+    ///   - signatureCache: signatures verified before (the pipeline's ledger); only the others are verified.
     public static func load(
         folder: String, trust: TrustStore, now: Date = Date(), timeZone: TimeZone = Registry.utc,
-        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)? = nil
+        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)? = nil, signatureCache: SignatureCache? = nil
     ) throws(RecordError) -> Registry {
         let folderBytes = Array(folder.utf8)
         let entries: [FolderScan.Entry]
@@ -140,7 +141,7 @@ public struct Registry: Sendable {
         DispatchQueue.concurrentPerform(iterations: toVerify.count) { index in
             let outcome = RecordVerifier.verify(
                 folder: folder, entry: toVerify[index], trust: trust, now: now, timeZone: timeZone,
-                firstSeen: firstSeen)
+                firstSeen: firstSeen, cache: signatureCache)
             results.withLock { $0[index] = outcome }
         }
         // Doubts: what to scan for ids once every verified authorization is known.

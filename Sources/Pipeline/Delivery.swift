@@ -20,16 +20,12 @@ extension Runner {
 
     /// Delivers a batch together (group commit, see `deliverTogether`), or, for each file whose delivery fails (a
     /// full disk, an unwritable folder), leaves it claimed for the next run; the third failure in a row quarantines
-    /// it with the error instead of retrying it forever. With several hosts each file is delivered on its own, under
-    /// its picture's lock (`deliverOnce`).
+    /// it with the error instead of retrying it forever. With several hosts the batch is delivered together as
+    /// well, under the locks of its pictures (`deliverTogetherLocked`).
     func deliverOrLeave(_ items: [Processed], ledger: any LedgerStore, now: Date) -> [ItemReport] {
         let results: [Result<ItemReport, PipelineError>]
-        if ledger is any HostCoordination {
-            results = items.map { item in
-                do throws(PipelineError) { return .success(try deliverOnce(item, ledger: ledger, now: now)) } catch {
-                    return .failure(error)
-                }
-            }
+        if let hosts = ledger as? any HostCoordination {
+            results = deliverTogetherLocked(items, hosts: hosts, ledger: ledger, now: now)
         } else {
             results = deliverTogether(items, ledger: ledger, now: now)
         }
@@ -80,24 +76,6 @@ extension Runner {
         return ItemReport(
             asset: item.asset, outcome: .left, reasons: ["\(error) (run \(failures) of \(Runner.maxFailures))"],
             records: [])
-    }
-
-    /// With several hosts, a picture is decided by one host at a time, against what is live now in the shared
-    /// ledger (not as of this run's start), so that two hosts never publish one picture twice.
-    func deliverOnce(_ item: Processed, ledger: any LedgerStore, now: Date) throws(PipelineError) -> ItemReport {
-        guard let hosts = ledger as? any HostCoordination, item.decision?.approved == true,
-            let content = item.fingerprints?.presentedSHA256
-        else { return try deliver(item, ledger: ledger, now: now) }
-        return try hosts.withPictureLock(pipeline: config.name, content: content) { () throws(PipelineError) in
-            try hosts.confirmClaim(asset: item.asset)
-            let liveNow = try ledger.livePublications().values.contains {
-                $0.pipeline == config.name && $0.contentSHA256 == content
-            }
-            live.withLock { set in
-                if liveNow { set.insert(content) } else { set.remove(content) }
-            }
-            return try deliver(item, ledger: ledger, now: now)
-        }
     }
 
     /// Publish + archive, or quarantine with a reason, for one file (a batch of one).

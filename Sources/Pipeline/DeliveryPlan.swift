@@ -76,9 +76,7 @@ extension Runner {
                 plan.firstAsset = first.asset
                 plan.duplicateOfBatch = first.asset
             } else {
-                let first = try ledger.livePublications().values.first {
-                    $0.pipeline == config.name && $0.contentSHA256 == content
-                }
+                let first = try ledger.livePublications(pipeline: config.name, contentSHA256: content).first
                 plan.firstName = first?.name
                 plan.firstAsset = first?.asset
             }

@@ -47,20 +47,12 @@ public enum QuarantineState {
     static func pending(ledger: any LedgerStore, pipeline: String, pendingDays: Double, now: Date) throws(PipelineError)
         -> [(asset: String, contentSHA256: String?, fileSHA256: String?)]
     {
-        var latest: [String: LedgerEvent] = [:]
-        var quarantinedAt: [String: LedgerEvent] = [:]
-        for event in try ledger.events(EventQuery(pipeline: pipeline, kinds: kinds)) {
-            guard let asset = event.asset else { continue }
-            latest[asset] = event
-            if event.eventKind == .quarantined { quarantinedAt[asset] = event }
-        }
         var result: [(String, String?, String?)] = []
-        for (asset, event) in latest.sorted(by: { $0.key < $1.key }) {
-            guard event.eventKind == .quarantined || event.eventKind == .releaseStarted,
-                let quarantine = quarantinedAt[asset], isPending(quarantine),
-                let at = Ledger.parseTimestamp(quarantine.at), now.timeIntervalSince(at) <= pendingDays * 86_400
+        for row in try ledger.pendingQuarantines(pipeline: pipeline) {
+            guard let text = row.quarantinedAt, let at = Ledger.parseTimestamp(text),
+                now.timeIntervalSince(at) <= pendingDays * 86_400
             else { continue }
-            result.append((asset, quarantine.contentSHA256, quarantine.fileSHA256))
+            result.append((row.asset, row.contentSHA256, row.fileSHA256))
         }
         return result
     }

@@ -29,6 +29,9 @@ public struct RunSummary: Sendable, Encodable {
     public var unsettled = 0
     /// Events the `notify` command failed to take (logged and counted; never changes an outcome).
     public var notifyFailures = 0
+    /// Record signatures this run verified; the others were verified by an earlier run (the ledger remembers
+    /// which bytes, signature and key: issue 28).
+    public var signaturesVerified = 0
     /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
     public var itemsOmitted = 0

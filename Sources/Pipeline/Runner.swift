@@ -90,7 +90,7 @@ public final class Runner: Sendable {
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         summary.folders = probed.reports
         _ = FileIO.takeFolderSyncRefusals()
-        if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
+        if let ledger { summary.ledgerProblems = try checkLedger(ledger) }
         if !dryRun, let ledger, let notifier {
             notices.ledger.withLock { $0 = ledger }
             try resendFailedNotices(ledger: ledger, notifier: notifier)
@@ -103,10 +103,11 @@ public final class Runner: Sendable {
         let swept = try sweep(
             registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
-        let livePublications = try ledger?.livePublications() ?? [:]
-        live.withLock { set in
-            set = Set(livePublications.values.filter { $0.pipeline == config.name }.compactMap(\.contentSHA256))
+        var liveContent = Set<String>()
+        try LiveLookup(ledger: ledger).forEach(pipeline: config.name) { publication throws(PipelineError) in
+            if let content = publication.contentSHA256 { liveContent.insert(content) }
         }
+        live.withLock { $0 = liveContent }
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
         summary.unsandboxed = media.unsandboxedBecause
         // Each stage on its own queue with its own width (SPEC §2), delivery on one serial queue. A file is

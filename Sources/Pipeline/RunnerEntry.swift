@@ -47,3 +47,17 @@ extension Runner {
         do { return try body() } catch { throw PipelineError("\(error)", exitCode: 3) }
     }
 }
+
+extension Runner {
+    /// The ledger check every run makes without reading every event (`LedgerStore.quickCheck`). Any problem there
+    /// and the run trusts the events alone: the state tables are not read, the whole chain is checked (and its
+    /// problems reported) and what is live is replayed from the events, as `audit verify` does.
+    func checkLedger(_ ledger: any LedgerStore) throws(PipelineError) -> [String] {
+        let problems = try ledger.quickCheck()
+        guard !problems.isEmpty else { return [] }
+        ledger.distrustState()
+        logger.warning("ledger check failed: replaying the events", metadata: ["stage": "ledger"])
+        let all = try ledger.verifyChain()
+        return all.isEmpty ? problems : all
+    }
+}
