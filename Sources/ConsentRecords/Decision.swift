@@ -167,12 +167,10 @@ public enum ConsentPolicy {
         if candidates.isEmpty && broken.isEmpty && old.isEmpty { reasons.append(.noRecord) }
         let held: [RefusalReason] =
             newPublication ? registry.globalDoubts.map { .heldByInvalidRecord(file: $0.file, why: $0.reason) } : []
-        // People in the frame: the largest count any valid record declares for this picture.
-        func matches(_ asset: AssetReference) -> Bool {
-            (presentedSHA256 != nil && asset.presentedSHA256 == presentedSHA256)
-                || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
-        }
-        let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
+        // People in the frame: the largest count any valid record declares for this picture (from the registry's
+        // index: a record may list thousands of pictures).
+        let required =
+            registry.peopleInFrame(of: candidates, presentedSHA256: presentedSHA256, fileSHA256: fileSHA256) ?? 1
         // Subjects are compared without regard to letter case: "P-1" and "p-1" are one person.
         let subjects = Set(usable.map { $0.subject.lowercased() })
         if !usable.isEmpty && subjects.count < required {

@@ -43,6 +43,9 @@ public struct Registry: Sendable {
     var blockers: [String: [Int]] = [:]
     /// Verified authorization ids by their folded spelling.
     var byFolded: [String: String] = [:]
+    /// The people in the frame an authorization declares for a picture, by "p:" or "f:", its id and the picture's
+    /// `presented_sha256` or `file_sha256` (the largest where it lists the picture twice).
+    var peopleInFrame: [String: Int] = [:]
 
     /// How ids are compared everywhere (records' ids, `supersedes`, a revocation's `authorization`, names in
     /// doubts, the ledger's memory): without regard to letter case, so that a typo in case never escapes a chain
@@ -303,6 +306,14 @@ public struct Registry: Sendable {
                 if let presented = asset.presentedSHA256 { byPresented[presented, default: []].append(id) }
                 if let content = asset.contentSHA256 { byOldContent[content, default: []].append(id) }
                 if let file = asset.fileSHA256 { byFile[file, default: []].append(id) }
+                if let people = asset.peopleInFrame {
+                    let keys = [
+                        asset.presentedSHA256.map { "p:\(id)\n\($0)" }, asset.fileSHA256.map { "f:\(id)\n\($0)" },
+                    ]
+                    for key in keys.compactMap({ $0 }) {
+                        peopleInFrame[key] = max(peopleInFrame[key] ?? people, people)
+                    }
+                }
             }
             if let old = authorization.supersedes.map(Registry.fold) {
                 supersededBy[old] = id

@@ -42,6 +42,20 @@ extension Registry {
         }
     }
 
+    /// The most people in the frame any of `candidates` declares for the picture (nil: none declares a number).
+    public func peopleInFrame(of candidates: [Authorization], presentedSHA256: String?, fileSHA256: String?) -> Int? {
+        var most: Int? = nil
+        for candidate in candidates {
+            let keys = [
+                presentedSHA256.map { "p:\(candidate.id)\n\($0)" }, fileSHA256.map { "f:\(candidate.id)\n\($0)" },
+            ]
+            for key in keys.compactMap({ $0 }) {
+                if let people = peopleInFrame[key] { most = max(most ?? people, people) }
+            }
+        }
+        return most
+    }
+
     /// Verified authorizations that list the asset by `presented_sha256` or `file_sha256`.
     public func authorizations(presentedSHA256: String?, fileSHA256: String?) -> [Authorization] {
         var ids = Set<String>()

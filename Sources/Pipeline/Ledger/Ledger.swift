@@ -272,15 +272,19 @@ public final class Ledger: LedgerStore {
 
     public func disconnect() {}
 
-    static func parseTimestamp(_ text: String) -> Date? {
+    /// One formatter, made once (making one costs far more than using it: a run reads a time per live
+    /// publication), used under a lock.
+    static let formatter: Mutex<ISO8601DateFormatter> = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        return Mutex(formatter)
+    }()
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        LedgerTime.parse(text) ?? formatter.withLock { $0.date(from: text) }
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        formatter.withLock { $0.string(from: date) }
     }
 }
