@@ -1,0 +1,79 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Consent per visible person (issue #24): the faces the sandboxed reader counts decide how many distinct subjects
+/// must consent. Pictures: SampleMedia/faces-* (made from public-domain NASA photographs, SampleMedia/README.md).
+final class PeopleCheckTests: PipelineTestCase {
+    func quarantineList() throws -> [[String: Any]] {
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["quarantine", "list", "--pipeline", pipeline, "--json"])
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        return (try JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]] ?? []
+    }
+
+    func presented(_ sample: String) throws -> String {
+        let outcome = try Fixtures.run(
+            try Fixtures.consentgate, ["inspect", "--json", Fixtures.sampleMedia.appendingPathComponent(sample).path])
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        let report = try XCTUnwrap((try JSONSerialization.jsonObject(with: outcome.stdout)) as? [String: Any])
+        return try XCTUnwrap(report["presented_sha256"] as? String)
+    }
+
+    /// One subject's authorization of the picture `content` on the website.
+    func authorize(_ subject: String, _ content: String, extra: [String] = []) throws {
+        let outcome = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "authorize", "--key", try demoKey(), "--subject", subject, "--channels", "website",
+                "--effective", "2026-01-01", "--expires", "2036-01-01", "--out", records.path, "--id", "AUTH-\(subject)",
+                "--presented-sha256", content,
+            ] + extra)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+    }
+
+    func testAGroupPictureWaitsUntilEveryVisiblePersonHasConsented() throws {
+        let content = try presented("faces-group-of-three.jpg")
+        try authorize("P-FACE-1", content)
+        try drop("faces-group-of-three.jpg", as: "group.jpg")
+        let first = try runPipeline()
+        XCTAssertEqual(first.summary["published"] as? Int, 0, "\(first.summary)")
+        XCTAssertEqual(first.summary["quarantined"] as? Int, 1, "\(first.summary)")
+        let entry = try XCTUnwrap(try quarantineList().first)
+        XCTAssertEqual(entry["pending"] as? Bool, true, "\(entry)")
+        let messages = (entry["reasons"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        XCTAssertTrue(
+            messages.contains { $0.contains("3 people are visible and 1 has consented") }, "\(messages)")
+        // A second consent is not enough; the third releases it on the next run.
+        try authorize("P-FACE-2", content)
+        XCTAssertEqual(try runPipeline().summary["published"] as? Int, 0)
+        XCTAssertEqual(files(folder("publish")), [])
+        try authorize("P-FACE-3", content)
+        let released = try runPipeline()
+        XCTAssertEqual(released.summary["released"] as? Int, 1, "\(released.summary)")
+        XCTAssertEqual(files(folder("publish")).count, 1)
+        let detail = try sql("SELECT detail FROM events WHERE kind IN ('published','released')")
+        XCTAssertTrue(detail.contains("\"source\":\"detector\""), detail)
+        XCTAssertTrue(detail.contains("\"count\":3"), detail)
+    }
+
+    func testAPictureOfOnePersonOrNoneStillPublishesWithOneConsent() throws {
+        for (index, sample) in ["faces-one-person.jpg", "faces-no-people.jpg"].enumerated() {
+            try authorize("P-SOLO-\(index)", try presented(sample))
+            try drop(sample, as: "solo-\(index).jpg")
+        }
+        let run = try runPipeline()
+        XCTAssertEqual(run.status, 0, "\(run.summary)")
+        XCTAssertEqual(run.summary["published"] as? Int, 2, "\(run.summary)")
+    }
+
+    func testDeclaredKeepsTheOldRuleAndSaysSo() throws {
+        try writePipeline(settle: 0, extra: "people_check: declared")
+        try authorize("P-DECL-1", try presented("faces-group-of-three.jpg"))
+        try drop("faces-group-of-three.jpg", as: "group.jpg")
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline], timeout: 120)
+        XCTAssertEqual(outcome.status, 0, outcome.text + outcome.stderr)
+        XCTAssertEqual(files(folder("publish")).count, 1)
+        XCTAssertTrue(
+            (outcome.text + outcome.stderr).contains("people_check: declared"), outcome.text + outcome.stderr)
+    }
+}
