@@ -45,6 +45,16 @@ public struct PeopleCount: Sendable, Equatable, Codable {
     public var reviewID: String?
     public var notCounted: String?
 
+    public init(
+        count: Int?, source: Source, faces: Int? = nil, reviewID: String? = nil, notCounted: String? = nil
+    ) {
+        self.count = count
+        self.source = source
+        self.faces = faces
+        self.reviewID = reviewID
+        self.notCounted = notCounted
+    }
+
     /// S must reach max(P, F), or max(P, R) when a review states R (a review never lowers the count below what a
     /// record declares).
     public static func required(declared: Int, visible: VisiblePeople?) -> PeopleCount {

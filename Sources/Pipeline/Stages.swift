@@ -111,7 +111,9 @@ struct DecideStage: Sendable {
             presentedSHA256: item.fingerprints?.presentedSHA256,
             legacyContentSHA256: item.fingerprints?.legacyContentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
             channel: channel, registry: registry, now: Runner.decisionTime(after: now), newPublication: true,
-            visible: item.visible)
+            visible: registry.reviewed(
+                item.visible, presentedSHA256: item.fingerprints?.presentedSHA256,
+                fileSHA256: item.fingerprints?.fileSHA256))
         item.decision = decision
         item.reasons += decision.reasons.map(Reason.init)
         logger.debug(
