@@ -77,3 +77,32 @@ final class PeopleCheckTests: PipelineTestCase {
             (outcome.text + outcome.stderr).contains("people_check: declared"), outcome.text + outcome.stderr)
     }
 }
+
+extension PeopleCheckTests {
+    func testASignedReviewReleasesAPictureTheDetectorOvercountsAndTheLedgerNamesIt() throws {
+        let content = try presented("faces-group-of-three.jpg")
+        try authorize("P-REV-1", content)
+        try drop("faces-group-of-three.jpg", as: "group.jpg")
+        XCTAssertEqual(try runPipeline().summary["quarantined"] as? Int, 1)
+        // The privacy office looks: the three faces are one person shown three times.
+        let written = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "review-record", "--key", try demoKey(), "--id", "REV-GROUP-1", "--people", "1", "--note",
+                "one person shown three times", "--out", records.path, "--presented-sha256", content,
+            ])
+        XCTAssertEqual(written.status, 0, written.output)
+        let verify = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "records", "verify", "--authorizations", records.path, "--trust",
+                root.appendingPathComponent("trust.yml").path,
+            ])
+        XCTAssertTrue(verify.text.contains(" 0 invalid"), verify.output)
+        let released = try runPipeline()
+        XCTAssertEqual(released.summary["released"] as? Int, 1, "\(released.summary)")
+        let detail = try sql("SELECT detail FROM events WHERE kind IN ('published','released')")
+        XCTAssertTrue(detail.contains("\"review\":\"REV-GROUP-1\""), detail)
+        XCTAssertTrue(detail.contains("\"source\":\"review\""), detail)
+    }
+}
