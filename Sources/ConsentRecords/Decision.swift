@@ -187,7 +187,8 @@ public enum ConsentPolicy {
         let declared = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
         // Subjects are compared without regard to letter case: "P-1" and "p-1" are one person.
         let subjects = Set(usable.map { $0.subject.lowercased() })
-        let people = PeopleCount.required(declared: declared, visible: visible)
+        var people = PeopleCount.required(declared: declared, visible: visible)
+        people.consented = subjects.count
         let required = people.count ?? declared
         if !usable.isEmpty {
             if people.count == nil, let why = people.notCounted {

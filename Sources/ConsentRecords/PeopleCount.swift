@@ -44,6 +44,8 @@ public struct PeopleCount: Sendable, Equatable, Codable {
     public var faces: Int?
     public var reviewID: String?
     public var notCounted: String?
+    /// Distinct subjects whose valid authorizations cover it (set by the decision).
+    public var consented: Int? = nil
 
     public init(
         count: Int?, source: Source, faces: Int? = nil, reviewID: String? = nil, notCounted: String? = nil

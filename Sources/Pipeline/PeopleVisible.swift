@@ -35,6 +35,7 @@ extension Processed {
             detail["count"] = people.count.map { $0 as Any } ?? NSNull()
             detail["source"] = people.source.rawValue
             if let review = people.reviewID { detail["review"] = review }
+            if let consented = people.consented { detail["consented"] = consented }
         }
         return detail
     }
@@ -54,5 +55,40 @@ extension QuarantineState {
         return VisiblePeople(
             faces: people["faces"] as? Int, notCounted: people["not_counted"] as? String,
             fallsBackToDeclared: people["declared_fallback"] as? Bool ?? false)
+    }
+}
+
+/// What the ledger kept of the people in a quarantined picture (`quarantine list --json`, the review page).
+public struct PeopleSeen: Sendable, Encodable, Equatable {
+    /// Faces the detector found (nil: not counted; `notCounted` says why).
+    public var faces: Int?
+    public var notCounted: String?
+    /// Each face's box `[left, top, width, height]` in the upright picture's pixels, and that picture's size.
+    public var boxes: [[Int]]
+    public var imageSize: [Int]?
+    /// The count the decision used, its source (detector, review, declared) and the subjects who consented.
+    public var count: Int?
+    public var source: String?
+    public var review: String?
+    public var consented: Int?
+
+    init?(detail: [String: Any]) {
+        guard let people = detail["people"] as? [String: Any], !people.isEmpty else { return nil }
+        faces = people["faces"] as? Int
+        notCounted = people["not_counted"] as? String
+        boxes = (people["boxes"] as? [[Int]] ?? []).filter { $0.count == 4 }
+        imageSize = (people["image_size"] as? [Int]).flatMap { $0.count == 2 ? $0 : nil }
+        count = people["count"] as? Int
+        source = people["source"] as? String
+        review = people["review"] as? String
+        consented = people["consented"] as? Int
+    }
+
+    /// The people in the last quarantine event of `asset`.
+    static func last(ledger: any LedgerStore, asset: String) -> PeopleSeen? {
+        guard let event = try? ledger.lastEvent(asset: asset, kinds: [.quarantined]),
+            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any]
+        else { return nil }
+        return PeopleSeen(detail: detail)
     }
 }

@@ -106,3 +106,24 @@ extension PeopleCheckTests {
         XCTAssertTrue(detail.contains("\"source\":\"review\""), detail)
     }
 }
+
+extension PeopleCheckTests {
+    func testTheReviewPageAndTheQuarantineListShowTheFacesAndTheConsents() throws {
+        try authorize("P-PAGE-1", try presented("faces-group-of-three.jpg"))
+        try drop("faces-group-of-three.jpg", as: "group.jpg")
+        XCTAssertEqual(try runPipeline().summary["quarantined"] as? Int, 1)
+        let entry = try XCTUnwrap(try quarantineList().first)
+        let people = try XCTUnwrap(entry["people"] as? [String: Any], "\(entry)")
+        XCTAssertEqual(people["faces"] as? Int, 3)
+        XCTAssertEqual(people["consented"] as? Int, 1)
+        XCTAssertEqual(people["source"] as? String, "detector")
+        XCTAssertEqual((people["boxes"] as? [[Int]])?.count, 3)
+        let page = root.appendingPathComponent("review.html").path
+        let outcome = try Fixtures.run(try Fixtures.consentgate, ["review", "--pipeline", pipeline, "--out", page])
+        XCTAssertEqual(outcome.status, 0, outcome.output)
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("3 faces found in the picture (numbered on the preview); 1 has consented."), html)
+        XCTAssertEqual(html.components(separatedBy: "<rect ").count - 1, 3, "three numbered boxes")
+        XCTAssertTrue(html.contains(">3</text>"))
+    }
+}
