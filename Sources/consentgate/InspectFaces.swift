@@ -1,6 +1,8 @@
 import ByteKit
 import MediaFormats
+import ConsentRecords
 import MediaWorker
+import Pipeline
 
 /// The faces `inspect` and `check` report: how many people the detector sees and where (boxes in the upright
 /// picture's pixels), or why they were not counted. Boxes and scores only: nothing that could recognise anyone.
@@ -66,5 +68,44 @@ struct InspectWithFaces: Encodable {
         try report.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(faces, forKey: .faces)
+    }
+}
+
+extension FacesReport {
+    /// What the decision is given: the faces, or why they were not counted (a format without a detector falls back
+    /// to the declared count; a picture the detector failed on waits for a review).
+    func visible(format: MediaFormat) -> VisiblePeople {
+        if let faces { return VisiblePeople(faces: faces.count) }
+        return VisiblePeople(
+            faces: nil, notCounted: notCounted ?? "the faces were not counted",
+            fallsBackToDeclared: !FaceDetector.supports(format))
+    }
+}
+
+/// `check`'s people: the faces found (boxes), the count its verdict used and its source, and who consented.
+struct CheckPeople: Encodable {
+    var peopleCheck: String
+    var faces: FacesReport?
+    var count: Int?
+    var source: String?
+    var review: String?
+    var consented: Int?
+
+    init(faces: FacesReport?, decision: ConsentDecision, check: PeopleCheck) {
+        peopleCheck = check.mode.rawValue
+        self.faces = faces
+        count = decision.peopleRequired?.count
+        source = decision.peopleRequired?.source.rawValue
+        review = decision.peopleRequired?.reviewID
+        consented = decision.peopleRequired?.consented
+    }
+
+    var lines: [String] {
+        var lines = faces?.lines ?? ["faces: not looked for (people_check: declared)"]
+        if let count, let source {
+            lines.append(
+                "people required: \(count) (\(source)\(review.map { " \($0)" } ?? "")); consented: \(consented ?? 0)")
+        }
+        return lines
     }
 }

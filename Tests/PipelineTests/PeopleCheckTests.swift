@@ -125,5 +125,26 @@ extension PeopleCheckTests {
         XCTAssertTrue(html.contains("3 faces found in the picture (numbered on the preview); 1 has consented."), html)
         XCTAssertEqual(html.components(separatedBy: "<rect ").count - 1, 3, "three numbered boxes")
         XCTAssertTrue(html.contains(">3</text>"))
+        // check says the same before anything is dropped.
+        let check = try Fixtures.run(
+            try Fixtures.consentgate,
+            [
+                "check", "--pipeline", pipeline, "--json",
+                Fixtures.sampleMedia.appendingPathComponent("faces-group-of-three.jpg").path,
+            ])
+        XCTAssertEqual(check.status, 1, check.output)
+        let report = try XCTUnwrap((try JSONSerialization.jsonObject(with: check.stdout)) as? [String: Any])
+        let checked = try XCTUnwrap(report["people"] as? [String: Any], "\(report)")
+        XCTAssertEqual(checked["count"] as? Int, 3)
+        XCTAssertEqual(checked["source"] as? String, "detector")
+        XCTAssertEqual(checked["consented"] as? Int, 1)
+        let faces = try XCTUnwrap(checked["faces"] as? [String: Any])
+        XCTAssertEqual((faces["boxes"] as? [Any])?.count, 3)
+        // inspect --json reports the count and the boxes too.
+        let inspect = try Fixtures.run(
+            try Fixtures.consentgate,
+            ["inspect", "--json", Fixtures.sampleMedia.appendingPathComponent("faces-group-of-three.jpg").path])
+        let inspected = try XCTUnwrap((try JSONSerialization.jsonObject(with: inspect.stdout)) as? [String: Any])
+        XCTAssertEqual((inspected["faces"] as? [String: Any])?["count"] as? Int, 3, "\(inspected)")
     }
 }
