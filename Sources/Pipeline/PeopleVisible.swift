@@ -92,3 +92,18 @@ public struct PeopleSeen: Sendable, Encodable, Equatable {
         return PeopleSeen(detail: detail)
     }
 }
+
+extension PeopleSeen {
+    init?(people: [String: Any]) { self.init(detail: ["people": people]) }
+
+    /// The audit report's words: "3 people (detector)", "1 person (review REV-1)", "1 person (declared; videos:
+    /// declared count only)".
+    var auditWords: String? {
+        guard let count, let source else { return notCounted.map { "people not counted: \($0)" } }
+        var words = "\(count) \(count == 1 ? "person" : "people") (\(source)"
+        if let review { words += " \(review)" }
+        if let faces, source != "detector" { words += "; \(faces) face\(faces == 1 ? "" : "s") found" }
+        if let notCounted { words += "; \(notCounted)" }
+        return words + ")"
+    }
+}

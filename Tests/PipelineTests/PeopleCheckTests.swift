@@ -54,6 +54,13 @@ final class PeopleCheckTests: PipelineTestCase {
         let detail = try sql("SELECT detail FROM events WHERE kind IN ('published','released')")
         XCTAssertTrue(detail.contains("\"source\":\"detector\""), detail)
         XCTAssertTrue(detail.contains("\"count\":3"), detail)
+        // The audit report shows the count each publication used and where it came from.
+        let report = root.appendingPathComponent("audit.html").path
+        let audit = try Fixtures.run(
+            try Fixtures.consentgate, ["audit", "report", "--pipeline", pipeline, "--format", "html", "--out", report])
+        XCTAssertEqual(audit.status, 0, audit.output)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertTrue(html.contains("(3 people (detector))"), html)
     }
 
     func testAPictureOfOnePersonOrNoneStillPublishesWithOneConsent() throws {
