@@ -81,7 +81,8 @@ let package = Package(
             ]
         ),
         // Prepares benchmark inputs (Scripts/benchmark-records); the timing is hyperfine's.
-        .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
+        .executableTarget(
+            name: "consentgate-bench", dependencies: ["ConsentRecords", "FaceDetection", "MediaFormats", "ByteKit"]),
         .testTarget(
             name: "MediaFormatsTests",
             dependencies: ["ByteKit", "MediaFormats", "CMediaShims", "TestSupport"]

@@ -5,6 +5,11 @@
 // Writes N signed synthetic authorizations (random fingerprints, pseudonymous subjects) into DIR/authorizations,
 // the signing key's public half as DIR/bench.pub and a trust file DIR/trust.yml. The key is generated for the
 // run and thrown away; nothing here is real data.
+//
+//   consentgate-bench faces FILE [--runs N] [--min-face-pixels P]
+//
+// Times the face detector (decode to its working size, detection) on FILE in this process, N times, and prints
+// the faces found and the mean, best and worst milliseconds (Scripts/benchmark-faces).
 import ConsentRecords
 import Foundation
 
@@ -14,6 +19,7 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "faces" { FacesBench.run(Array(arguments.dropFirst())) }
 guard arguments.first == "make-records", let countIndex = arguments.firstIndex(of: "--count"),
     let dirIndex = arguments.firstIndex(of: "--dir"), countIndex + 1 < arguments.count, dirIndex + 1 < arguments.count,
     let count = Int(arguments[countIndex + 1]), count > 0
