@@ -124,6 +124,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas")]
         ),
         .target(name: "FaceDetection", dependencies: ["ByteKit", "MediaFormats", "CFaceShim"]),
+        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "MediaFormats", "ByteKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -38,6 +38,10 @@ final class PeopleCheckTests: PipelineTestCase {
         let first = try runPipeline()
         XCTAssertEqual(first.summary["published"] as? Int, 0, "\(first.summary)")
         XCTAssertEqual(first.summary["quarantined"] as? Int, 1, "\(first.summary)")
+        // Counted in the sandboxed workers (seccomp filter, limits): the detector needs no call outside the
+        // allowlist, or the worker would have died (SIGSYS) and the picture been quarantined as reader_failed.
+        XCTAssertNil(first.summary["unsandboxed"], "\(first.summary)")
+        XCTAssertTrue((first.summary["people_check"] as? String ?? "").hasPrefix("people_check: faces"), "\(first.summary)")
         let entry = try XCTUnwrap(try quarantineList().first)
         XCTAssertEqual(entry["pending"] as? Bool, true, "\(entry)")
         let messages = (entry["reasons"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
