@@ -50,6 +50,8 @@ enum RecordVerifier {
             invalid.id = claimed.id
         case .success(.takedownLift(let claimed)):
             invalid.id = claimed.id
+        case .success(.review(let claimed)):
+            invalid.id = claimed.id
         case .failure:
             if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
                 case .string(let id)? = members.first(where: { $0.key == "id" })?.value
@@ -131,6 +133,8 @@ enum RecordVerifier {
             signedAt = takedown.recordedAt
         } else if case .takedownLift(let lift) = record {
             signedAt = lift.recordedAt
+        } else if case .review(let review) = record {
+            signedAt = review.recordedAt
         }
         if let signedAt, signedAt > now.addingTimeInterval(allowedSkew) {
             return refuse("signature invalid: signed in the future (\(Timestamp.format(signedAt)))")

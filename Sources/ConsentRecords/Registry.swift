@@ -21,6 +21,8 @@ public struct Registry: Sendable {
     /// Takedowns by folded id, and the lifts that end them by the folded id of the takedown (SPEC §5).
     public var takedowns: [String: Takedown] = [:]
     public var lifts: [String: [TakedownLift]] = [:]
+    /// Reviews (how many people a picture shows) by the fingerprint they name (RegistryReviews.swift).
+    public var reviews: [String: [PeopleReview]] = [:]
     /// The pipeline this registry decides for (set by the pipeline; nil for `check` without one), for takedowns
     /// that select by pipeline.
     public var pipelineName: String?
@@ -57,7 +59,7 @@ public struct Registry: Sendable {
 
     public var verifiedCount: Int {
         authorizations.count + revocations.values.reduce(0) { $0 + $1.count } + takedowns.count
-            + lifts.values.reduce(0) { $0 + $1.count }
+            + lifts.values.reduce(0) { $0 + $1.count } + reviews.values.reduce(0) { $0 + $1.count }
     }
 
     /// Doubts that concern no authorization that can be named: while any is there, nothing new is published.
@@ -295,6 +297,10 @@ public struct Registry: Sendable {
             takedowns[folded] = takedown
         case .takedownLift(let lift):
             lifts[Registry.fold(lift.takedown), default: []].append(lift)
+        case .review(let review):
+            for print in [review.presentedSHA256, review.fileSHA256].compactMap({ $0 }) {
+                reviews[print, default: []].append(review)
+            }
         }
         return nil
     }

@@ -140,7 +140,7 @@ extension Runner {
                 detail: [
                     "published_name": plan.publishedName, "records": item.decision?.usedRecords ?? [],
                     "record_keys": item.decision?.usedKeys ?? [], "channel": config.channel,
-                    "published_sha256": found.sha256, "published_stat": found.stat,
+                    "published_sha256": found.sha256, "published_stat": found.stat, "people": item.peopleDetail,
                 ])
         case .quarantine:
             // The ledger first, then the move: a kill between them leaves the original in the work folder, and the
@@ -151,7 +151,7 @@ extension Runner {
                 contentSHA256: item.fingerprints?.presentedSHA256,
                 detail: [
                     "reasons": plan.reasons.map(\.code.rawValue), "records": item.decision?.matchingRecords ?? [],
-                    "pending": plan.pendingQuarantine,
+                    "pending": plan.pendingQuarantine, "people": item.peopleDetail,
                 ])
         }
     }

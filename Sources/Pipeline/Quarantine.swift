@@ -26,6 +26,8 @@ public struct QuarantineEntry: Sendable, Encodable {
     public var pendingUntil: String?
     /// Why it is not pending, in words (nil when it is).
     public var notPendingBecause: String?
+    /// The faces found and the count its decision used (PeopleVisible.swift), when the ledger kept them.
+    public var people: PeopleSeen? = nil
 
     public struct Reason: Sendable, Encodable {
         public var code: String
@@ -113,6 +115,7 @@ public enum QuarantineState {
                     pendingUntil: isPending
                         ? when.map { Ledger.timestamp($0.addingTimeInterval(config.pendingDays * 86_400)) } : nil,
                     notPendingBecause: because))
+            if let ledger { entries[entries.count - 1].people = PeopleSeen.last(ledger: ledger, asset: asset) }
         }
         return entries.sorted { ($0.quarantinedAt, $0.asset) < ($1.quarantinedAt, $1.asset) }
     }

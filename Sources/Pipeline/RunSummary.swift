@@ -49,6 +49,8 @@ public struct RunSummary: Sendable, Encodable {
     /// Configuration problems the run survived (the trust file unusable, the authorizations folder missing): the
     /// sweep ran and withdrew what could not be verified; exit status 2 (3 when a file was also left).
     public var configurationProblems: [String] = []
+    /// How the people in a picture were counted this run (`people_check`), said in every summary.
+    public var peopleCheck: String? = nil
     /// Why media was read without the seccomp sandbox this run, if it was (said once, never silent).
     public var unsandboxed: String? = nil
     /// How each of ConsentGate's folders moves files without replacing anything, as probed at the start of the run

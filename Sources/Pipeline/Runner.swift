@@ -110,6 +110,7 @@ public final class Runner: Sendable {
         live.withLock { $0 = liveContent }
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
         summary.unsandboxed = media.unsandboxedBecause
+        summary.peopleCheck = config.people.summary
         // Each stage on its own queue with its own width (SPEC §2), delivery on one serial queue. A file is
         // claimed only when a slot is free, so at most `inFlight` files are claimed-but-undelivered, however many
         // wait. The bytes are read by the workers (one per core), so what this process holds per file in flight is

@@ -10,6 +10,11 @@
 // append-history appends N events to an existing SQLite ledger through the ledger's own writer (hash-chained,
 // state tables kept, 1000 to a transaction): publications of synthetic pictures long gone, each published and
 // then retracted (`missing_from_publish`), the history a gate gathers over years. Nothing becomes live.
+//
+//   consentgate-bench faces FILE [--runs N] [--min-face-pixels P]
+//
+// Times the face detector (decode to its working size, detection) on FILE in this process, N times, and prints
+// the faces found and the mean, best and worst milliseconds (Scripts/benchmark-faces).
 import ConsentRecords
 import Foundation
 import Pipeline
@@ -33,6 +38,8 @@ func randomHash() -> String {
 }
 
 switch arguments.first {
+case "faces":
+    FacesBench.run(Array(arguments.dropFirst()))
 case "make-records":
     guard let countText = option("--count"), let count = Int(countText), count > 0, let folder = option("--dir") else {
         fail("usage: consentgate-bench make-records --count N --dir DIR")
@@ -45,7 +52,9 @@ case "append-history":
     // Pairs: every publication of the history is retracted again.
     appendHistory(ledger: path, pipeline: pipeline, events: count - count % 2)
 default:
-    fail("usage: consentgate-bench make-records --count N --dir DIR | append-history --ledger L --pipeline P --events N")
+    fail(
+        "usage: consentgate-bench make-records --count N --dir DIR | append-history --ledger L --pipeline P --events N"
+            + " | faces FILE [--runs N] [--min-face-pixels P]")
 }
 
 func makeRecords(count: Int, folder: String) {

@@ -66,6 +66,8 @@ struct Check: ParsableCommand {
         var recordsMatching: [String]
         var metadataFound: [MetadataItem]
         var sanitizer: String
+        /// The faces found and the people count the decision used (issue #24).
+        var people: CheckPeople
 
         var written: String?
 
@@ -130,9 +132,17 @@ struct Check: ParsableCommand {
             print("    what to do: \(ReasonCode.readerFailed.advice)")
             throw ExitCode(1)
         }
+        // The people in it, as a pipeline counts them (its people_check; faces without a pipeline).
+        let peopleCheck = pipelineConfig?.people ?? PeopleCheck()
+        let faces = peopleCheck.faceOptions.map {
+            FacesReport(media: media, source: source, limits: sanitizeOptions.limits, minFacePixels: $0.minFacePixels)
+        }
         let decision = ConsentPolicy.decide(
             presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.legacyContentSHA256,
-            fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
+            fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true,
+            visible: registry.reviewed(
+                faces.map { $0.visible(format: inspection.format) }, presentedSHA256: inspection.presentedSHA256,
+                fileSHA256: inspection.fileSHA256))
         var reasons = decision.reasons.map(Reason.init).map {
             Report.Reason(code: $0.code.rawValue, message: $0.message, whatToDo: $0.code.advice)
         }
@@ -193,7 +203,7 @@ struct Check: ParsableCommand {
             fileSha256: inspection.fileSHA256,
             presentedSha256: inspection.presentedSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
             recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer,
-            written: written)
+            people: CheckPeople(faces: faces, decision: decision, check: peopleCheck), written: written)
         if json {
             Output.json(report)
         } else {
@@ -210,6 +220,7 @@ struct Check: ParsableCommand {
                 print("records matching: \(decision.matchingRecords.map(Escape.display).joined(separator: ", "))")
             }
             print("format: \(report.format); presented_sha256: \(report.presentedSha256 ?? "(unknown)")")
+            for line in report.people.lines { print(line) }
             // What publishing keeps (Orientation, the ICC profile, as the options say) and what it removes.
             func kept(_ item: MetadataItem) -> Bool {
                 (sanitizeOptions.keepOrientation && item.name == "Orientation")

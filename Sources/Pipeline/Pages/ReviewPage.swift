@@ -42,7 +42,7 @@ public enum ReviewPage {
         var page = """
             <!doctype html><html lang="en"><head><meta charset="utf-8">
             <title>Quarantine review: \(escape(config.name))</title>
-            <style>\(style)</style></head><body>
+            <style>\(style)\(facesStyle)</style></head><body>
             <h1>Quarantine review: \(escape(config.name))</h1>
             <p class="private">For the privacy office only: this page shows the names files were dropped under. \
             Do not forward it or leave it on a shared drive.</p>
@@ -84,11 +84,12 @@ public enum ReviewPage {
         case .picture(let uri, let width, let height):
             // A small picture (a 96-pixel print proof) is shown larger, so a person can tell what it is.
             let scale = max(1.0, 160.0 / Double(max(width, height)))
-            html += "<img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
-            html += " alt=\"preview of \(escape(name))\">"
+            html += "<span class=\"framed\"><img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
+            html += " alt=\"preview of \(escape(name))\">\(faceOverlay(entry.people))</span>"
         case .placeholder(let label): html += "<div class=\"placeholder\">\(escape(label))</div>"
         }
         html += "</div>\n<div class=\"body\">\n<h3>\(escape(name))</h3>\n"
+        html += peopleLine(entry.people)
         if entry.pending {
             let until = entry.pendingUntil.map { PlainWords.day($0, in: zone) } ?? "the end of its waiting period"
             html += "<p class=\"status pending\">Waiting for consent: every run checks it again until "
