@@ -95,6 +95,14 @@ extension PeopleCheckTests {
         try authorize("P-REV-1", content)
         try drop("faces-group-of-three.jpg", as: "group.jpg")
         XCTAssertEqual(try runPipeline().summary["quarantined"] as? Int, 1)
+        // The office's key may sign reviews (the role review).
+        let trust = root.appendingPathComponent("trust.yml")
+        let text = try String(contentsOf: trust, encoding: .utf8)
+        XCTAssertTrue(text.contains("roles: [authorize, revoke, takedown]"))
+        try text.replacingOccurrences(
+            of: "roles: [authorize, revoke, takedown]", with: "roles: [authorize, revoke, takedown, review]"
+        ).write(to: trust, atomically: true, encoding: .utf8)
+        chmod(trust.path, 0o644)
         // The privacy office looks: the three faces are one person shown three times.
         let written = try Fixtures.run(
             try Fixtures.consentgate,
