@@ -92,4 +92,49 @@ final class FaceDetectorTests: XCTestCase {
         }
         XCTAssertThrowsError(try faces(Array("not a picture".utf8)))
     }
+
+    /// A PNG whose colour chunks libpng warns about ("cHRM: invalid chromaticities", "iCCP: known incorrect sRGB
+    /// profile": common in real files) has sound pixels: it is counted, not held as damaged.
+    func testAWarningAboutAColourChunkDoesNotStopTheCount() throws {
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return Bytes.put(Int(data.count), 4) + body + Bytes.put(Int(crc32(body)), 4)
+        }
+        func crc32(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return ~crc
+        }
+        let (width, height) = (64, 48)
+        var rows: [UInt8] = []
+        for y in 0..<height {
+            rows.append(0)
+            for x in 0..<width { rows += [UInt8(x * 4 % 256), UInt8(y * 5 % 256), 128] }
+        }
+        let header = Bytes.put(width, 4) + Bytes.put(height, 4) + [8, 2, 0, 0, 0]
+        // Stored (uncompressed) deflate blocks: a valid zlib stream without a compressor.
+        var zlib: [UInt8] = [0x78, 0x01]
+        var rest = rows[...]
+        while !rest.isEmpty {
+            let block = rest.prefix(65_535)
+            rest = rest.dropFirst(block.count)
+            let length = UInt16(block.count)
+            zlib += [rest.isEmpty ? 1 : 0, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
+            zlib += block
+        }
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in rows {
+            a = (a + UInt32(byte)) % 65_521
+            b = (b + a) % 65_521
+        }
+        zlib += Bytes.put(Int(b << 16 | a), 4)
+        let png =
+            [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header)
+            + chunk("cHRM", [UInt8](repeating: 0, count: 32)) + chunk("IDAT", zlib) + chunk("IEND", [])
+        XCTAssertEqual(try faces(png).count, 0)
+    }
 }
