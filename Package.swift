@@ -96,7 +96,9 @@ let package = Package(
             ]
         ),
         // Prepares benchmark inputs (Scripts/benchmark-records); the timing is hyperfine's.
-        .executableTarget(name: "consentgate-bench", dependencies: ["ConsentRecords"]),
+        .executableTarget(
+            name: "consentgate-bench",
+            dependencies: ["ConsentRecords", "Pipeline", "FaceDetection", "MediaFormats", "ByteKit"]),
         .testTarget(
             name: "MediaFormatsTests",
             dependencies: ["ByteKit", "MediaFormats", "CMediaShims", "TestSupport"]
@@ -128,7 +130,17 @@ let package = Package(
         .target(name: "Sandbox", dependencies: ["CSeccomp", "CSandboxShims"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
         // Every operation on media bytes as a request to a sandboxed worker: the worker's side and the caller's.
-        .target(name: "MediaWorker", dependencies: ["ByteKit", "MediaFormats", "Sandbox"]),
+        .target(name: "MediaWorker", dependencies: ["ByteKit", "MediaFormats", "FaceDetection", "Sandbox"]),
+        // Faces in a picture (how many people are visible, for the consent check): dlib's built-in HOG frontal
+        // detector behind a C shim that keeps every C++ exception inside. dlib's matrix headers call LAPACK
+        // (libdlib-dev, liblapack-dev, libblas-dev).
+        .target(
+            name: "CFaceShim",
+            cxxSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas")]
+        ),
+        .target(name: "FaceDetection", dependencies: ["ByteKit", "MediaFormats", "CFaceShim"]),
+        .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "MediaFormats", "ByteKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -269,9 +269,12 @@ int cgshim_png_preview(const uint8_t *data, size_t length, const cgshim_limits *
     png_set_chunk_cache_max(png, 10000);
     png_set_chunk_malloc_max(png, limits && limits->max_memory_bytes ? (png_alloc_size_t)limits->max_memory_bytes
                                                                       : (png_alloc_size_t)64 * 1024 * 1024);
-    // Text and EXIF chunks are never inflated: the preview needs pixels only.
-    static const png_byte ignored[] = "tEXt\0zTXt\0iTXt\0eXIf\0";
-    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored, 4);
+    // Text, EXIF and the colour/time chunks this decode does not apply are never read: the preview and the face
+    // detector need pixels only, and a warning about one of them (libpng's "iCCP: known incorrect sRGB profile",
+    // common in real files) says nothing about the pixels, so it must not count as damage.
+    static const png_byte ignored[] =
+        "tEXt\0zTXt\0iTXt\0eXIf\0iCCP\0sRGB\0gAMA\0cHRM\0tIME\0pHYs\0sBIT\0bKGD\0hIST\0sPLT\0oFFs\0pCAL\0sCAL\0";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored, 17);
     png_read_info(png, pinfo);
     uint32_t src_width = png_get_image_width(png, pinfo), src_height = png_get_image_height(png, pinfo);
     info->width = src_width;

@@ -20,6 +20,11 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
     case purposeNotPermitted(id: String, purpose: String)
     case superseded(id: String, by: String)
     case notEveryoneConsented(consented: Int, required: Int)
+    /// More people are visible (the face detector's count, or a review's) than distinct subjects consented: curable
+    /// by the others' authorizations or by a review record (issue #24).
+    case morePeopleVisible(visible: Int, consented: Int, source: PeopleCount.Source)
+    /// The faces were to be counted and could not be (the detector failed on this picture): a review can state it.
+    case peopleNotCounted(why: String)
     /// No record can be verified now (the trust file is unusable, the authorizations folder cannot be listed):
     /// nothing is approved, and what is published is withdrawn (SPEC §6).
     case recordsUnverifiable(why: String)
@@ -44,26 +49,36 @@ public enum RefusalReason: Sendable, Equatable, CustomStringConvertible {
         case .purposeNotPermitted(let id, let purpose): return "\(id): purpose \(purpose) not permitted"
         case .superseded(let id, let by): return "\(id): superseded by \(by)"
         case .notEveryoneConsented(let consented, let required): return "\(consented) of \(required) people consented"
+        case .morePeopleVisible(let visible, let consented, let source):
+            let people = visible == 1 ? "1 person is" : "\(visible) people are"
+            let how = source == .review ? " (by a review)" : ""
+            return "\(people) visible\(how) and \(consented) \(consented == 1 ? "has" : "have") consented: "
+                + "record the others' authorizations, or a review"
+        case .peopleNotCounted(let why):
+            return "the people in it could not be counted (\(why)): a review record can state how many are visible"
         case .recordsUnverifiable(let why): return "no consent record can be verified now: \(why)"
         case .takenDown(let id, let reason): return "taken down by \(id): \(reason)"
         }
     }
 
     /// A stable machine-readable code.
-    public var code: String {
+    public var code: String { reasonCode.rawValue }
+
+    /// Its reason code.
+    public var reasonCode: ReasonCode {
         switch self {
-        case .noRecord: return "no_record"
-        case .oldFingerprint: return "old_fingerprint"
-        case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return "invalid_record"
-        case .notYetEffective: return "not_yet_effective"
-        case .expired: return "expired"
-        case .revoked: return "revoked"
-        case .channelNotPermitted: return "channel_not_permitted"
-        case .purposeNotPermitted: return "purpose_not_permitted"
-        case .superseded: return "superseded"
-        case .notEveryoneConsented: return "not_everyone_consented"
-        case .recordsUnverifiable: return "records_unverifiable"
-        case .takenDown: return "taken_down"
+        case .noRecord: return .noRecord
+        case .oldFingerprint: return .oldFingerprint
+        case .invalidRecord, .blockedByInvalidRecord, .heldByInvalidRecord: return .invalidRecord
+        case .notYetEffective: return .notYetEffective
+        case .expired: return .expired
+        case .revoked: return .revoked
+        case .channelNotPermitted: return .channelNotPermitted
+        case .purposeNotPermitted: return .purposeNotPermitted
+        case .superseded: return .superseded
+        case .notEveryoneConsented, .morePeopleVisible, .peopleNotCounted: return .notEveryoneConsented
+        case .recordsUnverifiable: return .recordsUnverifiable
+        case .takenDown: return .takenDown
         }
     }
 }
@@ -79,6 +94,8 @@ public struct ConsentDecision: Sendable, Equatable {
     public var reasons: [RefusalReason]
     /// The keys that signed `usedRecords` (recorded with a publication, so a takedown by key finds it later).
     public var usedKeys: [String] = []
+    /// How many people the decision required and where that number came from (nil: no count was given).
+    public var peopleRequired: PeopleCount? = nil
 }
 
 /// What the ledger says of a publication being re-checked (the sweep), for takedowns: when, under which records
@@ -111,7 +128,8 @@ public enum ConsentPolicy {
     /// the old definition, approves nothing: it only names the records to re-record (`oldFingerprint`).
     public static func decide(
         presentedSHA256: String?, legacyContentSHA256: String? = nil, fileSHA256: String?, channel: String,
-        registry: Registry, now: Date, newPublication: Bool = false, published: PublishedFacts? = nil
+        registry: Registry, now: Date, newPublication: Bool = false, published: PublishedFacts? = nil,
+        visible: VisiblePeople? = nil
     ) -> ConsentDecision {
         if let why = registry.unverifiableBecause {
             return ConsentDecision(
@@ -164,16 +182,24 @@ public enum ConsentPolicy {
         if candidates.isEmpty && broken.isEmpty && old.isEmpty { reasons.append(.noRecord) }
         let held: [RefusalReason] =
             newPublication ? registry.globalDoubts.map { .heldByInvalidRecord(file: $0.file, why: $0.reason) } : []
-        // People in the frame: the largest count any valid record declares for this picture.
-        func matches(_ asset: AssetReference) -> Bool {
-            (presentedSHA256 != nil && asset.presentedSHA256 == presentedSHA256)
-                || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
-        }
-        let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
+        // People in the frame: the largest count any valid record declares for this picture (from the registry's
+        // index: a record may list thousands of pictures).
+        let declared =
+            registry.peopleInFrame(of: candidates, presentedSHA256: presentedSHA256, fileSHA256: fileSHA256) ?? 1
         // Subjects are compared without regard to letter case: "P-1" and "p-1" are one person.
         let subjects = Set(usable.map { $0.subject.lowercased() })
-        if !usable.isEmpty && subjects.count < required {
-            reasons.append(.notEveryoneConsented(consented: subjects.count, required: required))
+        var people = PeopleCount.required(declared: declared, visible: visible)
+        people.consented = subjects.count
+        let required = people.count ?? declared
+        if !usable.isEmpty {
+            if people.count == nil, let why = people.notCounted {
+                reasons.append(.peopleNotCounted(why: why))
+            } else if subjects.count < required {
+                reasons.append(
+                    people.source == .declared
+                        ? .notEveryoneConsented(consented: subjects.count, required: required)
+                        : .morePeopleVisible(visible: required, consented: subjects.count, source: people.source))
+            }
         }
         // Takedowns: matched against what the picture stands on now and, for a publication, what it stood on.
         var takenDown: [RefusalReason] = []
@@ -186,11 +212,13 @@ public enum ConsentPolicy {
                 .takenDown(id: $0.id, reason: $0.reason)
             }
         }
-        let approved = !usable.isEmpty && subjects.count >= required && held.isEmpty && takenDown.isEmpty
+        let approved =
+            !usable.isEmpty && people.count != nil && subjects.count >= required && held.isEmpty && takenDown.isEmpty
         return ConsentDecision(
             approved: approved, usedRecords: approved ? usable.map(\.id) : [],
             matchingRecords: (candidates.map(\.id) + old.map(\.id) + broken.compactMap { $0.id ?? $0.file }).sorted(),
             reasons: approved ? [] : reasons + held + takenDown,
-            usedKeys: approved ? Array(Set(usable.compactMap { registry.keyID(ofAuthorization: $0.id) })).sorted() : [])
+            usedKeys: approved ? Array(Set(usable.compactMap { registry.keyID(ofAuthorization: $0.id) })).sorted() : [],
+            peopleRequired: people)
     }
 }

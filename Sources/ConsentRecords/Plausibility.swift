@@ -34,6 +34,10 @@ public enum Plausibility {
             if let at = lift.recordedAt, at > now.addingTimeInterval(timeSkew) {
                 return "recorded_at lies in the future (\(Timestamp.format(at)))"
             }
+        case .review(let review):
+            if let at = review.recordedAt, at > now.addingTimeInterval(timeSkew) {
+                return "recorded_at lies in the future (\(Timestamp.format(at)))"
+            }
         case .authorization(let authorization):
             if let day = authorization.signedOn {
                 if day < earliest { return "signed_on \(day) lies before \(earliest)" }

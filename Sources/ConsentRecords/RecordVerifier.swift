@@ -19,7 +19,7 @@ enum RecordVerifier {
 
     static func verify(
         folder: String, entry: FolderScan.Entry, trust: TrustStore, now: Date, timeZone: TimeZone,
-        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)?
+        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)?, cache: SignatureCache? = nil
     ) -> Outcome {
         let name = entry.display
         var invalid = InvalidRecord(file: name, reason: "")
@@ -50,6 +50,8 @@ enum RecordVerifier {
             invalid.id = claimed.id
         case .success(.takedownLift(let claimed)):
             invalid.id = claimed.id
+        case .success(.review(let claimed)):
+            invalid.id = claimed.id
         case .failure:
             if let loose = try? StrictJSON.parse(bytes), case .object(let members) = loose,
                 case .string(let id)? = members.first(where: { $0.key == "id" })?.value
@@ -58,12 +60,14 @@ enum RecordVerifier {
             }
         }
         let signatureText: String
+        let signatureBytes: [UInt8]
         switch FolderScan.read(entry.path + Array(".minisig".utf8), limit: 64 << 10) {
         case .success(let read):
             guard let text = String(validating: read, as: UTF8.self) else {
                 return refuse("signature invalid: \(name).minisig is not UTF-8 text")
             }
             signatureText = text
+            signatureBytes = read
         case .failure(let failure):
             let why = failure.why
             if FolderScan.exists(entry.path + Array(".minisig".utf8)) {
@@ -78,7 +82,18 @@ enum RecordVerifier {
         guard let key = trust.keys[signature.keyIDHex] else {
             return refuse("signature invalid: signed by unknown key \(signature.keyIDHex)")
         }
-        do { try signature.verify(bytes, with: key.publicKey) } catch { return refuse("signature invalid: \(error)") }
+        let cached = cache.map {
+            ($0, SignatureCache.entry(record: bytes, signature: signatureBytes, publicKey: key.publicKey.key))
+        }
+        if let (cache, entry) = cached, cache.contains(entry) {
+            // These bytes, this signature, this key: verified by an earlier load.
+        } else {
+            do { try signature.verify(bytes, with: key.publicKey) } catch {
+                cached?.0.failed()
+                return refuse("signature invalid: \(error)")
+            }
+            if let (cache, entry) = cached { cache.verified(entry) }
+        }
         let record: Record
         switch parsed {
         case .success(let value): record = value
@@ -118,6 +133,8 @@ enum RecordVerifier {
             signedAt = takedown.recordedAt
         } else if case .takedownLift(let lift) = record {
             signedAt = lift.recordedAt
+        } else if case .review(let review) = record {
+            signedAt = review.recordedAt
         }
         if let signedAt, signedAt > now.addingTimeInterval(allowedSkew) {
             return refuse("signature invalid: signed in the future (\(Timestamp.format(signedAt)))")

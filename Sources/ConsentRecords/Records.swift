@@ -135,6 +135,7 @@ public enum Record: Sendable, Equatable {
     case revocation(Revocation)
     case takedown(Takedown)
     case takedownLift(TakedownLift)
+    case review(PeopleReview)
 
     public var id: String {
         switch self {
@@ -142,6 +143,7 @@ public enum Record: Sendable, Equatable {
         case .revocation(let r): return r.id
         case .takedown(let t): return t.id
         case .takedownLift(let l): return l.id
+        case .review(let r): return r.id
         }
     }
 
@@ -152,6 +154,7 @@ public enum Record: Sendable, Equatable {
         case .revocation: return Revocation.type
         case .takedown: return Takedown.type
         case .takedownLift: return TakedownLift.type
+        case .review: return PeopleReview.type
         }
     }
 
@@ -161,6 +164,7 @@ public enum Record: Sendable, Equatable {
         case .authorization: return .authorize
         case .revocation: return .revoke
         case .takedown, .takedownLift: return .takedown
+        case .review: return .review
         }
     }
 }
@@ -222,6 +226,7 @@ public enum RecordParser {
         case Revocation.type: return .revocation(try revocation(&reader))
         case Takedown.type: return .takedown(try takedown(&reader))
         case TakedownLift.type: return .takedownLift(try lift(&reader))
+        case PeopleReview.type: return .review(try review(&reader))
         default: throw RecordError(reason: "unknown record type \"\(type)\"")
         }
     }

@@ -3,68 +3,6 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// A record file that was refused, or anything else in the authorizations folder that is not a valid record
-/// (SPEC §5 "doubt blocks"). Its content is never trusted to permit anything; what a lenient reading finds in it
-/// is used only to block: the fingerprints it names (so a check can say "this picture's record is invalid:
-/// WHY") and the authorizations it names (`blocks`, refused as if revoked now).
-public struct InvalidRecord: Error, Sendable, Equatable {
-    /// Its path in the authorizations folder ("old/x.json" in a subfolder); bytes of a name that are not UTF-8
-    /// become U+FFFD here (`fileBytes` keeps them). Print `displayFile`, or `file` through `Escape.display`.
-    public var file: String
-    /// The exact bytes of its path in the authorizations folder.
-    public var fileBytes: [UInt8]
-    /// `fileBytes` escaped for printing on one line (`Escape.display`): "REV-\xFF.json", "a\nb.json".
-    public var displayFile: String { Escape.display(fileBytes) }
-    public var id: String?
-    public var reason: String
-    /// The content fingerprints it names (`presented_sha256`, and old `content_sha256`).
-    public var contentSHA256s: [String] = []
-    public var fileSHA256s: [String] = []
-    /// The authorization ids it blocks (sorted): ids of verified authorizations found in its name or bytes as a
-    /// whole token, and the `id` / `authorization` / `supersedes` values a lenient reading finds.
-    public var blocks: [String] = []
-    /// True when it cannot be told which authorization it concerns (nothing found, or it cannot be read: a
-    /// link, a FIFO, a file over the size cap...): nothing new may be published while it is there.
-    public var global: Bool = false
-
-    public init(
-        file: String, fileBytes: [UInt8]? = nil, id: String? = nil, reason: String, contentSHA256s: [String] = [],
-        fileSHA256s: [String] = [], blocks: [String] = [], global: Bool = false
-    ) {
-        self.file = file
-        self.fileBytes = fileBytes ?? Array(file.utf8)
-        self.id = id
-        self.reason = reason
-        self.contentSHA256s = contentSHA256s
-        self.fileSHA256s = fileSHA256s
-        self.blocks = blocks
-        self.global = global
-    }
-}
-
-/// A record file read while loading, by its bytes' SHA-256: the pipeline stores new ones in its ledger so that
-/// the next load can say when ConsentGate first saw it (`Registry.load(firstSeen:)`).
-public struct RecordSighting: Sendable, Equatable, Hashable {
-    public var file: String
-    public var sha256: String
-
-    public init(file: String, sha256: String) {
-        self.file = file
-        self.sha256 = sha256
-    }
-}
-
-/// A record whose signature, signer and schema all check out.
-public struct VerifiedRecord: Sendable {
-    public var record: Record
-    public var file: String
-    public var keyID: String
-    /// When it says it was signed (trusted comment `signed_at=`, else the record's `recorded_at`).
-    public var signedAt: Date?
-    /// Fields an auditor expects that the record leaves out.
-    public var warnings: [String]
-}
-
 /// Every record of an authorizations folder, verified against a trust store.
 public struct Registry: Sendable {
     public static let utc = TimeZone(secondsFromGMT: 0)!
@@ -83,6 +21,8 @@ public struct Registry: Sendable {
     /// Takedowns by folded id, and the lifts that end them by the folded id of the takedown (SPEC §5).
     public var takedowns: [String: Takedown] = [:]
     public var lifts: [String: [TakedownLift]] = [:]
+    /// Reviews (how many people a picture shows) by the fingerprint they name (RegistryReviews.swift).
+    public var reviews: [String: [PeopleReview]] = [:]
     /// The pipeline this registry decides for (set by the pipeline; nil for `check` without one), for takedowns
     /// that select by pipeline.
     public var pipelineName: String?
@@ -105,6 +45,9 @@ public struct Registry: Sendable {
     var blockers: [String: [Int]] = [:]
     /// Verified authorization ids by their folded spelling.
     var byFolded: [String: String] = [:]
+    /// The people in the frame an authorization declares for a picture, by "p:" or "f:", its id and the picture's
+    /// `presented_sha256` or `file_sha256` (the largest where it lists the picture twice).
+    var peopleInFrame: [String: Int] = [:]
 
     /// How ids are compared everywhere (records' ids, `supersedes`, a revocation's `authorization`, names in
     /// doubts, the ledger's memory): without regard to letter case, so that a typo in case never escapes a chain
@@ -116,7 +59,7 @@ public struct Registry: Sendable {
 
     public var verifiedCount: Int {
         authorizations.count + revocations.values.reduce(0) { $0 + $1.count } + takedowns.count
-            + lifts.values.reduce(0) { $0 + $1.count }
+            + lifts.values.reduce(0) { $0 + $1.count } + reviews.values.reduce(0) { $0 + $1.count }
     }
 
     /// Doubts that concern no authorization that can be named: while any is there, nothing new is published.
@@ -172,9 +115,10 @@ public struct Registry: Sendable {
     ///     nil answer means now. A record signed by a retired key is refused when first seen after the key's
     ///     `valid_until`. Without the function (no history at all: `records verify`, `check` without a
     ///     pipeline) the signature's own time is judged, and the record carries a warning.
+    ///   - signatureCache: signatures verified before (the pipeline's ledger); only the others are verified.
     public static func load(
         folder: String, trust: TrustStore, now: Date = Date(), timeZone: TimeZone = Registry.utc,
-        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)? = nil
+        firstSeen: (@Sendable (_ file: String, _ sha256: String) -> Date?)? = nil, signatureCache: SignatureCache? = nil
     ) throws(RecordError) -> Registry {
         let folderBytes = Array(folder.utf8)
         let entries: [FolderScan.Entry]
@@ -202,7 +146,7 @@ public struct Registry: Sendable {
         DispatchQueue.concurrentPerform(iterations: toVerify.count) { index in
             let outcome = RecordVerifier.verify(
                 folder: folder, entry: toVerify[index], trust: trust, now: now, timeZone: timeZone,
-                firstSeen: firstSeen)
+                firstSeen: firstSeen, cache: signatureCache)
             results.withLock { $0[index] = outcome }
         }
         // Doubts: what to scan for ids once every verified authorization is known.
@@ -355,6 +299,10 @@ public struct Registry: Sendable {
             takedowns[folded] = takedown
         case .takedownLift(let lift):
             lifts[Registry.fold(lift.takedown), default: []].append(lift)
+        case .review(let review):
+            for print in [review.presentedSHA256, review.fileSHA256].compactMap({ $0 }) {
+                reviews[print, default: []].append(review)
+            }
         }
         return nil
     }
@@ -366,6 +314,14 @@ public struct Registry: Sendable {
                 if let presented = asset.presentedSHA256 { byPresented[presented, default: []].append(id) }
                 if let content = asset.contentSHA256 { byOldContent[content, default: []].append(id) }
                 if let file = asset.fileSHA256 { byFile[file, default: []].append(id) }
+                if let people = asset.peopleInFrame {
+                    let keys = [
+                        asset.presentedSHA256.map { "p:\(id)\n\($0)" }, asset.fileSHA256.map { "f:\(id)\n\($0)" },
+                    ]
+                    for key in keys.compactMap({ $0 }) {
+                        peopleInFrame[key] = max(peopleInFrame[key] ?? people, people)
+                    }
+                }
             }
             if let old = authorization.supersedes.map(Registry.fold) {
                 supersededBy[old] = id
@@ -387,17 +343,6 @@ public struct Registry: Sendable {
         }
     }
 
-    /// One `supersedes` link (folded ids): `id` replaces `supersedes`.
-    public struct Link: Sendable, Hashable {
-        public var id: String
-        public var supersedes: String
-
-        public init(id: String, supersedes: String) {
-            self.id = Registry.fold(id)
-            self.supersedes = Registry.fold(supersedes)
-        }
-    }
-
     /// Links of the verified authorizations and those the ledger remembers of records whose files are gone.
     public private(set) var links: Set<Link> = []
 
@@ -407,62 +352,5 @@ public struct Registry: Sendable {
         let before = links.count
         links.formUnion(remembered)
         if links.count != before { buildChains() }
-    }
-
-    /// Chains: connected parts of the supersedes links, walked with a visited set (a cycle ends the walk); then
-    /// which invalid records block which authorizations through them.
-    mutating func buildChains() {
-        var neighbours: [String: Set<String>] = [:]
-        for link in links {
-            neighbours[link.id, default: []].insert(link.supersedes)
-            neighbours[link.supersedes, default: []].insert(link.id)
-        }
-        chains = [:]
-        for start in neighbours.keys where chains[start] == nil {
-            var seen: Set<String> = [start]
-            var queue = [start]
-            while let id = queue.popLast() {
-                for next in neighbours[id] ?? [] where seen.insert(next).inserted { queue.append(next) }
-            }
-            let members = seen.sorted()
-            for id in members { chains[id] = members }
-        }
-        blockers = [:]
-        for (index, bad) in invalid.enumerated() {
-            var blocked = Set<String>()
-            for id in bad.blocks { blocked.formUnion(chain(of: id)) }
-            for id in blocked { blockers[id, default: []].append(index) }
-        }
-    }
-
-    /// Verified authorizations that list the asset by `presented_sha256` or `file_sha256`.
-    public func authorizations(presentedSHA256: String?, fileSHA256: String?) -> [Authorization] {
-        var ids = Set<String>()
-        if let presentedSHA256 { ids.formUnion(byPresented[presentedSHA256] ?? []) }
-        if let fileSHA256 { ids.formUnion(byFile[fileSHA256] ?? []) }
-        return records(ids)
-    }
-
-    /// Verified authorizations that list the asset only by its old-definition `content_sha256`: they approve
-    /// nothing (they were signed against a fingerprint blind to edit lists, crops and colour).
-    public func oldDefinitionAuthorizations(contentSHA256: String?) -> [Authorization] {
-        guard let contentSHA256 else { return [] }
-        return records(Set(byOldContent[contentSHA256] ?? []))
-    }
-
-    func records(_ ids: Set<String>) -> [Authorization] {
-        ids.sorted().compactMap {
-            if case .authorization(let a)? = authorizations[$0]?.record { return a }
-            return nil
-        }
-    }
-
-    /// Invalid records that name the asset.
-    public func invalidRecords(contentSHA256s: [String?], fileSHA256: String?) -> [InvalidRecord] {
-        let hashes = contentSHA256s.compactMap { $0 }
-        return invalid.filter { record in
-            hashes.contains { record.contentSHA256s.contains($0) }
-                || record.fileSHA256s.contains(fileSHA256 ?? "")
-        }
     }
 }

@@ -6,6 +6,8 @@ public enum KeyRole: String, Sendable, CaseIterable {
     case authorize, revoke
     /// Incident response: takedown records and their lifts (SPEC §5).
     case takedown
+    /// How many people a picture shows, where the face detector errs (`consentgate.review/v1`, issue #24).
+    case review
 }
 
 public enum KeyStatus: String, Sendable, CaseIterable {
@@ -119,12 +121,12 @@ public struct TrustStore: Sendable {
             }
             guard seen.insert(keyID).inserted else { throw fail("key \(keyID) is listed twice") }
             guard case .sequence(let roleNodes)? = values["roles"], !roleNodes.isEmpty else {
-                throw fail("key \(keyID): \"roles\" must be a list (authorize, revoke, takedown)")
+                throw fail("key \(keyID): \"roles\" must be a list (authorize, revoke, takedown, review)")
             }
             var roles = Set<KeyRole>()
             for node in roleNodes {
                 guard let name = node.string, let role = KeyRole(rawValue: name) else {
-                    throw fail("key \(keyID): unknown role \(node.string ?? "?") (authorize, revoke, takedown)")
+                    throw fail("key \(keyID): unknown role \(node.string ?? "?") (authorize, revoke, takedown, review)")
                 }
                 roles.insert(role)
             }

@@ -1,4 +1,5 @@
 import ByteKit
+import FaceDetection
 import Foundation
 import MediaFormats
 import Sandbox
@@ -20,8 +21,13 @@ public enum MediaOperations {
                 do {
                     var prints = try file.fingerprints(hashingFile: request.hashFile)
                     if try TestMarkers.lies(source) { prints.presentedSHA256 = String(repeating: "0", count: 64) }
-                    return FingerprintReading(
+                    var reading = FingerprintReading(
                         format: file.format, size: file.size, fingerprints: prints, parseError: nil)
+                    if let options = request.faces {
+                        (reading.faces, reading.facesNotCounted) = FaceCount.read(
+                            source, format: file.format, options: options, limits: request.limits)
+                    }
+                    return reading
                 } catch {
                     // Unparseable: only the file's own hash is known (a record naming this exact file could match;
                     // the sanitizer will refuse it anyway).

@@ -1,4 +1,5 @@
 import ByteKit
+@_exported import FaceDetection
 import Foundation
 import MediaFormats
 import Sandbox
@@ -68,11 +69,14 @@ public final class MediaService: Sendable {
 
     /// Format and both fingerprints of the open file `input`; with `hashFile` false a picture's `file_sha256` is
     /// left empty (for callers that use only the content fingerprints).
-    public func fingerprints(_ input: Int32, limits: MediaLimits = .init(), hashFile: Bool = true)
-        throws(MediaServiceError) -> FingerprintReading
-    {
-        try call(MediaWire.fingerprints, MediaWire.FingerprintRequest(limits: limits, hashFile: hashFile), [input])
-            .value
+    /// With `faces`, the same worker also counts the faces in it (`FingerprintReading.faces`).
+    public func fingerprints(
+        _ input: Int32, limits: MediaLimits = .init(), hashFile: Bool = true, faces: FaceOptions? = nil
+    ) throws(MediaServiceError) -> FingerprintReading {
+        try call(
+            MediaWire.fingerprints, MediaWire.FingerprintRequest(limits: limits, hashFile: hashFile, faces: faces),
+            [input]
+        ).value
     }
 
     /// Sanitizes `input` into `output` (a temporary file the caller created and will commit), verified by the format's

@@ -1,4 +1,5 @@
 import ByteKit
+import FaceDetection
 import Foundation
 import MediaFormats
 
@@ -17,6 +18,8 @@ enum MediaWire {
         var limits: MediaLimits
         /// False: a picture's `file_sha256` is not wanted (left empty), one pass fewer.
         var hashFile: Bool
+        /// Also count the faces (the consent check's people count), in the same worker that reads the file.
+        var faces: FaceOptions? = nil
     }
 
     struct SanitizeRequest: Codable {
@@ -51,6 +54,11 @@ public struct FingerprintReading: Codable, Sendable {
     public var size: Int
     public var fingerprints: Fingerprints
     public var parseError: String?
+    /// The faces found, when they were asked for and could be looked for.
+    public var faces: FaceReading? = nil
+    /// Why the faces were asked for and not counted (a format without a pixel decoder here, a picture the detector
+    /// could not read): the caller decides what that means.
+    public var facesNotCounted: String? = nil
 }
 
 /// What sanitizing reported: what was dropped and kept, never the bytes.

@@ -183,7 +183,10 @@ extension Runner {
             if inHand.contains(candidate.asset) { continue }
             let decision = ConsentPolicy.decide(
                 presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
-                registry: registry, now: Runner.decisionTime(after: now), newPublication: true)
+                registry: registry, now: Runner.decisionTime(after: now), newPublication: true,
+                visible: registry.reviewed(
+                    try QuarantineState.visiblePeople(ledger: ledger, asset: candidate.asset, config: config),
+                    presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256))
             guard decision.approved else { continue }
             // Several hosts: the one that takes it releases it.
             if let hosts = ledger as? any HostCoordination,

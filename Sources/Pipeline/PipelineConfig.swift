@@ -44,6 +44,8 @@ public struct PipelineConfig: Sendable {
     public var lockWaitSeconds: Double = 600
     /// How long a quarantine that a new record can cure is decided again on every run (`pending_days`).
     public var pendingDays: Double = 90
+    /// How many people a picture shows (`people_check`, `min_face_pixels`): PipelineConfig+People.swift.
+    public var people = PeopleCheck()
     /// A command told of every event (`notify:`), one JSON document on its standard input.
     public var notify: String? = nil
     /// How long the notify command may take for one event.
@@ -56,6 +58,7 @@ public struct PipelineConfig: Sendable {
         "sanitize", "verify_decode", "max_hidden_lead_in_seconds", "work", "timezone", "lock_wait_seconds", "pending_days", "notify",
         "worker_memory_mb", "worker_seconds",
         "claim_lease_seconds", "evidence", "office_export", "office_defaults",
+        "people_check", "min_face_pixels",
     ]
     static let folderKeys: Set<String> = ["inbox", "publish", "quarantine", "archive", "retracted"]
 
@@ -184,6 +187,7 @@ public struct PipelineConfig: Sendable {
             config.sanitize.maxHiddenLeadInSeconds = value
         }
         try config.readOfficeKeys(top, resolve: resolve, fail: fail)
+        try config.parsePeople(top, fail: fail)
         try config.checkLayout(fail: fail)
         return config
     }

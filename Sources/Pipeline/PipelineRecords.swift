@@ -32,7 +32,8 @@ public enum PipelineRecords {
     /// is no reason to stop: the registry then verifies nothing (`Registry.unverifiable`), so nothing new is
     /// published and the sweep withdraws what is published, loudly (SPEC §6).
     static func loadNoting(
-        config: PipelineConfig, trust: Result<TrustStore, TrustStoreError>, ledger: (any LedgerStore)?, now: Date
+        config: PipelineConfig, trust: Result<TrustStore, TrustStoreError>, ledger: (any LedgerStore)?, now: Date,
+        signatures: SignatureCacheUse? = nil
     ) throws(PipelineError) -> (registry: Registry, gone: [String]) {
         var gone: [String] = []
         let firstSeen = try ledger?.recordsFirstSeen() ?? [:]
@@ -45,7 +46,7 @@ public enum PipelineRecords {
             do {
                 registry = try Registry.load(
                     folder: config.authorizations, trust: trust, now: now, timeZone: config.timeZone,
-                    firstSeen: { _, sha in firstSeen[sha] })
+                    firstSeen: { _, sha in firstSeen[sha] }, signatureCache: signatures?.cache)
             } catch {
                 registry = .unverifiable(timeZone: config.timeZone, because: "\(error)")
             }

@@ -1,3 +1,4 @@
+import ConsentRecords
 import ByteKit
 import Foundation
 import MediaFormats
@@ -25,6 +26,8 @@ public struct QuarantineEntry: Sendable, Encodable {
     public var pendingUntil: String?
     /// Why it is not pending, in words (nil when it is).
     public var notPendingBecause: String?
+    /// The faces found and the count its decision used (PeopleVisible.swift), when the ledger kept them.
+    public var people: PeopleSeen? = nil
 
     public struct Reason: Sendable, Encodable {
         public var code: String
@@ -46,20 +49,12 @@ public enum QuarantineState {
     static func pending(ledger: any LedgerStore, pipeline: String, pendingDays: Double, now: Date) throws(PipelineError)
         -> [(asset: String, contentSHA256: String?, fileSHA256: String?)]
     {
-        var latest: [String: LedgerEvent] = [:]
-        var quarantinedAt: [String: LedgerEvent] = [:]
-        for event in try ledger.events(EventQuery(pipeline: pipeline, kinds: kinds)) {
-            guard let asset = event.asset else { continue }
-            latest[asset] = event
-            if event.eventKind == .quarantined { quarantinedAt[asset] = event }
-        }
         var result: [(String, String?, String?)] = []
-        for (asset, event) in latest.sorted(by: { $0.key < $1.key }) {
-            guard event.eventKind == .quarantined || event.eventKind == .releaseStarted,
-                let quarantine = quarantinedAt[asset], isPending(quarantine),
-                let at = Ledger.parseTimestamp(quarantine.at), now.timeIntervalSince(at) <= pendingDays * 86_400
+        for row in try ledger.pendingQuarantines(pipeline: pipeline) {
+            guard let text = row.quarantinedAt, let at = Ledger.parseTimestamp(text),
+                now.timeIntervalSince(at) <= pendingDays * 86_400
             else { continue }
-            result.append((asset, quarantine.contentSHA256, quarantine.fileSHA256))
+            result.append((row.asset, row.contentSHA256, row.fileSHA256))
         }
         return result
     }
@@ -91,7 +86,7 @@ public enum QuarantineState {
             let original = listing.originals[asset] ?? "(missing)"
             let reasons = (report["reasons"] as? [[String: Any]] ?? []).map {
                 QuarantineEntry.Reason(
-                    code: $0["code"] as? String ?? "unknown", message: $0["message"] as? String ?? "",
+                    code: $0["code"] as? String ?? ReasonCode.unknown.rawValue, message: $0["message"] as? String ?? "",
                     whatToDo: $0["what_to_do"] as? String ?? "")
             }
             let originalName = report["original_name"] as? String ?? ""
@@ -120,6 +115,7 @@ public enum QuarantineState {
                     pendingUntil: isPending
                         ? when.map { Ledger.timestamp($0.addingTimeInterval(config.pendingDays * 86_400)) } : nil,
                     notPendingBecause: because))
+            if let ledger { entries[entries.count - 1].people = PeopleSeen.last(ledger: ledger, asset: asset) }
         }
         return entries.sorted { ($0.quarantinedAt, $0.asset) < ($1.quarantinedAt, $1.asset) }
     }

@@ -14,7 +14,11 @@ extension Runner {
         trust: Result<TrustStore, TrustStoreError>, ledger: (any LedgerStore)?, dryRun: Bool, now: Date,
         summary: inout RunSummary
     ) throws(PipelineError) -> Registry {
-        let (registry, gone) = try PipelineRecords.loadNoting(config: config, trust: trust, ledger: ledger, now: now)
+        let signatures = try SignatureCacheUse(config: config, ledger: ledger)
+        let (registry, gone) = try PipelineRecords.loadNoting(
+            config: config, trust: trust, ledger: ledger, now: now, signatures: signatures)
+        summary.signaturesVerified = signatures?.cache.signatureChecks ?? 0
+        if !dryRun { try signatures?.remember() }
         summary.recordsGone = gone
         if let why = registry.unverifiableBecause {
             // Loud: the summary, the exit status (2), the log; the sweep's retractions carry the reason in the ledger.
@@ -47,7 +51,10 @@ extension Runner {
             for record in registry.invalid {
                 // Only ids of authorizations that exist: a stray file's own "id" is free text.
                 let blocked = Array(Set(record.blocks.compactMap(registry.authorizationID(matching:)))).sorted()
-                notifier?.send("invalid_record", asset: nil, records: blocked, reasons: ["invalid_record"])
+                // The notice is named after its reason.
+                notifier?.send(
+                    ReasonCode.invalidRecord.rawValue, asset: nil, records: blocked,
+                    reasons: [ReasonCode.invalidRecord.rawValue])
             }
         }
         summary.publishingStopped += registry.globalDoubts.map {

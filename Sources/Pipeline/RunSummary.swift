@@ -29,6 +29,9 @@ public struct RunSummary: Sendable, Encodable {
     public var unsettled = 0
     /// Events the `notify` command failed to take (logged and counted; never changes an outcome).
     public var notifyFailures = 0
+    /// Record signatures this run verified; the others were verified by an earlier run (the ledger remembers
+    /// which bytes, signature and key: issue 28).
+    public var signaturesVerified = 0
     /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
     public var itemsOmitted = 0
@@ -46,6 +49,8 @@ public struct RunSummary: Sendable, Encodable {
     /// Configuration problems the run survived (the trust file unusable, the authorizations folder missing): the
     /// sweep ran and withdrew what could not be verified; exit status 2 (3 when a file was also left).
     public var configurationProblems: [String] = []
+    /// How the people in a picture were counted this run (`people_check`), said in every summary.
+    public var peopleCheck: String? = nil
     /// Why media was read without the seccomp sandbox this run, if it was (said once, never silent).
     public var unsandboxed: String? = nil
     /// How each of ConsentGate's folders moves files without replacing anything, as probed at the start of the run

@@ -68,39 +68,6 @@ public final class Runner: Sendable {
         }
     }
 
-    /// `shouldStop` is asked before each new file is claimed (watch mode's SIGTERM): files in hand are finished.
-    /// `secondLook`: when a file is seen for the first time with its size and mtime, wait (at most 120 s) and look
-    /// again within this run (the cron job), instead of leaving it for the next run (watch mode passes false).
-    /// `inbox: false` (`quarantine recheck`): the sweep, recovery and the pending quarantines only; the inbox is
-    /// not looked at.
-    public func run(
-        dryRun: Bool = false, now: Date = Runner.clock(), secondLook: Bool = false, inbox takeNew: Bool = true,
-        shouldStop: @Sendable () -> Bool = { false }
-    )
-        throws(PipelineError)
-        -> RunSummary
-    {
-        try config.prepare(create: !dryRun)
-        // A dry run takes no lock and writes nothing; it only reads the inbox, the records and an existing ledger
-        // (and its folders need not exist yet).
-        if dryRun {
-            return try pass(
-                dryRun: true, now: now, secondLook: secondLook, inbox: nil, takeNew: takeNew, shouldStop: shouldStop)
-        }
-        // Every folder is opened once and used through its descriptor for the whole run (see `hold`).
-        var (held, folders) = try config.hold()
-        // How each folder's filesystem moves files without replacing anything (issue 31): probed once per run.
-        var settle = held.settleSeconds
-        var probed = ProbedFolders()
-        Runner.probeFolders(held, roles: ["work"], settle: &settle, logger: logger, into: &probed)
-        held.settleSeconds = settle
-        return try withExtendedLifetime(folders) { () throws(PipelineError) -> RunSummary in
-            try Runner(config: held, progress: progress, logger: logger, media: media).pass(
-                dryRun: false, now: now, secondLook: secondLook, inbox: folders.inbox, takeNew: takeNew,
-                shouldStop: shouldStop, probed: probed)
-        }
-    }
-
     func pass(
         dryRun: Bool, now: Date, secondLook: Bool, inbox: Directory?, takeNew: Bool, shouldStop: @Sendable () -> Bool,
         probed: ProbedFolders = ProbedFolders()
@@ -123,7 +90,7 @@ public final class Runner: Sendable {
         var summary = RunSummary(pipeline: config.name, dryRun: dryRun)
         summary.folders = probed.reports
         _ = FileIO.takeFolderSyncRefusals()
-        if let ledger { summary.ledgerProblems = try ledger.verifyChain() }
+        if let ledger { summary.ledgerProblems = try checkLedger(ledger) }
         if !dryRun, let ledger, let notifier {
             notices.ledger.withLock { $0 = ledger }
             try resendFailedNotices(ledger: ledger, notifier: notifier)
@@ -136,12 +103,14 @@ public final class Runner: Sendable {
         let swept = try sweep(
             registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
-        let livePublications = try ledger?.livePublications() ?? [:]
-        live.withLock { set in
-            set = Set(livePublications.values.filter { $0.pipeline == config.name }.compactMap(\.contentSHA256))
+        var liveContent = Set<String>()
+        try LiveLookup(ledger: ledger).forEach(pipeline: config.name) { publication throws(PipelineError) in
+            if let content = publication.contentSHA256 { liveContent.insert(content) }
         }
+        live.withLock { $0 = liveContent }
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
         summary.unsandboxed = media.unsandboxedBecause
+        summary.peopleCheck = config.people.summary
         // Each stage on its own queue with its own width (SPEC §2), delivery on one serial queue. A file is
         // claimed only when a slot is free, so at most `inFlight` files are claimed-but-undelivered, however many
         // wait. The bytes are read by the workers (one per core), so what this process holds per file in flight is
@@ -414,9 +383,5 @@ public final class Runner: Sendable {
         summary.notifyFailures += notifier?.finish() ?? 0
         if !dryRun { summary.warnings += folderSyncWarnings(probed) }
         return summary
-    }
-
-    func wrap<T>(_ body: () throws(MediaError) -> T) throws(PipelineError) -> T {
-        do { return try body() } catch { throw PipelineError("\(error)", exitCode: 3) }
     }
 }

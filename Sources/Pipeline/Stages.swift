@@ -23,6 +23,9 @@ struct Processed: Sendable {
     /// the workers, which read the bytes; this process never parses them.
     var source: FileSource? = nil
     var fingerprints: Fingerprints? = nil
+    /// The people the reader saw (`people_check: faces`); nil with `declared`.
+    var visible: VisiblePeople? = nil
+    var faces: FaceReading? = nil
     var decision: ConsentDecision? = nil
     var reasons: [Reason] = []
     var sanitized: SanitizedFile? = nil
@@ -43,6 +46,8 @@ struct Processed: Sendable {
 struct InspectStage: Sendable {
     let media: MediaService
     let limits: MediaLimits
+    /// Count the faces too (`people_check: faces`).
+    var faces: FaceOptions? = nil
     /// Called after the fingerprints are taken (tests use it to change a file while it is in hand).
     var afterFingerprints: (@Sendable () -> Void)? = nil
     var logger: Logger
@@ -73,7 +78,7 @@ struct InspectStage: Sendable {
         // file has only its file hash: only a record naming this exact file could match (and the sanitizer refuses
         // it anyway).
         let reading: FingerprintReading
-        do throws(MediaServiceError) { reading = try media.fingerprints(source.fd, limits: limits) } catch {
+        do throws(MediaServiceError) { reading = try media.fingerprints(source.fd, limits: limits, faces: faces) } catch {
             if case .readerFailed = error { return item.finishing(.readerFailed, error.description) }
             return item.finishing(.unreadable, "cannot be read: \(error)")
         }
@@ -85,6 +90,7 @@ struct InspectStage: Sendable {
                     "this is not a picture or video ConsentGate can read (JPEG, PNG, WebP, GIF, HEIC/AVIF, MP4/MOV/3GP)"))
         }
         item.fingerprints = reading.fingerprints
+        if faces != nil { (item.visible, item.faces) = (VisiblePeople(reading), reading.faces) }
         afterFingerprints?()
         logger.debug("inspected", metadata: ["stage": "inspect", "asset": "\(item.asset)", "format": "\(item.format)"])
         return item
@@ -104,7 +110,10 @@ struct DecideStage: Sendable {
         let decision = ConsentPolicy.decide(
             presentedSHA256: item.fingerprints?.presentedSHA256,
             legacyContentSHA256: item.fingerprints?.legacyContentSHA256, fileSHA256: item.fingerprints?.fileSHA256,
-            channel: channel, registry: registry, now: Runner.decisionTime(after: now), newPublication: true)
+            channel: channel, registry: registry, now: Runner.decisionTime(after: now), newPublication: true,
+            visible: registry.reviewed(
+                item.visible, presentedSHA256: item.fingerprints?.presentedSHA256,
+                fileSHA256: item.fingerprints?.fileSHA256))
         item.decision = decision
         item.reasons += decision.reasons.map(Reason.init)
         logger.debug(
@@ -246,7 +255,8 @@ struct Stages: Sendable {
         config: PipelineConfig, registry: Registry, now: Date, dryRun: Bool = false, media: MediaService = .inProcess,
         logger: Logger = Logger(label: "consentgate.pipeline")
     ) {
-        inspect = InspectStage(media: media, limits: config.sanitize.limits, logger: logger)
+        inspect = InspectStage(
+            media: media, limits: config.sanitize.limits, faces: config.people.faceOptions, logger: logger)
         decide = DecideStage(channel: config.channel, registry: registry, now: now, logger: logger)
         sanitize = SanitizeStage(
             media: media, publish: config.publish, options: config.sanitize, dryRun: dryRun, logger: logger)

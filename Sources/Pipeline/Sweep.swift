@@ -32,66 +32,39 @@ extension Runner {
         defer { hosts?.releaseSweepLock(pipeline: config.name) }
         if hosts != nil { HostTestHooks.reached(.sweep) }
         var handled = Set<[UInt8]>()
-        var present = Set<String>()
         // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
         guard let names = Folders.rawEntries(of: config.publish) else {
             throw PipelineError(
                 "cannot list the publish folder \(config.publish) to sweep it: \(String(cString: strerror(errno)))",
                 exitCode: 3, stage: .sweep)
         }
-        // Read after the listing: a publication's event comes before its file, so every file listed that some run
-        // (of any host) published is live here.
-        let live = try ledger?.livePublications() ?? [:]
-        let liveAssets = hosts == nil ? [] : Set(live.values.map(\.asset))
-        for raw in names where !skip.contains(raw) {
-            let name = String(decoding: raw, as: UTF8.self)
-            // Another host's delivery in progress writes these (stale ones are removed at the start of a run).
-            if dryRun || config.postgres != nil, raw.first == UInt8(ascii: "."), name.hasSuffix(".tmp"),
-                name.contains(".cg-")
-            {
-                continue
+        // Looked up after the listing: a publication's event comes before its file, so every file listed that some
+        // run (of any host) published is live here. A batch of names at a time (issue 28: memory stays flat).
+        let lookup = try LiveLookup(ledger: ledger)
+        var start = 0
+        while start < names.count {
+            let batch = Array(names[start..<min(start + LiveLookup.batch, names.count)])
+            start += batch.count
+            let live = try lookup.publications(
+                named: batch.filter { !skip.contains($0) }.map { String(decoding: $0, as: UTF8.self) })
+            for raw in batch where !skip.contains(raw) {
+                try sweepOne(
+                    raw, live: live, lookup: lookup, hosts: hosts, registry: registry, ledger: ledger, dryRun: dryRun,
+                    now: now, inHand: inHand, handled: &handled, summary: &summary)
             }
-            if inHand.contains(String(name.prefix(32))) { continue }
-            let path = RawPath(config.publish).appending(raw)
-            guard Array(name.utf8) == raw, let publication = live[name] else {
-                if try inFlight(name, liveAssets: liveAssets, hosts: hosts, ledger: ledger) { continue }
-                handled.insert(raw)
-                try withdrawStranger(path, raw: raw, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
-                continue
-            }
-            present.insert(name)
-            var reasons: [Reason] = []
-            if let stamp = Runner.statStamp(path) {
-                if stamp != publication.publishedStat {
-                    let sha = try? FileSource(pathBytes: path.bytes, followLinks: false).sha256()
-                    if sha == nil || sha != publication.publishedSHA256 {
-                        reasons.append(
-                            Reason(.changedInPublish, "the file in publish is not the one ConsentGate published (its SHA-256 differs)"))
-                    }
-                }
-            } else {
-                reasons.append(Reason(.changedInPublish, "the published name is no longer a regular file with one link"))
-            }
-            let decision = ConsentPolicy.decide(
-                presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
-                channel: config.channel, registry: registry, now: now,
-                published: PublishedFacts(
-                    asset: publication.asset, at: publication.publishedAt, records: publication.records,
-                    keys: publication.recordKeys))
-            if !decision.approved { reasons += decision.reasons.map(Reason.init) }
-            if reasons.isEmpty { continue }
-            handled.insert(raw)
-            try withdraw(
-                publication, from: path, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }
-        for (name, publication) in live.sorted(by: { $0.key < $1.key })
-        where publication.pipeline == config.name && !present.contains(name) && !inHand.contains(publication.asset)
-            && !skip.contains(Array(name.utf8))
-        {
-            // Published since the listing (by another host): the next sweep checks it.
-            if config.postgres != nil && FileIO.exists(config.publish + "/" + name) { continue }
+        // A live publication of this pipeline whose file is not in publish. Listed files were checked above (a file
+        // withdrawn there is live no more), and a file there now is either one of them or published since.
+        var missing: [Ledger.Publication] = []
+        try lookup.forEach(pipeline: config.name) { publication throws(PipelineError) in
+            guard !inHand.contains(publication.asset), !skip.contains(Array(publication.name.utf8)),
+                !FileIO.exists(config.publish + "/" + publication.name)
+            else { return }
+            missing.append(publication)
+        }
+        for publication in missing {
             let reasons = [Reason(.missingFromPublish, "its file is gone from the publish folder (removed by someone)")]
-            handled.insert(Array(name.utf8))
+            handled.insert(Array(publication.name.utf8))
             try withdraw(
                 publication, from: nil, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }
@@ -198,8 +171,8 @@ extension Runner {
         }
         try ledger.append(
             pipeline: config.name, kind: .retracted, asset: asset, fileSHA256: sha, contentSHA256: nil,
-            detail: ["reasons": ["not_a_publication"], "withdrawn": how])
-        notifier?.send("retracted", asset: asset, reasons: ["not_a_publication"])
+            detail: ["reasons": [ReasonCode.notAPublication.rawValue], "withdrawn": how])
+        notifier?.send("retracted", asset: asset, reasons: [ReasonCode.notAPublication.rawValue])
         logger.info("withdrawn", metadata: ["stage": "sweep", "asset": "\(report.asset)"])
         summary.add(report)
     }

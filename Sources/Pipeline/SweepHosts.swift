@@ -12,18 +12,19 @@ extension Runner {
     /// lease, and then recovery (its original in work) or the sweep (nothing left to deliver it) settles it.
     ///
     /// A file that merely borrows a live asset's id (`ASSET.anything.jpg` beside the live `ASSET.jpg`) is never in
-    /// flight: that asset is published already, under its own name (`liveAssets`), and a recorded publication
-    /// keeps only the name it recorded.
+    /// flight: that asset is published already, under its own name, and a recorded publication keeps only the name
+    /// it recorded.
     func inFlight(
-        _ name: String, liveAssets: Set<String>, hosts: (any HostCoordination)?, ledger: (any LedgerStore)?
+        _ name: String, lookup: LiveLookup, hosts: (any HostCoordination)?, ledger: (any LedgerStore)?
     ) throws(PipelineError) -> Bool {
         guard let hosts, let ledger else { return false }
         let asset = String(name.prefix(32))
-        guard Runner.isAssetID(asset), name.count > 32, name[name.index(name.startIndex, offsetBy: 32)] == ".",
-            !liveAssets.contains(asset)
-        else {
+        guard Runner.isAssetID(asset), name.count > 32, name[name.index(name.startIndex, offsetBy: 32)] == "." else {
             return false
         }
+        // Looked up after the name was (a batch at a time): a publication recorded since under this very name is
+        // this file's, published meanwhile (the next sweep checks it); under another name, this file borrows its id.
+        if let publication = try lookup.publication(asset: asset) { return publication.name == name }
         if try hosts.deliveryInFlight(pipeline: config.name, asset: asset) || FileIO.exists(config.work + "/" + asset) {
             return true
         }

@@ -74,6 +74,8 @@ struct Check: ParsableCommand {
         var recordsMatching: [String]
         var metadataFound: [MetadataItem]
         var sanitizer: String
+        /// The faces found and the people count the decision used (issue #24).
+        var people: CheckPeople
 
         var written: String?
 
@@ -139,9 +141,17 @@ struct Check: ParsableCommand {
             print("    what to do: \(ReasonCode.readerFailed.advice)")
             throw ExitCode(1)
         }
+        // The people in it, as a pipeline counts them (its people_check; faces without a pipeline).
+        let peopleCheck = pipelineConfig?.people ?? PeopleCheck()
+        let faces = peopleCheck.faceOptions.map {
+            FacesReport(media: media, source: source, limits: sanitizeOptions.limits, minFacePixels: $0.minFacePixels)
+        }
         let decision = ConsentPolicy.decide(
             presentedSHA256: inspection.presentedSHA256, legacyContentSHA256: inspection.legacyContentSHA256,
-            fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true)
+            fileSHA256: inspection.fileSHA256, channel: channel, registry: registry, now: now, newPublication: true,
+            visible: registry.reviewed(
+                faces.map { $0.visible(format: inspection.format) }, presentedSHA256: inspection.presentedSHA256,
+                fileSHA256: inspection.fileSHA256))
         var reasons = decision.reasons.map(Reason.init).map {
             Report.Reason(code: $0.code.rawValue, message: $0.message, whatToDo: $0.code.advice)
         }
@@ -158,7 +168,7 @@ struct Check: ParsableCommand {
             sanitizer = error.description
             reasons.append(
                 .init(
-                    code: "cannot_sanitize", message: "the sanitizer refuses it: \(error)",
+                    code: ReasonCode.cannotSanitize.rawValue, message: "the sanitizer refuses it: \(error)",
                     whatToDo: ReasonCode.cannotSanitize.advice))
         }
         let publishable = decision.approved && reasons.isEmpty
@@ -204,7 +214,7 @@ struct Check: ParsableCommand {
             fileSha256: inspection.fileSHA256,
             presentedSha256: inspection.presentedSHA256, reasons: reasons, recordsUsed: decision.usedRecords,
             recordsMatching: decision.matchingRecords, metadataFound: inspection.metadata, sanitizer: sanitizer,
-            written: written)
+            people: CheckPeople(faces: faces, decision: decision, check: peopleCheck), written: written)
         if json {
             Output.json(report)
         } else {
@@ -224,6 +234,7 @@ struct Check: ParsableCommand {
             if sanitizer.hasPrefix("can be sanitized (") {
                 print("sanitizer: \(Escape.display(sanitizer))")
             }
+            for line in report.people.lines { print(line) }
             // What publishing keeps (Orientation, the ICC profile, as the options say) and what it removes.
             func kept(_ item: MetadataItem) -> Bool {
                 (sanitizeOptions.keepOrientation && item.name == "Orientation")

@@ -18,7 +18,7 @@ struct ConsentGate: ParsableCommand {
         subcommands: [
             Run.self, Watch.self, Check.self, Inspect.self, Strip.self, Keys.self, Authorize.self, Revoke.self,
             Records.self,
-            Audit.self, QuarantineCommand.self, ArchiveCommand.self, Review.self,
+            Audit.self, QuarantineCommand.self, ArchiveCommand.self, Review.self, ReviewRecord.self,
             Worker.self,
             LedgerCommand.self, Incident.self, Office.self,
         ]

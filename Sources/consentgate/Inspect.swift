@@ -20,18 +20,23 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Option(help: "Count faces whose box is at least this many pixels a side (the pipeline's min_face_pixels).")
+    var minFacePixels: Int = FaceOptions.defaultMinFacePixels
+
     @OptionGroup var limitOptions: LimitOptions
 
     @OptionGroup var workerOptions: WorkerOptions
 
     func run() throws {
         let report: InspectReport
+        var faces = FacesReport(faces: nil, notCounted: nil)
         do {
             let source = try FileSource(path: file)
             // The bytes are read by a sandboxed worker only.
             let media = try workerOptions.media(command: "inspect", workers: 1)
             defer { media.shutdown() }
             report = try media.inspect(source.fd, limits: limitOptions.limits)
+            faces = FacesReport(media: media, source: source, limits: limitOptions.limits, minFacePixels: minFacePixels)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -39,9 +44,9 @@ struct Inspect: ParsableCommand {
             throw ExitCode(1)
         }
         if json {
-            Output.json(report)
+            Output.json(InspectWithFaces(report: report, faces: faces))
         } else {
-            print(render(report))
+            print(render(report) + "\n" + faces.lines.joined(separator: "\n"))
         }
         if report.error != nil { throw ExitCode(1) }
     }

@@ -74,6 +74,7 @@ struct Run: ParsableCommand {
                         + (summary.duplicates > 0 ? ", \(summary.duplicates) duplicate(s) archived" : "")
                         + (summary.notifyFailures > 0 ? ", \(summary.notifyFailures) notification(s) FAILED" : ""))
                 if let why = summary.unsandboxed { print("  UNSANDBOXED: \(why)") }
+                if let people = summary.peopleCheck { print("  \(people)") }
                 for line in summary.configurationProblems { print("  \(Escape.display(line))") }
                 if !summary.folders.isEmpty {
                     // How files are moved without replacing anything, per folder (docs/shares.md).

@@ -33,6 +33,8 @@ struct Worker: ParsableCommand {
                 TestMarkers.enabled = true
             }
         #endif
+        // The face detector is built before the seccomp filter (from data inside libdlib; no file is opened).
+        FaceDetector.prepare()
         WorkerMain.run(
             handlers: handlers, limits: WorkerLimits(argument: limits)!,
             skipFilterForTesting: testing && environment["CONSENTGATE_WORKER_TEST_NO_SECCOMP"] == "1")

@@ -320,11 +320,21 @@ final class StageTests: XCTestCase {
         }
         XCTAssertEqual(try ledger.verifyChain(), [])
         try ledger.queue.write { db in try db.execute(sql: "UPDATE events SET kind = 'published' WHERE seq = 2") }
-        XCTAssertEqual(try ledger.verifyChain(), ["event 2 was edited (its hash does not match)"])
+        // The edit shows in the chain, and in the state kept beside it (the decisions table no longer matches).
+        XCTAssertEqual(
+            try ledger.verifyChain(),
+            [
+                "event 2 was edited (its hash does not match)",
+                "the decisions table differs from the events for a (unit)",
+            ])
         try ledger.queue.write { db in try db.execute(sql: "UPDATE events SET kind = 'quarantined' WHERE seq = 2") }
         try ledger.queue.write { db in try db.execute(sql: "DELETE FROM events WHERE seq = 2") }
         XCTAssertEqual(
-            try ledger.verifyChain(), ["event 2 is missing (next is 3)", "event 3 does not follow the event before it"])
+            try ledger.verifyChain(),
+            [
+                "event 2 is missing (next is 3)", "event 3 does not follow the event before it",
+                "the decisions table lists a (unit), which no event decides",
+            ])
     }
 }
 

@@ -45,6 +45,15 @@ public struct Preview: Sendable, Equatable, Codable {
     public static func make(
         _ bytes: [UInt8], format: MediaFormat, maxSide: Int = defaultMaxSide, limits: MediaLimits = defaultLimits
     ) throws(MediaError) -> Preview {
+        let pixels = try uprightPixels(bytes, format: format, maxSide: maxSide, limits: limits)
+        return Preview(jpeg: try encode(pixels), width: pixels.width, height: pixels.height)
+    }
+
+    /// The picture decoded, box-averaged down to at most `maxSide` pixels a side and turned upright by its
+    /// Orientation: what a viewer sees, as 8-bit RGB (previews, the face detector's working picture).
+    static func uprightPixels(_ bytes: [UInt8], format: MediaFormat, maxSide: Int, limits: MediaLimits)
+        throws(MediaError) -> Pixels
+    {
         guard let codec = format.handler.codec else { throw .unsupported(format.rawValue) }
         var info = cgshim_image_info()
         var shimLimits = limits.shim
@@ -68,7 +77,7 @@ public struct Preview: Sendable, Equatable, Codable {
             rgb: Array(UnsafeBufferPointer(start: rgb, count: Int(width) * Int(height) * 3)), width: Int(width),
             height: Int(height))
         if let orientation = format.handler.orientation(bytes) { pixels = pixels.upright(orientation) }
-        return Preview(jpeg: try encode(pixels), width: pixels.width, height: pixels.height)
+        return pixels
     }
 
     static func encode(_ pixels: Pixels) throws(MediaError) -> [UInt8] {

@@ -16,6 +16,10 @@ public final class PostgresLedger: LedgerStore {
     /// Set by `close`: the lease renewals stop.
     let stopped = Mutex(false)
     let renewals = DispatchQueue(label: "consentgate.lease")
+    /// Whether the schema keeps the state tables (`ledger init` of this version made them), and whether this
+    /// connection reads them (false: everything is replayed from the events; see `distrustState`).
+    let stateKept: Bool
+    let stateTrusted: Mutex<Bool>
 
     /// Connects and checks that the schema is there. `hostID` and `leaseSeconds` are for claims.
     public init(url: PostgresURL, hostID: String, leaseSeconds: Double) throws(PipelineError) {
@@ -29,6 +33,8 @@ public final class PostgresLedger: LedgerStore {
                     + "run consentgate ledger init --url ADMIN_URL --role \(url.user)",
                 exitCode: 3, stage: .ledger)
         }
+        stateKept = Self.keepsState(bridge)
+        stateTrusted = Mutex(stateKept)
         scheduleRenewal()
     }
 
@@ -67,6 +73,7 @@ public final class PostgresLedger: LedgerStore {
                     seq += 1
                     let event = new.chained(seq: seq, prev: prev, at: at)
                     _ = try run(Self.insert(event))
+                    if stateKept { try Self.applyState(event, run) }
                     stored.append(event)
                     prev = event.hash
                 }
@@ -91,7 +98,10 @@ public final class PostgresLedger: LedgerStore {
         do {
             try bridge.transaction { run in
                 _ = try run("SELECT seq FROM consentgate.head WHERE id = 1 FOR UPDATE")
-                for event in events { _ = try run(Self.insert(event)) }
+                for event in events {
+                    _ = try run(Self.insert(event))
+                    if stateKept { try Self.applyState(event, run) }
+                }
                 _ = try run("UPDATE consentgate.head SET seq = \(newest.seq), hash = \(newest.hash) WHERE id = 1")
             }
         } catch { throw fail("copy events", error) }
@@ -174,7 +184,7 @@ public final class PostgresLedger: LedgerStore {
             let hash = try row.map { try $0.makeRandomAccess()[1].decode(String.self) } ?? Ledger.genesis
             head = seq > 0 ? (seq, hash) : nil
         } catch { throw fail("read the head", error) }
-        return ChainCheck.problems(try events(), head: head, headName: "the head row")
+        return ChainCheck.problems(try events(), head: head, headName: "the head row") + (try stateProblems())
     }
 
     public func disconnect() {

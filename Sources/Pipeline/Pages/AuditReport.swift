@@ -121,12 +121,14 @@ public enum AuditReport {
             var what = PlainWords.eventTitle(event.kind)
             if let withdrawn = detail.withdrawn { what += " <span class=\"minor\">(\(escape(PlainWords.withdrawn(withdrawn))))</span>" }
             if detail.pending { what += " <span class=\"minor\">(waiting for consent)</span>" }
+            if let people = detail.people { what += " <span class=\"minor\">(\(escape(people)))</span>" }
             var picture = "<code title=\"asset id\">\(escape(event.asset.map { String($0.prefix(12)) + "…" } ?? "—"))</code>"
             if let name = detail.publishedName, !name.hasPrefix(event.asset ?? name) {
                 let how = event.kind == "duplicate" ? "same picture as" : "as"
                 picture += "<br><span class=\"minor\" title=\"\(escape(name))\">\(how) \(escape(PlainWords.shortName(name)))</span>"
             }
-            let reasons = detail.reasons.isEmpty && event.kind == "duplicate" ? ["duplicate"] : detail.reasons
+            let reasons =
+                detail.reasons.isEmpty && event.kind == "duplicate" ? [ReasonCode.duplicate.rawValue] : detail.reasons
             let why = reasons.isEmpty
                 ? "—" : reasons.map { "<span title=\"\(escape($0))\">\(escape(PlainWords.reason($0)))</span>" }
                     .joined(separator: "<br>")
@@ -174,6 +176,8 @@ public enum AuditReport {
         var publishedName: String?
         var withdrawn: String?
         var pending = false
+        /// The people count the decision used and its source: "3 people (detector)" (PeopleVisible.swift).
+        var people: String?
 
         init(_ text: String) {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
@@ -185,6 +189,7 @@ public enum AuditReport {
             publishedName = object["published_name"] as? String
             withdrawn = object["withdrawn"] as? String
             pending = object["pending"] as? Bool ?? false
+            people = (object["people"] as? [String: Any]).flatMap(PeopleSeen.init(people:))?.auditWords
         }
     }
 }

@@ -15,8 +15,37 @@ public protocol LedgerStore: AnyObject, Sendable {
     func observation(_ entry: String) throws(PipelineError) -> Ledger.Observation?
     /// Records (or, with nil, forgets) an observation.
     func observe(_ entry: String, _ observation: Ledger.Observation?) throws(PipelineError)
-    /// Recomputes the chain and compares its end with the recorded head. Returns the problems (empty: intact).
+    /// Recomputes the chain and compares its end with the recorded head, and the state tables with the state the
+    /// events imply. Returns the problems (empty: intact). Reads every event: `audit verify`, not every run.
     func verifyChain() throws(PipelineError) -> [String]
+    /// A run's check, without reading every event: the newest event is the one the head records and no event
+    /// before it is missing (their number is the head's). Problems here make the run `distrustState()`.
+    func quickCheck() throws(PipelineError) -> [String]
+    /// From now on this connection answers from the events alone (a replay), not from the state tables.
+    func distrustState()
+    /// Every live publication by published name: the kept table, or (state distrusted) the replay of the events.
+    func livePublications() throws(PipelineError) -> [String: Ledger.Publication]
+    /// The live publications of a pipeline whose picture has this content fingerprint (normally one at most).
+    func livePublications(pipeline: String, contentSHA256: String) throws(PipelineError) -> [Ledger.Publication]
+    /// Whether this connection answers from the state tables (false: from the events; see `distrustState`).
+    var readsState: Bool { get }
+    /// From the kept table (`readsState`): those of `names` that are live publications, by name.
+    func keptLivePublications(named names: [String]) throws(PipelineError) -> [String: Ledger.Publication]
+    /// From the kept table (`readsState`): a page of a pipeline's live publications, by name, after `name`.
+    func keptLivePublications(pipeline: String, after name: String?, limit: Int) throws(PipelineError)
+        -> [Ledger.Publication]
+    /// From the kept table (`readsState`): the live publication of an asset, if any.
+    func keptLivePublication(asset: String) throws(PipelineError) -> Ledger.Publication?
+    /// A pipeline's assets whose latest decision is a pending quarantine (before the age limit), by asset: the
+    /// decisions table, or (state distrusted) the replay of the events.
+    func pendingQuarantines(pipeline: String) throws(PipelineError) -> [PendingState.Row]
+    /// When each record file (by the SHA-256 of its bytes) was first seen: the kept table, or (state distrusted)
+    /// the replay of the `record_seen` events.
+    func recordsFirstSeen() throws(PipelineError) -> [String: Date]
+    /// The record signatures verified before under the trust file with this SHA-256 (`SignatureCache`).
+    func verifiedSignatures(trustSHA256: String) throws(PipelineError) -> Set<String>
+    /// Remembers signatures verified now, and forgets those verified under any other trust file.
+    func rememberVerifiedSignatures(_ entries: [String], trustSHA256: String) throws(PipelineError)
     /// Ends the connection (PostgreSQL); nothing for SQLite. Nothing may be called after it.
     func disconnect()
 }
@@ -109,41 +138,21 @@ extension LedgerStore {
     }
 
     /// Every live publication (published and not retracted since), by published file name, replayed from the
-    /// hash-chained events of every pipeline: a deleted or edited event breaks the chain, and no side table can
-    /// keep a picture published. Renaming a pipeline changes nothing here.
-    public func livePublications() throws(PipelineError) -> [String: Ledger.Publication] {
-        var live: [String: Ledger.Publication] = [:]
-        var nameOf: [String: String] = [:]
-        for event in try events(EventQuery(kinds: [.published, .released, .retracted])) {
-            guard let asset = event.asset else { continue }
-            if event.eventKind == .retracted {
-                if let name = nameOf.removeValue(forKey: asset) { live[name] = nil }
-                continue
-            }
-            let detail = (try? JSONSerialization.jsonObject(with: Data(event.detail.utf8))) as? [String: Any] ?? [:]
-            guard let name = detail["published_name"] as? String else { continue }
-            if let old = nameOf[asset] { live[old] = nil }
-            nameOf[asset] = name
-            live[name] = Ledger.Publication(
-                asset: asset, pipeline: event.pipeline, name: name, fileSHA256: event.fileSHA256,
-                contentSHA256: event.contentSHA256, records: detail["records"] as? [String] ?? [],
-                publishedSHA256: detail["published_sha256"] as? String,
-                publishedStat: detail["published_stat"] as? String,
-                recordKeys: detail["record_keys"] as? [String] ?? [], publishedAt: Ledger.parseTimestamp(event.at))
-        }
-        return live
+    /// hash-chained events of every pipeline: a deleted or edited event breaks the chain. Renaming a pipeline changes
+    /// nothing here. Reads every publication event: `audit verify` and a run whose ledger fails its quick check.
+    public func replayedLivePublications() throws(PipelineError) -> [String: Ledger.Publication] {
+        LiveState.replay(try events(EventQuery(kinds: [.published, .released, .retracted])))
     }
 
-    /// When each record file (by the SHA-256 of its bytes) was first seen, from the `record_seen` events.
-    public func recordsFirstSeen() throws(PipelineError) -> [String: Date] {
-        var seen: [String: Date] = [:]
-        for event in try events(EventQuery(kinds: [.recordSeen])) {
-            guard let sha = event.fileSHA256, seen[sha] == nil, let date = Ledger.parseTimestamp(event.at) else {
-                continue
-            }
-            seen[sha] = date
-        }
-        return seen
+    /// The decisions behind pending quarantines, replayed from the events of every pipeline (`PendingState`).
+    public func replayedDecisions() throws(PipelineError) -> [String: PendingState.Row] {
+        PendingState.replay(try events(EventQuery(kinds: QuarantineState.kinds)))
+    }
+
+    /// When each record file (by the SHA-256 of its bytes) was first seen, replayed from the `record_seen` events
+    /// (the time as the event records it).
+    public func replayedRecordsSeen() throws(PipelineError) -> [String: String] {
+        SeenState.replay(try events(EventQuery(kinds: [.recordSeen])))
     }
 }
 

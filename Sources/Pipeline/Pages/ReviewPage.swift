@@ -21,8 +21,15 @@ public enum ReviewPage {
         case placeholder(String)
     }
 
+    /// Reasons no authorization can answer, whatever else the file has against it.
+    static let neverConsent: Set<String> = [
+        ReasonCode.revoked.rawValue, ReasonCode.notMedia.rawValue, ReasonCode.notARegularFile.rawValue,
+    ]
+
     /// Reasons that an authorization can answer: the card then offers the `authorize` line.
-    static let consentReasons: Set<String> = QuarantineState.curable.union(["expired", "superseded"])
+    static let consentReasons: Set<String> = QuarantineState.curable.union([
+        ReasonCode.expired.rawValue, ReasonCode.superseded.rawValue,
+    ])
 
     public static func make(config: PipelineConfig, now: Date = Date(), media: MediaService = .inProcess)
         throws(PipelineError) -> Page
@@ -36,7 +43,7 @@ public enum ReviewPage {
         var page = """
             <!doctype html><html lang="en"><head><meta charset="utf-8">
             <title>Quarantine review: \(escape(config.name))</title>
-            <style>\(style)</style></head><body>
+            <style>\(style)\(facesStyle)</style></head><body>
             <h1>Quarantine review: \(escape(config.name))</h1>
             <p class="private">For the privacy office only: this page shows the names files were dropped under. \
             Do not forward it or leave it on a shared drive.</p>
@@ -81,11 +88,12 @@ public enum ReviewPage {
             let uri = "data:image/jpeg;base64," + Data(jpeg).base64EncodedString()
             // A small picture (a 96-pixel print proof) is shown larger, so a person can tell what it is.
             let scale = max(1.0, 160.0 / Double(max(width, height)))
-            html += "<img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
-            html += " alt=\"preview of \(escape(name))\">"
+            html += "<span class=\"framed\"><img src=\"\(uri)\" width=\"\(Int(Double(width) * scale))\" height=\"\(Int(Double(height) * scale))\""
+            html += " alt=\"preview of \(escape(name))\">\(faceOverlay(entry.people))</span>"
         case .placeholder(let label): html += "<div class=\"placeholder\">\(escape(label))</div>"
         }
         html += "</div>\n<div class=\"body\">\n<h3>\(escape(name))</h3>\n"
+        html += peopleLine(entry.people)
         if entry.pending {
             let until = entry.pendingUntil.map { PlainWords.day($0, in: zone) } ?? "the end of its waiting period"
             html += "<p class=\"status pending\">Waiting for consent: every run checks it again until "
@@ -105,7 +113,7 @@ public enum ReviewPage {
         for reason in shownReasons(entry) {
             html += "<li><b>\(escape(PlainWords.reason(reason.code)))</b>"
             // The record and dates behind a reason; "no record" has nothing to add.
-            if !reason.message.isEmpty && reason.code != "no_record" {
+            if !reason.message.isEmpty && reason.code != ReasonCode.noRecord.rawValue {
                 html += " <span class=\"minor\">(\(escape(reason.message)))</span>"
             }
             html += "<br>What to do: \(escape(advice(reason, entry: entry)))</li>\n"
@@ -114,7 +122,7 @@ public enum ReviewPage {
         if let content = entry.presentedSHA256 {
             html += "<p>Content fingerprint: <code class=\"hash\">\(escape(content))</code></p>\n"
             if entry.reasons.contains(where: { consentReasons.contains($0.code) })
-                && !entry.reasons.contains(where: { ["revoked", "not_media", "not_a_regular_file"].contains($0.code) })
+                && !entry.reasons.contains(where: { neverConsent.contains($0.code) })
             {
                 html += "<p class=\"minor\">To record consent, fill in the key, the authorization id, the patient "
                 html += "reference and the expiry day:</p>\n"
@@ -141,7 +149,10 @@ public enum ReviewPage {
 
     /// The reasons a card lists: for a file that is no picture at all, only that (that no record lists it is moot).
     static func shownReasons(_ entry: QuarantineEntry) -> [QuarantineEntry.Reason] {
-        let blocking: Set<String> = ["not_media", "not_a_regular_file", "empty", "unreadable"]
+        let blocking: Set<String> = [
+            ReasonCode.notMedia.rawValue, ReasonCode.notARegularFile.rawValue, ReasonCode.empty.rawValue,
+            ReasonCode.unreadable.rawValue,
+        ]
         guard entry.reasons.contains(where: { blocking.contains($0.code) }) else { return entry.reasons }
         return entry.reasons.filter { !consentReasons.contains($0.code) }
     }
@@ -149,19 +160,19 @@ public enum ReviewPage {
     /// Why a file is not waiting for consent, from its weightiest reason.
     static func whyNotPending(_ entry: QuarantineEntry, config: PipelineConfig) -> String {
         let codes = Set(entry.reasons.map(\.code))
-        let order: [(String, String)] = [
-            ("revoked", "the patient withdrew consent. It must not be published."),
-            ("not_media", "this is not a picture or video, so it can never be published."),
-            ("not_a_regular_file", "a link or special file was dropped, not a picture. Copy the picture itself."),
-            ("invalid_record", "a consent record for it is invalid. Have the records checked first."),
-            ("changed", "it was still being written when it was read. Drop it again once the copy is complete."),
-            ("cannot_sanitize", "its metadata cannot be removed safely. Export it again and drop the new file."),
-            ("unreadable", "it cannot be read. Export it again and drop the new file."),
-            ("empty", "the file is empty. Drop the real picture."),
-            ("io_error", "a disk error kept it from being delivered. Check the disks, then drop it again."),
-            ("superseded", "a newer authorization replaces its own. Check what that covers, then drop it again."),
+        let order: [(ReasonCode, String)] = [
+            (.revoked, "the patient withdrew consent. It must not be published."),
+            (.notMedia, "this is not a picture or video, so it can never be published."),
+            (.notARegularFile, "a link or special file was dropped, not a picture. Copy the picture itself."),
+            (.invalidRecord, "a consent record for it is invalid. Have the records checked first."),
+            (.changed, "it was still being written when it was read. Drop it again once the copy is complete."),
+            (.cannotSanitize, "its metadata cannot be removed safely. Export it again and drop the new file."),
+            (.unreadable, "it cannot be read. Export it again and drop the new file."),
+            (.empty, "the file is empty. Drop the real picture."),
+            (.ioError, "a disk error kept it from being delivered. Check the disks, then drop it again."),
+            (.superseded, "a newer authorization replaces its own. Check what that covers, then drop it again."),
         ]
-        if let (_, sentence) = order.first(where: { codes.contains($0.0) }) { return sentence }
+        if let (_, sentence) = order.first(where: { codes.contains($0.0.rawValue) }) { return sentence }
         if !codes.isEmpty && codes.isSubset(of: QuarantineState.curable) {
             return "it was quarantined more than \(Int(config.pendingDays)) days ago, so runs no longer check it. "
                 + "Record the authorization, then drop the file into the inbox again."
@@ -173,9 +184,10 @@ public enum ReviewPage {
     static func advice(_ reason: QuarantineEntry.Reason, entry: QuarantineEntry) -> String {
         if entry.pending && QuarantineState.curable.contains(reason.code) {
             switch reason.code {
-            case "not_everyone_consented":
+            case ReasonCode.notEveryoneConsented.rawValue:
                 return "Record an authorization for each further person in the picture; the next run publishes it."
-            case "not_yet_effective": return "Nothing: the next run after the authorization takes effect publishes it."
+            case ReasonCode.notYetEffective.rawValue:
+                return "Nothing: the next run after the authorization takes effect publishes it."
             default: return "Record the signed authorization (the line below); the next run publishes it."
             }
         }

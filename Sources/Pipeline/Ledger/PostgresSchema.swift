@@ -59,6 +59,9 @@ public enum PostgresSchema {
             "GRANT SELECT, INSERT ON consentgate.events TO \(role)",
             "GRANT SELECT, UPDATE ON consentgate.head TO \(role)",
             "GRANT SELECT, INSERT, UPDATE, DELETE ON consentgate.observations, consentgate.claims TO \(role)",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON consentgate.live_publications, consentgate.decisions, "
+                + "consentgate.records_seen, consentgate.verified_signatures TO \(role)",
+            "GRANT SELECT ON consentgate.state_version TO \(role)",
         ]
     }
 
@@ -81,14 +84,21 @@ public enum PostgresSchema {
                         "created role \(role) (LOGIN, no password yet: ALTER ROLE \(quoted(role)) PASSWORD '...', "
                             + "or a client certificate, as your site does)")
                 }
-                for statement in statements + grants(role) { _ = try run(PostgresQuery(unsafeSQL: statement)) }
+                for statement in statements + PostgresLedger.stateStatements + grants(role) {
+                    _ = try run(PostgresQuery(unsafeSQL: statement))
+                }
+                if try PostgresLedger.fillState(run) {
+                    done.append("state tables (live publications) made from the events (schema version \(Ledger.stateVersion))")
+                }
             }
         } catch {
             throw PipelineError(
                 "ledger init \(admin): \(PostgresBridge.describe(error)) (nothing was changed)", exitCode: 3,
                 stage: .ledger)
         }
-        done.append("schema consentgate ready in \(admin.database): events (append-only), head, observations, claims")
+        done.append(
+            "schema consentgate ready in \(admin.database): events (append-only), head, observations, claims, "
+                + "live_publications (state kept with the events)")
         done.append(
             "role \(role) may SELECT and INSERT events (never UPDATE, DELETE or TRUNCATE), update the head, and change "
                 + "observations and claims")

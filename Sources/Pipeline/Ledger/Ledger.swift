@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import GRDB
 import MediaFormats
+import Synchronization
 
 /// One ledger event. Events are hash-chained: each `hash` covers the previous event's hash and this
 /// event's fields, so an edited, deleted or reordered row breaks the chain (`audit verify`).
@@ -41,6 +42,10 @@ public final class Ledger: LedgerStore {
     /// show that its newest events were deleted (what is left still chains); the head can. A missing ledger beside
     /// a head is found the same way.
     let headPath: String
+    /// Whether runs read the state tables (false: everything is replayed from the events; see `distrustState`).
+    let stateTrusted = Mutex(true)
+    /// Whether this ledger keeps the state tables (false: one from before them, opened without `create`).
+    let stateKept = Mutex(true)
     public static let genesis = String(repeating: "0", count: 64)
 
     /// Whether a ledger file is at `path`; a path that cannot be examined (a folder this account may not enter) is
@@ -75,7 +80,7 @@ public final class Ledger: LedgerStore {
             configuration.busyMode = .timeout(30)
             queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode=WAL") }
-            try queue.write { db in
+            let kept = try queue.write { db -> Bool in
                 try db.execute(
                     sql: """
                         CREATE TABLE IF NOT EXISTS events (
@@ -87,7 +92,12 @@ public final class Ledger: LedgerStore {
                         CREATE TABLE IF NOT EXISTS observations (
                           entry TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime TEXT NOT NULL, first_seen REAL NOT NULL,
                           failures INTEGER NOT NULL DEFAULT 0);
-                        """)
+                        """ + Ledger.signaturesSchema)
+                return try Ledger.prepareState(db, migrate: create)
+            }
+            if !kept {
+                stateKept.withLock { $0 = false }
+                stateTrusted.withLock { $0 = false }
             }
         } catch { throw PipelineError("ledger \(path): \(error)", exitCode: 3, stage: .ledger) }
     }
@@ -100,6 +110,7 @@ public final class Ledger: LedgerStore {
         // The real time of each event (a run decides as of one moment, but its events happen one after another).
         let at = Self.timestamp(Date())
         let stored: [LedgerEvent]
+        let kept = stateKept.withLock { $0 }
         do {
             stored = try queue.write { db -> [LedgerEvent] in
                 let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
@@ -110,6 +121,7 @@ public final class Ledger: LedgerStore {
                     seq += 1
                     let event = new.chained(seq: seq, prev: prev, at: at)
                     try Ledger.insert(event, into: db)
+                    if kept { try Ledger.applyState(event, db) }
                     stored.append(event)
                     prev = event.hash
                 }
@@ -176,18 +188,12 @@ public final class Ledger: LedgerStore {
                     db, sql: "SELECT * FROM events WHERE \(condition) ORDER BY seq",
                     arguments: StatementArguments(arguments)
                 )
-                .map { row in
-                    LedgerEvent(
-                        seq: row["seq"], at: row["at"], pipeline: row["pipeline"], kind: row["kind"],
-                        asset: row["asset"],
-                        fileSHA256: row["file_sha256"], contentSHA256: row["content_sha256"], detail: row["detail"],
-                        prevHash: row["prev_hash"], hash: row["hash"])
-                }
+                .map(Ledger.event)
             }
         } catch { throw PipelineError("ledger: cannot read: \(error)", stage: .ledger) }
     }
 
-    public struct Publication: Sendable {
+    public struct Publication: Sendable, Equatable {
         public var asset: String
         public var pipeline: String
         public var name: String
@@ -201,6 +207,8 @@ public final class Ledger: LedgerStore {
         public var recordKeys: [String] = []
         /// When it was published (its event's time).
         public var publishedAt: Date?
+        /// Its event's time as the event records it.
+        public var at: String = ""
     }
 
     /// Settling (SPEC §2): the size and mtime an inbox entry had when first seen with them, and when that was.
@@ -241,9 +249,9 @@ public final class Ledger: LedgerStore {
         } catch { throw PipelineError("ledger: cannot record an observation: \(error)", exitCode: 3, stage: .ledger) }
     }
 
-    /// Recomputes the chain. Returns the problems found (empty: intact).
+    /// Recomputes the chain, and the state tables from the events. Returns the problems found (empty: intact).
     public func verifyChain() throws(PipelineError) -> [String] {
-        ChainCheck.problems(try events(), head: readHead(), headName: "the head file")
+        ChainCheck.problems(try events(), head: readHead(), headName: "the head file") + (try stateProblems())
     }
 
     /// Every observation, for `ledger migrate`.
@@ -264,15 +272,19 @@ public final class Ledger: LedgerStore {
 
     public func disconnect() {}
 
-    static func parseTimestamp(_ text: String) -> Date? {
+    /// One formatter, made once (making one costs far more than using it: a run reads a time per live
+    /// publication), used under a lock.
+    static let formatter: Mutex<ISO8601DateFormatter> = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        return Mutex(formatter)
+    }()
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        LedgerTime.parse(text) ?? formatter.withLock { $0.date(from: text) }
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        formatter.withLock { $0.string(from: date) }
     }
 }

@@ -1,0 +1,38 @@
+import ByteKit
+import FaceDetection
+import Foundation
+import MediaFormats
+
+/// `consentgate-bench faces FILE [--runs N] [--min-face-pixels P]`: the face detector's cost on one picture.
+enum FacesBench {
+    static func run(_ arguments: [String]) -> Never {
+        guard let file = arguments.first else { fail("usage: consentgate-bench faces FILE [--runs N]") }
+        func value(_ name: String, _ fallback: Int) -> Int {
+            guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count,
+                let number = Int(arguments[index + 1])
+            else { return fallback }
+            return number
+        }
+        let runs = max(1, value("--runs", 5))
+        let options = FaceOptions(minFacePixels: value("--min-face-pixels", FaceOptions.defaultMinFacePixels))
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readFile(atPath: file, limit: 1 << 30) } catch { fail("cannot read \(file): \(error)") }
+        let format = MediaFormat.sniff(Array(bytes.prefix(32)))
+        FaceDetector.prepare()
+        var times: [Double] = []
+        var reading: FaceReading? = nil
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            do { reading = try FaceDetector.detect(bytes, format: format, options: options, limits: MediaLimits()) } catch {
+                fail("\(file): \(error)")
+            }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        let mean = times.reduce(0, +) / Double(times.count)
+        print(
+            "\(file): \(reading!.width)x\(reading!.height), \(reading!.count) face(s), smallest face looked for "
+                + "\(reading!.smallestDetectable) px; \(runs) run(s): mean \(String(format: "%.1f", mean)) ms, "
+                + "best \(String(format: "%.1f", times.min()!)) ms, worst \(String(format: "%.1f", times.max()!)) ms")
+        exit(0)
+    }
+}
