@@ -16,7 +16,8 @@ public struct ConsentStanding: Sendable, Equatable, Encodable {
         public var problems: [String]
     }
 
-    /// People the picture shows, as the records declare (`people_in_frame`, at least 1).
+    /// People the picture needs consents from: the largest `people_in_frame` the records declare (at least 1), or
+    /// more where the face detector (or a signed review) counted more, as the decision does.
     public var required: Int
     /// Subjects whose authorization counts now, as first written.
     public var consented: [String]
@@ -33,16 +34,20 @@ public struct ConsentStanding: Sendable, Equatable, Encodable {
     }
 
     public static func of(
-        presentedSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date
+        presentedSHA256: String?, fileSHA256: String?, channel: String, registry: Registry, now: Date,
+        visible: VisiblePeople? = nil
     ) -> ConsentStanding {
         let candidates = registry.authorizations(presentedSHA256: presentedSHA256, fileSHA256: fileSHA256)
         let decision = ConsentPolicy.decide(
-            presentedSHA256: presentedSHA256, fileSHA256: fileSHA256, channel: channel, registry: registry, now: now)
+            presentedSHA256: presentedSHA256, fileSHA256: fileSHA256, channel: channel, registry: registry, now: now,
+            visible: visible)
         func matches(_ asset: AssetReference) -> Bool {
             (presentedSHA256 != nil && asset.presentedSHA256 == presentedSHA256)
                 || (fileSHA256 != nil && asset.fileSHA256 == fileSHA256)
         }
-        let required = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
+        let declared = candidates.flatMap { $0.assets.filter(matches).compactMap(\.peopleInFrame) }.max() ?? 1
+        // The faces found (or a review's count) raise it, as they do in the decision.
+        let required = max(declared, decision.peopleRequired?.count ?? declared)
         var holders: [Holder] = []
         var consented: [String] = []
         var seen = Set<String>()
@@ -72,7 +77,8 @@ extension RefusalReason {
             .notYetEffective(let id, _), .expired(let id, _), .revoked(let id, _, _),
             .channelNotPermitted(let id, _), .purposeNotPermitted(let id, _), .superseded(let id, _):
             return id
-        case .noRecord, .heldByInvalidRecord, .notEveryoneConsented, .recordsUnverifiable, .takenDown:
+        case .noRecord, .heldByInvalidRecord, .notEveryoneConsented, .morePeopleVisible, .peopleNotCounted,
+            .recordsUnverifiable, .takenDown:
             return nil
         }
     }

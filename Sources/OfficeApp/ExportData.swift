@@ -40,6 +40,8 @@ struct ExportData: Decodable, Sendable {
         var fileSha256: String?
         var channel: String
         var consent: Consent?
+        /// Faces found when it was quarantined (absent in an export from before faces were counted).
+        var facesFound: Int?
         var preview: String?
         var previewLabel: String?
     }
@@ -107,13 +109,13 @@ struct LiveRecords: Sendable {
     func standing(_ card: ExportData.Card, now: Date) -> ConsentStanding {
         ConsentStanding.of(
             presentedSHA256: card.presentedSha256, fileSHA256: card.fileSha256, channel: card.channel,
-            registry: registry, now: now)
+            registry: registry, now: now, visible: card.facesFound.map { VisiblePeople(faces: $0) })
     }
 
     /// What the next run decides for this card, by today's records.
     func decision(_ card: ExportData.Card, now: Date) -> ConsentDecision {
         ConsentPolicy.decide(
             presentedSHA256: card.presentedSha256, fileSHA256: card.fileSha256, channel: card.channel,
-            registry: registry, now: now, newPublication: true)
+            registry: registry, now: now, newPublication: true, visible: card.facesFound.map { VisiblePeople(faces: $0) })
     }
 }

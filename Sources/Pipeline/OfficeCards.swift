@@ -24,7 +24,7 @@ public enum OfficeCards {
         for entry in entries where entry.presentedSHA256 != nil || entry.fileSHA256 != nil {
             result[entry.asset] = ConsentStanding.of(
                 presentedSHA256: entry.presentedSHA256, fileSHA256: entry.fileSHA256, channel: config.channel,
-                registry: registry, now: now)
+                registry: registry, now: now, visible: entry.visiblePeople)
         }
         return result
     }

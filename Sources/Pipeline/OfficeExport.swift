@@ -42,6 +42,9 @@ public enum OfficeExport {
         public var channel: String
         /// Who has consented (nil when the records cannot be verified now, or the file has no fingerprint).
         public var consent: ConsentStanding?
+        /// Faces the detector found when the picture was quarantined (nil: not counted), so the office app decides
+        /// with them as the next run will.
+        public var facesFound: Int?
         /// `previews/ASSET.jpg`, or nil with `previewLabel` saying why there is none.
         public var preview: String?
         public var previewLabel: String?
@@ -100,7 +103,7 @@ public enum OfficeExport {
                     ? nil
                     : ConsentStanding.of(
                         presentedSHA256: entry.presentedSHA256, fileSHA256: entry.fileSHA256,
-                        channel: config.channel, registry: registry, now: now)
+                        channel: config.channel, registry: registry, now: now, visible: entry.visiblePeople)
             }
             var preview: String? = nil
             var label: String? = nil
@@ -123,7 +126,7 @@ public enum OfficeExport {
                     },
                     action: OfficeCards.action(entry, config: config, standing: standing),
                     presentedSHA256: entry.presentedSHA256, fileSHA256: entry.fileSHA256, channel: config.channel,
-                    consent: standing, preview: preview, previewLabel: label))
+                    consent: standing, facesFound: entry.visiblePeople?.faces, preview: preview, previewLabel: label))
         }
         let export = Export(
             format: format, pipeline: config.name, channel: config.channel, madeAt: Ledger.timestamp(now),

@@ -107,3 +107,12 @@ extension PeopleSeen {
         return words + ")"
     }
 }
+
+extension QuarantineEntry {
+    /// The faces counted when it was quarantined, for explaining who is missing (the office's cards, the review
+    /// page): nil when none were counted (`people_check: declared`, a format without a detector).
+    public var visiblePeople: VisiblePeople? {
+        guard let faces = people?.faces else { return nil }
+        return VisiblePeople(faces: faces)
+    }
+}
