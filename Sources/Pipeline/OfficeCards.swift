@@ -64,7 +64,7 @@ public enum OfficeCards {
     static let serviceAccount = "the service account (the user that runs consentgate on the server)"
 
     static func action(_ entry: QuarantineEntry, config: PipelineConfig, standing: ConsentStanding?) -> Action {
-        let codes = Set(entry.reasons.map(\.code))
+        let codes = Set(entry.reasons.map { ReasonCode(rawValue: $0.code) ?? .unknown })
         let pipeline = ReviewPage.shellWord(config.file)
         let authorize = entry.presentedSHA256.map { ReviewPage.authorizeLine(content: $0, config: config) }
         let purge = "consentgate quarantine purge --pipeline \(pipeline) --older-than \(entry.ageDays) --dry-run"
@@ -73,37 +73,37 @@ public enum OfficeCards {
             + "pending: check the dry run's list, then run it without --dry-run)"
         if entry.pending {
             let cure: String
-            if codes.contains("not_everyone_consented"), let standing, standing.missing > 0 {
+            if codes.contains(.notEveryoneConsented), let standing, standing.missing > 0 {
                 cure = "An authorization from each person still missing (\(standing.summary)); the next run publishes it."
-            } else if codes.contains("expired") {
+            } else if codes.contains(.expired) {
                 cure = "A new signed authorization that lists this picture (the one it had expired); the next run publishes it."
-            } else if codes.contains("channel_not_permitted") {
+            } else if codes.contains(.channelNotPermitted) {
                 cure = "An authorization that permits the channel \(config.channel) and lists this picture; the next run publishes it."
-            } else if codes == ["not_yet_effective"] {
+            } else if codes == [.notYetEffective] {
                 cure = "Nothing: the first run after the authorization takes effect publishes it."
             } else {
                 cure = "A signed authorization that lists this picture (by its fingerprint); the next run publishes it."
             }
             return Action(cure: cure, whoCanAct: "the privacy office", command: authorize)
         }
-        if codes.contains("revoked") {
+        if codes.contains(.revoked) {
             return Action(
                 cure: "Nothing: the patient withdrew consent, so it is never published. Its original is removed when "
                     + "retention allows" + purgeNote + ".",
                 whoCanAct: serviceAccount, command: purge)
         }
-        if codes.contains("taken_down") {
+        if codes.contains(.takenDown) {
             return Action(
                 cure: "A signed lift of the takedown (consentgate incident lift), then the original dropped again.",
                 whoCanAct: "the privacy office", command: nil)
         }
-        if codes.contains("not_media") || codes.contains("not_a_regular_file") {
+        if codes.contains(.notMedia) || codes.contains(.notARegularFile) {
             return Action(
                 cure: "Nothing: it is not a picture or video, so it can never be published. The quarantined file is "
                     + "removed by the service account" + purgeNote + ".",
                 whoCanAct: serviceAccount, command: purge)
         }
-        if codes.contains("invalid_record") {
+        if codes.contains(.invalidRecord) {
             return Action(
                 cure: "The invalid record fixed or removed from the authorizations folder (records verify names it), "
                     + "then the picture dropped again.",
@@ -111,14 +111,14 @@ public enum OfficeCards {
                 command: "consentgate records verify --authorizations \(ReviewPage.shellWord(config.authorizations)) "
                     + "--trust \(ReviewPage.shellWord(config.trust))")
         }
-        let damaged: Set<String> = ["cannot_sanitize", "unreadable", "empty", "reader_failed", "changed", "io_error"]
+        let damaged: Set<ReasonCode> = [.cannotSanitize, .unreadable, .empty, .readerFailed, .changed, .ioError]
         if !codes.isDisjoint(with: damaged) {
             return Action(
                 cure: "The picture exported again from its source and the new file dropped into the inbox (staff can "
                     + "do that); the damaged copy in quarantine is removed by the service account" + purgeNote + ".",
                 whoCanAct: serviceAccount, command: purge)
         }
-        if !codes.isEmpty && codes.isSubset(of: QuarantineState.curable) {
+        if !codes.isEmpty && codes.allSatisfy(\.isCurable) {
             return Action(
                 cure: "Runs no longer check it (quarantined more than \(Int(config.pendingDays)) days ago): record "
                     + "the authorization, then drop the picture into the inbox again.",
