@@ -17,6 +17,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         case .revocation(let r): return RecordWriter.json(r)
         case .takedown(let t): return RecordWriter.json(t)
         case .takedownLift(let l): return RecordWriter.json(l)
+        case .review(let r): return RecordWriter.json(r)
         }
     }
     let written = write(record)
