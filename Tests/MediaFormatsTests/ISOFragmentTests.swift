@@ -8,19 +8,7 @@ import XCTest
 /// Fragmented MP4 in, regular movie out (issue 29 item 1): the samples of every `moof`/`traf`/`trun` are written as
 /// one ordinary movie that decodes as the original does and presents the same (a consent recorded for the fragmented
 /// original matches the copy).
-final class ISOFragmentTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws { folder = try Fixtures.temporaryFolder() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
-    func ffmpeg(_ arguments: [String]) throws {
-        let outcome = try Fixtures.run(try Fixtures.requireTool("ffmpeg"), ["-v", "error", "-y"] + arguments)
-        XCTAssertEqual(outcome.status, 0, outcome.stderr)
-    }
-
+final class ISOFragmentTests: MediaFolderTestCase {
     func decoded(_ file: String) throws -> String {
         let outcome = try Fixtures.run(
             try Fixtures.requireTool("ffmpeg"),

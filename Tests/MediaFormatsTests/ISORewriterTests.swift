@@ -7,19 +7,7 @@ import XCTest
 
 /// The movie rewriter (issue 22): a published movie is `ftyp`, one `mdat` of the kept samples and a rebuilt `moov`,
 /// decodes as its input does and presents the same; one video and one audio track, the ones a player shows.
-final class ISORewriterTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws { folder = try Fixtures.temporaryFolder() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
-    func ffmpeg(_ arguments: [String]) throws {
-        let outcome = try Fixtures.run(try Fixtures.requireTool("ffmpeg"), ["-v", "error", "-y"] + arguments)
-        XCTAssertEqual(outcome.status, 0, outcome.stderr)
-    }
-
+final class ISORewriterTests: MediaFolderTestCase {
     func topLevel(_ file: String) throws -> [String] {
         let structure = try ISOStructure(source: try FileSource(path: file))
         return structure.boxes.filter { $0.depth == 0 }.map(\.type)

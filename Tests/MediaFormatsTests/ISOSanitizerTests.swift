@@ -7,19 +7,7 @@ import XCTest
 
 /// The ISO-BMFF sanitizer on files made here with ffmpeg and heif-enc, planted with metadata a patient could be
 /// identified by: titles, GPS, a subtitle track, a timecode track, Exif and XMP items.
-final class ISOSanitizerTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws { folder = try Fixtures.temporaryFolder() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
-    func ffmpeg(_ arguments: [String]) throws {
-        let outcome = try Fixtures.run(try Fixtures.requireTool("ffmpeg"), ["-v", "error", "-y"] + arguments)
-        XCTAssertEqual(outcome.status, 0, outcome.stderr)
-    }
-
+final class ISOSanitizerTests: MediaFolderTestCase {
     /// Sanitizes `input` into `output` through the public entry point and commits it.
     @discardableResult
     func strip(_ input: String, _ output: String) throws -> SanitizedFile {

@@ -9,19 +9,7 @@ import XCTest
 /// viewer needs (video from the key frame before the first shown frame, audio with its pre-roll), the edit list
 /// rewritten to show exactly the same, the hidden lead-in bounded by `max_hidden_lead_in_seconds`; the presented
 /// fingerprint of the trimmed copy is the original's. ffmpeg honouring the edit lists is the oracle.
-final class ISOTrimTests: XCTestCase {
-    var folder: URL!
-
-    override func setUpWithError() throws { folder = try Fixtures.temporaryFolder() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
-
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
-    func ffmpeg(_ arguments: [String]) throws {
-        let outcome = try Fixtures.run(try Fixtures.requireTool("ffmpeg"), ["-v", "error", "-y"] + arguments)
-        XCTAssertEqual(outcome.status, 0, outcome.stderr)
-    }
-
+final class ISOTrimTests: MediaFolderTestCase {
     /// A 6 s H.264 + AAC clip with a key frame every second (or every `gop` frames at 25 fps).
     func clip(_ name: String, seconds: Int = 6, gop: Int = 25) throws -> String {
         let output = path(name)
