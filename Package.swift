@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CExif", pkgConfig: "libexif", providers: [.apt(["libexif-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libwebp's decoder: where it stops reading a WebP image chunk (WebPReadEnd).
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         // Every libjpeg/libpng call that can longjmp or exit() lives behind this shim.
         .target(
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "MediaFormats",
             dependencies: [
-                "ByteKit", "CExif", "CMediaShims",
+                "ByteKit", "CExif", "CMediaShims", "CWebP",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

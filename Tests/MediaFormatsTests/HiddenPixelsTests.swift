@@ -190,4 +190,55 @@ final class HiddenPixelsTests: XCTestCase {
         XCTAssertThrowsError(
             try ISOMedia.refuseHiddenPixels(clap: Array(clap.dropFirst(8)), size: (1920, 1080), what: "HEIF"))
     }
+
+    /// `movie` (one video track, its `moov` after its `mdat`) with the video sample entry declaring `width`x`height`
+    /// and holding a `clap` of that size.
+    static func withCleanAperture(_ movie: [UInt8], _ width: Int, _ height: Int) throws -> [UInt8] {
+        var bytes = movie
+        var parents: [Int] = []
+        var at = 0
+        var end = bytes.count
+        var entry: Range<Int>? = nil
+        while at + 8 <= end, entry == nil {
+            let size = Bytes.be(bytes, at, 4)
+            let type = String(decoding: bytes[(at + 4)..<(at + 8)], as: UTF8.self)
+            guard size >= 8 else { break }
+            if ["moov", "trak", "mdia", "minf", "stbl", "stsd"].contains(type) {
+                parents.append(at)
+                end = at + size
+                at += type == "stsd" ? 16 : 8
+            } else if ["avc1", "hvc1"].contains(type) {
+                entry = at..<(at + size)
+            } else {
+                at += size
+            }
+        }
+        let found = try XCTUnwrap(entry, "no video sample entry")
+        let clap = SyntheticISO.box("clap", [width, 1, height, 1, 0, 1, 0, 1].flatMap { SyntheticISO.be($0, 4) })
+        bytes.replaceSubrange(
+            (found.lowerBound + 32)..<(found.lowerBound + 36), with: Bytes.put(width, 2) + Bytes.put(height, 2))
+        bytes.insert(contentsOf: clap, at: found.upperBound)
+        for box in parents + [found.lowerBound] {
+            bytes.replaceSubrange(box..<(box + 4), with: Bytes.put(Bytes.be(bytes, box, 4) + clap.count, 4))
+        }
+        return bytes
+    }
+
+    /// A sample entry that declares the clean aperture's own size cannot hide a crop of the decoded picture: the
+    /// clap is measured against the picture the SPS decodes to (64x48) as well. A tkhd or entry size that only
+    /// scales (no clap) is published.
+    func testASampleEntryClaimingTheCleanAperturesSizeIsStillRefused() throws {
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let plain = try DecodeOracle.generate(ffmpeg, in: folder, "plain.mp4", ["-map", "0:v", "-c:v", "libx264"])
+        let original = try Fixtures.bytes(plain)
+        let hiding = folder.appendingPathComponent("hiding.mp4")
+        try Data(try Self.withCleanAperture(original, 64, 24)).write(to: hiding)
+        let output = folder.appendingPathComponent("out.mp4").path
+        XCTAssertThrowsError(try MediaFile(path: hiding.path).sanitize(to: output)) {
+            XCTAssertTrue("\($0)".contains("64x48 pixels but its clean aperture (clap) shows only 64x24"), "\($0)")
+        }
+        let whole = folder.appendingPathComponent("whole.mp4")
+        try Data(try Self.withCleanAperture(original, 64, 48)).write(to: whole)
+        XCTAssertNoThrow(try MediaFile(path: whole.path).sanitize(to: output).pending?.commit())
+    }
 }

@@ -22,19 +22,28 @@ extension ISOMedia {
                 let size = Bytes.be(d, at, 4)
                 guard size >= 8, size <= d.count - at else { break }
                 var child = at + 86
+                var shown: (width: Int, height: Int)? = nil
+                var clap: [UInt8]? = nil
                 while child + 8 <= at + size {
                     let length = Bytes.be(d, child, 4)
                     guard length >= 8, length <= at + size - child else { break }
                     let type = String(decoding: d[(child + 4)..<(child + 8)], as: UTF8.self)
                     let body = Array(d[(child + 8)..<(child + length)])
-                    try ISOMedia.refuseHiddenPixels(configuration: type, body)
-                    if type == "clap", body.count >= 32, at + 36 <= d.count {
-                        // A clean aperture in the sample entry (QuickTime players crop to it) against its size.
-                        try ISOMedia.refuseHiddenPixels(
-                            clap: body, size: (Bytes.be(d, at + 32, 2), Bytes.be(d, at + 34, 2)),
-                            what: "the video of track \(track.id)", broadcastMargins: true)
+                    if let decoded = try ISOMedia.refuseHiddenPixels(configuration: type, body) {
+                        shown = shown ?? decoded
                     }
+                    if type == "clap", body.count >= 32 { clap = body }
                     child += length
+                }
+                if let clap, at + 36 <= d.count {
+                    // A clean aperture in the sample entry (QuickTime players crop to it) against the larger of the
+                    // entry's size and the picture its SPS decodes to: an entry declaring the clap's size cannot
+                    // make a crop of the decoded picture look like none.
+                    let entry = (width: Bytes.be(d, at + 32, 2), height: Bytes.be(d, at + 34, 2))
+                    let decoded = shown ?? entry
+                    try ISOMedia.refuseHiddenPixels(
+                        clap: clap, size: (max(entry.width, decoded.width), max(entry.height, decoded.height)),
+                        what: "the video of track \(track.id)", broadcastMargins: true)
                 }
                 at += size
             }
@@ -42,8 +51,13 @@ extension ISOMedia {
         if let heif { try refuseHiddenPixels(heif) }
     }
 
-    /// The SPS NAL units of an `avcC` or `hvcC` payload, each checked.
-    static func refuseHiddenPixels(configuration type: String, _ d: [UInt8]) throws(MediaError) {
+    /// The SPS NAL units of an `avcC` or `hvcC` payload, each checked; the size the first one decodes to (its coded
+    /// size less its cropping), nil for another box or one without an SPS.
+    @discardableResult
+    static func refuseHiddenPixels(configuration type: String, _ d: [UInt8]) throws(MediaError)
+        -> (width: Int, height: Int)?
+    {
+        var shown: (width: Int, height: Int)? = nil
         func short() -> MediaError { .malformed(format: "ISO-BMFF", reason: "\(type) is shorter than its fields") }
         switch type {
         case "avcC":
@@ -54,8 +68,10 @@ extension ISOMedia {
                 let length = Bytes.be(d, at, 2)
                 guard length >= 1, at + 2 + length <= d.count else { throw short() }
                 let unit = Array(d[(at + 2)..<(at + 2 + length)])
-                if unit[0] & 0x1F == 7, let reason = try VideoSPS(avc: unit).hiddenPixelsReason(codec: "H.264") {
-                    throw MediaError.unsupported(reason)
+                if unit[0] & 0x1F == 7 {
+                    let sps = try VideoSPS(avc: unit)
+                    if let reason = sps.hiddenPixelsReason(codec: "H.264") { throw MediaError.unsupported(reason) }
+                    shown = shown ?? sps.shown
                 }
                 at += 2 + length
             }
@@ -72,16 +88,17 @@ extension ISOMedia {
                     let length = Bytes.be(d, at, 2)
                     guard at + 2 + length <= d.count else { throw short() }
                     let unit = Array(d[(at + 2)..<(at + 2 + length)])
-                    if kind == 33, unit.count >= 2,
-                        let reason = try VideoSPS(hevc: unit).hiddenPixelsReason(codec: "HEVC")
-                    {
-                        throw MediaError.unsupported(reason)
+                    if kind == 33, unit.count >= 2 {
+                        let sps = try VideoSPS(hevc: unit)
+                        if let reason = sps.hiddenPixelsReason(codec: "HEVC") { throw MediaError.unsupported(reason) }
+                        shown = shown ?? sps.shown
                     }
                     at += 2 + length
                 }
             }
         default: break
         }
+        return shown
     }
 
     /// Kept HEIF items: their SPS, their `clap` against their `ispe`, a grid's tiles against its output size.

@@ -166,6 +166,11 @@ struct VideoSPS: Equatable {
         }
     }
 
+    /// The size a decoder outputs: the coded size less the cropping.
+    var shown: (width: Int, height: Int) {
+        (codedWidth - crop.left - crop.right, codedHeight - crop.top - crop.bottom)
+    }
+
     /// The reason a person can act on when more is cropped away than coding needs; nil when the crop is padding.
     /// Padding goes right and bottom, less than one alignment unit (at least 16, the macroblock size hardware
     /// HEVC encoders keep).

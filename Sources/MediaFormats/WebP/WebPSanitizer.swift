@@ -13,26 +13,37 @@ enum WebPSanitizer: PictureRules {
         return out
     }
 
-    /// The image chunks in order, frames rebuilt with only their image chunks: what `content_sha256` covers.
-    static func codedChunks(_ bytes: [UInt8], _ structure: WebPStructure) -> [[UInt8]] {
-        structure.chunks.filter { coded.contains($0.fourCC) }.map { item in
+    /// The image chunks in order, frames rebuilt with only their image chunks, each image chunk cut where a
+    /// decoder stops reading it (`kept`, from `WebPReadEnd`; an ALPH chunk no decoder reads is left out, an empty
+    /// array at the top level): what `content_sha256` covers. Without `kept` (a file refused for its image data)
+    /// the chunks are taken whole.
+    static func codedChunks(_ bytes: [UInt8], _ structure: WebPStructure, kept: [Int: Int]?) -> [[UInt8]] {
+        func image(_ item: WebPChunk) -> [UInt8] {
+            let length = kept?[item.offset] ?? item.payload.count
+            return length == 0 ? [] : chunk(item.fourCC, Array(bytes[item.payload.prefix(length)]))
+        }
+        return structure.chunks.filter { coded.contains($0.fourCC) }.map { item in
             if item.fourCC == "ANMF" {
                 var payload = Array(bytes[item.payload.lowerBound..<item.payload.lowerBound + 16])
-                for sub in item.frameChunks where frameCoded.contains(sub.fourCC) {
-                    payload += chunk(sub.fourCC, Array(bytes[sub.payload]))
-                }
+                for sub in item.frameChunks where frameCoded.contains(sub.fourCC) { payload += image(sub) }
                 return chunk("ANMF", payload)
             }
-            return chunk(item.fourCC, Array(bytes[item.payload]))
+            return frameCoded.contains(item.fourCC) ? image(item) : chunk(item.fourCC, Array(bytes[item.payload]))
         }
     }
 
     /// `content_sha256` of a WebP: SHA-256 over the VP8, VP8L, ALPH, ANIM and ANMF chunks in file order, each as
     /// its FourCC, little-endian size, payload and pad byte, where each ANMF is taken with its 16-byte frame header
-    /// and only its ALPH/VP8/VP8L chunks. VP8X, ICCP, EXIF, XMP and unknown chunks are excluded.
+    /// and only its ALPH/VP8/VP8L chunks, and each ALPH/VP8/VP8L payload only up to where libwebp's decoder stops
+    /// reading it (`WebPReadEnd`; an ALPH beside VP8L not at all). VP8X, ICCP, EXIF, XMP and unknown chunks are
+    /// excluded.
     static func contentSHA256(_ bytes: [UInt8], _ structure: WebPStructure) -> String {
+        content(codedChunks(bytes, structure, kept: try? WebPReadEnd.keptLengths(bytes, structure)))
+    }
+
+    static func content(_ coded: [[UInt8]]) -> String {
         var hasher = RangeHasher()
-        for item in codedChunks(bytes, structure) { hasher.update(item) }
+        for item in coded { hasher.update(item) }
         return hasher.finalize()
     }
 
@@ -55,7 +66,9 @@ enum WebPSanitizer: PictureRules {
         let vp8x = structure.chunks.first { $0.fourCC == "VP8X" }
         let icc = options.keepICC && vp8x != nil ? structure.chunks.first { $0.fourCC == "ICCP" } : nil
         // The profile as published (ICCProfile.published): colour tags only, header fields zeroed.
-        let iccPayload = try icc.map { (chunk) throws(MediaError) in try ICCProfile.published(Array(bytes[chunk.payload])) }
+        let iccPayload = try icc.map { (chunk) throws(MediaError) in
+            try ICCProfile.published(Array(bytes[chunk.payload]))
+        }
         for item in structure.chunks where item.fourCC == "ANIM" && item.payload.count != 6 {
             throw .malformed(format: "WebP", reason: "ANIM chunk at offset \(item.offset) is not 6 bytes")
         }
@@ -85,7 +98,18 @@ enum WebPSanitizer: PictureRules {
         }
         if let iccPayload { body += chunk("ICCP", iccPayload) }
         var codedIndex = 0
-        let coded = codedChunks(bytes, structure)
+        let kept = try WebPReadEnd.keptLengths(bytes, structure)
+        let coded = codedChunks(bytes, structure, kept: kept)
+        for item in structure.chunks + structure.chunks.flatMap(\.frameChunks) {
+            guard let length = kept[item.offset], length < item.payload.count else { continue }
+            let name = String(item.fourCC.filter { $0 != " " })
+            let unread = "\(item.payload.count - length) bytes after where the decoder stops"
+            removed.note(
+                "unread \(name) data",
+                length == 0
+                    ? "\(name) at offset \(item.offset) (no decoder reads it beside a VP8L image)"
+                    : "\(unread) in \(name) at offset \(item.offset)")
+        }
         for item in structure.chunks {
             if coded.isEmpty == false, WebPSanitizer.coded.contains(item.fourCC) {
                 body += coded[codedIndex]
@@ -104,8 +128,7 @@ enum WebPSanitizer: PictureRules {
         if let trailer = structure.trailer { removed.note("trailer", "\(trailer.count) bytes after the RIFF data") }
         let size = UInt32(body.count)
         let output = Array("RIFF".utf8) + (0..<4).map { UInt8(truncatingIfNeeded: size >> ($0 * 8)) } + body
-        try verify(
-            output, expectedContent: contentSHA256(bytes, structure), orientation: orientation, options: options)
+        try verify(output, expectedContent: content(coded), orientation: orientation, options: options)
         return (output, orientation, removed.summary)
     }
 
@@ -153,7 +176,17 @@ enum WebPSanitizer: PictureRules {
             throw fail("VP8X flags do not match the chunks")
         }
         if orientation != nil && !seen.contains("EXIF") { throw fail("orientation was lost") }
-        guard contentSHA256(output, structure) == expectedContent else {
+        // Every byte of every image chunk left is read by the decoder, and those bytes are the input's.
+        let kept: [Int: Int]
+        do { kept = try WebPReadEnd.keptLengths(output, structure) } catch {
+            throw fail("the output's images: \(error)")
+        }
+        for item in structure.chunks + structure.chunks.flatMap(\.frameChunks) {
+            if let length = kept[item.offset], length != item.payload.count {
+                throw fail("bytes no decoder reads are left in \(item.fourCC) at offset \(item.offset)")
+            }
+        }
+        guard content(codedChunks(output, structure, kept: kept)) == expectedContent else {
             throw fail("coded image data (content_sha256) changed")
         }
     }
