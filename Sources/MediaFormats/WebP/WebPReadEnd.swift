@@ -1,5 +1,12 @@
 import ByteKit
 import CWebP
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Where a decoder stops reading each image chunk of a WebP (issue 22, unread bytes).
 ///
@@ -8,7 +15,7 @@ import CWebP
 /// read, so a payload planted there is published unseen. The end is found with libwebp's decoder as the oracle:
 /// its bit readers refuse an image whose data runs out before the last pixel (VP8: "premature end-of-file", VP8L
 /// and ALPH: end of stream), and a decision depends only on bits it has consumed. So a chunk cut to length `n`
-/// that still decodes to the same pixels (RGBA, compared by SHA-256) proves the bytes after `n` are not read; the
+/// that still decodes to the same pixels (RGBA, compared byte for byte) proves the bytes after `n` are not read; the
 /// shortest such `n` is searched (one step back, doubling, then halving), and every byte after it is dropped.
 /// Each image (an optional ALPH chunk and its VP8/VP8L chunk, at the top level or in one animation frame) is
 /// decoded on its own as a small WebP file. An image libwebp cannot decode is refused: where its data ends is
@@ -18,6 +25,15 @@ enum WebPReadEnd {
     struct Image {
         var alpha: WebPChunk?
         var image: WebPChunk
+    }
+
+    /// Lengths already found, by SHA-256 of an image's chunk types, sizes and payloads: one process fingerprints,
+    /// sanitizes and verifies the same picture, and would otherwise search again each time (at most 64 kept).
+    static let found = Mutex([String: Lengths]())
+
+    struct Lengths: Sendable {
+        var alpha: Int
+        var image: Int
     }
 
     static func fail(_ reason: String) -> MediaError { .malformed(format: "WebP", reason: reason) }
@@ -71,6 +87,22 @@ enum WebPReadEnd {
 
     /// The bytes of `image`'s ALPH and VP8/VP8L payloads a decoder reads.
     static func readLengths(_ bytes: [UInt8], _ image: Image) throws(MediaError) -> (alpha: Int, image: Int) {
+        var key = RangeHasher()
+        for chunk in [image.alpha, image.image].compactMap({ $0 }) {
+            key.update(Array(chunk.fourCC.utf8) + Bytes.put(chunk.payload.count, 4))
+            key.update(bytes, chunk.payload)
+        }
+        let name = key.finalize()
+        if let known = found.withLock({ $0[name] }) { return (known.alpha, known.image) }
+        let lengths = try searchLengths(bytes, image)
+        found.withLock {
+            if $0.count >= 64 { $0.removeAll() }
+            $0[name] = Lengths(alpha: lengths.alpha, image: lengths.image)
+        }
+        return lengths
+    }
+
+    static func searchLengths(_ bytes: [UInt8], _ image: Image) throws(MediaError) -> (alpha: Int, image: Int) {
         let imageData = Array(bytes[image.image.payload])
         let lossless = image.image.fourCC == "VP8L"
         // VP8L carries its own alpha: decoders read no ALPH chunk beside it.
@@ -80,19 +112,26 @@ enum WebPReadEnd {
             try standalone(
                 alpha: hasAlpha ? alpha : nil, image: coded, fourCC: image.image.fourCC, at: image.image.offset)
         }
-        guard let reference = pixelDigest(try file(alphaData[...], imageData[...])) else {
+        guard let reference = decode(try file(alphaData[...], imageData[...])) else {
             throw fail(
                 "libwebp cannot decode the image at offset \(image.image.offset), so where its data ends is unknown:"
                     + " open the picture and save it again as WebP")
         }
+        defer { WebPFree(reference.pixels) }
+        func same(_ candidate: [UInt8]) -> Bool {
+            guard let other = decode(candidate) else { return false }
+            defer { WebPFree(other.pixels) }
+            return other.width == reference.width && other.height == reference.height
+                && memcmp(other.pixels, reference.pixels, Int(reference.width) * Int(reference.height) * 4) == 0
+        }
         if hasAlpha {
             let length = try shortest(alphaData.count) { (n) throws(MediaError) in
-                pixelDigest(try file(alphaData[..<n], imageData[...])) == reference
+                same(try file(alphaData[..<n], imageData[...]))
             }
             alphaData = Array(alphaData[..<length])
         }
         let imageLength = try shortest(imageData.count) { (n) throws(MediaError) in
-            pixelDigest(try file(alphaData[...], imageData[..<n])) == reference
+            same(try file(alphaData[...], imageData[..<n]))
         }
         return (alphaData.count, imageLength)
     }
@@ -146,18 +185,12 @@ enum WebPReadEnd {
         return Array("RIFF".utf8) + (0..<4).map { UInt8(truncatingIfNeeded: size >> ($0 * 8)) } + body
     }
 
-    /// SHA-256 of the picture libwebp decodes from `file` (RGBA, with its width and height), or nil where it
-    /// refuses it.
-    static func pixelDigest(_ file: [UInt8]) -> [UInt8]? {
+    /// The picture libwebp decodes from `file` (RGBA, to be freed with `WebPFree`), or nil where it refuses it.
+    static func decode(_ file: [UInt8]) -> (pixels: UnsafeMutablePointer<UInt8>, width: Int32, height: Int32)? {
         var width: Int32 = 0
         var height: Int32 = 0
         let pixels = file.withUnsafeBufferPointer { WebPDecodeRGBA($0.baseAddress, $0.count, &width, &height) }
         guard let pixels else { return nil }
-        defer { WebPFree(pixels) }
-        var hasher = RangeHasher()
-        hasher.update(UnsafeRawBufferPointer(start: pixels, count: Int(width) * Int(height) * 4))
-        hasher.update(
-            [width, height].flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } })
-        return hasher.finalizeBytes()
+        return (pixels, width, height)
     }
 }
