@@ -8,7 +8,8 @@ final class FrameDecoder {
     private var decoder: OpaquePointer?
     private let what: String
 
-    /// Silences libav's log before the worker's sandbox (it would write to stderr).
+    /// Silences libav's log (it would write to stderr) and initialises libheif: before the worker's sandbox, and
+    /// again (harmless) before each decoder in process.
     static func prepare() {
         cgvideo_prepare()
         cgheif_prepare()
@@ -16,6 +17,7 @@ final class FrameDecoder {
 
     init(codec: String, configuration: [UInt8], limits: MediaLimits, what: String) throws(MediaError) {
         self.what = what
+        Self.prepare()
         var message = [CChar](repeating: 0, count: 256)
         var opened: OpaquePointer? = nil
         let status = configuration.withUnsafeBufferPointer { extra in

@@ -47,17 +47,26 @@ final class VideoFacesTests: XCTestCase {
     }
 
     func testAPortraitVideoIsTurnedAsItsTrackMatrixSays() throws {
-        // Stored on its side (turned 90° clockwise), displayed turned back (the tkhd matrix): upright, three faces.
+        // Stored on its side (turned 90° counter-clockwise), with the matrix (0, 1, -1, 0) that phones write and
+        // players turn clockwise to show it: upright, three faces. ffmpeg, the oracle, shows it upright too.
         try FaceVideos.make(
             ["faces-group-of-three.jpg"], seconds: 1, output: folder.appendingPathComponent("side.mp4"),
-            extra: [], filter: ",transpose=1")
+            filter: ",transpose=2")
         XCTAssertEqual(try video("side.mp4").count, 0, "on its side, without the matrix")
+        let turned = folder.appendingPathComponent("turned.mp4")
         try FaceVideos.make(
-            ["faces-group-of-three.jpg"], seconds: 1, output: folder.appendingPathComponent("turned.mp4"),
-            extra: ["-metadata:s:v:0", "rotate=270"], filter: ",transpose=1")
+            ["faces-group-of-three.jpg"], seconds: 1, output: turned, filter: ",transpose=2", rotate: 270)
+        let samples = try XCTUnwrap(try VideoSamples.read(try FileSource(path: turned.path)))
+        XCTAssertEqual(samples.quarterTurns, 1)
         let reading = try video("turned.mp4")
         XCTAssertEqual(reading.count, 3, "\(reading)")
         XCTAssertEqual(reading.width, 768, "the upright size")
+        XCTAssertEqual(reading.height, 320, "the upright size")
+        let ffmpeg = try Fixtures.requireTool("ffmpeg")
+        let shown = folder.appendingPathComponent("shown.png").path
+        XCTAssertEqual(try Fixtures.run(ffmpeg, ["-v", "error", "-y", "-i", turned.path, "-frames:v", "1", shown]).status, 0)
+        let png = Array(try Data(contentsOf: URL(fileURLWithPath: shown)))
+        XCTAssertEqual(try FaceDetector.detect(png, format: .png, options: FaceOptions(), limits: MediaLimits()).count, 3)
     }
 
     func testADamagedFrameFailsTheCountRatherThanCountingFewer() throws {

@@ -5,10 +5,11 @@ import Foundation
 public enum FaceVideos {
     /// Encodes `parts` (sample names, each shown `seconds`) into `output` with `codec`: "h264" (one key frame for
     /// the whole clip, so that a face that appears later is only in frames predicted from it) or "hevc" (hvc1).
-    /// `extra`: more output options (e.g. `-metadata:s:v:0 rotate=90`). `filter`: appended to each part's filter.
+    /// `extra`: more output options. `filter`: appended to each part's filter. `rotate`: the track's display rotation
+    /// tag as ffmpeg 5.1 writes it on a stream copy (its tkhd matrix; 270 writes (0, 1, -1, 0), a clockwise turn).
     public static func make(
         _ parts: [String], seconds: Int = 3, codec: String = "h264", output: URL, extra: [String] = [],
-        filter: String = ""
+        filter: String = "", rotate: Int? = nil
     ) throws {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
         var arguments = ["-v", "error", "-y"]
@@ -28,7 +29,13 @@ public enum FaceVideos {
         default:
             arguments += ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=600:scenecut=0"]
         }
-        let outcome = try Fixtures.run(ffmpeg, arguments + extra + [output.path])
+        let encoded = rotate == nil ? output : output.deletingLastPathComponent().appendingPathComponent("unturned-\(output.lastPathComponent)")
+        var outcome = try Fixtures.run(ffmpeg, arguments + extra + [encoded.path])
+        if outcome.status == 0, let rotate {
+            outcome = try Fixtures.run(
+                ffmpeg, ["-v", "error", "-y", "-i", encoded.path, "-c", "copy", "-metadata:s:v:0", "rotate=\(rotate)", output.path])
+            try? FileManager.default.removeItem(at: encoded)
+        }
         guard outcome.status == 0 else {
             throw NSError(domain: "FaceVideos", code: Int(outcome.status), userInfo: [NSLocalizedDescriptionKey: outcome.stderr])
         }
