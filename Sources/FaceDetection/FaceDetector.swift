@@ -59,8 +59,8 @@ public struct FaceReading: Codable, Sendable, Equatable {
     public var smallestDetectable: Int
     /// Which detector looked.
     public var detector: String
-    /// A video: how many frames were looked at, and the time (seconds) of the frame the faces are from (the one
-    /// with the most). Nil for a picture.
+    /// A video: how many frames were looked at, and the time of the frame the faces are from (the one with the
+    /// most), in seconds from the first frame decoded. Nil for a picture.
     public var frames: Int? = nil
     public var frameSeconds: Double? = nil
 

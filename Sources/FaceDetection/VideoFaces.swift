@@ -33,6 +33,7 @@ public enum VideoFaces {
                 "the video has \(video.samples.count) frames to decode, over the \(maxDecodedSamples) looked through")
         }
         let targets = frameTimes(video.samples.map(\.time), timescale: video.timescale)
+        let start = targets.first ?? 0
         let decoder = try FrameDecoder(
             codec: video.codec, configuration: video.configuration, limits: limits, what: "\(video.codec) video")
         var next = 0
@@ -52,7 +53,7 @@ public enum VideoFaces {
                 var reading = try FaceDetector.detect(
                     picture, upsample: plan.upsample, options: options, format: "\(video.codec) video")
                 looked += 1
-                reading.frameSeconds = Double(frame.time) / Double(max(1, video.timescale))
+                reading.frameSeconds = Double(frame.time - start) / Double(max(1, video.timescale))
                 if best == nil || reading.count > best!.count { best = reading }
             }
         }
