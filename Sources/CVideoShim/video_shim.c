@@ -46,6 +46,9 @@ static enum AVCodecID codec_id(const char *codec) {
     if (!strcmp(codec, "av01")) return AV_CODEC_ID_AV1;
     if (!strcmp(codec, "vp09")) return AV_CODEC_ID_VP9;
     if (!strcmp(codec, "vp08")) return AV_CODEC_ID_VP8;
+    if (!strcmp(codec, "mp4v")) return AV_CODEC_ID_MPEG4;
+    if (!strcmp(codec, "s263") || !strcmp(codec, "h263")) return AV_CODEC_ID_H263;
+    if (!strcmp(codec, "jpeg")) return AV_CODEC_ID_MJPEG;
     if (!strcmp(codec, "webp")) return AV_CODEC_ID_WEBP;
     if (!strcmp(codec, "gif")) return AV_CODEC_ID_GIF;
     return AV_CODEC_ID_NONE;

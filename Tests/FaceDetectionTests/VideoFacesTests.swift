@@ -22,8 +22,8 @@ final class VideoFacesTests: XCTestCase {
 
     func testASecondAndThirdFaceThatAppearAfterThreeSecondsAreCounted() throws {
         // One key frame for the whole clip: the group is only in frames predicted from it.
-        for codec in ["h264", "hevc"] {
-            let name = "\(codec).mp4"
+        for codec in ["h264", "hevc", "mpeg4"] {
+            let name = "\(codec)\(codec == "mpeg4" ? ".3gp" : ".mp4")"
             try FaceVideos.make(
                 ["faces-one-person.jpg", "faces-group-of-three.jpg"], codec: codec,
                 output: folder.appendingPathComponent(name))

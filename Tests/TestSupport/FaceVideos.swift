@@ -4,7 +4,8 @@ import Foundation
 /// for the face count of videos (issue 24): each picture shown for some seconds in turn, at 10 frames a second.
 public enum FaceVideos {
     /// Encodes `parts` (sample names, each shown `seconds`) into `output` with `codec`: "h264" (one key frame for
-    /// the whole clip, so that a face that appears later is only in frames predicted from it) or "hevc" (hvc1).
+    /// the whole clip, so that a face that appears later is only in frames predicted from it), "hevc" (hvc1) or
+    /// "mpeg4" (MPEG-4 Visual, mp4v).
     /// `extra`: more output options. `filter`: appended to each part's filter. `rotate`: the track's display rotation
     /// tag as ffmpeg 5.1 writes it on a stream copy (its tkhd matrix; 270 writes (0, 1, -1, 0), a clockwise turn).
     public static func make(
@@ -26,6 +27,9 @@ public enum FaceVideos {
                 "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=600:scenecut=0:log-level=error",
                 "-tag:v", "hvc1",
             ]
+        case "mpeg4":
+            // MPEG-4 Visual (mp4v with its esds), as 3GP phones and older cameras write it.
+            arguments += ["-c:v", "mpeg4", "-g", "600", "-q:v", "3"]
         default:
             arguments += ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=600:scenecut=0"]
         }

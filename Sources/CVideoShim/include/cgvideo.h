@@ -20,7 +20,7 @@ extern "C" {
 typedef struct cgvideo_decoder cgvideo_decoder;
 
 /// Opens a single-threaded decoder for `codec` (a sample entry's four characters: avc1, avc3, hvc1, hev1, av01, vp08,
-/// vp09; or "webp", "gif" for those pictures), with `extradata` (may be empty). Frames over `max_pixels` are refused.
+/// vp09, mp4v (MPEG-4 Visual), s263/h263, jpeg (Motion JPEG); or "webp", "gif" for those pictures), with `extradata` (may be empty). Frames over `max_pixels` are refused.
 int cgvideo_open(const char *codec, const uint8_t *extradata, size_t extradata_size, uint64_t max_pixels,
                  cgvideo_decoder **decoder, char *message, size_t message_size);
 

@@ -67,7 +67,9 @@ public struct VideoSamples: Sendable {
                 guard size >= 8 + 78 else { throw media.fail("the video sample entry \(format) is too short") }
                 let width = Bytes.be(data, at + 8 + 24, 2)
                 let height = Bytes.be(data, at + 8 + 26, 2)
-                let wanted = ["avc1": "avcC", "avc3": "avcC", "hvc1": "hvcC", "hev1": "hvcC", "av01": "av1C"][format]
+                let wanted = [
+                    "avc1": "avcC", "avc3": "avcC", "hvc1": "hvcC", "hev1": "hvcC", "av01": "av1C", "mp4v": "esds",
+                ][format]
                 var child = at + 8 + 78
                 var configuration: [UInt8] = []
                 while let wanted, child + 8 <= at + size {
@@ -85,12 +87,56 @@ public struct VideoSamples: Sendable {
                 if wanted != nil, configuration.isEmpty {
                     throw media.fail("the \(format) sample entry has no \(wanted!) configuration")
                 }
+                if format == "mp4v" {
+                    // MPEG-4 Visual (3GP, older cameras): its decoder's configuration is the esds's decoder-specific
+                    // information. Another object type under mp4v (MPEG-1/2, JPEG) is named so the decoder refuses it.
+                    let (objectType, specific) = try mpeg4Configuration(configuration, media: media)
+                    return (objectType == 0x20 ? "mp4v" : "mp4v/\(objectType)", specific, width, height)
+                }
                 return (format, configuration, width, height)
             }
             at += size
             index += 1
         }
         throw media.fail("the video track names sample description \(number), which its stsd lacks")
+    }
+
+    /// An esds payload's object type and decoder-specific information (ISO/IEC 14496-1: ES descriptor 3, decoder
+    /// configuration 4, decoder-specific information 5; lengths in 1 to 4 bytes of 7 bits).
+    static func mpeg4Configuration(_ d: [UInt8], media: ISOMedia) throws(MediaError) -> (Int, [UInt8]) {
+        func descriptor(_ at: Int, within end: Int) throws(MediaError) -> (tag: UInt8, body: Range<Int>) {
+            var cursor = at + 1
+            var length = 0
+            for _ in 0..<4 {
+                guard cursor < end else { throw media.fail("esds is shorter than its fields") }
+                length = length << 7 | Int(d[cursor] & 0x7F)
+                cursor += 1
+                if d[cursor - 1] & 0x80 == 0 { break }
+            }
+            guard at < end, length <= end - cursor else { throw media.fail("esds is shorter than its fields") }
+            return (d[at], cursor..<(cursor + length))
+        }
+        guard d.count >= 6 else { throw media.fail("esds is shorter than its fields") }
+        let es = try descriptor(4, within: d.count)
+        guard es.tag == 3, es.body.count >= 3 else { throw media.fail("esds holds no ES descriptor") }
+        let flags = d[es.body.lowerBound + 2]
+        var at = es.body.lowerBound + 3 + (flags & 0x80 != 0 ? 2 : 0) + (flags & 0x20 != 0 ? 2 : 0)
+        while at < es.body.upperBound {
+            let inner = try descriptor(at, within: es.body.upperBound)
+            if inner.tag == 4 {
+                guard inner.body.count >= 13 else { throw media.fail("esds's decoder configuration is too short") }
+                let objectType = Int(d[inner.body.lowerBound])
+                var child = inner.body.lowerBound + 13
+                while child < inner.body.upperBound {
+                    let specific = try descriptor(child, within: inner.body.upperBound)
+                    if specific.tag == 5 { return (objectType, Array(d[specific.body])) }
+                    child = specific.body.upperBound
+                }
+                return (objectType, [])
+            }
+            at = inner.body.upperBound
+        }
+        throw media.fail("esds holds no decoder configuration")
     }
 
     /// The quarter turns of the track header's matrix (a, b, c, d in 16.16), from where it sends the picture's
