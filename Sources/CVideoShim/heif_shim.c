@@ -15,6 +15,27 @@ void cgheif_prepare(void) { heif_init(NULL); }
 
 void cgheif_free(uint8_t *gray) { free(gray); }
 
+int cgheif_size(const uint8_t *data, size_t size, uint32_t *width, uint32_t *height, char *message,
+                size_t message_size) {
+    struct heif_context *context = heif_context_alloc();
+    if (!context) { say(message, message_size, "out of memory", NULL); return CGVIDEO_LIMIT; }
+    struct heif_image_handle *handle = NULL;
+    int status = CGVIDEO_ERROR;
+    struct heif_error error = heif_context_read_from_memory_without_copy(context, data, size, NULL);
+    if (error.code != heif_error_Ok) { say(message, message_size, "libheif could not read it", error.message); goto done; }
+    error = heif_context_get_primary_image_handle(context, &handle);
+    if (error.code != heif_error_Ok) { say(message, message_size, "no primary image", error.message); goto done; }
+    int w = heif_image_handle_get_width(handle), h = heif_image_handle_get_height(handle);
+    if (w <= 0 || h <= 0) { say(message, message_size, "the primary image has no size", NULL); goto done; }
+    *width = (uint32_t)w;
+    *height = (uint32_t)h;
+    status = CGVIDEO_OK;
+done:
+    if (handle) heif_image_handle_release(handle);
+    heif_context_free(context);
+    return status;
+}
+
 int cgheif_decode_gray(const uint8_t *data, size_t size, uint32_t max_side, uint32_t max_dimension, uint8_t **gray,
                        uint32_t *width, uint32_t *height, uint32_t *original_width, uint32_t *original_height,
                        char *message, size_t message_size) {

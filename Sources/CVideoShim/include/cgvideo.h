@@ -53,6 +53,10 @@ int cgheif_decode_gray(const uint8_t *data, size_t size, uint32_t max_side, uint
                        char *message, size_t message_size);
 void cgheif_free(uint8_t *gray);
 
+/// The primary image's size as the file declares it (no decoding): what the working size is planned from.
+int cgheif_size(const uint8_t *data, size_t size, uint32_t *width, uint32_t *height, char *message,
+                size_t message_size);
+
 /// Initialises libheif (its built-in decoders; any plugin folder is read here, before the sandbox).
 void cgheif_prepare(void);
 
