@@ -39,6 +39,17 @@ final class VideoFacesTests: XCTestCase {
         }
     }
 
+    func testALongVideoHasTheKeyFramesAtTheChosenTimesLookedAt() throws {
+        // A key frame every second: with fewer samples allowed than it has, each chosen time's key frame is
+        // decoded alone, and the group from 3 s is seen.
+        let url = folder.appendingPathComponent("keys.mp4")
+        try FaceVideos.make(["faces-one-person.jpg", "faces-group-of-three.jpg"], output: url, keyInterval: 10)
+        let reading = try VideoFaces.detect(
+            try FileSource(path: url.path), options: FaceOptions(), limits: MediaLimits(), maxDecoded: 10)
+        XCTAssertEqual(reading.count, 3, "\(reading)")
+        XCTAssertEqual(reading.frames, 6)
+    }
+
     func testAVideoWithoutPeopleCountsNone() throws {
         try FaceVideos.make(["faces-no-people.jpg"], output: folder.appendingPathComponent("empty.mp4"))
         let reading = try video("empty.mp4")

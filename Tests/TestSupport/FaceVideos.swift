@@ -6,11 +6,12 @@ public enum FaceVideos {
     /// Encodes `parts` (sample names, each shown `seconds`) into `output` with `codec`: "h264" (one key frame for
     /// the whole clip, so that a face that appears later is only in frames predicted from it), "hevc" (hvc1) or
     /// "mpeg4" (MPEG-4 Visual, mp4v).
-    /// `extra`: more output options. `filter`: appended to each part's filter. `rotate`: the track's display rotation
+    /// `keyInterval`: frames from one key frame to the next. `extra`: more output options. `filter`: appended to
+    /// each part's filter. `rotate`: the track's display rotation
     /// tag as ffmpeg 5.1 writes it on a stream copy (its tkhd matrix; 270 writes (0, 1, -1, 0), a clockwise turn).
     public static func make(
         _ parts: [String], seconds: Int = 3, codec: String = "h264", output: URL, extra: [String] = [],
-        filter: String = "", rotate: Int? = nil
+        filter: String = "", rotate: Int? = nil, keyInterval: Int = 600
     ) throws {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
         var arguments = ["-v", "error", "-y"]
@@ -24,14 +25,14 @@ public enum FaceVideos {
         switch codec {
         case "hevc":
             arguments += [
-                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=600:scenecut=0:log-level=error",
+                "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=\(keyInterval):scenecut=0:log-level=error",
                 "-tag:v", "hvc1",
             ]
         case "mpeg4":
             // MPEG-4 Visual (mp4v with its esds), as 3GP phones and older cameras write it.
-            arguments += ["-c:v", "mpeg4", "-g", "600", "-q:v", "3"]
+            arguments += ["-c:v", "mpeg4", "-g", "\(keyInterval)", "-q:v", "3"]
         default:
-            arguments += ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=600:scenecut=0"]
+            arguments += ["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=\(keyInterval):scenecut=0"]
         }
         let encoded = rotate == nil ? output : output.deletingLastPathComponent().appendingPathComponent("unturned-\(output.lastPathComponent)")
         var outcome = try Fixtures.run(ffmpeg, arguments + extra + [encoded.path])
