@@ -3,8 +3,8 @@ import FaceDetection
 import MediaFormats
 
 /// The faces of a file the fingerprint request already reads (one worker, one read): the detector on JPEG and PNG
-/// (our decoders), WebP and GIF (libavcodec), and the frames of a video (libavcodec, samples from our ISO-BMFF
-/// reader); for every other format the reason it was not counted.
+/// (our decoders), WebP and GIF (libavcodec), HEIC/HEIF/AVIF (libheif) and the frames of a video (libavcodec,
+/// samples from our ISO-BMFF reader); for every other format the reason it was not counted.
 enum FaceCount {
     static func read(_ source: FileSource, format: MediaFormat, options: FaceOptions, limits: MediaLimits)
         -> (FaceReading?, String?)
