@@ -141,7 +141,17 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dlib"), .linkedLibrary("lapack"), .linkedLibrary("blas")]
         ),
-        .target(name: "FaceDetection", dependencies: ["ByteKit", "MediaFormats", "CFaceShim"]),
+        // Video frames, WebP and GIF for the face detector: libavcodec's decoders (one thread, samples handed over by
+        // our own ISO-BMFF reader) and libswscale for the grey working picture.
+        .systemLibrary(
+            name: "CAVCodec", pkgConfig: "libavcodec",
+            providers: [.apt(["libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        // HEIC, HEIF and AVIF pictures for the face detector: libheif (its primary image, upright).
+        .systemLibrary(name: "CHEIF", pkgConfig: "libheif", providers: [.apt(["libheif-dev"])]),
+        .target(
+            name: "CVideoShim", dependencies: ["CAVCodec", "CHEIF"], cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("avutil"), .linkedLibrary("swscale")]),
+        .target(name: "FaceDetection", dependencies: ["ByteKit", "MediaFormats", "CFaceShim", "CVideoShim"]),
         .testTarget(name: "FaceDetectionTests", dependencies: ["FaceDetection", "MediaFormats", "ByteKit", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

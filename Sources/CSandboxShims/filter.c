@@ -92,6 +92,10 @@ int cgsandbox_install_filter(int socket_fd) {
     // Foundation's Thread reads and sets its thread's name; no other prctl (no_new_privs cannot be undone).
     ALLOW(prctl, 1, SCMP_A0_32(SCMP_CMP_EQ, PR_GET_NAME));
     ALLOW(prctl, 1, SCMP_A0_32(SCMP_CMP_EQ, PR_SET_NAME));
+    // How many processors a thread may run on (AV1 pictures: libheif starts libdav1d with its thread count on
+    // "automatic", which reads the affinity mask to size its pool): reads a CPU mask, changes nothing. Any pid:
+    // the request may be served on a thread whose id is not the worker's pid.
+    ALLOW(sched_getaffinity, 0);
     // The request socket, and no other.
     ALLOW(recvmsg, 1, SCMP_A0_32(SCMP_CMP_EQ, (scmp_datum_t)socket_fd));
     ALLOW(sendmsg, 1, SCMP_A0_32(SCMP_CMP_EQ, (scmp_datum_t)socket_fd));

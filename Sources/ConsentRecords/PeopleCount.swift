@@ -4,9 +4,10 @@ import Foundation
 public struct VisiblePeople: Sendable, Equatable {
     /// Faces the detector found (at or over its threshold and `min_face_pixels`); nil when they were not counted.
     public var faces: Int?
-    /// Why the faces were not counted. `fallsBackToDeclared`: a format the detector cannot read (video, WebP,
-    /// GIF, HEIC): the declared count applies and the run says so. Otherwise (the detector failed on a picture it
-    /// reads) nothing is published until a review states the count.
+    /// Why the faces were not counted. `fallsBackToDeclared`: a format the detector cannot read (since issue 24
+    /// every published format is read; TIFF and the like are refused anyway): the declared count applies and the run
+    /// says so. Otherwise (the detector failed on a picture or video it reads) nothing is published until a review
+    /// states the count.
     public var notCounted: String?
     public var fallsBackToDeclared: Bool
     /// What a review record (`consentgate.review/v1`) states for this picture: used instead of `faces`.

@@ -59,6 +59,10 @@ public struct FaceReading: Codable, Sendable, Equatable {
     public var smallestDetectable: Int
     /// Which detector looked.
     public var detector: String
+    /// A video: how many frames were looked at, and the time of the frame the faces are from (the one with the
+    /// most), in seconds from the first frame decoded. Nil for a picture.
+    public var frames: Int? = nil
+    public var frameSeconds: Double? = nil
 
     public var count: Int { faces.count }
 }
@@ -73,24 +77,36 @@ public enum FaceDetector {
     /// At most this many boxes are reported (a picture of a crowd is a crowd either way).
     static let capacity = 256
 
-    /// Whether faces can be looked for in this format (a decoder for its pixels: JPEG and PNG).
-    public static func supports(_ format: MediaFormat) -> Bool { Preview.supports(format) }
+    /// Whether faces can be looked for in this format: JPEG and PNG (our decoders), WebP and GIF (libavcodec), HEIC,
+    /// HEIF and AVIF (libheif), and the frames of MP4, MOV and 3GP videos (libavcodec).
+    public static func supports(_ format: MediaFormat) -> Bool {
+        Preview.supports(format) || PictureFaces.formats.contains(format) || VideoFaces.formats.contains(format)
+    }
 
     /// Builds the detector ahead of the first request (in a worker, before its seccomp filter).
-    public static func prepare() { _ = cgface_prepare() }
+    public static func prepare() {
+        _ = cgface_prepare()
+        FrameDecoder.prepare()
+    }
 
-    /// The faces in a JPEG or PNG. Throws when the picture cannot be decoded within `limits`.
+    /// The faces in a JPEG or PNG (WebP and GIF: `PictureFaces`). Throws when the picture cannot be decoded within
+    /// `limits`.
     public static func detect(_ bytes: [UInt8], format: MediaFormat, options: FaceOptions, limits: MediaLimits)
         throws(MediaError) -> FaceReading
     {
-        guard supports(format) else { throw .unsupported(format.rawValue) }
+        guard Preview.supports(format) else { throw .unsupported(format.rawValue) }
         let header = try ImageCodec.readHeader(format, bytes, limits: limits)
-        let plan = workingPlan(
-            width: header.width, height: header.height, minFace: max(20, options.minFacePixels),
-            budget: max(10_000, options.maxWorkingPixels))
+        let plan = workingPlan(width: header.width, height: header.height, options: options)
         let picture = try WorkingPicture.decode(bytes, format: format, maxSide: plan.decodeSide, limits: limits)
+        return try detect(picture, upsample: plan.upsample, options: options, format: format.rawValue)
+    }
+
+    /// The faces in a picture already decoded to its working size (`workingPlan`'s `decodeSide`), doubled `upsample`
+    /// times by the detector.
+    public static func detect(_ picture: WorkingPicture, upsample: UInt32, options: FaceOptions, format: String)
+        throws(MediaError) -> FaceReading
+    {
         let scale = picture.scale
-        let upsample = plan.upsample
         let minFace = max(20, options.minFacePixels)
         var boxes = [cgface_box](repeating: cgface_box(), count: capacity)
         var found = 0
@@ -104,7 +120,7 @@ public enum FaceDetector {
         guard status == CGFACE_OK else {
             let why = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if status == CGFACE_LIMIT { throw .limitExceeded("face detector: \(why)") }
-            throw .malformed(format: format.rawValue, reason: "face detector: \(why)")
+            throw .malformed(format: format, reason: "face detector: \(why)")
         }
         let faces = boxes.prefix(found).map { box in
             FaceBox(
@@ -116,6 +132,13 @@ public enum FaceDetector {
         return FaceReading(
             faces: faces, width: picture.originalWidth, height: picture.originalHeight,
             smallestDetectable: max(minFace, smallest), detector: name)
+    }
+
+    /// `workingPlan` with the options' smallest face and pixel budget.
+    public static func workingPlan(width: Int, height: Int, options: FaceOptions) -> (decodeSide: Int, upsample: UInt32) {
+        workingPlan(
+            width: width, height: height, minFace: max(20, options.minFacePixels),
+            budget: max(10_000, options.maxWorkingPixels))
     }
 
     /// How to bring a `width` x `height` picture to the detector: the scale t at which a face of `minFace` pixels

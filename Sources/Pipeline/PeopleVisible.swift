@@ -4,8 +4,8 @@ import MediaWorker
 
 extension VisiblePeople {
     /// What the fingerprint reader saw: the faces it counted, or why it did not count them. A format without a
-    /// detector (video, WebP, GIF, HEIC/AVIF) falls back to the declared count, which the run summary says; a picture
-    /// the detector failed on waits for a review.
+    /// detector falls back to the declared count, which the run summary says; a picture or video the detector
+    /// failed on waits for a review.
     init(_ reading: FingerprintReading) {
         if let faces = reading.faces {
             self.init(faces: faces.count)
@@ -96,8 +96,8 @@ public struct PeopleSeen: Sendable, Encodable, Equatable {
 extension PeopleSeen {
     init?(people: [String: Any]) { self.init(detail: ["people": people]) }
 
-    /// The audit report's words: "3 people (detector)", "1 person (review REV-1)", "1 person (declared; videos:
-    /// declared count only)".
+    /// The audit report's words: "3 people (detector)", "1 person (review REV-1)", "1 person (declared; TIFF:
+    /// no face detector for this format)".
     var auditWords: String? {
         guard let count, let source else { return notCounted.map { "people not counted: \($0)" } }
         var words = "\(count) \(count == 1 ? "person" : "people") (\(source)"

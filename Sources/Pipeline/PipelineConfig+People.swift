@@ -20,8 +20,8 @@ public struct PeopleCheck: Sendable, Equatable {
     public var summary: String {
         switch mode {
         case .faces:
-            return "people_check: faces (min_face_pixels \(minFacePixels)); videos, WebP, GIF, HEIC/AVIF: "
-                + "declared count only (people_in_frame)"
+            return "people_check: faces (min_face_pixels \(minFacePixels)); pictures and videos (about one frame a "
+                + "second, at most \(VideoFaces.maxFrames)) are looked at"
         case .declared:
             return "people_check: declared: only the people_in_frame that records declare are counted; "
                 + "faces are not looked for"

@@ -26,7 +26,9 @@ struct FacesReport: Encodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case count, boxes, detector, smallestDetectable, width, height, notCounted }
+    enum CodingKeys: String, CodingKey {
+        case count, boxes, detector, smallestDetectable, width, height, frames, frameSeconds, notCounted
+    }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -37,6 +39,9 @@ struct FacesReport: Encodable {
             try container.encode(faces.smallestDetectable, forKey: .smallestDetectable)
             try container.encode(faces.width, forKey: .width)
             try container.encode(faces.height, forKey: .height)
+            // A video: the frames looked at, and the time of the one the boxes are from.
+            try container.encodeIfPresent(faces.frames, forKey: .frames)
+            try container.encodeIfPresent(faces.frameSeconds, forKey: .frameSeconds)
         } else {
             try container.encodeNil(forKey: .count)
             try container.encode(notCounted ?? "not counted", forKey: .notCounted)
@@ -49,6 +54,9 @@ struct FacesReport: Encodable {
         var lines = [
             "faces: \(faces.count) (\(faces.detector); faces under \(faces.smallestDetectable) pixels a side not counted)"
         ]
+        if let frames = faces.frames {
+            lines.append("  the most in one of \(frames) frames looked at (at \(faces.frameSeconds ?? 0) s)")
+        }
         for (index, box) in faces.faces.enumerated() {
             lines.append(
                 "  #\(index + 1) at \(box.left),\(box.top) size \(box.width)x\(box.height) score \(box.score)")

@@ -11,6 +11,14 @@ public struct WorkingPicture: Sendable {
     public var originalWidth: Int
     public var originalHeight: Int
 
+    public init(gray: [UInt8], width: Int, height: Int, originalWidth: Int, originalHeight: Int) {
+        self.gray = gray
+        self.width = width
+        self.height = height
+        self.originalWidth = originalWidth
+        self.originalHeight = originalHeight
+    }
+
     /// Decodes a JPEG or PNG to at most `maxSide` pixels a side (libjpeg's scaled decode or libpng row by row, box
     /// averaged), upright by its Orientation, within `limits`. A picture the decoder had to paper over is refused.
     public static func decode(_ bytes: [UInt8], format: MediaFormat, maxSide: Int, limits: MediaLimits)
