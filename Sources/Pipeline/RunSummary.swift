@@ -39,6 +39,9 @@ public struct RunSummary: Sendable, Encodable {
     /// The same for pending quarantines (whether today's records release them).
     public var quarantinesRedecided = 0
     public var quarantinesKept = 0
+    /// Record files read and checked this run: none in an idle run whose records are as the memories kept them
+    /// (`RunRegistry`).
+    public var recordFilesRead = 0
     /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
     public var itemsOmitted = 0

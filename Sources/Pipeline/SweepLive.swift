@@ -64,7 +64,7 @@ extension Runner {
     /// is in flight.
     func sweepOne(
         _ raw: [UInt8], live: [String: Ledger.Publication], lookup: LiveLookup, hosts: (any HostCoordination)?,
-        registry: Registry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>,
+        records: RunRegistry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>,
         memo: SweepMemoUse, handled: inout Set<[UInt8]>, summary: inout RunSummary
     ) throws(PipelineError) {
         let name = String(decoding: raw, as: UTF8.self)
@@ -102,6 +102,7 @@ extension Runner {
             summary.publicationsKept += 1
         } else {
             summary.publicationsRedecided += 1
+            let registry = try records.registry(&summary)
             let decision = ConsentPolicy.decide(
                 presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
                 channel: config.channel, registry: registry, now: now,

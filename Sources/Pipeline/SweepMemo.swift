@@ -20,6 +20,9 @@ struct SweepMemo: Equatable {
     /// The decisions were made at `from` and hold until `until` (the clock decisions are made by, `Runner.clock`).
     var from: Date
     var until: Date
+    /// The records folder's generation they were read in (`RunRegistry.generation`), "-" when it may not stand in
+    /// for reading them.
+    var folder: String = "-"
 
     /// What the memory is of: the sweep's decisions on live publications, or the decisions on pending quarantines
     /// (`releasable`), kept apart since each is written when its own pass has decided everything.
@@ -51,15 +54,15 @@ struct SweepMemo: Equatable {
             return nil
         }
         let parts = kept.mtime.split(separator: "|").map(String.init)
-        guard parts.count == 4, let before = Double(parts[1]), let from = Double(parts[2]), let until = Double(parts[3])
+        guard parts.count == 5, let before = Double(parts[1]), let from = Double(parts[2]), let until = Double(parts[3])
         else { return nil }
         return SweepMemo(
             fingerprint: parts[0], decidedBefore: Date(timeIntervalSince1970: before),
-            from: Date(timeIntervalSince1970: from), until: Date(timeIntervalSince1970: until))
+            from: Date(timeIntervalSince1970: from), until: Date(timeIntervalSince1970: until), folder: parts[4])
     }
 
     func write(_ kind: Kind, ledger: any LedgerStore, pipeline: String) throws(PipelineError) {
-        let text = [decidedBefore, from, until].reduce(fingerprint) { $0 + "|\($1.timeIntervalSince1970)" }
+        let text = [decidedBefore, from, until].reduce(fingerprint) { $0 + "|\($1.timeIntervalSince1970)" } + "|" + folder
         try ledger.observe(
             SweepMemo.entry(kind, pipeline: pipeline),
             Ledger.Observation(size: SweepMemo.version, mtime: text, firstSeen: Date(), failures: 0))
@@ -79,60 +82,59 @@ struct SweepMemo: Equatable {
     }
 }
 
-/// What one sweep does with the memory: the one it found (if it may be used), and what it will keep.
+/// What one pass (a sweep, or `releasable`) does with the memory: the one it found (if it may be used), and what it
+/// will keep.
 struct SweepMemoUse {
     let kind: SweepMemo.Kind
     let pipeline: String
+    let records: RunRegistry
     let kept: SweepMemo?
-    let fingerprint: String?
     /// When the pass started, by the ledger's clock and by the decisions' clock.
     let started: Date
     let now: Date
-    let until: Date?
+    /// Whether memories may be used and kept at all.
+    let usable: Bool
 
     init(
-        _ kind: SweepMemo.Kind, registry: Registry, config: PipelineConfig, ledger: (any LedgerStore)?, dryRun: Bool,
-        now: Date
+        _ kind: SweepMemo.Kind, records: RunRegistry, config: PipelineConfig, ledger: (any LedgerStore)?,
+        dryRun: Bool, now: Date
     ) throws(PipelineError) {
         self.kind = kind
+        self.records = records
         started = Date()
         self.now = now
         pipeline = config.name
         // Only where one run of the pipeline at a time publishes (its lock; a SQLite ledger): with several hosts
         // another host's delivery may put a file in publish whose event is older than this pass.
-        guard !dryRun, config.postgres == nil, let ledger, ledger.readsState,
-            let fingerprint = SweepMemo.fingerprint(registry: registry, config: config)
-        else {
+        usable = !dryRun && config.postgres == nil && ledger?.readsState == true && records.fingerprint != nil
+        if usable, let ledger {
+            kept = try SweepMemo.read(kind, ledger: ledger, pipeline: config.name)
+        } else {
             kept = nil
-            self.fingerprint = nil
-            until = nil
-            return
         }
-        self.fingerprint = fingerprint
-        kept = try SweepMemo.read(kind, ledger: ledger, pipeline: config.name)
-        until = registry.decisionsHold(from: now)
     }
 
     func covers(_ publication: Ledger.Publication, now: Date) -> Bool {
         publication.pipeline == pipeline
-            && kept?.covers(at: publication.publishedAt, fingerprint: fingerprint, now: now) == true
+            && kept?.covers(at: publication.publishedAt, fingerprint: records.fingerprint, now: now) == true
     }
 
     func covers(quarantinedAt: Date?, now: Date) -> Bool {
-        kept?.covers(at: quarantinedAt, fingerprint: fingerprint, now: now) ?? false
+        kept?.covers(at: quarantinedAt, fingerprint: records.fingerprint, now: now) ?? false
     }
 
     /// After a pass that decided (or found kept) everything and acted on all it decided (the sweep withdrew all it
     /// refused; `releasable` found nothing to release): remember it. Otherwise forget any memory.
     func finish(ledger: (any LedgerStore)?, complete: Bool) throws(PipelineError) {
         guard let ledger else { return }
-        guard complete, let fingerprint, let until else {
+        guard usable, complete, !records.contradicted, let fingerprint = records.fingerprint, let until = records.decisionsHold(from: now)
+        else {
             try SweepMemo.forget(kind, ledger: ledger, pipeline: pipeline)
             return
         }
         try SweepMemo(
             fingerprint: fingerprint, decidedBefore: started.addingTimeInterval(-SweepMemo.margin), from: now,
-            until: until)
-            .write(kind, ledger: ledger, pipeline: pipeline)
+            until: until, folder: records.folderToKeep
+        ).write(kind, ledger: ledger, pipeline: pipeline)
     }
 }

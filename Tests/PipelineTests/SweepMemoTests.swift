@@ -48,11 +48,17 @@ final class SweepMemoTests: PipelineTestCase {
         XCTAssertEqual(count(idle, "quarantines_redecided"), 0, "\(idle)")
         XCTAssertEqual(count(idle, "quarantines_kept"), 1, "\(idle)")
         XCTAssertEqual(count(idle, "retracted"), 0, "\(idle)")
+        XCTAssertEqual(count(idle, "record_files_read"), 0, "an idle run read the records again: \(idle)")
         XCTAssertEqual(files(folder("publish")).count, 1)
         // A dry run neither uses nor keeps the memory: it decides everything.
         let outcome = try Fixtures.run(try Fixtures.consentgate, ["run", pipeline, "--json", "--dry-run"], timeout: 120)
         let dry = ((try? JSONSerialization.jsonObject(with: outcome.stdout)) as? [[String: Any]])?.first ?? [:]
         XCTAssertEqual(count(dry, "publications_redecided"), 1, "\(dry) \(outcome.stderr)")
+        // A file dropped now is taken by the next run, which reads the records again.
+        try drop("demo-camera-photo.jpg", as: "c.jpg")
+        let busy = try run()
+        XCTAssertGreaterThan(count(busy, "record_files_read"), 0, "\(busy)")
+        XCTAssertEqual(files(inbox), [], "\(busy)")
     }
 
     func testARevocationAddedBetweenIdleRunsStillRetracts() throws {
@@ -126,5 +132,16 @@ final class SweepMemoTests: PipelineTestCase {
         let released = try run()
         XCTAssertEqual(count(released, "released"), 1, "a consent that arrived was passed over: \(released)")
         XCTAssertEqual(files(folder("publish")).count, 2)
+    }
+
+    func testAMemoryThatCannotBeReadMeansDecidingEverything() throws {
+        _ = try settledHistory()
+        XCTAssertEqual(try sql("SELECT COUNT(*) FROM observations WHERE entry LIKE '%-memo:%'"), "2")
+        _ = try sql("UPDATE observations SET mtime = 'not a memory' WHERE entry LIKE 'sweep-memo:%'")
+        let next = try run()
+        XCTAssertGreaterThan(count(next, "record_files_read"), 0, "\(next)")
+        XCTAssertEqual(count(next, "publications_redecided"), 1, "\(next)")
+        XCTAssertEqual(count(next, "publications_kept"), 1, "the closing sweep keeps what the first decided: \(next)")
+        XCTAssertEqual(files(folder("publish")).count, 1)
     }
 }
