@@ -11,7 +11,7 @@ final class SweepMemoTests: PipelineTestCase {
     func setClock(_ offset: Double) throws { try String(offset).write(to: clockFile, atomically: true, encoding: .utf8) }
 
     /// `consentgate run --json` with the test clock.
-    func run() throws -> [String: Any] {
+    func clockedRun() throws -> [String: Any] {
         let outcome = try Fixtures.run(
             "/usr/bin/env",
             ["CONSENTGATE_TEST_CLOCK_FILE=" + clockFile.path, try Fixtures.consentgate, "run", pipeline, "--json"],
@@ -33,12 +33,12 @@ final class SweepMemoTests: PipelineTestCase {
             try drop("demo-phone-photo.jpg", as: "a.jpg")
         }
         try drop("demo-before-consent.jpg", as: "b.jpg")
-        let first = try run()
+        let first = try clockedRun()
         XCTAssertEqual(count(first, "published"), 1, "\(first)")
         XCTAssertEqual(count(first, "quarantined"), 1, "\(first)")
         sleep(3)
-        _ = try run()
-        return try run()
+        _ = try clockedRun()
+        return try clockedRun()
     }
 
     func testAnIdleRunDecidesNoPublicationAndNoPendingQuarantineAgain() throws {
@@ -56,7 +56,7 @@ final class SweepMemoTests: PipelineTestCase {
         XCTAssertEqual(count(dry, "publications_redecided"), 1, "\(dry) \(outcome.stderr)")
         // A file dropped now is taken by the next run, which reads the records again.
         try drop("demo-camera-photo.jpg", as: "c.jpg")
-        let busy = try run()
+        let busy = try clockedRun()
         XCTAssertGreaterThan(count(busy, "record_files_read"), 0, "\(busy)")
         XCTAssertEqual(files(inbox), [], "\(busy)")
     }
@@ -64,7 +64,7 @@ final class SweepMemoTests: PipelineTestCase {
     func testARevocationAddedBetweenIdleRunsStillRetracts() throws {
         _ = try settledHistory()
         try revoke("AUTH-DEMO-0001")
-        let next = try run()
+        let next = try clockedRun()
         XCTAssertEqual(count(next, "retracted"), 1, "a revocation was passed over: \(next)")
         XCTAssertGreaterThan(count(next, "publications_redecided"), 0, "\(next)")
         XCTAssertEqual(files(folder("publish")), [])
@@ -93,7 +93,7 @@ final class SweepMemoTests: PipelineTestCase {
         XCTAssertEqual(count(idle, "publications_redecided"), 0, "\(idle)")
         // Nothing in the folders changes; only the clock passes the expiry.
         try setClock(3 * 86_400)
-        let later = try run()
+        let later = try clockedRun()
         XCTAssertEqual(count(later, "retracted"), 1, "an expired consent was kept from memory: \(later)")
         XCTAssertEqual(files(folder("publish")), [])
     }
@@ -109,7 +109,7 @@ final class SweepMemoTests: PipelineTestCase {
         XCTAssertEqual(text.utf8.count, before)
         try Data(text.utf8).write(to: record)
         try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: record.path)
-        let next = try run()
+        let next = try clockedRun()
         XCTAssertEqual(count(next, "retracted"), 1, "an altered record (bad signature) was not noticed: \(next)")
         XCTAssertGreaterThan(count(next, "publications_redecided"), 0, "\(next)")
         XCTAssertEqual(files(folder("publish")), [])
@@ -129,7 +129,7 @@ final class SweepMemoTests: PipelineTestCase {
                 "--presented-sha256", content,
             ])
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        let released = try run()
+        let released = try clockedRun()
         XCTAssertEqual(count(released, "released"), 1, "a consent that arrived was passed over: \(released)")
         XCTAssertEqual(files(folder("publish")).count, 2)
     }
@@ -138,7 +138,7 @@ final class SweepMemoTests: PipelineTestCase {
         _ = try settledHistory()
         XCTAssertEqual(try sql("SELECT COUNT(*) FROM observations WHERE entry LIKE '%-memo:%'"), "2")
         _ = try sql("UPDATE observations SET mtime = 'not a memory' WHERE entry LIKE 'sweep-memo:%'")
-        let next = try run()
+        let next = try clockedRun()
         XCTAssertGreaterThan(count(next, "record_files_read"), 0, "\(next)")
         XCTAssertEqual(count(next, "publications_redecided"), 1, "\(next)")
         XCTAssertEqual(count(next, "publications_kept"), 1, "the closing sweep keeps what the first decided: \(next)")
