@@ -164,7 +164,7 @@ extension Runner {
     /// today's records approve: each is taken back into the work folder (a `release_started` event first, so
     /// that a kill between the two leaves it pending) and then handled like a new file.
     func releasable(
-        registry: Registry, ledger: any LedgerStore, now: Date, inHand: Set<String>, summary: inout RunSummary
+        records: RunRegistry, ledger: any LedgerStore, now: Date, inHand: Set<String>, summary: inout RunSummary
     ) throws(PipelineError) -> [(String, RawPath, String)] {
         var taken: [(String, RawPath, String)] = []
         let listing = try Folders.assetListing(of: config.quarantine, shownAs: "quarantine")
@@ -176,18 +176,35 @@ extension Runner {
                 try? FileManager.default.removeItem(atPath: config.quarantine + "/" + asset + ".reason.json")
             }
         }
+        // Decided again unless the memory of the last such pass holds its refusal (the same records, before their
+        // next date: `SweepMemo`); remembered only when nothing was approved and nothing was in hand.
+        let decisionTime = Runner.decisionTime(after: now)
+        let memo = try SweepMemoUse(.release, records: records, config: config, ledger: ledger, dryRun: false, now: now)
+        var complete = inHand.isEmpty
         for candidate in try QuarantineState.pending(
             ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
         {
             // Already in hand (a kill after it was taken back): recovery finishes it.
             if inHand.contains(candidate.asset) { continue }
+            if memo.covers(quarantinedAt: candidate.quarantinedAt, now: decisionTime) {
+                summary.quarantinesKept += 1
+                continue
+            }
+            summary.quarantinesRedecided += 1
+            let registry = try records.registry(&summary)
+            // Read only now, and they stop publishing (a doubt the memory did not know of): nothing is released.
+            guard summary.publishingStopped.isEmpty else {
+                complete = false
+                break
+            }
             let decision = ConsentPolicy.decide(
                 presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256, channel: config.channel,
-                registry: registry, now: Runner.decisionTime(after: now), newPublication: true,
+                registry: registry, now: decisionTime, newPublication: true,
                 visible: registry.reviewed(
                     try QuarantineState.visiblePeople(ledger: ledger, asset: candidate.asset, config: config),
                     presentedSHA256: candidate.contentSHA256, fileSHA256: candidate.fileSHA256))
             guard decision.approved else { continue }
+            complete = false
             // Several hosts: the one that takes it releases it.
             if let hosts = ledger as? any HostCoordination,
                 try !hosts.takeAsset(pipeline: config.name, asset: candidate.asset)
@@ -215,6 +232,7 @@ extension Runner {
             }
             taken.append((candidate.asset, RawPath(target), report["original_name"] as? String ?? "(released)"))
         }
+        try memo.finish(ledger: ledger, complete: complete)
         return taken
     }
 

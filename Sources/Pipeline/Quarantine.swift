@@ -47,14 +47,14 @@ public enum QuarantineState {
     /// Assets of this pipeline whose latest decision is a pending quarantine (or a release a kill interrupted),
     /// quarantined since `pendingDays` at most, with the fingerprints recorded at the time.
     static func pending(ledger: any LedgerStore, pipeline: String, pendingDays: Double, now: Date) throws(PipelineError)
-        -> [(asset: String, contentSHA256: String?, fileSHA256: String?)]
+        -> [(asset: String, contentSHA256: String?, fileSHA256: String?, quarantinedAt: Date)]
     {
-        var result: [(String, String?, String?)] = []
+        var result: [(String, String?, String?, Date)] = []
         for row in try ledger.pendingQuarantines(pipeline: pipeline) {
             guard let text = row.quarantinedAt, let at = Ledger.parseTimestamp(text),
                 now.timeIntervalSince(at) <= pendingDays * 86_400
             else { continue }
-            result.append((row.asset, row.contentSHA256, row.fileSHA256))
+            result.append((row.asset, row.contentSHA256, row.fileSHA256, at))
         }
         return result
     }

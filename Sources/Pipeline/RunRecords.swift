@@ -46,7 +46,7 @@ extension Runner {
                     : $0.reason.hasPrefix(DocumentDoubt.prefix) ? DocumentDoubt.prefix : "not a valid record",
                 blocks: Array(Set($0.blocks.compactMap(registry.authorizationID(matching:)))).sorted())
         }
-        summary.warnings = registry.warnings
+        summary.warnings += registry.warnings
         if !dryRun {
             for record in registry.invalid {
                 // Only ids of authorizations that exist: a stray file's own "id" is free text.

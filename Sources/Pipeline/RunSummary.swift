@@ -32,6 +32,16 @@ public struct RunSummary: Sendable, Encodable {
     /// Record signatures this run verified; the others were verified by an earlier run (the ledger remembers
     /// which bytes, signature and key: issue 28).
     public var signaturesVerified = 0
+    /// Live publications whose consent the sweeps decided again this run, and those whose decision the sweep's
+    /// memory held (the same records, before their next date: `SweepMemo`), issue 28.
+    public var publicationsRedecided = 0
+    public var publicationsKept = 0
+    /// The same for pending quarantines (whether today's records release them).
+    public var quarantinesRedecided = 0
+    public var quarantinesKept = 0
+    /// Record files read and checked this run: none in an idle run whose records are as the memories kept them
+    /// (`RunRegistry`).
+    public var recordFilesRead = 0
     /// Reports for the first `maxItems` files; the counts above cover every file.
     public var items: [ItemReport] = []
     public var itemsOmitted = 0

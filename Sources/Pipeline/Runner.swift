@@ -95,19 +95,36 @@ public final class Runner: Sendable {
             notices.ledger.withLock { $0 = ledger }
             try resendFailedNotices(ledger: ledger, notifier: notifier)
         }
-        let registry = try loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
-        summary.warnings += probed.warnings
-
         // The sweep comes first: nothing in the inbox can delay a retraction.
         let inHand = Set(Folders.entries(of: config.work).filter { !$0.hasPrefix(".") })
+        // Idle (nothing in hand, an empty inbox): the records may be left unread (issue 28, `RunRegistry`).
+        let inboxDirectory = inbox ?? Directory(Array(config.inbox.utf8), in: nil, followLinks: true)
+        let idle = inHand.isEmpty && inboxDirectory?.names()?.isEmpty == true
+        let records = try RunRegistry(
+            config: config, ledger: ledger, dryRun: dryRun, now: now, idle: idle, summary: &summary
+        ) { (summary: inout RunSummary) throws(PipelineError) -> Registry in
+            try self.loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        }
+        summary.warnings += probed.warnings
         let swept = try sweep(
-            registry: registry, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
+            records: records, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
         var liveContent = Set<String>()
         try LiveLookup(ledger: ledger).forEach(pipeline: config.name) { publication throws(PipelineError) in
             if let content = publication.contentSHA256 { liveContent.insert(content) }
         }
         live.withLock { $0 = liveContent }
+        // The pending quarantines whose consent has arrived, before the stages (deciding them may read the records).
+        var releasing: [(String, RawPath, String)] = []
+        if !dryRun && summary.publishingStopped.isEmpty {
+            releasing = try releasable(records: records, ledger: ledger!, now: now, inHand: inHand, summary: &summary)
+        }
+        // Records left unread: nothing is handed to the stages this run (nothing in hand, nothing released, and the
+        // inbox, empty when the run began, is not looked at again).
+        let registry =
+            records.isLoaded
+            ? try records.registry(&summary)
+            : Registry.unverifiable(timeZone: config.timeZone, because: "the records were not read in this idle run")
         let stages = Stages(config: config, registry: registry, now: now, dryRun: dryRun, media: media, logger: logger)
         summary.unsandboxed = media.unsandboxedBecause
         summary.peopleCheck = config.people.summary
@@ -192,11 +209,6 @@ public final class Runner: Sendable {
 
         // First what an interrupted run had claimed, then the pending quarantines whose consent has arrived, then
         // what has settled in the inbox.
-        var releasing: [(String, RawPath, String)] = []
-        if !dryRun && stopped.isEmpty {
-            releasing = try releasable(
-                registry: registry, ledger: ledger!, now: now, inHand: inHand, summary: &summary)
-        }
         if !dryRun {
             // Files whose copy an interrupted run had already put into publish go first, and are delivered before
             // anything else is decided: until their publication is recorded, the live set cannot know their picture,
@@ -357,7 +369,7 @@ public final class Runner: Sendable {
                 throw (error as? PipelineError) ?? PipelineError("\(error)", exitCode: 3)
             }
         }
-        if takeNew { try pass(firstLook: true) }
+        if takeNew && records.isLoaded { try pass(firstLook: true) }
         // The cron job's second look at files first seen now: wait until they could have settled, then look again.
         if secondLook && !waiting.isEmpty && config.settleSeconds <= 120 && !shouldStop() {
             let until = waiting.values.max()!.addingTimeInterval(config.settleSeconds + 0.05)
@@ -377,7 +389,7 @@ public final class Runner: Sendable {
         // recovery finished is checked like every other one.
         if !dryRun {
             try sweep(
-                registry: registry, ledger: ledger, dryRun: false, now: Runner.decisionTime(after: now), inHand: [],
+                records: records, ledger: ledger, dryRun: false, now: Runner.decisionTime(after: now), inHand: [],
                 skip: swept, summary: &summary)
         }
         summary.notifyFailures += notifier?.finish() ?? 0

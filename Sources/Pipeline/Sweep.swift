@@ -16,7 +16,7 @@ extension Runner {
     /// Returns the names it withdrew or could not withdraw, which a later sweep of the same run passes over.
     @discardableResult
     func sweep(
-        registry: Registry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
+        records: RunRegistry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
         summary: inout RunSummary
     ) throws(PipelineError) -> Set<[UInt8]> {
         // Several hosts: one sweep of a pipeline at a time; a host that cannot have it now leaves it to the other.
@@ -41,6 +41,11 @@ extension Runner {
         // Looked up after the listing: a publication's event comes before its file, so every file listed that some
         // run (of any host) published is live here. A batch of names at a time (issue 28: memory stays flat).
         let lookup = try LiveLookup(ledger: ledger)
+        let memo = try SweepMemoUse(.sweep, records: records, config: config, ledger: ledger, dryRun: dryRun, now: now)
+        let leftBefore = summary.left
+        // Complete (its decisions may be remembered) unless something it refused is still in publish, or a live
+        // publication was passed over (in hand, or skipped by an earlier sweep of this run and still live).
+        var complete = inHand.isEmpty
         var start = 0
         while start < names.count {
             let batch = Array(names[start..<min(start + LiveLookup.batch, names.count)])
@@ -49,9 +54,14 @@ extension Runner {
                 named: batch.filter { !skip.contains($0) }.map { String(decoding: $0, as: UTF8.self) })
             for raw in batch where !skip.contains(raw) {
                 try sweepOne(
-                    raw, live: live, lookup: lookup, hosts: hosts, registry: registry, ledger: ledger, dryRun: dryRun,
-                    now: now, inHand: inHand, handled: &handled, summary: &summary)
+                    raw, live: live, lookup: lookup, hosts: hosts, records: records, ledger: ledger, dryRun: dryRun,
+                    now: now, inHand: inHand, memo: memo, handled: &handled, summary: &summary)
             }
+        }
+        if complete, !skip.isEmpty,
+            try !lookup.publications(named: skip.map { String(decoding: $0, as: UTF8.self) }).isEmpty
+        {
+            complete = false
         }
         // A live publication of this pipeline whose file is not in publish. Listed files were checked above (a file
         // withdrawn there is live no more), and a file there now is either one of them or published since.
@@ -67,6 +77,9 @@ extension Runner {
             handled.insert(Array(publication.name.utf8))
             try withdraw(
                 publication, from: nil, reasons: reasons, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
+        }
+        if !dryRun {
+            try memo.finish(ledger: ledger, complete: complete && summary.left == leftBefore)
         }
         return handled
     }

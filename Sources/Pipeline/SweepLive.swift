@@ -64,8 +64,8 @@ extension Runner {
     /// is in flight.
     func sweepOne(
         _ raw: [UInt8], live: [String: Ledger.Publication], lookup: LiveLookup, hosts: (any HostCoordination)?,
-        registry: Registry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>,
-        handled: inout Set<[UInt8]>, summary: inout RunSummary
+        records: RunRegistry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>,
+        memo: SweepMemoUse, handled: inout Set<[UInt8]>, summary: inout RunSummary
     ) throws(PipelineError) {
         let name = String(decoding: raw, as: UTF8.self)
         // Another host's delivery in progress writes these (stale ones are removed at the start of a run).
@@ -97,13 +97,20 @@ extension Runner {
         } else {
             reasons.append(Reason(.changedInPublish, "the published name is no longer a regular file with one link"))
         }
-        let decision = ConsentPolicy.decide(
-            presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
-            channel: config.channel, registry: registry, now: now,
-            published: PublishedFacts(
-                asset: publication.asset, at: publication.publishedAt, records: publication.records,
-                keys: publication.recordKeys))
-        if !decision.approved { reasons += decision.reasons.map(Reason.init) }
+        // Decided again unless the sweep's memory holds its decision (same records, before their next date).
+        if memo.covers(publication, now: now) {
+            summary.publicationsKept += 1
+        } else {
+            summary.publicationsRedecided += 1
+            let registry = try records.registry(&summary)
+            let decision = ConsentPolicy.decide(
+                presentedSHA256: publication.contentSHA256, fileSHA256: publication.fileSHA256,
+                channel: config.channel, registry: registry, now: now,
+                published: PublishedFacts(
+                    asset: publication.asset, at: publication.publishedAt, records: publication.records,
+                    keys: publication.recordKeys))
+            if !decision.approved { reasons += decision.reasons.map(Reason.init) }
+        }
         if reasons.isEmpty { return }
         handled.insert(raw)
         try withdraw(

@@ -174,7 +174,10 @@ public final class Ledger: LedgerStore {
             arguments.append(asset)
         }
         if let kinds = query.kinds {
-            conditions.append("kind IN (\(kinds.map { _ in "?" }.joined(separator: ",")))")
+            // With an asset, its index finds its few events; "+kind" keeps SQLite from choosing the kind's index
+            // instead, which scans every event of that kind (5.8 ms against 0.03 ms at 100,000 events: issue 28).
+            let column = query.asset == nil ? "kind" : "+kind"
+            conditions.append("\(column) IN (\(kinds.map { _ in "?" }.joined(separator: ",")))")
             arguments += kinds.map(\.rawValue)
         }
         if let text = query.detailContains {

@@ -28,6 +28,16 @@ extension Ledger {
         SeenState.dates(readsState ? try keptRecordsSeen() : try replayedRecordsSeen())
     }
 
+    public func lastRecordSeenSeq() throws(PipelineError) -> Int64? {
+        do {
+            return try queue.read { db in
+                try Int64.fetchOne(
+                    db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events WHERE kind = ?",
+                    arguments: [EventKind.recordSeen.rawValue])
+            }
+        } catch { throw PipelineError("ledger: cannot read the newest record_seen event: \(error)", exitCode: 3, stage: .ledger) }
+    }
+
     func seenProblems() throws(PipelineError) -> [String] {
         guard stateKept.withLock({ $0 }) else { return [] }
         return SeenState.differences(kept: try keptRecordsSeen(), replayed: try replayedRecordsSeen())

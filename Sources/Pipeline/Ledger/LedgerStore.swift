@@ -48,6 +48,13 @@ public protocol LedgerStore: AnyObject, Sendable {
     func rememberVerifiedSignatures(_ entries: [String], trustSHA256: String) throws(PipelineError)
     /// Ends the connection (PostgreSQL); nothing for SQLite. Nothing may be called after it.
     func disconnect()
+    /// The sequence number of the newest `record_seen` event (0: none), or nil where this ledger cannot say it
+    /// cheaply: what the ledger remembers of records changes only with such an event (issue 28, `RunRegistry`).
+    func lastRecordSeenSeq() throws(PipelineError) -> Int64?
+}
+
+extension LedgerStore {
+    public func lastRecordSeenSeq() throws(PipelineError) -> Int64? { nil }
 }
 
 /// Which events to read: every condition given must hold (nil: any).

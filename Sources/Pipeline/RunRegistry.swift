@@ -1,0 +1,136 @@
+import ByteKit
+import CSystemShims
+import ConsentRecords
+import Foundation
+
+/// The records a run decides by, read only when a decision needs them (issue 28). An idle run (nothing in the
+/// inbox, nothing in hand) whose authorizations folder, trust file, settings and the ledger's memory of records are
+/// as they were when the sweep and the pending quarantines were last decided in full, before those decisions' next
+/// date (`SweepMemo`), reads no record file: it lists the folder and stats each entry. Anything else (a doubt of
+/// any kind) reads and verifies every record at the start of the run as before.
+final class RunRegistry {
+    private let config: PipelineConfig
+    private let loader: (inout RunSummary) throws(PipelineError) -> Registry
+    private var loadedRegistry: Registry?
+    private var loadedFingerprint: String?
+    /// The records folder's generation when the run started (`RunRegistry.generation`); nil: unknown.
+    let folder: String?
+    /// The fingerprint and time limit both memories kept, when they may stand in for reading the records.
+    private let kept: (fingerprint: String, until: Date)?
+    /// Whether the loaded records had nothing a summary must repeat on every run (warnings, records gone):
+    /// only then may a later run leave them unread.
+    private var clean = false
+
+    init(
+        config: PipelineConfig, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, idle: Bool,
+        summary: inout RunSummary, loader: @escaping (inout RunSummary) throws(PipelineError) -> Registry
+    ) throws(PipelineError) {
+        self.config = config
+        self.loader = loader
+        var known: (fingerprint: String, until: Date)? = nil
+        if !dryRun, config.postgres == nil, let ledger, ledger.readsState,
+            let generation = try RunRegistry.generation(config: config, ledger: ledger)
+        {
+            folder = generation
+            if idle, let sweep = try SweepMemo.read(.sweep, ledger: ledger, pipeline: config.name),
+                let release = try SweepMemo.read(.release, ledger: ledger, pipeline: config.name),
+                sweep.folder == generation, release.folder == generation, sweep.fingerprint == release.fingerprint,
+                now >= max(sweep.from, release.from), now < min(sweep.until, release.until)
+            {
+                known = (sweep.fingerprint, min(sweep.until, release.until))
+            }
+        } else {
+            folder = nil
+        }
+        kept = known
+        if known == nil { _ = try registry(&summary) }
+    }
+
+    /// Whether the records were read this run.
+    var isLoaded: Bool { loadedRegistry != nil }
+
+    /// Read after the memories stood in for them, and found other than they said (a change the folder's
+    /// generation missed): what this run kept from memory must not be kept again.
+    var contradicted: Bool { isLoaded && kept != nil && loadedFingerprint != kept?.fingerprint }
+
+    /// The records, read now if they were not yet.
+    func registry(_ summary: inout RunSummary) throws(PipelineError) -> Registry {
+        if let loadedRegistry { return loadedRegistry }
+        let registry = try loader(&summary)
+        summary.recordFilesRead = registry.sightings.count
+        loadedRegistry = registry
+        loadedFingerprint = SweepMemo.fingerprint(registry: registry, config: config)
+        clean = registry.warnings.isEmpty && summary.recordsGone.isEmpty && summary.publishingStopped.isEmpty
+            && summary.configurationProblems.isEmpty
+        return registry
+    }
+
+    /// What decisions are made with (`SweepMemo.fingerprint`): of the records read, or the one the memories kept
+    /// when they were not read. Nil: nothing may be kept.
+    var fingerprint: String? { isLoaded ? loadedFingerprint : kept?.fingerprint }
+
+    /// Until when decisions made at `now` hold.
+    func decisionsHold(from now: Date) -> Date? {
+        if let loadedRegistry { return loadedRegistry.decisionsHold(from: now) }
+        return kept?.until
+    }
+
+    /// The folder generation a memory may keep: only when the records read (or left unread) were clean.
+    var folderToKeep: String { (isLoaded ? clean : kept != nil) ? folder ?? "-" : "-" }
+
+    /// A digest of what the records depend on, without reading them: every entry of the authorizations folder
+    /// (name, kind, size, inode, modification and change times, to the nanosecond; subfolders too), the trust file's
+    /// bytes, the pipeline's settings and the newest `record_seen` event. Nil where that cannot be said with
+    /// certainty: an entry that cannot be stat'ed, changed in the last two seconds (a later change within the same
+    /// clock tick would look the same), more than 200,000 entries or folders deeper than the registry reads, a
+    /// ledger that cannot give its newest `record_seen` event.
+    static func generation(config: PipelineConfig, ledger: any LedgerStore) throws(PipelineError) -> String? {
+        guard let seen = try ledger.lastRecordSeenSeq(), let trust = try? FileSource(path: config.trust).sha256()
+        else { return nil }
+        var parts: [UInt8] = []
+        func add(_ text: String) { parts += Array(text.utf8) + [0] }
+        add("records-folder-v1")
+        add(config.authorizations)
+        add(trust)
+        add("\(seen)")
+        add(config.name)
+        add(config.channel)
+        add(config.timeZone.identifier)
+        add(config.people.summary)
+        add("\(config.pendingDays)")
+        let recent = Date().timeIntervalSince1970 - 2
+        var count = 0
+        func walk(_ path: [UInt8], depth: Int) -> Bool {
+            var info = stat()
+            guard lstat(path.map { CChar(bitPattern: $0) } + [0], &info) == 0 else { return false }
+            let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+            let changed = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
+            guard modified < recent, changed < recent else { return false }
+            parts += path + [0]
+            add(
+                "\(info.st_mode) \(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) "
+                    + "\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)")
+            count += 1
+            guard count <= 200_000 else { return false }
+            guard info.st_mode & S_IFMT == S_IFDIR else { return true }
+            guard depth <= 5, let directory = Directory(path, in: nil, followLinks: depth == 0),
+                let names = directory.names()
+            else { return false }
+            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                guard walk(path + [0x2F] + name, depth: depth + 1) else { return false }
+            }
+            return true
+        }
+        // The configured folder may be a link (followed, as the registry follows it); what is inside never is.
+        var top = stat()
+        guard stat(config.authorizations, &top) == 0, top.st_mode & S_IFMT == S_IFDIR else { return nil }
+        add("top \(top.st_dev) \(top.st_ino)")
+        guard let directory = Directory(Array(config.authorizations.utf8), in: nil, followLinks: true),
+            let names = directory.names()
+        else { return nil }
+        for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard walk(Array(config.authorizations.utf8) + [0x2F] + name, depth: 1) else { return nil }
+        }
+        return sha256Hex(parts)
+    }
+}
