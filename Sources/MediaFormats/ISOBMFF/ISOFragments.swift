@@ -9,7 +9,9 @@ import ByteKit
 /// are shown as ffmpeg shows them: written as an edit list of the regular movie (`ISOFragmentEdits.swift`).
 /// Refused: encrypted fragments (`senc`, `pssh`, `tenc`, `encv`/`enca` sample entries); the edit-list shapes
 /// `fragmentEditShift` names (several media edits, a dwell, an edit ending before the samples); an edit list on a
-/// track with samples both in the `moov` and in fragments; fragments that overlap in time.
+/// track with samples both in the `moov` and in fragments; fragments that overlap in time, and two samples at one
+/// decoding time (a sample of no duration before a fragment that starts at its time: ffmpeg's `frag_every_frame`
+/// sound, of which ffmpeg plays one).
 extension ISOMedia {
     static let encryptionBoxes: Set<String> = ["senc", "pssh", "tenc", "sinf", "schm", "schi"]
     static let encryptedEntries: Set<String> = ["encv", "enca", "enct", "encs"]
@@ -75,6 +77,13 @@ extension ISOMedia {
                         nextTime[id] = time
                     }
                     let expected = nextTime[id] ?? 0
+                    if time == expected, tables[id]?.durations.last == 0 {
+                        // Two samples at one decoding time (ffmpeg's frag_every_frame writes sound so): ffmpeg decodes
+                        // both and its command line plays one; a regular copy would play both.
+                        throw MediaError.unsupported(
+                            "fragmented track \(id) has two samples at decoding time \(time) (the first of no duration): "
+                                + "players differ on which to play; export it without frag_every_frame")
+                    }
                     if time > expected, var table = tables[id], !table.durations.isEmpty {
                         // A gap between fragments: the last sample lasts until the next one starts.
                         table.durations[table.durations.count - 1] += time - expected
