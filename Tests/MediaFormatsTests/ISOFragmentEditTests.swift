@@ -155,4 +155,27 @@ final class ISOFragmentEditTests: MediaFolderTestCase {
             XCTAssertTrue("\(error)".contains("two samples at decoding time"), "\(error)")
         }
     }
+
+    /// Edit shapes that a fragmented and a regular reading cannot agree on are refused, saying which.
+    func testEditShapesPlayersReadDifferentlyAreRefused() throws {
+        try ffmpeg(Self.sources + Self.encode + ["-movflags", "frag_keyframe+delay_moov", path("delay.mp4")])
+        let original = try Data(contentsOf: URL(fileURLWithPath: path("delay.mp4")))
+        let elst = try XCTUnwrap(try ISOStructure(source: try FileSource(path: path("delay.mp4"))).boxes.first { $0.type == "elst" })
+        XCTAssertEqual(original[elst.payload.lowerBound], 0, "a version 0 edit list")
+        let entry = elst.payload.lowerBound + 8
+        // (byte offset in the first entry, new bytes, the reason expected)
+        let shapes: [(at: Int, bytes: [UInt8], reason: String)] = [
+            (entry + 8, [0, 0, 0, 0], "rate 0"),  // a dwell
+            (entry, [0, 0, 0, 100], "ends before its samples do"),  // 100 ms of a 3 s track
+        ]
+        for (number, shape) in shapes.enumerated() {
+            var bytes = original
+            bytes.replaceSubrange(shape.at..<(shape.at + 4), with: shape.bytes)
+            let name = "shape\(number).mp4"
+            try bytes.write(to: URL(fileURLWithPath: path(name)))
+            XCTAssertThrowsError(try MediaFile(path: path(name)).sanitize(to: path("clean-" + name))) { error in
+                XCTAssertTrue("\(error)".contains(shape.reason), "\(error)")
+            }
+        }
+    }
 }
