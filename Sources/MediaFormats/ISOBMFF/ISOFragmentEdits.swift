@@ -89,7 +89,11 @@ extension ISOMedia {
             shown.append((index, track.fragmentStart + start + delay - offset, scale, start, delay, end, edited))
         }
         // The earliest track (compared exactly: first / scale).
-        guard let earliest = shown.min(by: { $0.first * $1.scale < $1.first * $0.scale }) else { return }
+        guard let earliest = shown.min(by: { a, b in
+            let (left, right) = (a.first.multipliedFullWidth(by: b.scale), b.first.multipliedFullWidth(by: a.scale))
+            return left.high < right.high || (left.high == right.high && left.low < right.low)
+        })
+        else { return }
         for entry in shown {
             let track = tracks[entry.index]
             // How far after the earliest this track starts, in its timescale: as ffmpeg's command line moves each
@@ -113,7 +117,10 @@ extension ISOMedia {
             // the edit after it: the lead is an empty edit, to the nearest tick of the movie timescale.
             guard let empty = ISOMedia.rescale(lead, movieScale, entry.scale) else { throw fail("track \(track.id) starts too late") }
             let time = entry.start
-            let length = ((entry.end - time) * movieScale + entry.scale - 1) / entry.scale
+            // Rounded up, so that the edit reaches the end of the last sample in the media timescale.
+            let (scaled, overflow) = (entry.end - time).multipliedReportingOverflow(by: movieScale)
+            guard !overflow else { throw MediaError.unsupported("track \(track.id) is too long for its edit list") }
+            let length = (scaled + entry.scale - 1) / entry.scale
             var list: [Edit] = []
             if empty > 0 { list.append(Edit(duration: empty, time: -1, rate: 1 << 16)) }
             list.append(Edit(duration: length, time: time, rate: 1 << 16))
@@ -126,6 +133,10 @@ extension ISOMedia {
     func fragmentEditShift(_ data: [UInt8], track: Track, scale: Int, movieScale: Int, end: Int) throws(MediaError) -> Int {
         guard let list = ISOMedia.edits(data) else { throw fail("the edit list of track \(track.id) is cut short") }
         let name = "fragmented movie: the edit list of track \(track.id)"
+        // Durations and times past 2^48 ticks are refused: every sum of them stays exact.
+        guard list.allSatisfy({ (0..<(1 << 48)).contains($0.duration) && $0.time >= -1 && $0.time < 1 << 48 }) else {
+            throw MediaError.unsupported("\(name) has an edit of a negative or over 2^48-tick duration or time")
+        }
         var empty = 0
         var rest = list[...]
         if let first = rest.first, first.time == -1 {
@@ -143,7 +154,7 @@ extension ISOMedia {
         }
         // An edit of duration 0 runs to the end; a longer one must not end before the last sample does.
         if media.duration > 0 {
-            guard let length = ISOMedia.rescale(media.duration, scale, movieScale), media.time + length + 1 >= end else {
+            guard let length = ISOMedia.rescale(media.duration, scale, movieScale), length + 1 >= end - media.time else {
                 throw MediaError.unsupported(
                     "\(name) ends before its samples do (ffmpeg shows them, other players cut them): export it without fragments")
             }

@@ -71,6 +71,10 @@ extension ISOMedia {
                     let data = try payload(tfdt, limit: 64)
                     guard data.count >= (data.first == 1 ? 12 : 8) else { throw fail("tfdt is too short") }
                     let time = Bytes.be(data, 4, data.first == 1 ? 8 : 4)
+                    // Decoding times beyond 2^48 ticks (over 8 years at 1 MHz) are refused: every sum of them stays exact.
+                    guard time >= 0, time < 1 << 48 else {
+                        throw MediaError.unsupported("track \(id) has a fragment at decoding time \(time): not supported")
+                    }
                     if tables[id] == nil, nextTime[id] == nil {
                         // The track's first sample: its decoding time (ISOFragmentEdits.swift shows it as ffmpeg does).
                         starts[id] = time
