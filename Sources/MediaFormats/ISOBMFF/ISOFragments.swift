@@ -3,10 +3,15 @@ import ByteKit
 /// Fragmented movies (issue 29 item 1): `moov` with `mvex`/`trex` defaults, then `moof`/`traf` boxes whose `tfhd`,
 /// `tfdt` and `trun` boxes list each track's samples. They are read into the same per-sample model as a regular
 /// movie's tables (`ISOSampleTable`), one chunk per `trun`, and the rewriter writes a regular movie from them
-/// (every table built, `mvex` and the fragments left out). `sidx`, `mfra`, `styp` and `ssix` are ignored. Refused:
-/// encrypted fragments (`senc`, `pssh`, `tenc`, `encv`/`enca` sample entries); a track with an edit list (players
-/// read a fragmented movie's edit list differently), one whose first fragment does not start at decoding time 0
-/// (CMAF with a composition delay), and one with samples both in the `moov` and in fragments.
+/// (every table built, `mvex` and the fragments left out). `sidx`, `mfra`, `styp` and `ssix` are ignored.
+/// A track with samples in its `moov` tables as well keeps them first, the fragments' after them in decoding order
+/// (`continueMovieSamples`). A fragmented track's edit list, and a first fragment that starts past decoding time 0,
+/// are shown as ffmpeg shows them: written as an edit list of the regular movie (`ISOFragmentEdits.swift`).
+/// Refused: encrypted fragments (`senc`, `pssh`, `tenc`, `encv`/`enca` sample entries); the edit-list shapes
+/// `fragmentEditShift` names (several media edits, a dwell, an edit ending before the samples); an edit list on a
+/// track with samples both in the `moov` and in fragments; fragments that overlap in time, and two samples at one
+/// decoding time (a sample of no duration before a fragment that starts at its time: ffmpeg's `frag_every_frame`
+/// sound, of which ffmpeg plays one).
 extension ISOMedia {
     static let encryptionBoxes: Set<String> = ["senc", "pssh", "tenc", "sinf", "schm", "schi"]
     static let encryptedEntries: Set<String> = ["encv", "enca", "enct", "encs"]
@@ -18,14 +23,6 @@ extension ISOMedia {
         }
         if let track = tracks.first(where: { $0.sampleEntries.contains(where: ISOMedia.encryptedEntries.contains) }) {
             throw MediaError.unsupported("encrypted movie (track \(track.id) has an encrypted sample entry)")
-        }
-        // ffmpeg reads a fragmented movie's edit list otherwise than a regular movie's (an edit of duration 0, a
-        // shift of the whole track): rewritten as a regular movie, the same edit would show other frames.
-        for track in tracks where track.keep {
-            if try editList(track.box) != nil {
-                throw MediaError.unsupported(
-                    "fragmented movie with an edit list (track \(track.id)) is not supported: export it without fragments")
-            }
         }
         // trex: default sample description index, duration, size and flags per track.
         var defaults: [Int: (entry: Int, duration: Int, size: Int, flags: Int)] = [:]
@@ -39,6 +36,8 @@ extension ISOMedia {
         var tables: [Int: ISOSampleTable] = [:]
         var chunks: [Int: [Range<Int>]] = [:]
         var nextTime: [Int: Int] = [:]
+        var starts: [Int: Int] = [:]
+        var started: Set<Int> = []
         for moof in roots where boxes[moof].type == "moof" {
             var previousEnd = boxes[moof].offset
             for traf in children[moof] where boxes[traf].type == "traf" {
@@ -49,6 +48,10 @@ extension ISOMedia {
                 let id = Bytes.be(head, 4, 4)
                 guard tracks.contains(where: { $0.id == id }) else {
                     throw fail("a fragment names track \(id), which the movie does not have")
+                }
+                if !started.contains(id) {
+                    started.insert(id)
+                    try continueMovieSamples(id, &tables, &chunks, &nextTime)
                 }
                 let fallback = defaults[id] ?? (1, 0, 0, 0)
                 var at = 8
@@ -68,10 +71,22 @@ extension ISOMedia {
                     let data = try payload(tfdt, limit: 64)
                     guard data.count >= (data.first == 1 ? 12 : 8) else { throw fail("tfdt is too short") }
                     let time = Bytes.be(data, 4, data.first == 1 ? 8 : 4)
+                    // Decoding times beyond 2^48 ticks (over 8 years at 1 MHz) are refused: every sum of them stays exact.
+                    guard time >= 0, time < 1 << 48 else {
+                        throw MediaError.unsupported("track \(id) has a fragment at decoding time \(time): not supported")
+                    }
+                    if tables[id] == nil, nextTime[id] == nil {
+                        // The track's first sample: its decoding time (ISOFragmentEdits.swift shows it as ffmpeg does).
+                        starts[id] = time
+                        nextTime[id] = time
+                    }
                     let expected = nextTime[id] ?? 0
-                    if tables[id] == nil, time != 0 {
+                    if time == expected, tables[id]?.durations.last == 0 {
+                        // Two samples at one decoding time (ffmpeg's frag_every_frame writes sound so): ffmpeg decodes
+                        // both and its command line plays one; a regular copy would play both.
                         throw MediaError.unsupported(
-                            "fragmented movie whose track \(id) starts at decoding time \(time), not 0, is not supported")
+                            "fragmented track \(id) has two samples at decoding time \(time) (the first of no duration): "
+                                + "players differ on which to play; export it without frag_every_frame")
                     }
                     if time > expected, var table = tables[id], !table.durations.isEmpty {
                         // A gap between fragments: the last sample lasts until the next one starts.
@@ -104,7 +119,9 @@ extension ISOMedia {
                         position += 4
                     }
                     let perSample = [0x100, 0x200, 0x400, 0x800].filter { runFlags & $0 != 0 }.count * 4
-                    guard count <= (data.count - position) / max(perSample, 1), count <= ISOSampleTable.maxSamples else {
+                    // A run with no per-sample field (every value from tfhd or trex) holds none of its samples' bytes.
+                    guard perSample == 0 || count <= (data.count - position) / perSample, count <= ISOSampleTable.maxSamples
+                    else {
                         throw fail("trun at offset \(boxes[trun].offset) lists more samples than it holds")
                     }
                     var table = tables[id] ?? ISOSampleTable(compositionOffsets: [], sync: [])
@@ -149,13 +166,41 @@ extension ISOMedia {
         }
         for index in tracks.indices {
             guard var table = tables[tracks[index].id] else { continue }
-            guard tracks[index].chunks.isEmpty, try sampleCount(tracks[index]) == 0 else {
-                throw fail("track \(tracks[index].id) has samples both in its sample table and in fragments")
+            // Per-sample tables read from the moov cover its samples only: the fragments' have none (unknown).
+            if let dependencies = table.dependencies {
+                table.dependencies = dependencies + [UInt8](repeating: 0, count: table.count - dependencies.count)
+            }
+            for group in table.groups.indices {
+                table.groups[group].index += [Int](repeating: 0, count: table.count - table.groups[group].index.count)
             }
             if table.compositionOffsets?.allSatisfy({ $0 == 0 }) ?? true { table.compositionOffsets = nil }
             if table.sync?.allSatisfy({ $0 }) ?? true { table.sync = nil }
             tracks[index].fragments = table
+            tracks[index].fragmentStart = starts[tracks[index].id] ?? 0
             tracks[index].chunks = chunks[tracks[index].id] ?? []
         }
+    }
+
+    /// A track with samples in its moov's tables as well as in fragments (a movie fragmented without `empty_moov`):
+    /// the moov's samples come first, in decoding order, and the fragments' continue them (their first `tfdt`, if
+    /// any, is checked against the tables' total duration by the gap and overlap rule of fragments). Such a track
+    /// with an edit list is refused: ffmpeg cuts the moov's samples by it and only shifts the fragments'.
+    func continueMovieSamples(
+        _ id: Int, _ tables: inout [Int: ISOSampleTable], _ chunks: inout [Int: [Range<Int>]], _ nextTime: inout [Int: Int]
+    ) throws(MediaError) {
+        guard let track = tracks.first(where: { $0.id == id }), !track.chunks.isEmpty, try sampleCount(track) > 0 else {
+            return
+        }
+        if try editList(track.box) != nil {
+            throw MediaError.unsupported(
+                "track \(id) has samples both in its sample table and in fragments, and an edit list (players read "
+                    + "it for the table's samples only): export it without fragments")
+        }
+        var table = try sampleTable(track)
+        if table.compositionOffsets == nil { table.compositionOffsets = [Int](repeating: 0, count: table.count) }
+        if table.sync == nil { table.sync = [Bool](repeating: true, count: table.count) }
+        tables[id] = table
+        chunks[id] = track.chunks
+        nextTime[id] = table.durations.reduce(0, +)
     }
 }

@@ -73,6 +73,7 @@ struct ISOMedia {
             for index in tracks.indices { tracks[index].keep = false }
         } else {
             try keepPresentedTracks()
+            try fragmentEditLists()
         }
         guard !tracks.isEmpty || heif != nil else {
             throw MediaError.unsupported("no movie tracks and no HEIF image items: nothing to publish")

@@ -78,8 +78,10 @@ extension ISOMedia {
                 "mdhd",
                 Array(media[scaleAt..<(scaleAt + 4)]) + Bytes.put(Bytes.be(media, scaleAt + 4, media.first == 1 ? 8 : 4), 8))
         }
-        if let elst = try editList(trak) {
-            let published = try publishedPayload(elst, track: track)
+        // A fragmented track's edit list as it is written (`fragmentEdits`), else the elst as published.
+        var edits = track.fragmentEdits
+        if edits == nil, track.fragments == nil, let elst = try editList(trak) { edits = try publishedPayload(elst, track: track) }
+        if let published = edits {
             if let (table, trim) = samples {
                 let open = try openEditLength(table, trim)
                 fields.add("elst", try TrimmedTrack.shifted(published, by: trim.shift, open: open))

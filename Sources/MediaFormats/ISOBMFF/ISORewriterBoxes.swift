@@ -45,8 +45,14 @@ struct MovieBoxWriter {
         }
         if ISOStructure.containers.contains(type) {
             var body: [UInt8] = []
+            // A fragmented track's own edit list replaces its edts, right after tkhd (`ISOFragmentEdits.swift`).
+            let edits = type == "trak" ? inner.flatMap({ trims[$0.box] })?.edits : nil
             for child in media.children[index] {
+                if edits != nil, boxes[child].type == "edts" { continue }
                 if let bytes = try emit(child, track: inner) { body += bytes }
+                if let edits, boxes[child].type == "tkhd" {
+                    body += try ISOSanitizer.movieBox("edts", try ISOSanitizer.movieBox("elst", edits))
+                }
             }
             if type == "stbl", let trimmed = inner.flatMap({ trims[$0.box] }) {
                 for box in trimmed.added { body += try ISOSanitizer.movieBox(box.type, box.payload) }

@@ -12,6 +12,8 @@ struct TrimmedTrack {
     var omitted: Set<Int> = []
     /// Tables the input's sample table lacks but the samples need (a fragmented movie's `ctts` and `stss`).
     var added: [(type: String, payload: [UInt8])] = []
+    /// A fragmented track's edit list as written (`ISOMedia.fragmentEdits`, in an `edts` of its own).
+    var edits: [UInt8]? = nil
 
     /// Tables a trimmed track cannot carry over (their entries would have to be cut and renumbered too).
     static let untrimmable: Set<String> = ["stps", "stsh", "padb", "subs", "stdp", "saiz", "saio"]
@@ -94,7 +96,9 @@ struct TrimmedTrack {
             let sync = keep.filter { table.isSync($0) }.map { $0 - keep.lowerBound + 1 }
             added.append(("stss", [0, 0, 0, 0] + Bytes.put(sync.count, 4) + sync.flatMap { Bytes.put($0, 4) }))
         }
-        if let elst = try media.editList(track.box) {
+        if let edits = track.fragmentEdits {
+            self.edits = try TrimmedTrack.shifted(edits, by: trim.shift, open: try media.openEditLength(table, trim))
+        } else if let elst = try media.editList(track.box) {
             payloads[elst] = try TrimmedTrack.shifted(
                 try media.payload(elst), by: trim.shift, open: try media.openEditLength(table, trim))
         }

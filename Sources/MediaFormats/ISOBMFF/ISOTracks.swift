@@ -18,6 +18,10 @@ extension ISOMedia {
         var dropReason: String? = nil
         /// A fragmented movie's samples of this track, read from its `moof` boxes (`ISOFragments.swift`).
         var fragments: ISOSampleTable? = nil
+        /// The decoding time of a fragmented track's first sample (its first `tfdt`, 0 without one).
+        var fragmentStart = 0
+        /// The edit list a fragmented track is written with, where it needs one (`ISOFragmentEdits.swift`).
+        var fragmentEdits: [UInt8]? = nil
     }
 
     /// Track handlers whose samples are pictures or sound; every other track (timed metadata, text, subtitles,

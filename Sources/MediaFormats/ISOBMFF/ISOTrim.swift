@@ -40,13 +40,13 @@ extension ISOMedia {
         var result = ISOTrim(
             first: 0, last: max(table.count - 1, 0), total: table.count, hidden: 0, shift: 0, timescale: mediaScale,
             startTime: 0)
-        guard table.count > 0, let elst = try editList(track.box), let moov = roots.first(where: { boxes[$0].type == "moov" }),
+        guard table.count > 0, let elst = try editPayload(track), let moov = roots.first(where: { boxes[$0].type == "moov" }),
             let mvhd = child(moov, "mvhd")
         else { return result }
         let movie = try payload(mvhd, limit: 1 << 12)
         let movieScale = Bytes.be(movie, movie.first == 1 ? 20 : 12, 4)
         guard movieScale > 0 else { throw fail("the movie has a timescale of 0") }
-        let presented = try presentedIntervals(try payload(elst), movieScale: movieScale, mediaScale: mediaScale)
+        let presented = try presentedIntervals(elst, movieScale: movieScale, mediaScale: mediaScale)
         func composition(_ index: Int) -> Int { times[index] + table.compositionOffset(index) }
         func isPresented(_ index: Int) -> Bool {
             let start = composition(index)
