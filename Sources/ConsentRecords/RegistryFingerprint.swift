@@ -52,8 +52,9 @@ extension Registry {
     public func decisionsHold(from now: Date) -> Date {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        var until =
-            calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now)) ?? now
+        // The start of tomorrow (a day whose midnight is skipped by a clock change starts at 01:00; adding a day to
+        // today's start would land an hour after tomorrow's calendar day began).
+        var until = calendar.date(byAdding: .day, value: 1, to: now).map { calendar.startOfDay(for: $0) } ?? now
         func consider(_ instant: Date?) {
             guard let instant else { return }
             for moment in [

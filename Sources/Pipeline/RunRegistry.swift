@@ -10,6 +10,8 @@ import Foundation
 /// any kind) reads and verifies every record at the start of the run as before.
 final class RunRegistry {
     private let config: PipelineConfig
+    /// The trust file's hash, taken before it was loaded; nil when it could not be loaded (then nothing is kept).
+    private let trustHash: String?
     private let loader: (inout RunSummary) throws(PipelineError) -> Registry
     private var loadedRegistry: Registry?
     private var loadedFingerprint: String?
@@ -22,14 +24,15 @@ final class RunRegistry {
     private var clean = false
 
     init(
-        config: PipelineConfig, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, idle: Bool,
+        config: PipelineConfig, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, idle: Bool, trustHash: String?,
         summary: inout RunSummary, loader: @escaping (inout RunSummary) throws(PipelineError) -> Registry
     ) throws(PipelineError) {
         self.config = config
+        self.trustHash = trustHash
         self.loader = loader
         var known: (fingerprint: String, until: Date)? = nil
-        if !dryRun, config.postgres == nil, let ledger, ledger.readsState,
-            let generation = try RunRegistry.generation(config: config, ledger: ledger)
+        if !dryRun, config.postgres == nil, let ledger, ledger.readsState, let trustHash,
+            let generation = try RunRegistry.generation(config: config, ledger: ledger, trust: trustHash)
         {
             folder = generation
             if idle, let sweep = try SweepMemo.read(.sweep, ledger: ledger, pipeline: config.name),
@@ -59,7 +62,7 @@ final class RunRegistry {
         let registry = try loader(&summary)
         summary.recordFilesRead = registry.sightings.count
         loadedRegistry = registry
-        loadedFingerprint = SweepMemo.fingerprint(registry: registry, config: config)
+        loadedFingerprint = SweepMemo.fingerprint(registry: registry, config: config, trust: trustHash)
         clean = registry.warnings.isEmpty && summary.recordsGone.isEmpty && summary.publishingStopped.isEmpty
             && summary.configurationProblems.isEmpty
         return registry
@@ -81,11 +84,13 @@ final class RunRegistry {
     /// A digest of what the records depend on, without reading them: every entry of the authorizations folder
     /// (name, kind, size, inode, modification and change times, to the nanosecond; subfolders too), the trust file's
     /// bytes, the pipeline's settings and the newest `record_seen` event. Nil where that cannot be said with
-    /// certainty: an entry that cannot be stat'ed, changed in the last two seconds (a later change within the same
+    /// certainty: a folder on a file system whose change times may not move (`LocalFileSystem`), an entry that cannot be stat'ed, changed in the last two seconds (a later change within the same
     /// clock tick would look the same), more than 200,000 entries or folders deeper than the registry reads, a
     /// ledger that cannot give its newest `record_seen` event.
-    static func generation(config: PipelineConfig, ledger: any LedgerStore) throws(PipelineError) -> String? {
-        guard let seen = try ledger.lastRecordSeenSeq(), let trust = try? FileSource(path: config.trust).sha256()
+    static func generation(config: PipelineConfig, ledger: any LedgerStore, trust: String) throws(PipelineError)
+        -> String?
+    {
+        guard LocalFileSystem.changeTimesAreKept(config.authorizations), let seen = try ledger.lastRecordSeenSeq()
         else { return nil }
         var parts: [UInt8] = []
         func add(_ text: String) { parts += Array(text.utf8) + [0] }

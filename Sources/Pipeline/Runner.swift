@@ -78,8 +78,8 @@ public final class Runner: Sendable {
         if !dryRun { removeStaleTemporaries() }
         var probed = probed
         if !dryRun { probeOwnFolders(into: &probed) }
-        // A trust file that cannot be used stops nothing: no record verifies then (see `loadRegistry`).
-        let trust: Result<TrustStore, TrustStoreError>
+        // Unusable, it stops nothing: no record verifies (`loadRegistry`). Hashed before it is loaded (RunRegistry).
+        let trust: Result<TrustStore, TrustStoreError>, trustHash = try? FileSource(path: config.trust).sha256()
         do throws(TrustStoreError) { trust = .success(try TrustStore.load(path: config.trust)) } catch {
             trust = .failure(error)
         }
@@ -101,7 +101,8 @@ public final class Runner: Sendable {
         let inboxDirectory = inbox ?? Directory(Array(config.inbox.utf8), in: nil, followLinks: true)
         let idle = inHand.isEmpty && inboxDirectory?.names()?.isEmpty == true
         let records = try RunRegistry(
-            config: config, ledger: ledger, dryRun: dryRun, now: now, idle: idle, summary: &summary
+            config: config, ledger: ledger, dryRun: dryRun, now: now, idle: idle,
+            trustHash: (try? trust.get()) == nil ? nil : trustHash, summary: &summary
         ) { (summary: inout RunSummary) throws(PipelineError) -> Registry in
             try self.loadRegistry(trust: trust, ledger: ledger, dryRun: dryRun, now: now, summary: &summary)
         }

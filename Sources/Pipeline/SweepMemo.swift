@@ -39,10 +39,9 @@ struct SweepMemo: Equatable {
     static let margin: TimeInterval = 2
 
     /// The fingerprint of what a sweep decides with now, or nil (decide everything).
-    static func fingerprint(registry: Registry, config: PipelineConfig) -> String? {
-        guard let records = registry.decisionFingerprint,
-            let trust = try? FileSource(path: config.trust).sha256()
-        else { return nil }
+    /// `trust`: the trust file's hash taken before the records were verified with it (nil: it could not be used).
+    static func fingerprint(registry: Registry, config: PipelineConfig, trust: String?) -> String? {
+        guard let records = registry.decisionFingerprint, let trust else { return nil }
         let settings = [
             "sweep-memo-v\(version)", records, trust, config.channel, config.people.summary, "\(config.pendingDays)",
         ]
@@ -54,7 +53,10 @@ struct SweepMemo: Equatable {
             return nil
         }
         let parts = kept.mtime.split(separator: "|").map(String.init)
-        guard parts.count == 5, let before = Double(parts[1]), let from = Double(parts[2]), let until = Double(parts[3])
+        guard parts.count == 5, let before = Double(parts[1]), let from = Double(parts[2]), let until = Double(parts[3]),
+            // What a pass can have written: decisions hold at most until the next midnight (25 h with a clock
+            // change), for what was published before the pass. Anything else was not written by a pass: no memory.
+            before <= from + margin, from <= until, until - from <= 25 * 3600
         else { return nil }
         return SweepMemo(
             fingerprint: parts[0], decidedBefore: Date(timeIntervalSince1970: before),

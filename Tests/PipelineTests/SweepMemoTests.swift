@@ -70,6 +70,15 @@ final class SweepMemoTests: PipelineTestCase {
         XCTAssertEqual(files(folder("publish")), [])
     }
 
+    func testATrustFileThatBecameUnusableIsNotPassedOver() throws {
+        _ = try settledHistory()
+        // Its bytes unchanged, but group-writable now: no record can be verified with it, so nothing stays live.
+        XCTAssertEqual(chmod(root.appendingPathComponent("trust.yml").path, 0o664), 0)
+        let next = try clockedRun()
+        XCTAssertEqual(count(next, "retracted"), 1, "an unusable trust file was passed over: \(next)")
+        XCTAssertEqual(files(folder("publish")), [])
+    }
+
     func testAnExpiryPassingBetweenIdleRunsStillRetracts() throws {
         let ffmpeg = try Fixtures.requireTool("ffmpeg")
         let picture = root.appendingPathComponent("expiring.jpg")

@@ -20,4 +20,7 @@ long cgsys_copy_file_range(int in_fd, long long *in_offset, int out_fd, long lon
 /// returns without waiting for them (a head start for a later fsync, never a substitute). 0, or -1 with errno.
 int cgsys_start_writeback(int fd);
 
+/// statfs(2)'s f_type (the file system's magic number) for `path`; -1 with errno when it cannot be had.
+long long cgsys_fs_type(const char *path);
+
 #endif
