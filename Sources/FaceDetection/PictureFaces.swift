@@ -2,9 +2,10 @@ import ByteKit
 internal import CVideoShim
 import MediaFormats
 
-/// The faces in a WebP or GIF picture, decoded by libavcodec from the whole file (GIF: its first frame; an animated
-/// WebP, which libavcodec 5.1 cannot decode, is not counted and waits for a review), and in a HEIC, HEIF or AVIF
-/// picture's primary image, decoded by libheif upright.
+/// The faces in a WebP or GIF picture, decoded by libavcodec from the whole file (a still GIF; an animated GIF, whose
+/// later frames libavcodec does not decode from the whole file, and an animated WebP, which libavcodec 5.1 cannot
+/// decode, are not counted and wait for a review), and in a HEIC, HEIF or AVIF picture's primary image, decoded by
+/// libheif upright.
 public enum PictureFaces {
     public static let formats: Set<MediaFormat> = [.webp, .gif, .heic, .heif, .avif]
 
@@ -14,6 +15,13 @@ public enum PictureFaces {
         guard formats.contains(format) else { throw .unsupported(format.rawValue) }
         if format == .heic || format == .heif || format == .avif {
             return try heif(bytes, format: format, options: options, limits: limits)
+        }
+        if format == .gif {
+            // Only the first frame would be looked at: a person who appears in a later one would not be counted.
+            let frames = try GIFStructure(parsing: bytes).blocks.filter { $0.kind == .image }.count
+            guard frames <= 1 else {
+                throw .unsupported("an animated GIF (\(frames) frames): only a still GIF's faces are counted")
+            }
         }
         let decoder = try FrameDecoder(
             codec: format == .webp ? "webp" : "gif", configuration: [], limits: limits, what: format.rawValue)

@@ -120,6 +120,20 @@ final class VideoFacesTests: XCTestCase {
         let reading = try PictureFaces.detect(heicBytes, format: heicFormat, options: FaceOptions(), limits: MediaLimits())
         XCTAssertEqual(reading.count, 3, "HEIC: \(reading)")
         XCTAssertEqual(reading.width, 768)
+        // An animated GIF whose first frame shows nobody and whose second shows three: not counted (an error, so the
+        // file waits for a review), never the first frame's 0.
+        let nobody = Fixtures.sampleMedia.appendingPathComponent("faces-no-people.jpg").path
+        let animated = folder.appendingPathComponent("animated.gif").path
+        let made = try Fixtures.run(
+            ffmpeg,
+            ["-v", "error", "-y", "-loop", "1", "-t", "1", "-i", nobody, "-loop", "1", "-t", "1", "-i", source,
+             "-filter_complex", "[0:v]scale=768:256,setsar=1[a];[1:v]scale=768:256,setsar=1[b];[a][b]concat=n=2:v=1",
+             "-r", "1", animated])
+        XCTAssertEqual(made.status, 0, made.output)
+        let frames = Array(try Data(contentsOf: URL(fileURLWithPath: animated)))
+        XCTAssertGreaterThan(try GIFStructure(parsing: frames).blocks.filter { $0.kind == .image }.count, 1)
+        XCTAssertThrowsError(
+            try PictureFaces.detect(frames, format: .gif, options: FaceOptions(), limits: MediaLimits()), "counted")
         // Not a WebP: an error, never a count.
         XCTAssertThrowsError(
             try PictureFaces.detect(Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 garbage".utf8), format: .webp, options: FaceOptions(), limits: MediaLimits()))
