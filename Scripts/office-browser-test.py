@@ -14,10 +14,9 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -31,22 +30,45 @@ def browser():
 
 
 def text(driver):
-    # A page that is being replaced can drop its body between finding it and reading it: read the new one.
+    # A page that is being replaced can drop its body between finding it and reading it (Chromium says "stale
+    # element" or "node does not belong to the document"): read the new one.
     for _ in range(50):
         try:
             return driver.find_element(By.TAG_NAME, "body").text
-        except StaleElementReferenceException:
+        except WebDriverException:
             time.sleep(0.2)
     return driver.find_element(By.TAG_NAME, "body").text
 
 
-def click(driver, element):
+def click(driver, by, value):
     """Clicks a link or a form's button and waits until the next page has replaced this one (a click returns as
-    soon as the browser has the event, and on a loaded machine the old page can still be read after it)."""
-    body = driver.find_element(By.TAG_NAME, "body")
-    element.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(body))
-    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    soon as the browser has the event, and on a loaded machine the old page can still be read after it). Finding
+    the element is tried again while the page it is on is still being replaced."""
+    for attempt in range(5):
+        try:
+            body = driver.find_element(By.TAG_NAME, "body")
+            driver.find_element(by, value).click()
+            break
+        except WebDriverException:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+
+    def replaced(_):
+        try:
+            body.is_enabled()
+            return False
+        except WebDriverException:  # stale, or "does not belong to the document": the old page is gone
+            return True
+
+    def loaded(_):
+        try:
+            return driver.execute_script("return document.readyState") == "complete"
+        except WebDriverException:
+            return False
+
+    WebDriverWait(driver, 60).until(replaced)
+    WebDriverWait(driver, 60).until(loaded)
 
 
 def expect(condition, what, driver):
@@ -71,7 +93,7 @@ def record(driver, args):
     expect("1 of 2 consented" in text(driver), "the group picture's card says 1 of 2 consented", driver)
     expect("Missing: one more person" in text(driver), "the card says one person is missing", driver)
     shot(driver, args, "office-cards.png")
-    click(driver, driver.find_element(By.LINK_TEXT, "Record an authorization"))
+    click(driver, By.LINK_TEXT, "Record an authorization")
     fill(driver, "id", args.id)
     fill(driver, "subject", args.subject)
     fill(driver, "expires", "2036-01-01")
@@ -79,14 +101,14 @@ def record(driver, args):
     fill(driver, "signed_on", "2026-01-01")
     driver.find_element(By.NAME, "form").send_keys(args.form)
     shot(driver, args, "office-authorize.png")
-    click(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/authorize'] button"))
+    click(driver, By.CSS_SELECTOR, "form[action='/authorize'] button")
     expect("Before signing" in text(driver), "the record is shown before signing", driver)
     record_text = driver.find_element(By.CSS_SELECTOR, "pre.record").text
     expect(f'"id": "{args.id}"' in record_text and f'"subject": "{args.subject}"' in record_text,
            "the shown record is the one filled in", driver)
     expect("2 of 2 consented: the next run publishes" in text(driver), "the forecast says it will be published", driver)
     shot(driver, args, "office-confirm.png")
-    click(driver, driver.find_element(By.ID, "sign"))
+    click(driver, By.ID, "sign")
     expect("Recorded" in text(driver) and "The next run publishes the picture" in text(driver),
            "the app says the next run publishes it", driver)
     shot(driver, args, "office-recorded.png")
@@ -97,12 +119,12 @@ def revoke(driver, args):
     driver.get(args.address.split("/?token=")[0] + "/records?q=" + args.subject)
     expect(args.id in text(driver), "the record is found by its subject reference", driver)
     shot(driver, args, "office-records.png")
-    click(driver, driver.find_element(By.LINK_TEXT, "Revoke"))
+    click(driver, By.LINK_TEXT, "Revoke")
     driver.find_element(By.NAME, "letter").send_keys(args.letter)
-    click(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/revoke'] button"))
+    click(driver, By.CSS_SELECTOR, "form[action='/revoke'] button")
     expect("Before signing" in text(driver) and "The next run retracts every picture published under " + args.id
            in text(driver), "the revocation is shown before signing, with what the next run does", driver)
-    click(driver, driver.find_element(By.ID, "sign"))
+    click(driver, By.ID, "sign")
     expect("Recorded" in text(driver) and "The next run retracts" in text(driver), "the revocation is recorded", driver)
     shot(driver, args, "office-revoked.png")
 
