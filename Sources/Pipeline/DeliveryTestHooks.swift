@@ -41,6 +41,20 @@ struct DeliveryTestHooks: Sendable {
         return DeliveryTestHooks(killAt: nil)
     }()
 
+    /// Waits (up to 10 s) until the files ready for delivery make a batch that reaches the step asked for: two
+    /// files, and for `renamed-one` at least one copy to publish among them (a batch of quarantines alone renames
+    /// nothing, and would be delivered whole before the kill). `ready` gives the files waiting and how many of
+    /// them have a copy to publish; none waiting means an earlier batch took this file, so there is nothing to wait for.
+    func gather(_ ready: () -> (files: Int, copies: Int)) {
+        guard let killAt else { return }
+        let until = Date().addingTimeInterval(10)
+        while Date() < until {
+            let (files, copies) = ready()
+            if files == 0 || (files >= 2 && (killAt != .renamedOne || copies >= 1)) { return }
+            usleep(10_000)
+        }
+    }
+
     /// Dies here when asked to (steps outside delivery's batches: the first time it is reached).
     func reached(_ step: Step) {
         guard let killAt, killAt == step else { return }

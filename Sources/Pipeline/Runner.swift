@@ -165,10 +165,10 @@ public final class Runner: Sendable {
                         let processed = stages.sanitize(decided)
                         ready.withLock { $0.append((processed, number)) }
                         delivery.async(group: group) {
-                            if gathers {
-                                // Tests only (see DeliveryTestHooks): wait for a batch of two.
-                                let until = Date().addingTimeInterval(10)
-                                while ready.withLock({ $0.count == 1 }) && Date() < until { usleep(10_000) }
+                            if gathers {  // Tests only: wait for a batch that can reach the step.
+                                DeliveryTestHooks.current.gather {
+                                    ready.withLock { ($0.count, $0.count { $0.item.sanitized?.pending != nil }) }
+                                }
                             }
                             let batch = ready.withLock { waiting in
                                 defer { waiting = [] }
