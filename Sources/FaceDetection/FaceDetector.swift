@@ -83,9 +83,15 @@ public enum FaceDetector {
         Preview.supports(format) || PictureFaces.formats.contains(format) || VideoFaces.formats.contains(format)
     }
 
-    /// Builds the detector ahead of the first request (in a worker, before its seccomp filter).
+    /// Builds the detector and sets up the decoders ahead of the first request (a benchmark, before timing).
     public static func prepare() {
         _ = cgface_prepare()
+        prepareDecoders()
+    }
+
+    /// Sets up the video and HEIF decoders' process-wide state (in a worker, before its seccomp filter); the
+    /// detector itself is built by the first `detect`.
+    public static func prepareDecoders() {
         FrameDecoder.prepare()
     }
 

@@ -67,8 +67,8 @@ public final class MediaService: Sendable {
 
     public func shutdown() { pool?.shutdown() }
 
-    /// Format and both fingerprints of the open file `input`; with `hashFile` false a picture's `file_sha256` is
-    /// left empty (for callers that use only the content fingerprints).
+    /// Format and both fingerprints of the open file `input`; with `hashFile` false its `file_sha256` is left empty
+    /// and a movie's definition-1 content fingerprint out (for callers that use only the presented fingerprint).
     /// With `faces`, the same worker also counts the faces in it (`FingerprintReading.faces`).
     public func fingerprints(
         _ input: Int32, limits: MediaLimits = .init(), hashFile: Bool = true, faces: FaceOptions? = nil

@@ -33,8 +33,11 @@ struct Worker: ParsableCommand {
                 TestMarkers.enabled = true
             }
         #endif
-        // The face detector is built before the seccomp filter (from data inside libdlib; no file is opened).
-        FaceDetector.prepare()
+        // The video and HEIF decoders' one-time set-up happens before the seccomp filter. The face detector is built
+        // on a worker's first face request, inside the filter (from data inside libdlib: memory only, no file), not
+        // here: building it costs about half a second of CPU, which every worker paid at start, even the many that
+        // never count a face (strip, the writer, the verifier).
+        FaceDetector.prepareDecoders()
         WorkerMain.run(
             handlers: handlers, limits: WorkerLimits(argument: limits)!,
             skipFilterForTesting: testing && environment["CONSENTGATE_WORKER_TEST_NO_SECCOMP"] == "1")

@@ -104,10 +104,11 @@ final class ISOBoundsTests: XCTestCase {
             // Definition 1 (what old records name) is still computed the same way, to tell which to re-record.
             XCTAssertEqual(fingerprints.legacyContentSHA256, expected.1, name)
             XCTAssertEqual(fingerprints.presentedSHA256, expected.2, name)
-            // Without the file's own hash (strip without --json) the pass reads only the streams: the same values.
+            // Without the file's own hash (strip without --json, a review record) the pass reads only the streams
+            // and hashes each once: the same presented fingerprint, no definition 1 (which nothing there reports).
             let light = try MediaFile(path: path).fingerprints(hashingFile: false)
             XCTAssertEqual(light.fileSHA256, "", name)
-            XCTAssertEqual(light.legacyContentSHA256, expected.1, name)
+            XCTAssertNil(light.legacyContentSHA256, name)
             XCTAssertEqual(light.presentedSHA256, expected.2, name)
             let source = try FileSource(path: path)
             XCTAssertEqual(try ISOMedia(source: source).contentSHA256(), expected.1, name)
@@ -136,7 +137,7 @@ final class ISOBoundsTests: XCTestCase {
             XCTAssertEqual(onePass.presented, try media.presentedSHA256())
             let light = try media.fingerprints(hashingFile: false)
             XCTAssertEqual(light.file, "")
-            XCTAssertEqual(light.content, onePass.content)
+            XCTAssertEqual(light.content, "")
             XCTAssertEqual(light.presented, onePass.presented)
         }
     }

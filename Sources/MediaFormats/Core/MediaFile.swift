@@ -75,8 +75,9 @@ public struct MediaFile: Sendable {
     /// sequential pass, see `ISOMedia.fingerprints`).
     public func fingerprints() throws(MediaError) -> Fingerprints { try fingerprints(hashingFile: true) }
 
-    /// The same, without `file_sha256` when `hashingFile` is false (its `fileSHA256` is then empty): for a caller
-    /// that uses only the content fingerprints (`strip` without `--json`), one hash of the whole file fewer.
+    /// The same, without `file_sha256` when `hashingFile` is false (its `fileSHA256` is then empty, and a movie's or
+    /// HEIF's `legacyContentSHA256` nil): for a caller that uses only the presented fingerprint (`strip` without
+    /// `--json`, a review record), one hash of the whole file fewer, and of a filtered video stream's raw bytes.
     public func fingerprints(hashingFile: Bool) throws(MediaError) -> Fingerprints {
         try format.handler.fingerprints(of: self, hashingFile: hashingFile)
     }

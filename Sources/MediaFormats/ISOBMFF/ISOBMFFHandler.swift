@@ -57,7 +57,7 @@ struct ISOBMFFHandler: MediaFormatHandler {
         let values = try ISOMedia(source: file.source).fingerprints(hashingFile: hashingFile)
         return Fingerprints(
             format: format, fileSHA256: values.file, presentedSHA256: values.presented,
-            legacyContentSHA256: values.content)
+            legacyContentSHA256: values.content.isEmpty ? nil : values.content)
     }
 
     /// The full re-reading of `ISOSanitizer.verify` (the allowlist, exact sizes, zeroed free and unused bytes, no

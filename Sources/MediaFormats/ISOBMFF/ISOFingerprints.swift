@@ -41,8 +41,10 @@ extension ISOMedia {
     /// `file_sha256`, `presented_sha256` and definition 1's `content_sha256` from one sequential read of the file, so both describe the same bytes:
     /// each 1 MiB piece feeds the file's hasher and, where it holds a stream's next chunk, that stream's hasher.
     /// A stream whose ranges do not come in increasing file order (rare) is hashed by a second read. Afterwards the
-    /// file must show the size and times it had when it was opened. With `hashingFile` false the file's own hash is
-    /// not computed (returned empty): the pass then reads only the streams' bytes.
+    /// file must show the size and times it had when it was opened. With `hashingFile` false neither the file's own
+    /// hash nor definition 1's `content_sha256` is computed (both returned empty): the pass then reads only the
+    /// streams' bytes and hashes each once, as published. A stream published as it is (no sample filtered) has one
+    /// hasher for both definitions: its raw bytes are what it presents.
     func fingerprints(hashingFile: Bool = true) throws(MediaError) -> (
         file: String, presented: String, content: String
     ) {
@@ -82,11 +84,11 @@ extension ISOMedia {
             while next < pending.count, pending[next].range.lowerBound < end {
                 let (range, s, index) = pending[next]
                 let part = (max(range.lowerBound, offset) - offset)..<(min(range.upperBound, end) - offset)
-                raw[s].update(piece, part)
                 if streams[s].entries == nil {
                     hashers[s].update(piece, part)
                 } else {
                     // A sample to filter: gathered whole (at most maxSampleBytes), then hashed as published.
+                    if hashingFile { raw[s].update(piece, part) }
                     sample[s] += piece[part]
                     if range.upperBound <= end {
                         let published = try streams[s].published(sample[s], index: index)
@@ -101,9 +103,11 @@ extension ISOMedia {
             offset = end
         }
         var digests = hashers.map { $0.finalizeBytes() }
-        var rawDigests = raw.map { $0.finalizeBytes() }
+        var rawDigests = raw.indices.map { streams[$0].entries == nil ? digests[$0] : raw[$0].finalizeBytes() }
         for (index, stream) in streams.enumerated() where !inOrder[index] {
             (digests[index], publishedSizes[index]) = try digest(of: stream)
+            rawDigests[index] = digests[index]
+            guard hashingFile, stream.entries != nil else { continue }
             var hasher = RangeHasher()
             for range in stream.ranges { try source.hash(range, into: &hasher) }
             rawDigests[index] = hasher.finalizeBytes()
@@ -117,7 +121,7 @@ extension ISOMedia {
         }
         // Definition 1 covers every chunk as it is: a trimmed track's whole stream is read again for it.
         for (index, ranges) in legacyStreams().enumerated()
-        where PresentedStream.coalesced(ranges) != PresentedStream.coalesced(streams[index].ranges) {
+        where hashingFile && PresentedStream.coalesced(ranges) != PresentedStream.coalesced(streams[index].ranges) {
             var hasher = RangeHasher()
             for range in ranges { try source.hash(range, into: &hasher) }
             legacy[index] = hasher.finalizeBytes()
@@ -126,6 +130,8 @@ extension ISOMedia {
         // The tables were read around this pass: a writer in between would make them and the data disagree.
         if let change = source.changeSinceOpened() { throw .io(change) }
         let values = ISOMedia.fingerprintValues(data: digests, presentations: presentations, movie: movie)
-        return (hashingFile ? fileHasher.finalize() : "", values.presented, ISOMedia.combine(legacy))
+        return (
+            hashingFile ? fileHasher.finalize() : "", values.presented, hashingFile ? ISOMedia.combine(legacy) : ""
+        )
     }
 }
