@@ -3,8 +3,8 @@ import FaceDetection
 import Foundation
 import MediaFormats
 
-/// `consentgate-bench faces FILE [--runs N] [--min-face-pixels P] [--boxes]`: the face detector's cost on one picture or
-/// video (decoding included), in wall-clock and in the process's CPU time (what one core spends, whatever else the
+/// `consentgate-bench faces FILE [--runs N] [--min-face-pixels P] [--boxes]`: the face detector's cost on one picture
+/// or video (decoding included), in wall-clock and in the process's CPU time (what one core spends, whatever else the
 /// machine runs). `--boxes` also prints the boxes found, one `left top width height score` a line (the accuracy
 /// measurement of docs/faces.md runs the product's path through it).
 enum FacesBench {
@@ -40,11 +40,13 @@ enum FacesBench {
         if arguments.contains("--boxes") {
             for box in reading!.faces { print("box \(box.left) \(box.top) \(box.width) \(box.height) \(box.score)") }
         }
+        let found = reading!
+        let frames = found.frames.map { ", \($0) frame(s) looked at" } ?? ""
+        func ms(_ value: Double) -> String { String(format: "%.1f", value) }
         print(
-            "\(file): \(reading!.width)x\(reading!.height), \(reading!.count) face(s), smallest face looked for "
-                + "\(reading!.smallestDetectable) px\(reading!.frames.map { ", \($0) frame(s) looked at" } ?? ""); \(runs) run(s): mean \(String(format: "%.1f", mean)) ms, "
-                + "best \(String(format: "%.1f", times.min()!)) ms, worst \(String(format: "%.1f", times.max()!)) ms; CPU mean \(String(format: "%.1f", cpuMean)) ms, best "
-                + "\(String(format: "%.1f", cpuTimes.min()!)) ms")
+            "\(file): \(found.width)x\(found.height), \(found.count) face(s), smallest face looked for "
+                + "\(found.smallestDetectable) px\(frames); \(runs) run(s): mean \(ms(mean)) ms, best \(ms(times.min()!)) ms, "
+                + "worst \(ms(times.max()!)) ms; CPU mean \(ms(cpuMean)) ms, best \(ms(cpuTimes.min()!)) ms")
         exit(0)
     }
 

@@ -40,8 +40,8 @@ public struct WorkingPicture: Sendable {
     }
 
     /// The luma of a YCbCr or grey JPEG, as stored (not yet upright), at most `maxSide` a side: libjpeg decodes only
-    /// the luma, at the preview's scale (1/2, 1/4 or 1/8, keeping `maxSide`), and skips the chroma and the colour conversion
-    /// (`cgshim_jpeg_gray`). Nil for a JPEG without a luma (RGB, CMYK, YCCK): the RGB path takes those.
+    /// the luma, at the preview's scale (1/2, 1/4 or 1/8, keeping `maxSide`), and skips the chroma and the colour
+    /// conversion (`cgshim_jpeg_gray`). Nil for a JPEG without a luma (RGB, CMYK, YCCK): the RGB path takes those.
     static func jpegLuma(_ bytes: [UInt8], maxSide: Int, limits: MediaLimits) throws(MediaError) -> WorkingPicture? {
         var info = cgshim_image_info()
         var shimLimits = limits.shim
