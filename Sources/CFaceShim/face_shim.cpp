@@ -55,7 +55,8 @@ void prepare_once() {
         const std::string serialized = out.str();
         int status = cgface_generic_load(serialized.data(), serialized.size());
 #if defined(CGFACE_HAS_AVX2_VARIANT)
-        if (status == CGFACE_OK && processor_has_avx2()) status = cgface_avx2_load(serialized.data(), serialized.size());
+        if (status == CGFACE_OK && processor_has_avx2())
+            status = cgface_avx2_load(serialized.data(), serialized.size());
 #endif
         prepared_status = status;
     } catch (...) {

@@ -36,11 +36,13 @@ final class FaceDetectorSpeedTests: XCTestCase {
         FaceDetector.prepare()
         let options = FaceOptions()
         var compared = 0
-        for sample in ["faces-group-of-three.jpg", "demo-two-people.jpg", "faces-one-person.jpg", "faces-no-people.jpg"] {
+        let samples = ["faces-group-of-three.jpg", "demo-two-people.jpg", "faces-one-person.jpg", "faces-no-people.jpg"]
+        for sample in samples {
             let bytes = try Fixtures.sample(sample)
             let header = try ImageCodec.readHeader(.jpeg, bytes, limits: MediaLimits())
             let plan = FaceDetector.workingPlan(width: header.width, height: header.height, options: options)
-            let picture = try WorkingPicture.decode(bytes, format: .jpeg, maxSide: plan.decodeSide, limits: MediaLimits())
+            let picture = try WorkingPicture.decode(
+                bytes, format: .jpeg, maxSide: plan.decodeSide, limits: MediaLimits())
             let generic = try FaceDetector.detect(
                 picture, upsample: plan.upsample, options: options, format: "jpeg", build: .generic)
             let avx2 = try FaceDetector.detect(
