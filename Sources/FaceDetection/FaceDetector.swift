@@ -107,9 +107,26 @@ public enum FaceDetector {
         return try detect(picture, upsample: plan.upsample, options: options, format: format.rawValue)
     }
 
+    /// The two builds of the detector (CFaceShim): dlib's code for any processor, and for x86-64 processors with AVX2
+    /// and FMA (8-wide float vectors: about a third less time, the same boxes).
+    enum Build: Int32, Sendable {
+        case generic = 0  // CGFACE_PATH_GENERIC
+        case avx2 = 1  // CGFACE_PATH_AVX2
+
+        /// The one `detect` runs on this processor.
+        static var chosen: Build { Build(rawValue: cgface_path()) ?? .generic }
+    }
+
     /// The faces in a picture already decoded to its working size (`workingPlan`'s `decodeSide`), doubled `upsample`
     /// times by the detector.
     public static func detect(_ picture: WorkingPicture, upsample: UInt32, options: FaceOptions, format: String)
+        throws(MediaError) -> FaceReading
+    {
+        try detect(picture, upsample: upsample, options: options, format: format, build: .chosen)
+    }
+
+    /// `detect` with a given build of the detector (an error where this processor cannot run it).
+    static func detect(_ picture: WorkingPicture, upsample: UInt32, options: FaceOptions, format: String, build: Build)
         throws(MediaError) -> FaceReading
     {
         let scale = picture.scale
@@ -118,10 +135,10 @@ public enum FaceDetector {
         var found = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = picture.gray.withUnsafeBufferPointer { gray in
-            cgface_detect(
-                gray.baseAddress, UInt32(picture.width), UInt32(picture.height), upsample, options.threshold,
-                UInt64(max(10_000, options.maxWorkingPixels)) * 2, &boxes, capacity, &found, &message,
-                message.count)
+            cgface_detect_path(
+                build.rawValue, gray.baseAddress, UInt32(picture.width), UInt32(picture.height), upsample,
+                options.threshold, UInt64(max(10_000, options.maxWorkingPixels)) * 2, &boxes, capacity, &found,
+                &message, message.count)
         }
         guard status == CGFACE_OK else {
             let why = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

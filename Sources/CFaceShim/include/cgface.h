@@ -28,6 +28,19 @@ int cgface_detect(const uint8_t *gray, uint32_t width, uint32_t height, uint32_t
                   uint64_t max_pixels, cgface_box *boxes, size_t capacity, size_t *found, char *message,
                   size_t message_size);
 
+#define CGFACE_PATH_GENERIC 0
+#define CGFACE_PATH_AVX2 1
+
+/// Which build of the detector `cgface_detect` runs on this processor: CGFACE_PATH_AVX2 on an x86-64 processor with
+/// AVX2 and FMA, CGFACE_PATH_GENERIC otherwise.
+int cgface_path(void);
+
+/// `cgface_detect` with the build of the detector named (a test compares them): CGFACE_ERROR, with a message, for one
+/// this processor cannot run.
+int cgface_detect_path(int path, const uint8_t *gray, uint32_t width, uint32_t height, uint32_t upsample,
+                       double threshold, uint64_t max_pixels, cgface_box *boxes, size_t capacity, size_t *found,
+                       char *message, size_t message_size);
+
 /// Builds the detector now (it is deserialized from data compiled into dlib: no file is read), so that the first
 /// request does not pay for it. Returns CGFACE_OK or CGFACE_ERROR.
 int cgface_prepare(void);

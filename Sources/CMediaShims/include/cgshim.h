@@ -12,6 +12,7 @@
 #define CGSHIM_OK 0
 #define CGSHIM_ERROR 1
 #define CGSHIM_LIMIT 2
+#define CGSHIM_UNSUPPORTED 3  // cgshim_jpeg_gray: a JPEG without luma (RGB, CMYK, YCCK), for the RGB path
 
 typedef struct {
     uint32_t width;
@@ -112,6 +113,12 @@ size_t cgshim_zlib_bound(size_t length);
 /// box-averaged to at most max_side a side: 8-bit RGB in a malloc'd buffer (free with cgshim_free).
 int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
                         cgshim_image_info *info, uint8_t **rgb, uint32_t *width, uint32_t *height);
+
+/// The face detector's working picture: a YCbCr or grey JPEG's luma alone, decoded at the largest libjpeg reduction
+/// (1/8, 1/4, 1/2) that keeps max_side pixels on its long side and box-averaged to at most max_side a side (the preview's size): 8-bit
+/// grey in a malloc'd buffer (free with cgshim_free). CGSHIM_UNSUPPORTED for an RGB, CMYK or YCCK JPEG.
+int cgshim_jpeg_gray(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
+                     cgshim_image_info *info, uint8_t **gray, uint32_t *width, uint32_t *height);
 
 /// Decodes a PNG row by row (whole only when interlaced), alpha over white, box-averaged to at most max_side a
 /// side: 8-bit RGB in a malloc'd buffer (free with cgshim_free).
