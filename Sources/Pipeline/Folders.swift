@@ -281,6 +281,16 @@ enum Folders {
         return directory.names()
     }
 
+    /// Whether `names`, sorted as `Directory.names` sorts them (by bytes), holds `name`: a binary search.
+    static func sortedNames(_ names: [[UInt8]], contain name: [UInt8]) -> Bool {
+        var low = 0, high = names.count
+        while low < high {
+            let middle = (low + high) / 2
+            if names[middle].lexicographicallyPrecedes(name) { low = middle + 1 } else { high = middle }
+        }
+        return low < names.count && names[low] == name
+    }
+
     /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).
     static func entries(of folder: String) -> [String] {
         (rawEntries(of: folder) ?? []).map { String(decoding: $0, as: UTF8.self) }

@@ -64,14 +64,23 @@ extension Runner {
             complete = false
         }
         // A live publication of this pipeline whose file is not in publish. Listed files were checked above (a file
-        // withdrawn there is live no more), and a file there now is either one of them or published since.
-        var missing: [Ledger.Publication] = []
-        try lookup.forEach(pipeline: config.name) { publication throws(PipelineError) in
-            guard !inHand.contains(publication.asset), !skip.contains(Array(publication.name.utf8)),
-                !FileIO.exists(config.publish + "/" + publication.name)
+        // withdrawn there is live no more), and a file there now is either one of them or published since. A name
+        // in the listing (sorted: a binary search) was there a moment ago; only the others are looked for, and only
+        // the rows of those not found are read (issue 28).
+        var gone: [String] = []
+        try lookup.forEachName(pipeline: config.name) { name throws(PipelineError) in
+            let raw = Array(name.utf8)
+            guard !Folders.sortedNames(names, contain: raw), !skip.contains(raw),
+                !FileIO.exists(config.publish + "/" + name)
             else { return }
-            missing.append(publication)
+            gone.append(name)
         }
+        var missing: [Ledger.Publication] = []
+        for start in stride(from: 0, to: gone.count, by: LiveLookup.batch) {
+            let found = try lookup.publications(named: Array(gone[start..<min(start + LiveLookup.batch, gone.count)]))
+            missing += found.values.filter { $0.pipeline == config.name && !inHand.contains($0.asset) }
+        }
+        missing.sort { $0.name < $1.name }
         for publication in missing {
             let reasons = [Reason(.missingFromPublish, "its file is gone from the publish folder (removed by someone)")]
             handled.insert(Array(publication.name.utf8))
