@@ -179,7 +179,10 @@ extension Runner {
         // Decided again unless the memory of the last such pass holds its refusal (the same records, before their
         // next date: `SweepMemo`); remembered only when nothing was approved and nothing was in hand.
         let decisionTime = Runner.decisionTime(after: now)
-        let memo = try SweepMemoUse(.release, records: records, config: config, ledger: ledger, dryRun: false, now: now)
+        // Remembered as decided when they are decided (not at the run's start, which reading the records or waiting
+        // for the lock may have put seconds before this pass: such a memory would be no memory to the next run).
+        let memo = try SweepMemoUse(
+            .release, records: records, config: config, ledger: ledger, dryRun: false, now: decisionTime)
         var complete = inHand.isEmpty
         for candidate in try QuarantineState.pending(
             ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
