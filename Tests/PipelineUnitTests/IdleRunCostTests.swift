@@ -52,6 +52,21 @@ final class IdleRunCostTests: XCTestCase {
         XCTAssertTrue(Folders.sortedNames([[0xFF, 0xFE]], contain: [0xFF, 0xFE]), "names need not be UTF-8")
     }
 
+    /// Listings are sorted by `memcmp` in the order the generic comparison gives.
+    func testListingsAreSortedInByteOrder() {
+        var generator = SystemRandomNumberGenerator()
+        var names: [[UInt8]] = [[], [0], [0, 0], [0xFF], [0x61], [0x61, 0], [0x61, 0x62], [0x62]]
+        for _ in 0..<2_000 {
+            names.append((0..<Int.random(in: 0...6, using: &generator)).map { _ in UInt8.random(in: 0x5F...0x63) })
+        }
+        XCTAssertEqual(names.sorted(by: Directory.precedes), names.sorted { $0.lexicographicallyPrecedes($1) })
+        for left in names.prefix(60) {
+            for right in names.prefix(60) {
+                XCTAssertEqual(Directory.precedes(left, right), left.lexicographicallyPrecedes(right), "\(left) \(right)")
+            }
+        }
+    }
+
     /// A temporary is recognised from the raw name as the string test did.
     func testTemporariesAreRecognisedByTheirRawNames() {
         for name in [".x.cg-stale.tmp", ".cg-.tmp", "..cg-a.tmp", ".a.cg-b.c.tmp"] {
