@@ -63,7 +63,17 @@ public final class Directory: Sendable {
             if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
             names.append(name)
         }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
+        return names.sorted(by: Directory.precedes)
+    }
+
+    /// Byte order (what `lexicographicallyPrecedes` gives, and SQLite's for UTF-8 text) by `memcmp`: the generic
+    /// comparison was most of the cost of sorting a listing of 100,000 names (issue 28).
+    static func precedes(_ left: [UInt8], _ right: [UInt8]) -> Bool {
+        let common = min(left.count, right.count)
+        let order = left.withUnsafeBufferPointer { l in
+            right.withUnsafeBufferPointer { r in common == 0 ? 0 : memcmp(l.baseAddress!, r.baseAddress!, common) }
+        }
+        return order != 0 ? order < 0 : left.count < right.count
     }
 }
 
@@ -279,6 +289,16 @@ enum Folders {
             return errno == ENOENT ? [] : nil
         }
         return directory.names()
+    }
+
+    /// Whether `names`, sorted as `Directory.names` sorts them (by bytes), holds `name`: a binary search.
+    static func sortedNames(_ names: [[UInt8]], contain name: [UInt8]) -> Bool {
+        var low = 0, high = names.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Directory.precedes(names[middle], name) { low = middle + 1 } else { high = middle }
+        }
+        return low < names.count && names[low] == name
     }
 
     /// The same, for ConsentGate's own folders, whose names it chose (UTF-8).

@@ -179,7 +179,10 @@ extension Runner {
         // Decided again unless the memory of the last such pass holds its refusal (the same records, before their
         // next date: `SweepMemo`); remembered only when nothing was approved and nothing was in hand.
         let decisionTime = Runner.decisionTime(after: now)
-        let memo = try SweepMemoUse(.release, records: records, config: config, ledger: ledger, dryRun: false, now: now)
+        // Remembered as decided when they are decided (not at the run's start, which reading the records or waiting
+        // for the lock may have put seconds before this pass: such a memory would be no memory to the next run).
+        let memo = try SweepMemoUse(
+            .release, records: records, config: config, ledger: ledger, dryRun: false, now: decisionTime)
         var complete = inHand.isEmpty
         for candidate in try QuarantineState.pending(
             ledger: ledger, pipeline: config.name, pendingDays: config.pendingDays, now: now)
@@ -246,21 +249,45 @@ extension Runner {
     /// another host may be writing one now: only those older than a claim's lease are dead.
     func removeStaleTemporaries() {
         let shared = config.postgres != nil
+        // One listing of each folder as raw names, and a string made only of what looks like a temporary: these
+        // folders hold every original and publication (issue 28: an idle run costs a listing, not a string each).
         for folder in [config.publish, config.quarantine, config.archive, config.retracted] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            where name.hasPrefix(".") && name.hasSuffix(".tmp") && name.contains(".cg-") {
+            for raw in Folders.rawEntries(of: folder) ?? [] where Runner.isTemporaryName(raw) {
+                let path = RawPath(folder).appending(raw)
                 // Only a regular file, as ConsentGate writes them: a folder or link under such a name is not ours.
                 var info = stat()
-                guard lstat(folder + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+                guard path.withCString({ lstat($0, &info) }) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
                 if shared {
                     // Another host may be writing it: only one older than a lease is dead (a time in the future
                     // counts as old: nobody writes from the future).
                     let age = Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec)
                     guard age > config.claimLeaseSeconds || age < -60 else { continue }
                 }
-                unlink(folder + "/" + name)
+                _ = path.withCString { unlink($0) }
             }
         }
+    }
+
+    /// The assets in hand whose copy an interrupted run already put into publish, in order (publish is listed only
+    /// when something is in hand).
+    func inHandInPublish(_ inHand: Set<String>) -> [String] {
+        guard !inHand.isEmpty else { return [] }
+        let inPublish = Set(
+            Folders.entries(of: config.publish).compactMap { $0.split(separator: ".").first.map(String.init) })
+        return inHand.filter { inPublish.contains($0) }.sorted()
+    }
+
+    /// Whether a raw name is one of ConsentGate's temporaries (".NAME.cg-XXXX.tmp"): it starts with a dot, ends with
+    /// ".tmp" and holds ".cg-".
+    static func isTemporaryName(_ raw: [UInt8]) -> Bool {
+        let suffix = Array(".tmp".utf8), marker = Array(".cg-".utf8)
+        guard raw.first == UInt8(ascii: "."), raw.count >= suffix.count, raw.suffix(suffix.count).elementsEqual(suffix)
+        else { return false }
+        guard raw.count >= marker.count else { return false }
+        for start in 0...(raw.count - marker.count) where raw[start..<start + marker.count].elementsEqual(marker) {
+            return true
+        }
+        return false
     }
 
     /// An opaque id for an entry of the inbox in reports (never its name).

@@ -84,17 +84,21 @@ final class RunRegistry {
     /// A digest of what the records depend on, without reading them: every entry of the authorizations folder
     /// (name, kind, size, inode, modification and change times, to the nanosecond; subfolders too), the trust file's
     /// bytes, the pipeline's settings and the newest `record_seen` event. Nil where that cannot be said with
-    /// certainty: a folder on a file system whose change times may not move (`LocalFileSystem`), an entry that cannot be stat'ed, changed in the last two seconds (a later change within the same
-    /// clock tick would look the same), more than 200,000 entries or folders deeper than the registry reads, a
-    /// ledger that cannot give its newest `record_seen` event.
+    /// certainty: a folder on a file system whose change times may not move (`LocalFileSystem`), an entry that
+    /// cannot be stat'ed, changed in the last two seconds (a later change within the same clock tick would look the
+    /// same), more than a million entries (100,000 records and their signatures are 200,000) or folders deeper than
+    /// the registry reads, a ledger that cannot give its newest `record_seen` event.
     static func generation(config: PipelineConfig, ledger: any LedgerStore, trust: String) throws(PipelineError)
         -> String?
     {
         guard LocalFileSystem.changeTimesAreKept(config.authorizations), let seen = try ledger.lastRecordSeenSeq()
         else { return nil }
-        var parts: [UInt8] = []
-        func add(_ text: String) { parts += Array(text.utf8) + [0] }
-        add("records-folder-v1")
+        // Hashed as it is walked (memory does not grow with the folder), each entry's stat as fixed-width numbers
+        // and each stat relative to its open folder (issue 28: one `fstatat` and no string per entry).
+        var hasher = RangeHasher()
+        func add(_ text: String) { hasher.update(Array(text.utf8) + [0]) }
+        func add(number: Int64) { withUnsafeBytes(of: number.littleEndian) { hasher.update($0) } }
+        add("records-folder-v2")
         add(config.authorizations)
         add(trust)
         add("\(seen)")
@@ -105,24 +109,34 @@ final class RunRegistry {
         add("\(config.pendingDays)")
         let recent = Date().timeIntervalSince1970 - 2
         var count = 0
-        func walk(_ path: [UInt8], depth: Int) -> Bool {
+        func walk(_ folder: Directory, _ name: [UInt8], path: [UInt8], depth: Int) -> Bool {
             var info = stat()
-            guard lstat(path.map { CChar(bitPattern: $0) } + [0], &info) == 0 else { return false }
+            let found = (name + [0]).withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) {
+                    fstatat(folder.fd, $0.baseAddress!, &info, AT_SYMLINK_NOFOLLOW)
+                }
+            }
+            guard found == 0 else { return false }
             let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
             let changed = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
             guard modified < recent, changed < recent else { return false }
-            parts += path + [0]
-            add(
-                "\(info.st_mode) \(info.st_size) \(info.st_dev) \(info.st_ino) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) "
-                    + "\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)")
+            hasher.update(path + [0])
+            add(number: Int64(info.st_mode))
+            add(number: Int64(info.st_size))
+            add(number: Int64(bitPattern: UInt64(info.st_dev)))
+            add(number: Int64(bitPattern: UInt64(info.st_ino)))
+            add(number: Int64(info.st_mtim.tv_sec))
+            add(number: Int64(info.st_mtim.tv_nsec))
+            add(number: Int64(info.st_ctim.tv_sec))
+            add(number: Int64(info.st_ctim.tv_nsec))
             count += 1
-            guard count <= 200_000 else { return false }
+            guard count <= 1_000_000 else { return false }
             guard info.st_mode & S_IFMT == S_IFDIR else { return true }
-            guard depth <= 5, let directory = Directory(path, in: nil, followLinks: depth == 0),
-                let names = directory.names()
-            else { return false }
-            for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                guard walk(path + [0x2F] + name, depth: depth + 1) else { return false }
+            guard depth <= 5, let directory = Directory(name, in: folder), let names = directory.names() else {
+                return false
+            }
+            for child in names {
+                guard walk(directory, child, path: path + [0x2F] + child, depth: depth + 1) else { return false }
             }
             return true
         }
@@ -130,12 +144,14 @@ final class RunRegistry {
         var top = stat()
         guard stat(config.authorizations, &top) == 0, top.st_mode & S_IFMT == S_IFDIR else { return nil }
         add("top \(top.st_dev) \(top.st_ino)")
-        guard let directory = Directory(Array(config.authorizations.utf8), in: nil, followLinks: true),
-            let names = directory.names()
-        else { return nil }
-        for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            guard walk(Array(config.authorizations.utf8) + [0x2F] + name, depth: 1) else { return nil }
+        let folder = Array(config.authorizations.utf8)
+        guard let directory = Directory(folder, in: nil, followLinks: true), let names = directory.names() else {
+            return nil
         }
-        return sha256Hex(parts)
+        // `names` are sorted by their bytes (`Directory.names`).
+        for name in names {
+            guard walk(directory, name, path: folder + [0x2F] + name, depth: 1) else { return nil }
+        }
+        return hasher.finalize()
     }
 }

@@ -110,15 +110,15 @@ public final class Runner: Sendable {
         let swept = try sweep(
             records: records, ledger: ledger, dryRun: dryRun, now: now, inHand: inHand, summary: &summary)
 
-        var liveContent = Set<String>()
-        try LiveLookup(ledger: ledger).forEach(pipeline: config.name) { publication throws(PipelineError) in
-            if let content = publication.contentSHA256 { liveContent.insert(content) }
-        }
-        live.withLock { $0 = liveContent }
         // The pending quarantines whose consent has arrived, before the stages (deciding them may read the records).
         var releasing: [(String, RawPath, String)] = []
         if !dryRun && summary.publishingStopped.isEmpty {
             releasing = try releasable(records: records, ledger: ledger!, now: now, inHand: inHand, summary: &summary)
+        }
+        // What is live, which delivery must not publish twice: fingerprints only, and only if records were read.
+        if records.isLoaded {
+            let liveContent = try LiveLookup(ledger: ledger).contents(pipeline: config.name)
+            live.withLock { $0 = liveContent }
         }
         // Records left unread: nothing is handed to the stages this run (nothing in hand, nothing released, and the
         // inbox, empty when the run began, is not looked at again).
@@ -214,8 +214,7 @@ public final class Runner: Sendable {
             // Files whose copy an interrupted run had already put into publish go first, and are delivered before
             // anything else is decided: until their publication is recorded, the live set cannot know their picture,
             // and a second copy of it (recovered or new) would be published beside them.
-            let inPublish = Set(Folders.entries(of: config.publish).compactMap { $0.split(separator: ".").first.map(String.init) })
-            let finishFirst = inHand.filter { inPublish.contains($0) }.sorted()
+            let finishFirst = inHandInPublish(inHand)
             let order = finishFirst + inHand.subtracting(finishFirst).sorted()
             for (position, name) in order.enumerated() {
                 if position == finishFirst.count && !finishFirst.isEmpty { group.wait() }
@@ -387,8 +386,9 @@ public final class Runner: Sendable {
         // Read again: a worker started later in the run (a replacement) may have come up without the filter.
         summary.unsandboxed = media.unsandboxedBecause
         // And once more at the end (a dry run changed nothing, so it has nothing more to see): a publication that
-        // recovery finished is checked like every other one.
-        if !dryRun {
+        // recovery finished is checked like every other one (with one host, a run that handed nothing on has not).
+        let handed = started.withLock { $0 }
+        if !dryRun && (handed > 0 || !inHand.isEmpty || config.postgres != nil) {
             try sweep(
                 records: records, ledger: ledger, dryRun: false, now: Runner.decisionTime(after: now), inHand: [],
                 skip: swept, summary: &summary)

@@ -19,6 +19,9 @@ extension Runner {
         records: RunRegistry, ledger: (any LedgerStore)?, dryRun: Bool, now: Date, inHand: Set<String>, skip: Set<[UInt8]> = [],
         summary: inout RunSummary
     ) throws(PipelineError) -> Set<[UInt8]> {
+        // Decided as of when the sweep starts (`Runner.clock`), not the run's start: its memory says when its
+        // decisions were made, and one made seconds after the time it names is no memory to the next run.
+        let now = dryRun ? now : Runner.decisionTime(after: now)
         // Several hosts: one sweep of a pipeline at a time; a host that cannot have it now leaves it to the other.
         let hosts = dryRun ? nil : ledger as? any HostCoordination
         if let hosts {
@@ -32,6 +35,8 @@ extension Runner {
         defer { hosts?.releaseSweepLock(pipeline: config.name) }
         if hosts != nil { HostTestHooks.reached(.sweep) }
         var handled = Set<[UInt8]>()
+        // Before the listing: what it counts as decided was published before the pass began.
+        let memo = try SweepMemoUse(.sweep, records: records, config: config, ledger: ledger, dryRun: dryRun, now: now)
         // A publish folder that cannot be listed is no reason to think its files are gone: stop, loudly.
         guard let names = Folders.rawEntries(of: config.publish) else {
             throw PipelineError(
@@ -41,7 +46,6 @@ extension Runner {
         // Looked up after the listing: a publication's event comes before its file, so every file listed that some
         // run (of any host) published is live here. A batch of names at a time (issue 28: memory stays flat).
         let lookup = try LiveLookup(ledger: ledger)
-        let memo = try SweepMemoUse(.sweep, records: records, config: config, ledger: ledger, dryRun: dryRun, now: now)
         let leftBefore = summary.left
         // Complete (its decisions may be remembered) unless something it refused is still in publish, or a live
         // publication was passed over (in hand, or skipped by an earlier sweep of this run and still live).
@@ -64,14 +68,23 @@ extension Runner {
             complete = false
         }
         // A live publication of this pipeline whose file is not in publish. Listed files were checked above (a file
-        // withdrawn there is live no more), and a file there now is either one of them or published since.
-        var missing: [Ledger.Publication] = []
-        try lookup.forEach(pipeline: config.name) { publication throws(PipelineError) in
-            guard !inHand.contains(publication.asset), !skip.contains(Array(publication.name.utf8)),
-                !FileIO.exists(config.publish + "/" + publication.name)
+        // withdrawn there is live no more), and a file there now is either one of them or published since. A name
+        // in the listing (sorted: a binary search) was there a moment ago; only the others are looked for, and only
+        // the rows of those not found are read (issue 28).
+        var gone: [String] = []
+        try lookup.forEachName(pipeline: config.name) { name throws(PipelineError) in
+            let raw = Array(name.utf8)
+            guard !Folders.sortedNames(names, contain: raw), !skip.contains(raw),
+                !FileIO.exists(config.publish + "/" + name)
             else { return }
-            missing.append(publication)
+            gone.append(name)
         }
+        var missing: [Ledger.Publication] = []
+        for start in stride(from: 0, to: gone.count, by: LiveLookup.batch) {
+            let found = try lookup.publications(named: Array(gone[start..<min(start + LiveLookup.batch, gone.count)]))
+            missing += found.values.filter { $0.pipeline == config.name && !inHand.contains($0.asset) }
+        }
+        missing.sort { $0.name < $1.name }
         for publication in missing {
             let reasons = [Reason(.missingFromPublish, "its file is gone from the publish folder (removed by someone)")]
             handled.insert(Array(publication.name.utf8))

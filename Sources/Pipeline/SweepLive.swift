@@ -37,6 +37,32 @@ struct LiveLookup {
         return try ledger?.keptLivePublication(asset: asset)
     }
 
+    /// The names of every live publication of `pipeline`, in pages by name, to `body` (the rows are not read).
+    func forEachName(pipeline: String, _ body: (String) throws(PipelineError) -> Void) throws(PipelineError) {
+        if let replayed {
+            for (name, publication) in replayed.sorted(by: { $0.key < $1.key }) where publication.pipeline == pipeline {
+                try body(name)
+            }
+            return
+        }
+        guard let ledger else { return }
+        var after: String? = nil
+        while true {
+            let page = try ledger.keptLiveNames(pipeline: pipeline, after: after, limit: LiveLookup.batch)
+            for name in page { try body(name) }
+            guard page.count == LiveLookup.batch, let last = page.last else { return }
+            after = last
+        }
+    }
+
+    /// The content fingerprints of every live publication of `pipeline`.
+    func contents(pipeline: String) throws(PipelineError) -> Set<String> {
+        if let replayed {
+            return Set(replayed.values.filter { $0.pipeline == pipeline }.compactMap(\.contentSHA256))
+        }
+        return try ledger?.keptLiveContents(pipeline: pipeline) ?? []
+    }
+
     /// Every live publication of `pipeline`, in pages by name, to `body`.
     func forEach(
         pipeline: String, _ body: (Ledger.Publication) throws(PipelineError) -> Void
@@ -74,7 +100,7 @@ extension Runner {
         {
             return
         }
-        if inHand.contains(String(name.prefix(32))) { return }
+        if !inHand.isEmpty, inHand.contains(String(name.prefix(32))) { return }
         let path = RawPath(config.publish).appending(raw)
         guard Array(name.utf8) == raw, let publication = live[name] else {
             if try inFlight(name, lookup: lookup, hosts: hosts, ledger: ledger) { return }

@@ -10,19 +10,23 @@ extension Ledger {
         CREATE INDEX IF NOT EXISTS decisions_kind ON decisions(pipeline, latest_kind);
         """
 
+    /// The columns `decision` reads, in its order (by position, as `publicationColumns`).
+    static let decisionColumns =
+        "asset, pipeline, latest_kind, quarantine_pending, content_sha256, file_sha256, quarantined_at"
+
     static func decision(_ row: Row) -> PendingState.Row {
-        let pending: Int? = row["quarantine_pending"]
+        let pending: Int? = row[3]
         return PendingState.Row(
-            asset: row["asset"], pipeline: row["pipeline"], latestKind: row["latest_kind"],
-            quarantinePending: pending.map { $0 != 0 }, contentSHA256: row["content_sha256"],
-            fileSHA256: row["file_sha256"], quarantinedAt: row["quarantined_at"])
+            asset: row[0], pipeline: row[1], latestKind: row[2], quarantinePending: pending.map { $0 != 0 },
+            contentSHA256: row[4], fileSHA256: row[5], quarantinedAt: row[6])
     }
 
     /// What one event changes in the decisions table, in the transaction that appends it.
     static func applyDecision(_ event: LedgerEvent, _ db: Database) throws {
         guard PendingState.concerns(event), let asset = event.asset else { return }
         let before = try Row.fetchOne(
-            db, sql: "SELECT * FROM decisions WHERE pipeline = ? AND asset = ?", arguments: [event.pipeline, asset]
+            db, sql: "SELECT \(decisionColumns) FROM decisions WHERE pipeline = ? AND asset = ?",
+            arguments: [event.pipeline, asset]
         ).map(Ledger.decision)
         guard let row = PendingState.change(event, before: before) else { return }
         try db.execute(
@@ -42,8 +46,9 @@ extension Ledger {
     {
         do {
             return try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM decisions WHERE \(condition)", arguments: arguments)
-                    .map(Ledger.decision)
+                try Row.fetchAll(
+                    db, sql: "SELECT \(Ledger.decisionColumns) FROM decisions WHERE \(condition)", arguments: arguments
+                ).map(Ledger.decision)
             }
         } catch { throw PipelineError("ledger: cannot read the decisions: \(error)", exitCode: 3, stage: .ledger) }
     }

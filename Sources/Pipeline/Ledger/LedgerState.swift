@@ -72,13 +72,17 @@ extension Ledger {
             prevHash: row["prev_hash"], hash: row["hash"])
     }
 
+    /// The columns `publication` reads, in its order (by position: a row read by column name costs a search of
+    /// the names per column, and a run reads every live publication's row; issue 28).
+    static let publicationColumns =
+        "name, asset, pipeline, file_sha256, content_sha256, records, published_sha256, published_stat, record_keys, at"
+
     static func publication(_ row: Row) -> Publication {
-        let at: String = row["at"]
+        let at: String = row[9]
         return Publication(
-            asset: row["asset"], pipeline: row["pipeline"], name: row["name"], fileSHA256: row["file_sha256"],
-            contentSHA256: row["content_sha256"], records: LiveState.decode(row["records"]),
-            publishedSHA256: row["published_sha256"], publishedStat: row["published_stat"],
-            recordKeys: LiveState.decode(row["record_keys"]), publishedAt: Ledger.parseTimestamp(at), at: at)
+            asset: row[1], pipeline: row[2], name: row[0], fileSHA256: row[3], contentSHA256: row[4],
+            records: LiveState.decode(row[5]), publishedSHA256: row[6], publishedStat: row[7],
+            recordKeys: LiveState.decode(row[8]), publishedAt: Ledger.parseTimestamp(at), at: at)
     }
 
     /// The live publications table as it is kept.
@@ -87,8 +91,32 @@ extension Ledger {
     {
         do {
             return try queue.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM live_publications WHERE \(condition)", arguments: arguments)
-                    .map(Ledger.publication)
+                try Row.fetchAll(
+                    db, sql: "SELECT \(Ledger.publicationColumns) FROM live_publications WHERE \(condition)",
+                    arguments: arguments
+                ).map(Ledger.publication)
+            }
+        } catch { throw PipelineError("ledger: cannot read the live publications: \(error)", exitCode: 3, stage: .ledger) }
+    }
+
+    public func keptLiveNames(pipeline: String, after name: String?, limit: Int) throws(PipelineError) -> [String] {
+        do {
+            return try queue.read { db in
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM live_publications WHERE pipeline = ? AND name > ? ORDER BY name LIMIT ?",
+                    arguments: [pipeline, name ?? "", max(1, limit)])
+            }
+        } catch { throw PipelineError("ledger: cannot read the live publications: \(error)", exitCode: 3, stage: .ledger) }
+    }
+
+    public func keptLiveContents(pipeline: String) throws(PipelineError) -> Set<String> {
+        do {
+            return try queue.read { db in
+                Set(
+                    try String.fetchAll(
+                        db,
+                        sql: "SELECT content_sha256 FROM live_publications WHERE pipeline = ? AND content_sha256 IS NOT NULL",
+                        arguments: [pipeline]))
             }
         } catch { throw PipelineError("ledger: cannot read the live publications: \(error)", exitCode: 3, stage: .ledger) }
     }

@@ -36,6 +36,10 @@ public protocol LedgerStore: AnyObject, Sendable {
         -> [Ledger.Publication]
     /// From the kept table (`readsState`): the live publication of an asset, if any.
     func keptLivePublication(asset: String) throws(PipelineError) -> Ledger.Publication?
+    /// From the kept table (`readsState`): a page of a pipeline's live publications' names only, after `name`.
+    func keptLiveNames(pipeline: String, after name: String?, limit: Int) throws(PipelineError) -> [String]
+    /// From the kept table (`readsState`): the content fingerprints of a pipeline's live publications.
+    func keptLiveContents(pipeline: String) throws(PipelineError) -> Set<String>
     /// A pipeline's assets whose latest decision is a pending quarantine (before the age limit), by asset: the
     /// decisions table, or (state distrusted) the replay of the events.
     func pendingQuarantines(pipeline: String) throws(PipelineError) -> [PendingState.Row]
@@ -55,6 +59,22 @@ public protocol LedgerStore: AnyObject, Sendable {
 
 extension LedgerStore {
     public func lastRecordSeenSeq() throws(PipelineError) -> Int64? { nil }
+
+    /// From whole rows, where a backend has no query of its own for them.
+    public func keptLiveNames(pipeline: String, after name: String?, limit: Int) throws(PipelineError) -> [String] {
+        try keptLivePublications(pipeline: pipeline, after: name, limit: limit).map(\.name)
+    }
+
+    public func keptLiveContents(pipeline: String) throws(PipelineError) -> Set<String> {
+        var contents = Set<String>()
+        var after: String? = nil
+        while true {
+            let page = try keptLivePublications(pipeline: pipeline, after: after, limit: LiveLookup.batch)
+            for publication in page { if let content = publication.contentSHA256 { contents.insert(content) } }
+            guard page.count == LiveLookup.batch, let last = page.last else { return contents }
+            after = last.name
+        }
+    }
 }
 
 /// Which events to read: every condition given must hold (nil: any).

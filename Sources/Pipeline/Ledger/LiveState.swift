@@ -81,6 +81,35 @@ public enum LiveState {
 
     /// The list back from its JSON text (anything else reads as a list that matches no event: `audit verify` says so).
     static func decode(_ text: String) -> [String] {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? ["<unreadable: \(text)>"]
+        if let plain = decodePlain(text) { return plain }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? ["<unreadable: \(text)>"]
+    }
+
+    /// The list as `encode` writes it when no string needs an escape (`["a","b"]`, no spaces), read without the JSON
+    /// parser, which costs microseconds a call (a run reads two lists per live publication; issue 28). Nil for
+    /// anything else (an escape, a control character, spaces, another shape): the JSON parser reads those.
+    static func decodePlain(_ text: String) -> [String]? {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), backslash = UInt8(ascii: "\\")
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        let end = bytes.count - 1
+        var list: [String] = []
+        var index = 1
+        if index == end { return list }
+        while true {
+            guard index < end, bytes[index] == quote else { return nil }
+            index += 1
+            let start = index
+            while index < end, bytes[index] != quote {
+                guard bytes[index] != backslash, bytes[index] >= 0x20 else { return nil }
+                index += 1
+            }
+            guard index < end else { return nil }
+            list.append(String(decoding: bytes[start..<index], as: UTF8.self))
+            index += 1
+            if index == end { return list }
+            guard bytes[index] == comma else { return nil }
+            index += 1
+        }
     }
 }
