@@ -4,6 +4,7 @@
 // (out_color_space JCS_GRAYSCALE), and never holds more than one decoded row. Only pixels leave this file. Errors
 // jump back here (jpeg_errors.h) and become a status with a message.
 #include "cgshim.h"
+#include "box_size.h"
 #include "jpeg_errors.h"
 
 #include <setjmp.h>
@@ -30,23 +31,13 @@ static void gray_box_free(gray_box *box) {
     memset(box, 0, sizeof(*box));
 }
 
-// The output size is the preview's (preview_shim.c): the longer side max_side, the other in proportion.
+// The output size is the preview's (box_size.h): the longer side max_side, the other in proportion.
 static int gray_box_start(gray_box *box, uint32_t src_width, uint32_t src_height, uint32_t max_side,
                           cgshim_image_info *info) {
     memset(box, 0, sizeof(*box));
     box->src_width = src_width;
     box->src_height = src_height;
-    uint32_t longest = src_width > src_height ? src_width : src_height;
-    if (max_side == 0) max_side = 1;
-    if (longest <= max_side) {
-        box->width = src_width;
-        box->height = src_height;
-    } else {
-        box->width = (uint32_t)(((uint64_t)src_width * max_side + longest / 2) / longest);
-        box->height = (uint32_t)(((uint64_t)src_height * max_side + longest / 2) / longest);
-        if (box->width == 0) box->width = 1;
-        if (box->height == 0) box->height = 1;
-    }
+    cgshim_box_size(src_width, src_height, max_side, &box->width, &box->height);
     box->column = malloc((size_t)src_width * sizeof(uint32_t));
     box->columns = calloc(box->width, sizeof(uint32_t));
     box->sums = calloc(box->width, sizeof(uint64_t));

@@ -4,6 +4,7 @@
 // preview, never a metadata byte. Every libjpeg and libpng call that can fail jumps back here (setjmp/longjmp,
 // as in jpeg_shim.c and png_shim.c) and becomes a status code with a message.
 #include "cgshim.h"
+#include "box_size.h"
 #include "jpeg_errors.h"
 
 #include <setjmp.h>
@@ -26,17 +27,7 @@ static int preview_box_start(preview_box *box, uint32_t src_width, uint32_t src_
     memset(box, 0, sizeof(*box));
     box->src_width = src_width;
     box->src_height = src_height;
-    uint32_t longest = src_width > src_height ? src_width : src_height;
-    if (max_side == 0) max_side = 1;
-    if (longest <= max_side) {
-        box->width = src_width;
-        box->height = src_height;
-    } else {
-        box->width = (uint32_t)(((uint64_t)src_width * max_side + longest / 2) / longest);
-        box->height = (uint32_t)(((uint64_t)src_height * max_side + longest / 2) / longest);
-        if (box->width == 0) box->width = 1;
-        if (box->height == 0) box->height = 1;
-    }
+    cgshim_box_size(src_width, src_height, max_side, &box->width, &box->height);
     size_t cells = (size_t)box->width * (size_t)box->height;
     box->sums = calloc(cells * 3, sizeof(uint64_t));
     box->counts = calloc(cells, sizeof(uint32_t));
