@@ -111,17 +111,10 @@ int cgshim_jpeg_gray(const uint8_t *data, size_t length, const cgshim_limits *li
     info->height = cinfo.image_height;
     info->components = cinfo.num_components;
     info->color_space = cinfo.jpeg_color_space;
-    if (cinfo.image_width == 0 || cinfo.image_height == 0) {
-        snprintf(info->message, sizeof(info->message), "image has zero width or height");
+    int checked = cgshim_check_pixels(cinfo.image_width, cinfo.image_height, limits, info);
+    if (checked != CGSHIM_OK) {
         jpeg_destroy_decompress(&cinfo);
-        return CGSHIM_ERROR;
-    }
-    uint64_t pixels = (uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height;
-    if (limits && limits->max_pixels > 0 && pixels > limits->max_pixels) {
-        snprintf(info->message, sizeof(info->message), "%ux%u pixels exceeds the limit of %llu", cinfo.image_width,
-                 cinfo.image_height, (unsigned long long)limits->max_pixels);
-        jpeg_destroy_decompress(&cinfo);
-        return CGSHIM_LIMIT;
+        return checked;
     }
     // Luma alone only where the file stores it (YCbCr or grey); RGB, CMYK and YCCK pictures take the RGB path.
     if (cinfo.jpeg_color_space != JCS_YCbCr && cinfo.jpeg_color_space != JCS_GRAYSCALE) {
@@ -131,13 +124,10 @@ int cgshim_jpeg_gray(const uint8_t *data, size_t length, const cgshim_limits *li
         return CGSHIM_UNSUPPORTED;
     }
     cinfo.out_color_space = JCS_GRAYSCALE;
-    // The largest reduction (1/8 at most) that still leaves at least max_side pixels on the long side: the
-    // preview's rule (cgshim_jpeg_preview), so that the detector sees the pixels it saw through the RGB path.
-    uint32_t longest = cinfo.image_width > cinfo.image_height ? cinfo.image_width : cinfo.image_height;
-    unsigned int denom = 8;
-    while (denom > 1 && (longest + denom - 1) / denom < max_side) denom /= 2;
+    // The preview's reduction (box_size.h, as cgshim_jpeg_preview), so that the detector sees the pixels it saw
+    // through the RGB path.
     cinfo.scale_num = 1;
-    cinfo.scale_denom = denom;
+    cinfo.scale_denom = cgshim_jpeg_scale_denom(cinfo.image_width, cinfo.image_height, max_side);
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_components != 1) {
         snprintf(info->message, sizeof(info->message), "%d output components", cinfo.output_components);

@@ -97,21 +97,6 @@ static void preview_box_free(preview_box *box) {
     free(box->counts);
 }
 
-static int preview_check_pixels(uint32_t width, uint32_t height, const cgshim_limits *limits,
-                                cgshim_image_info *info) {
-    if (width == 0 || height == 0) {
-        snprintf(info->message, sizeof(info->message), "image has zero width or height");
-        return CGSHIM_ERROR;
-    }
-    uint64_t pixels = (uint64_t)width * (uint64_t)height;
-    if (limits && limits->max_pixels > 0 && pixels > limits->max_pixels) {
-        snprintf(info->message, sizeof(info->message), "%ux%u pixels exceeds the limit of %llu", width, height,
-                 (unsigned long long)limits->max_pixels);
-        return CGSHIM_LIMIT;
-    }
-    return CGSHIM_OK;
-}
-
 // MARK: - JPEG in (libjpeg's error handling is jpeg_errors.h, shared with jpeg_shim.c)
 
 int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits *limits, uint32_t max_side,
@@ -142,17 +127,13 @@ int cgshim_jpeg_preview(const uint8_t *data, size_t length, const cgshim_limits 
     info->height = cinfo.image_height;
     info->components = cinfo.num_components;
     info->color_space = cinfo.jpeg_color_space;
-    int status = preview_check_pixels(cinfo.image_width, cinfo.image_height, limits, info);
+    int status = cgshim_check_pixels(cinfo.image_width, cinfo.image_height, limits, info);
     if (status != CGSHIM_OK) {
         jpeg_destroy_decompress(&cinfo);
         return status;
     }
-    // The largest reduction (1/8 at most) that still leaves at least max_side pixels on the long side.
-    uint32_t longest = cinfo.image_width > cinfo.image_height ? cinfo.image_width : cinfo.image_height;
-    unsigned int denom = 8;
-    while (denom > 1 && (longest + denom - 1) / denom < max_side) denom /= 2;
     cinfo.scale_num = 1;
-    cinfo.scale_denom = denom;
+    cinfo.scale_denom = cgshim_jpeg_scale_denom(cinfo.image_width, cinfo.image_height, max_side);
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     if (cmyk) {
         cinfo.out_color_space = JCS_CMYK;
@@ -272,7 +253,7 @@ int cgshim_png_preview(const uint8_t *data, size_t length, const cgshim_limits *
     info->height = src_height;
     info->color_space = png_get_color_type(png, pinfo);
     info->bit_depth = png_get_bit_depth(png, pinfo);
-    int status = preview_check_pixels(src_width, src_height, limits, info);
+    int status = cgshim_check_pixels(src_width, src_height, limits, info);
     if (status != CGSHIM_OK) {
         png_destroy_read_struct(&png, &pinfo, NULL);
         return status;

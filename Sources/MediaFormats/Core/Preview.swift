@@ -122,16 +122,7 @@ struct Pixels: Equatable {
         var out = [UInt8](repeating: 0, count: rgb.count)
         for y in 0..<outHeight {
             for x in 0..<outWidth {
-                let (sourceX, sourceY): (Int, Int)
-                switch orientation {
-                case 2: (sourceX, sourceY) = (width - 1 - x, y)
-                case 3: (sourceX, sourceY) = (width - 1 - x, height - 1 - y)
-                case 4: (sourceX, sourceY) = (x, height - 1 - y)
-                case 5: (sourceX, sourceY) = (y, x)
-                case 6: (sourceX, sourceY) = (y, height - 1 - x)
-                case 7: (sourceX, sourceY) = (width - 1 - y, height - 1 - x)
-                default: (sourceX, sourceY) = (width - 1 - y, x)
-                }
+                let (sourceX, sourceY) = uprightSource(orientation, x: x, y: y, width: width, height: height)
                 let from = (sourceY * width + sourceX) * 3
                 let to = (y * outWidth + x) * 3
                 out[to] = rgb[from]
@@ -140,5 +131,20 @@ struct Pixels: Equatable {
             }
         }
         return Pixels(rgb: out, width: outWidth, height: outHeight)
+    }
+}
+
+/// Where the pixel at (x, y) of a picture turned upright by its EXIF Orientation (2 to 8) lies in the stored
+/// `width` x `height` picture: the one mapping for previews and the face detector's working picture.
+@inline(__always)
+func uprightSource(_ orientation: Int, x: Int, y: Int, width: Int, height: Int) -> (Int, Int) {
+    switch orientation {
+    case 2: return (width - 1 - x, y)
+    case 3: return (width - 1 - x, height - 1 - y)
+    case 4: return (x, height - 1 - y)
+    case 5: return (y, x)
+    case 6: return (y, height - 1 - x)
+    case 7: return (width - 1 - y, height - 1 - x)
+    default: return (width - 1 - y, x)
     }
 }

@@ -103,16 +103,7 @@ public struct WorkingPicture: Sendable {
             out.withUnsafeMutableBufferPointer { target in
                 for y in 0..<outHeight {
                     for x in 0..<outWidth {
-                        let (sourceX, sourceY): (Int, Int)
-                        switch orientation {
-                        case 2: (sourceX, sourceY) = (width - 1 - x, y)
-                        case 3: (sourceX, sourceY) = (width - 1 - x, height - 1 - y)
-                        case 4: (sourceX, sourceY) = (x, height - 1 - y)
-                        case 5: (sourceX, sourceY) = (y, x)
-                        case 6: (sourceX, sourceY) = (y, height - 1 - x)
-                        case 7: (sourceX, sourceY) = (width - 1 - y, height - 1 - x)
-                        default: (sourceX, sourceY) = (width - 1 - y, x)
-                        }
+                        let (sourceX, sourceY) = uprightSource(orientation, x: x, y: y, width: width, height: height)
                         target[y * outWidth + x] = source[sourceY * width + sourceX]
                     }
                 }
